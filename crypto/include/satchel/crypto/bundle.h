@@ -1,0 +1,110 @@
+// The sealed bundle, v1 (schema/bundle-format.md): multi-recipient encryption of one body for
+// the organisation's coordinators, with a sender authenticator per recipient slot. Sealing and
+// opening stream in constant memory; opening verifies everything before releasing plaintext.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "satchel/crypto/io.h"
+#include "satchel/crypto/keys.h"
+#include "satchel/crypto/status.h"
+
+namespace satchel {
+
+inline constexpr uint8_t kBundleVersion = 1;
+inline constexpr size_t kBundleChunkSize = 64 * 1024;  // plaintext bytes per secretstream message
+inline constexpr uint16_t kBundleMaxSlots = 64;
+inline constexpr uint64_t kBundlePaddingFloor = 4096;
+inline constexpr uint64_t kBundleMaxPadded = uint64_t{1} << 40;  // 1 TiB of padded plaintext
+inline constexpr size_t kBundleFormIdMax = 64;
+
+using BundleId = std::array<uint8_t, 16>;
+using OrgId = std::array<uint8_t, 16>;
+using Hash32 = std::array<uint8_t, 32>;
+
+// What the body is. Values are frozen in v1; any other value is refused.
+enum class ContentType : uint8_t {
+  kRecord = 1,      // a finalized survey record or testimony (with its attachments)
+  kAttachment = 2,  // an attachment sent on its own
+  kDeviceHello = 3,  // a device introducing itself to coordinators
+  kRetraction = 4,  // withdraws an earlier bundle
+  kCover = 5,       // cover traffic: coordinators discard it after verification
+};
+bool content_type_known(uint8_t v);
+
+// Metadata that travels only inside the ciphertext.
+struct BundleMetadata {
+  BundleId bundle_id{};  // random per bundle, chosen by seal_bundle
+  uint64_t sequence = 0;  // per-device counter; starts at a random offset (caller's job)
+  int64_t created_at = 0;  // Unix seconds
+  OrgId org_id{};  // all zero when no roster is used
+  uint64_t roster_version = 0;  // 0 when no roster is used
+  ContentType content_type = ContentType::kRecord;
+  std::string form_id;  // empty when the body is not tied to a form; at most 64 bytes
+  uint64_t form_version = 0;
+  Hash32 form_hash{};
+  uint64_t body_length = 0;
+};
+
+struct SealRequest {
+  const DeviceSecretKey* sender = nullptr;
+  std::vector<Key32> recipients;  // coordinator X25519 keys, distinct, 1..slot_count
+  uint16_t slot_count = 0;  // N; 0 means recipients.size()
+  BundleMetadata metadata;  // bundle_id is overwritten; body_length must match the body
+};
+
+struct SealedBundleInfo {
+  BundleId bundle_id{};
+  uint64_t size = 0;  // bytes written
+  Hash32 upload_id{};  // SHA-256 of the whole bundle: the relay's name for it
+};
+
+// Seals body_length bytes from body into out. Fails if the body is shorter or longer than
+// declared, a recipient key is invalid or repeated, or the slot count is out of range.
+Result<SealedBundleInfo> seal_bundle(SealRequest request, ByteSource& body, ByteSink& out);
+
+// Total bundle size for a body of this length, in N slots, with this form id length.
+uint64_t bundle_size_for(uint64_t body_length, uint16_t slot_count, size_t form_id_len);
+
+// Padmé padding (Nikitin et al. 2019) with the 4 KiB floor: the padded plaintext length.
+uint64_t padme_padded_length(uint64_t length);
+
+// A bundle whose header, stream and sender authenticator have all been verified for one
+// recipient key. Only now can the body be decrypted.
+class VerifiedBundle {
+ public:
+  const BundleMetadata& metadata() const { return meta_; }
+  const DevicePublicKey& sender() const { return sender_; }
+  uint16_t slot_index() const { return slot_index_; }
+  // Decrypts the body into out (second pass over the source; the source must be unchanged).
+  Status decrypt_to(ByteSink& out);
+
+  VerifiedBundle(VerifiedBundle&&) noexcept = default;
+  ~VerifiedBundle();
+
+ private:
+  friend Result<VerifiedBundle> verify_bundle(RandomAccessSource&, const SecretBytes&,
+                                              const std::optional<DevicePublicKey>&);
+  VerifiedBundle(RandomAccessSource& src) : src_(&src) {}
+  RandomAccessSource* src_;
+  SecretBytes payload_key_;
+  std::array<uint8_t, 24> stream_header_{};
+  uint64_t payload_offset_ = 0;
+  uint64_t padded_length_ = 0;
+  size_t inner_length_ = 0;
+  BundleMetadata meta_;
+  DevicePublicKey sender_;
+  uint16_t slot_index_ = 0;
+};
+
+// Verifies a bundle for the coordinator X25519 secret key: structure, slot, header MAC, every
+// chunk, padding, and the sender authenticator, in the order the spec gives. If expect_sender
+// is set, a different (but authentic) sender is refused with kBundleUnexpectedSender.
+Result<VerifiedBundle> verify_bundle(RandomAccessSource& src, const SecretBytes& recipient_x25519,
+                                     const std::optional<DevicePublicKey>& expect_sender);
+
+}  // namespace satchel

@@ -1,0 +1,115 @@
+// Key types and their textual form. Each kind has one purpose and a distinct text prefix:
+//   orgpub-/orgsec-      organisation Ed25519: signs rosters, registrations, forms, invites
+//   coordpub-/coordsec-  coordinator X25519 (decrypts bundles) + Ed25519 (authenticates to relay)
+//   devpub-/devsec-      device X25519: authenticates the sender of a bundle
+// Text = prefix + base32(payload || 5-byte checksum); see schema/trust-documents.md "Key strings".
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "satchel/crypto/encoding.h"
+#include "satchel/crypto/secret.h"
+#include "satchel/crypto/status.h"
+
+namespace satchel {
+
+using Key32 = std::array<uint8_t, 32>;
+
+enum class KeyKind : uint8_t {
+  kOrgPublic = 1,
+  kOrgSecret = 2,
+  kCoordinatorPublic = 3,
+  kCoordinatorSecret = 4,
+  kDevicePublic = 5,
+  kDeviceSecret = 6,
+};
+
+// Human description of a kind, e.g. "coordinator public key (coordpub-)".
+std::string key_kind_description(KeyKind kind);
+
+// Eight groups of five decimal digits (132 bits) over a domain-separated hash of kind and key:
+// meant to be read aloud and compared.
+std::string fingerprint(KeyKind kind, ByteView public_payload);
+
+struct OrgPublicKey {
+  Key32 ed25519{};
+  std::string to_text() const;
+  std::string fingerprint() const;
+  // Refuses other kinds, typos (checksum) and invalid curve points with a message that says which.
+  static Result<OrgPublicKey> from_text(std::string_view text);
+  bool operator==(const OrgPublicKey&) const = default;
+};
+
+struct CoordinatorPublicKey {
+  Key32 x25519{};   // bundle recipient key
+  Key32 ed25519{};  // relay authentication key
+  std::string to_text() const;
+  std::string fingerprint() const;
+  static Result<CoordinatorPublicKey> from_text(std::string_view text);
+  bool operator==(const CoordinatorPublicKey&) const = default;
+};
+
+struct DevicePublicKey {
+  Key32 x25519{};
+  std::string to_text() const;
+  std::string fingerprint() const;
+  static Result<DevicePublicKey> from_text(std::string_view text);
+  bool operator==(const DevicePublicKey&) const = default;
+};
+
+class OrgSecretKey {
+ public:
+  static OrgSecretKey generate();
+  // Parses "orgsec-…" held in secret memory.
+  static Result<OrgSecretKey> from_text(ByteView text);
+  SecretBytes to_text() const;
+  const OrgPublicKey& public_key() const { return pub_; }
+  // 64-byte libsodium Ed25519 secret key (seed || public key).
+  const SecretBytes& signing_key() const { return sk_; }
+
+ private:
+  OrgSecretKey() = default;
+  SecretBytes seed_, sk_;
+  OrgPublicKey pub_;
+};
+
+class CoordinatorSecretKey {
+ public:
+  static CoordinatorSecretKey generate();
+  static Result<CoordinatorSecretKey> from_text(ByteView text);
+  SecretBytes to_text() const;
+  const CoordinatorPublicKey& public_key() const { return pub_; }
+  const SecretBytes& x25519() const { return x_sk_; }
+  const SecretBytes& signing_key() const { return ed_sk_; }
+
+ private:
+  CoordinatorSecretKey() = default;
+  SecretBytes x_sk_, ed_seed_, ed_sk_;
+  CoordinatorPublicKey pub_;
+};
+
+class DeviceSecretKey {
+ public:
+  static DeviceSecretKey generate();
+  static Result<DeviceSecretKey> from_text(ByteView text);
+  SecretBytes to_text() const;
+  const DevicePublicKey& public_key() const { return pub_; }
+  const SecretBytes& x25519() const { return x_sk_; }
+
+ private:
+  DeviceSecretKey() = default;
+  SecretBytes x_sk_;
+  DevicePublicKey pub_;
+};
+
+// Writes a secret key file (mode 0600, created exclusively, fsynced): a comment line with the
+// public key, then the secret key string. Fails if the file exists.
+Status write_secret_key_file(const std::string& path, const SecretBytes& secret_text,
+                             std::string_view public_text);
+// Reads a secret key file into secret memory and returns the key string (comments stripped).
+Result<SecretBytes> read_secret_key_file(const std::string& path);
+
+}  // namespace satchel

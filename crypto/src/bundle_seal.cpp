@@ -1,0 +1,205 @@
+// Sealing: header (slots + MAC), secretstream payload, sender authenticators.
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "bundle_layout.h"
+#include "satchel/crypto/sha256.h"
+
+namespace satchel {
+namespace {
+
+using namespace bundle_v1;
+
+// Hashes everything written through it: the upload id is the SHA-256 of the whole bundle.
+class HashingSink final : public ByteSink {
+ public:
+  explicit HashingSink(ByteSink& inner) : inner_(inner) {}
+  Status write(ByteView data) override {
+    hash_.update(data);
+    written_ += data.size();
+    return inner_.write(data);
+  }
+  Hash32 finish() { return hash_.finish(); }
+  uint64_t written() const { return written_; }
+
+ private:
+  ByteSink& inner_;
+  Sha256 hash_;
+  uint64_t written_ = 0;
+};
+
+Status check_request(const SealRequest& req, uint16_t n) {
+  if (req.sender == nullptr) return make_error(Errc::kInvalidArgument, "no sender key");
+  if (n < 1 || n > kBundleMaxSlots)
+    return make_error(Errc::kInvalidArgument, "slot count must be 1..64");
+  if (req.recipients.empty()) return make_error(Errc::kInvalidArgument, "no recipients");
+  if (req.recipients.size() > n)
+    return make_error(Errc::kInvalidArgument, "more recipients (" +
+                                                  std::to_string(req.recipients.size()) +
+                                                  ") than slots (" + std::to_string(n) + ")");
+  for (size_t i = 0; i < req.recipients.size(); i++)
+    for (size_t j = i + 1; j < req.recipients.size(); j++)
+      if (req.recipients[i] == req.recipients[j])
+        return make_error(Errc::kInvalidArgument, "recipient " + std::to_string(j + 1) +
+                                                      " repeats recipient " + std::to_string(i + 1));
+  return bundle_v1::validate_metadata(req.metadata);
+}
+
+// Fills a chunk's plaintext from inner header, then body, then zero padding.
+class PlaintextStream {
+ public:
+  PlaintextStream(ByteView inner, ByteSource& body, uint64_t body_length)
+      : inner_(inner), body_(body), body_left_(body_length) {}
+
+  Status fill(std::span<uint8_t> out) {
+    size_t pos = 0;
+    if (inner_pos_ < inner_.size()) {
+      size_t n = std::min(out.size(), inner_.size() - inner_pos_);
+      std::memcpy(out.data(), inner_.data() + inner_pos_, n);
+      inner_pos_ += n;
+      pos += n;
+    }
+    while (pos < out.size() && body_left_ > 0) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(out.size() - pos, body_left_));
+      auto got = body_.read(out.subspan(pos, want));
+      if (!got) return got.error();
+      if (*got == 0)
+        return make_error(Errc::kInvalidArgument, "body ended " + std::to_string(body_left_) +
+                                                      " bytes before its declared length");
+      pos += *got;
+      body_left_ -= *got;
+    }
+    if (pos < out.size()) std::memset(out.data() + pos, 0, out.size() - pos);
+    return Status::Ok();
+  }
+
+  // True if the body source has no byte beyond the declared length.
+  Result<bool> body_exhausted() {
+    uint8_t extra;
+    auto got = body_.read(std::span<uint8_t>(&extra, 1));
+    if (!got) return got.error();
+    return *got == 0;
+  }
+
+ private:
+  ByteView inner_;
+  size_t inner_pos_ = 0;
+  ByteSource& body_;
+  uint64_t body_left_;
+};
+
+}  // namespace
+
+Result<SealedBundleInfo> seal_bundle(SealRequest req, ByteSource& body, ByteSink& out_sink) {
+  crypto_init();
+  const uint16_t n =
+      req.slot_count != 0 ? req.slot_count : static_cast<uint16_t>(std::min<size_t>(req.recipients.size(), 0xffff));
+  SATCHEL_TRY(check_request(req, n));
+  const DeviceSecretKey& sender = *req.sender;
+  BundleMetadata& meta = req.metadata;
+  randombytes_buf(meta.bundle_id.data(), meta.bundle_id.size());
+
+  const Bytes inner = encode_inner(meta, sender.public_key());
+  const uint64_t padded = padme_padded_length(inner.size() + meta.body_length);
+  if (meta.body_length > kBundleMaxPadded || padded > kBundleMaxPadded)
+    return make_error(Errc::kBundleTooLarge, "body too large for a bundle (limit 1 TiB)");
+
+  // Key schedule.
+  SecretBytes file_key(32), payload_key(32), mac_key(32), eph_sk(32);
+  randombytes_buf(file_key.data(), 32);
+  crypto_kdf_derive_from_key(payload_key.data(), 32, kSubkeyPayload, kKdfContext, file_key.data());
+  crypto_kdf_derive_from_key(mac_key.data(), 32, kSubkeyHeaderMac, kKdfContext, file_key.data());
+  randombytes_buf(eph_sk.data(), 32);
+  Key32 eph_pub{};
+  crypto_scalarmult_base(eph_pub.data(), eph_sk.data());
+
+  crypto_secretstream_xchacha20poly1305_state stream;
+  Bytes header(header_len(n));
+  WireWriter prefix;
+  prefix.u8(kBundleVersion);
+  prefix.u8(0);
+  prefix.u16(n);
+  prefix.u64(padded);
+  prefix.bytes(eph_pub);
+  std::memcpy(header.data(), prefix.data().data(), prefix.data().size());
+  crypto_secretstream_xchacha20poly1305_init_push(&stream, header.data() + 44, payload_key.data());
+
+  // Real recipients take random slot positions; unused slots and authenticators stay random.
+  std::vector<uint16_t> pos(n);
+  std::iota(pos.begin(), pos.end(), uint16_t{0});
+  for (uint16_t i = n - 1; i > 0; i--) std::swap(pos[i], pos[randombytes_uniform(i + 1u)]);
+  randombytes_buf(header.data() + kPrefixLen, kSlotLen * n);
+  Bytes trailer(kAuthLen * n);
+  randombytes_buf(trailer.data(), trailer.size());
+
+  SecretBytes dh_eph(32 * req.recipients.size());
+  static const uint8_t kZeroNonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES] = {};
+  for (size_t i = 0; i < req.recipients.size(); i++) {
+    const Key32& r = req.recipients[i];
+    uint8_t* dh = dh_eph.data() + 32 * i;
+    if (crypto_scalarmult(dh, eph_sk.data(), r.data()) != 0)
+      return make_error(Errc::kKeyInvalid, "recipient " + std::to_string(i + 1) +
+                                               " is not a usable X25519 key");
+    uint8_t sk[32];
+    slot_key(dh, eph_pub.data(), r.data(), sk);
+    uint8_t* slot = header.data() + kPrefixLen + kSlotLen * pos[i];
+    crypto_aead_chacha20poly1305_ietf_encrypt(slot, nullptr, file_key.data(), 32, header.data(),
+                                              kPrefixLen, nullptr, kZeroNonce, sk);
+    wipe(sk, sizeof sk);
+  }
+  const size_t mac_at = kPrefixLen + kSlotLen * n;
+  header_mac(mac_key.data(), ByteView(header.data(), mac_at), header.data() + mac_at);
+  const Hash32 header_hash = Sha256::digest(header);
+
+  HashingSink out(out_sink);
+  SATCHEL_TRY(out.write(header));
+
+  // Payload: MESSAGE chunks, the last one FINAL.
+  PlaintextStream plain(inner, body, meta.body_length);
+  Sha256 content;
+  const uint64_t chunks = chunk_count(padded);
+  std::vector<uint8_t> pbuf(kBundleChunkSize), cbuf(kBundleChunkSize + kChunkOverhead);
+  Status status;
+  for (uint64_t k = 0; k < chunks && status.ok(); k++) {
+    size_t plen = chunk_plain_len(padded, k);
+    status = plain.fill(std::span<uint8_t>(pbuf.data(), plen));
+    if (!status) break;
+    uint8_t tag = (k + 1 == chunks) ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
+                                    : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
+    crypto_secretstream_xchacha20poly1305_push(&stream, cbuf.data(), nullptr, pbuf.data(), plen,
+                                               nullptr, 0, tag);
+    ByteView ct(cbuf.data(), plen + kChunkOverhead);
+    content.update(ct);
+    status = out.write(ct);
+  }
+  wipe(pbuf.data(), pbuf.size());
+  wipe(&stream, sizeof stream);
+  if (!status) return status.error();
+  auto exhausted = plain.body_exhausted();
+  if (!exhausted) return exhausted.error();
+  if (!*exhausted)
+    return make_error(Errc::kInvalidArgument, "body is longer than its declared length");
+  const Hash32 content_hash = content.finish();
+
+  for (size_t i = 0; i < req.recipients.size(); i++) {
+    const Key32& r = req.recipients[i];
+    uint8_t dh_static[32];
+    if (crypto_scalarmult(dh_static, sender.x25519().data(), r.data()) != 0)
+      return make_error(Errc::kKeyInvalid, "recipient " + std::to_string(i + 1) +
+                                               " is not a usable X25519 key");
+    sender_authenticator(dh_static, dh_eph.data() + 32 * i, header_hash, pos[i],
+                         sender.public_key().x25519.data(), r.data(), content_hash,
+                         trailer.data() + kAuthLen * pos[i]);
+    wipe(dh_static, sizeof dh_static);
+  }
+  SATCHEL_TRY(out.write(trailer));
+
+  SealedBundleInfo info;
+  info.bundle_id = meta.bundle_id;
+  info.size = out.written();
+  info.upload_id = out.finish();
+  return info;
+}
+
+}  // namespace satchel

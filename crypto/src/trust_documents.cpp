@@ -1,0 +1,576 @@
+#include "satchel/crypto/trust_documents.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "satchel/crypto/sha256.h"
+
+namespace satchel {
+namespace {
+
+std::string_view context_of(DocType t) {
+  switch (t) {
+    case DocType::kRoster: return "satchel roster v1";
+    case DocType::kRelayRegistration: return "satchel relay registration v1";
+    case DocType::kFormEnvelope: return "satchel form envelope v1";
+    case DocType::kInvite: return "satchel invite v1";
+  }
+  return "";
+}
+
+const char* name_of(DocType t) {
+  switch (t) {
+    case DocType::kRoster: return "roster";
+    case DocType::kRelayRegistration: return "relay registration";
+    case DocType::kFormEnvelope: return "signed form";
+    case DocType::kInvite: return "invite";
+  }
+  return "unknown document";
+}
+
+// Text armor prefixes; the invite has its own QR-friendly text.
+constexpr std::pair<DocType, std::string_view> kArmor[] = {
+    {DocType::kRoster, "roster-"},
+    {DocType::kRelayRegistration, "registration-"},
+    {DocType::kFormEnvelope, "form-"},
+};
+constexpr std::string_view kInvitePrefix = "INV1-";
+
+Error doc_err(Errc code, DocType t, const std::string& what) {
+  return make_error(code, std::string(name_of(t)) + ": " + what);
+}
+
+// The exact bytes an organisation signature covers.
+Bytes signed_message(DocType t, ByteView body) {
+  WireWriter w;
+  std::string_view ctx = context_of(t);
+  w.u8(static_cast<uint8_t>(ctx.size()));
+  w.bytes(as_bytes(ctx));
+  w.u8(kDocFormatVersion);
+  w.u8(static_cast<uint8_t>(t));
+  w.u32(static_cast<uint32_t>(body.size()));
+  w.bytes(body);
+  return w.take();
+}
+
+Bytes sign_doc(DocType t, ByteView body, const OrgSecretKey& key) {
+  Bytes msg = signed_message(t, body);
+  uint8_t sig[crypto_sign_BYTES];
+  crypto_sign_detached(sig, nullptr, msg.data(), msg.size(), key.signing_key().data());
+  WireWriter w;
+  w.u8(kDocFormatVersion);
+  w.u8(static_cast<uint8_t>(t));
+  w.u32(static_cast<uint32_t>(body.size()));
+  w.bytes(body);
+  w.bytes(ByteView(sig, sizeof sig));
+  wipe(msg.data(), msg.size());
+  return w.take();
+}
+
+struct ParsedDoc {
+  ByteView body;
+  std::array<uint8_t, 64> sig{};
+  OrgPublicKey signer;
+  size_t consumed = 0;
+};
+
+// Structure of a signed document at the start of `wire` (rules D1-D4 of the spec).
+Result<ParsedDoc> parse_doc(ByteView wire, DocType expected, bool allow_rest) {
+  WireReader r(wire);
+  uint8_t fmt = 0, type = 0;
+  uint32_t len = 0;
+  if (!r.u8(fmt)) return doc_err(Errc::kDocMalformed, expected, "empty document");
+  if (fmt != kDocFormatVersion)
+    return doc_err(Errc::kDocUnsupportedVersion, expected,
+                   "unsupported document format " + std::to_string(fmt));
+  if (!r.u8(type) || !r.u32(len)) return doc_err(Errc::kDocMalformed, expected, "truncated");
+  if (type != static_cast<uint8_t>(expected)) {
+    std::string got = type >= 1 && type <= 4 ? name_of(static_cast<DocType>(type)) : "unknown type";
+    return doc_err(Errc::kDocWrongType, expected, "this is a " + got + ", not a " + name_of(expected));
+  }
+  ParsedDoc d;
+  if (len > kMaxDocBody || r.remaining() < size_t{len} + 64)
+    return doc_err(Errc::kDocMalformed, expected, "truncated or oversized body");
+  d.body = wire.subspan(r.position(), len);
+  if (len < 32) return doc_err(Errc::kDocMalformed, expected, "body too short");
+  std::memcpy(d.signer.ed25519.data(), d.body.data(), 32);
+  std::memcpy(d.sig.data(), wire.data() + r.position() + len, 64);
+  d.consumed = r.position() + len + 64;
+  if (!allow_rest && d.consumed != wire.size())
+    return doc_err(Errc::kDocMalformed, expected, "unexpected bytes after the signature");
+  return d;
+}
+
+// Rule D5/D6: the embedded signer must be the trusted key, and the signature must verify.
+Status check_signature(const ParsedDoc& d, DocType t, const std::optional<OrgPublicKey>& trusted) {
+  if (trusted && !(*trusted == d.signer))
+    return doc_err(Errc::kDocUntrustedSigner, t,
+                   "signed by a different organisation key (fingerprint " + d.signer.fingerprint() + ")");
+  if (!crypto_core_ed25519_is_valid_point(d.signer.ed25519.data()))
+    return doc_err(Errc::kDocBadSignature, t, "signer key is not a valid point");
+  Bytes msg = signed_message(t, d.body);
+  bool ok = crypto_sign_verify_detached(d.sig.data(), msg.data(), msg.size(),
+                                        d.signer.ed25519.data()) == 0;
+  if (!ok) return doc_err(Errc::kDocBadSignature, t, "signature does not verify");
+  return Status::Ok();
+}
+
+std::string armor(DocType t, ByteView wire) {
+  for (auto& [type, prefix] : kArmor)
+    if (type == t) return std::string(prefix) + to_base64url(wire);
+  return {};
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+Result<Bytes> dearmor(std::string_view text, DocType expected) {
+  text = trim(text);
+  for (auto& [type, prefix] : kArmor) {
+    if (text.substr(0, prefix.size()) != prefix) continue;
+    if (type != expected)
+      return doc_err(Errc::kDocWrongType, expected,
+                     std::string("this is a ") + name_of(type) + ", not a " + name_of(expected));
+    auto bytes = from_base64url(text.substr(prefix.size()));
+    if (!bytes) return doc_err(Errc::kDocMalformed, expected, "invalid base64url text");
+    return std::move(*bytes);
+  }
+  return doc_err(Errc::kDocMalformed, expected, "not a Satchel document (unknown prefix)");
+}
+
+bool text_ok(std::string_view s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f) return false;
+  // Minimal UTF-8 well-formedness check (lead/continuation structure).
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; k++)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    i += n;
+  }
+  return true;
+}
+
+bool form_id_ok(std::string_view id) {
+  if (id.empty() || id.size() > kBundleFormIdMax) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+bool zero(const Hash32& h) { return sodium_is_zero(h.data(), h.size()) == 1; }
+
+Error field_err(DocType t, const std::string& what) {
+  return doc_err(Errc::kDocInvalidField, t, what);
+}
+
+// --- roster body ---
+
+Bytes encode_roster_body(const Roster& r) {
+  WireWriter w;
+  w.bytes(r.org.ed25519);
+  w.bytes(r.org_id());
+  w.u64(r.version);
+  w.u64(static_cast<uint64_t>(r.issued_at));
+  w.u64(static_cast<uint64_t>(r.expires_at));
+  w.u16(r.slot_count);
+  w.u16(static_cast<uint16_t>(r.coordinators.size()));
+  for (const auto& c : r.coordinators) {
+    w.str16(c.name);
+    w.bytes(c.key.x25519);
+    w.bytes(c.key.ed25519);
+  }
+  w.u16(static_cast<uint16_t>(r.relays.size()));
+  for (const auto& rl : r.relays) {
+    w.str16(rl.url);
+    w.bytes(rl.spki_pin);
+    w.bytes(rl.backup_pin);
+  }
+  return w.take();
+}
+
+Status validate_roster(const Roster& r) {
+  const DocType t = DocType::kRoster;
+  if (r.version < 1) return field_err(t, "version must be at least 1");
+  if (r.expires_at <= r.issued_at) return field_err(t, "expires before it is issued");
+  if (r.slot_count < 1 || r.slot_count > kBundleMaxSlots) return field_err(t, "slot count must be 1..64");
+  if (r.coordinators.empty()) return field_err(t, "no coordinators");
+  if (r.coordinators.size() > r.slot_count)
+    return field_err(t, "more coordinators than slots");
+  for (size_t i = 0; i < r.coordinators.size(); i++) {
+    const auto& c = r.coordinators[i];
+    if (!text_ok(c.name, 64)) return field_err(t, "coordinator " + std::to_string(i + 1) + " has an invalid name");
+    if (sodium_is_zero(c.key.x25519.data(), 32) == 1 ||
+        !crypto_core_ed25519_is_valid_point(c.key.ed25519.data()))
+      return field_err(t, "coordinator " + std::to_string(i + 1) + " has an invalid key");
+    for (size_t j = 0; j < i; j++)
+      if (r.coordinators[j].key.x25519 == c.key.x25519 || r.coordinators[j].key.ed25519 == c.key.ed25519)
+        return field_err(t, "coordinator " + std::to_string(i + 1) + " repeats a key");
+  }
+  if (r.relays.empty() || r.relays.size() > 8) return field_err(t, "relay count must be 1..8");
+  for (const auto& rl : r.relays) {
+    if (!text_ok(rl.url, 256) || rl.url.rfind("https://", 0) != 0 ||
+        rl.url.find(' ') != std::string::npos)
+      return field_err(t, "relay URL must be https:// with no spaces, at most 256 bytes");
+    if (zero(rl.spki_pin) || zero(rl.backup_pin) || rl.spki_pin == rl.backup_pin)
+      return field_err(t, "relay pins must be set and distinct");
+  }
+  return Status::Ok();
+}
+
+Result<Roster> parse_roster_body(ByteView body) {
+  const DocType t = DocType::kRoster;
+  WireReader r(body);
+  Roster ro;
+  OrgId id{};
+  uint64_t issued = 0, expires = 0;
+  uint16_t nc = 0, nr = 0;
+  auto bad = [&] { return doc_err(Errc::kDocMalformed, t, "body ends early or has extra bytes"); };
+  if (!r.array(ro.org.ed25519) || !r.array(id) || !r.u64(ro.version) || !r.u64(issued) ||
+      !r.u64(expires) || !r.u16(ro.slot_count) || !r.u16(nc))
+    return bad();
+  ro.issued_at = static_cast<int64_t>(issued);
+  ro.expires_at = static_cast<int64_t>(expires);
+  if (nc > kBundleMaxSlots) return field_err(t, "too many coordinators");
+  for (uint16_t i = 0; i < nc; i++) {
+    RosterCoordinator c;
+    if (!r.str16(c.name) || !r.array(c.key.x25519) || !r.array(c.key.ed25519)) return bad();
+    ro.coordinators.push_back(std::move(c));
+  }
+  if (!r.u16(nr)) return bad();
+  if (nr > 8) return field_err(t, "too many relays");
+  for (uint16_t i = 0; i < nr; i++) {
+    RosterRelay rl;
+    if (!r.str16(rl.url) || !r.array(rl.spki_pin) || !r.array(rl.backup_pin)) return bad();
+    ro.relays.push_back(std::move(rl));
+  }
+  if (!r.at_end()) return bad();
+  if (id != ro.org_id()) return field_err(t, "organisation id does not match the organisation key");
+  SATCHEL_TRY(validate_roster(ro));
+  return ro;
+}
+
+Result<Roster> verify_roster_wire(ByteView wire, const std::optional<OrgPublicKey>& trusted) {
+  auto d = parse_doc(wire, DocType::kRoster, false);
+  if (!d) return d.error();
+  SATCHEL_TRY(check_signature(*d, DocType::kRoster, trusted));
+  return parse_roster_body(d->body);
+}
+
+Result<Bytes> roster_wire_from_text(std::string_view text) { return dearmor(text, DocType::kRoster); }
+
+}  // namespace
+
+OrgId org_id_for(const OrgPublicKey& org) {
+  crypto_init();
+  uint8_t h[32];
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, 32);
+  const std::string_view domain = "satchel org id v1";
+  crypto_generichash_update(&st, as_bytes(domain).data(), domain.size());
+  crypto_generichash_update(&st, org.ed25519.data(), 32);
+  crypto_generichash_final(&st, h, 32);
+  OrgId id{};
+  std::memcpy(id.data(), h, id.size());
+  return id;
+}
+
+Result<std::string> Roster::sign(const OrgSecretKey& org_key) const {
+  if (!(org_key.public_key() == org))
+    return make_error(Errc::kInvalidArgument, "roster names a different organisation key");
+  SATCHEL_TRY(validate_roster(*this));
+  return armor(DocType::kRoster, sign_doc(DocType::kRoster, encode_roster_body(*this), org_key));
+}
+
+Result<Roster> Roster::verify(std::string_view text, const OrgPublicKey& trusted, int64_t now) {
+  auto wire = roster_wire_from_text(text);
+  if (!wire) return wire.error();
+  auto r = verify_roster_wire(*wire, trusted);
+  if (!r) return r.error();
+  if (now >= r->expires_at)
+    return doc_err(Errc::kDocExpired, DocType::kRoster, "expired (version " + std::to_string(r->version) + ")");
+  return r;
+}
+
+Status check_roster_update(const std::optional<Roster>& held, const Roster& incoming) {
+  if (!held) return Status::Ok();
+  if (!(held->org == incoming.org))
+    return doc_err(Errc::kDocUntrustedSigner, DocType::kRoster, "from a different organisation");
+  if (incoming.version <= held->version)
+    return doc_err(Errc::kDocRollback, DocType::kRoster,
+                   "version " + std::to_string(incoming.version) + " is not newer than the held version " +
+                       std::to_string(held->version));
+  return Status::Ok();
+}
+
+// --- relay registration ---
+
+namespace {
+Status validate_registration(const RelayRegistration& r) {
+  const DocType t = DocType::kRelayRegistration;
+  if (r.version < 1) return field_err(t, "version must be at least 1");
+  if (r.coordinator_auth_keys.empty() || r.coordinator_auth_keys.size() > kBundleMaxSlots)
+    return field_err(t, "coordinator count must be 1..64");
+  if (r.required_acks > r.coordinator_auth_keys.size())
+    return field_err(t, "required acknowledgements exceed the coordinator count");
+  for (size_t i = 0; i < r.coordinator_auth_keys.size(); i++) {
+    if (!crypto_core_ed25519_is_valid_point(r.coordinator_auth_keys[i].data()))
+      return field_err(t, "coordinator key " + std::to_string(i + 1) + " is invalid");
+    for (size_t j = 0; j < i; j++)
+      if (r.coordinator_auth_keys[j] == r.coordinator_auth_keys[i])
+        return field_err(t, "coordinator key " + std::to_string(i + 1) + " repeats");
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Result<std::string> RelayRegistration::sign(const OrgSecretKey& org_key) const {
+  if (!(org_key.public_key() == org))
+    return make_error(Errc::kInvalidArgument, "registration names a different organisation key");
+  SATCHEL_TRY(validate_registration(*this));
+  WireWriter w;
+  w.bytes(org.ed25519);
+  w.bytes(org_id_for(org));
+  w.u64(version);
+  w.u64(static_cast<uint64_t>(issued_at));
+  w.u16(required_acks);
+  w.u16(static_cast<uint16_t>(coordinator_auth_keys.size()));
+  for (const auto& k : coordinator_auth_keys) w.bytes(k);
+  const DocType t = DocType::kRelayRegistration;
+  return armor(t, sign_doc(t, w.data(), org_key));
+}
+
+Result<RelayRegistration> RelayRegistration::verify(std::string_view text,
+                                                    const std::optional<OrgPublicKey>& trusted) {
+  const DocType t = DocType::kRelayRegistration;
+  auto wire = dearmor(text, t);
+  if (!wire) return wire.error();
+  auto d = parse_doc(*wire, t, false);
+  if (!d) return d.error();
+  SATCHEL_TRY(check_signature(*d, t, trusted));
+  WireReader r(d->body);
+  RelayRegistration reg;
+  OrgId id{};
+  uint64_t issued = 0;
+  uint16_t n = 0;
+  auto bad = [&] { return doc_err(Errc::kDocMalformed, t, "body ends early or has extra bytes"); };
+  if (!r.array(reg.org.ed25519) || !r.array(id) || !r.u64(reg.version) || !r.u64(issued) ||
+      !r.u16(reg.required_acks) || !r.u16(n))
+    return bad();
+  if (n > kBundleMaxSlots) return field_err(t, "too many coordinators");
+  reg.coordinator_auth_keys.resize(n);
+  for (auto& k : reg.coordinator_auth_keys)
+    if (!r.array(k)) return bad();
+  if (!r.at_end()) return bad();
+  reg.issued_at = static_cast<int64_t>(issued);
+  if (id != org_id_for(reg.org)) return field_err(t, "organisation id does not match the organisation key");
+  SATCHEL_TRY(validate_registration(reg));
+  return reg;
+}
+
+// --- signed forms ---
+
+Result<std::string> FormEnvelope::sign_package(const OrgSecretKey& org_key, std::string_view form_id,
+                                               uint64_t version, ByteView content,
+                                               int64_t issued_at) {
+  const DocType t = DocType::kFormEnvelope;
+  if (!form_id_ok(form_id)) return field_err(t, "form id must be 1..64 bytes of [A-Za-z0-9._-]");
+  if (version < 1) return field_err(t, "form version must be at least 1");
+  if (content.size() > 0xffffffffu) return field_err(t, "form too large");
+  WireWriter w;
+  w.bytes(org_key.public_key().ed25519);
+  w.bytes(org_id_for(org_key.public_key()));
+  w.str16(form_id);
+  w.u64(version);
+  w.bytes(Sha256::digest(content));
+  w.u64(static_cast<uint64_t>(issued_at));
+  WireWriter pkg;
+  pkg.bytes(sign_doc(t, w.data(), org_key));
+  pkg.u32(static_cast<uint32_t>(content.size()));
+  pkg.bytes(content);
+  return armor(t, pkg.data());
+}
+
+Result<std::pair<FormEnvelope, Bytes>> FormEnvelope::verify_package(std::string_view text,
+                                                                    const OrgPublicKey& trusted) {
+  const DocType t = DocType::kFormEnvelope;
+  auto wire = dearmor(text, t);
+  if (!wire) return wire.error();
+  auto d = parse_doc(*wire, t, true);
+  if (!d) return d.error();
+  SATCHEL_TRY(check_signature(*d, t, trusted));
+  WireReader r(d->body);
+  FormEnvelope env;
+  OrgId id{};
+  uint64_t issued = 0;
+  if (!r.array(env.org.ed25519) || !r.array(id) || !r.str16(env.form_id) ||
+      !r.u64(env.form_version) || !r.array(env.content_hash) || !r.u64(issued) || !r.at_end())
+    return doc_err(Errc::kDocMalformed, t, "body ends early or has extra bytes");
+  env.issued_at = static_cast<int64_t>(issued);
+  if (id != org_id_for(env.org)) return field_err(t, "organisation id does not match the organisation key");
+  if (!form_id_ok(env.form_id)) return field_err(t, "form id must be 1..64 bytes of [A-Za-z0-9._-]");
+  if (env.form_version < 1) return field_err(t, "form version must be at least 1");
+  WireReader rest(ByteView(*wire).subspan(d->consumed));
+  uint32_t len = 0;
+  if (!rest.u32(len) || rest.remaining() != len)
+    return doc_err(Errc::kDocMalformed, t, "form content is truncated or has extra bytes");
+  Bytes content(wire->begin() + static_cast<std::ptrdiff_t>(d->consumed + 4), wire->end());
+  if (Sha256::digest(content) != env.content_hash)
+    return doc_err(Errc::kDocContentMismatch, t, "form content does not match its signed hash (altered)");
+  return std::make_pair(std::move(env), std::move(content));
+}
+
+Status check_form_update(std::optional<uint64_t> held_version, const FormEnvelope& incoming) {
+  if (held_version && incoming.form_version <= *held_version)
+    return doc_err(Errc::kDocRollback, DocType::kFormEnvelope,
+                   "form " + incoming.form_id + " version " + std::to_string(incoming.form_version) +
+                       " is not newer than the held version " + std::to_string(*held_version));
+  return Status::Ok();
+}
+
+// --- invites ---
+
+Result<SecretBytes> sign_invite(const InviteContents& c, const OrgSecretKey& org_key) {
+  const DocType t = DocType::kInvite;
+  if (!(org_key.public_key() == c.org)) return make_error(Errc::kInvalidArgument, "invite names a different organisation key");
+  if (c.enrollment_secret.size() != 32 || c.publication_key.size() != 32)
+    return field_err(t, "enrollment secret and publication key must be 32 bytes");
+  if (c.relay_code.size() < 16 || c.relay_code.size() > 128) return field_err(t, "relay code must be 16..128 bytes");
+  auto roster_wire = roster_wire_from_text(c.roster_text);
+  if (!roster_wire) return roster_wire.error();
+  auto roster = verify_roster_wire(*roster_wire, c.org);
+  if (!roster) return roster.error();
+  if (c.forms.size() > 32) return field_err(t, "at most 32 forms");
+  WireWriter w;
+  w.bytes(c.org.ed25519);
+  w.bytes(org_id_for(c.org));
+  w.u64(static_cast<uint64_t>(c.issued_at));
+  w.u64(static_cast<uint64_t>(c.expires_at));
+  w.var16(*roster_wire);
+  w.bytes(c.enrollment_secret.span());
+  w.bytes(c.publication_key.span());
+  w.u16(static_cast<uint16_t>(c.forms.size()));
+  for (const auto& f : c.forms) {
+    if (!form_id_ok(f.form_id)) return field_err(t, "form id must be 1..64 bytes of [A-Za-z0-9._-]");
+    w.str16(f.form_id);
+    w.u64(f.version);
+    w.bytes(f.content_hash);
+  }
+  Bytes body = w.take();
+  Bytes doc = sign_doc(t, body, org_key);
+  wipe(body.data(), body.size());
+  WireWriter all;
+  all.bytes(doc);
+  wipe(doc.data(), doc.size());
+  all.var16(c.relay_code.span());
+  all.u64(static_cast<uint64_t>(c.relay_code_expires_at));
+  Bytes wire = all.take();
+  SecretBytes b32 = to_base32_secret(wire);
+  wipe(wire.data(), wire.size());
+  SecretBytes out(kInvitePrefix.size() + b32.size());
+  std::memcpy(out.data(), kInvitePrefix.data(), kInvitePrefix.size());
+  for (size_t i = 0; i < b32.size(); i++)
+    out.data()[kInvitePrefix.size() + i] = static_cast<uint8_t>(std::toupper(b32.data()[i]));
+  return out;
+}
+
+Result<UnconfirmedInvite> UnconfirmedInvite::parse(ByteView text_bytes) {
+  const DocType t = DocType::kInvite;
+  std::string_view text = trim(std::string_view(reinterpret_cast<const char*>(text_bytes.data()), text_bytes.size()));
+  if (text.substr(0, kInvitePrefix.size()) != kInvitePrefix)
+    return doc_err(Errc::kDocMalformed, t, "not an invite (it should start with INV1-)");
+  auto wire = from_base32_secret(text.substr(kInvitePrefix.size()));
+  if (!wire) return doc_err(Errc::kDocMalformed, t, "invalid character or length (typo?)");
+  auto d = parse_doc(wire->span(), t, true);
+  if (!d) return d.error();
+  SATCHEL_TRY(check_signature(*d, t, std::nullopt));
+  UnconfirmedInvite inv;
+  InviteContents& c = inv.contents_;
+  WireReader r(d->body);
+  OrgId id{};
+  uint64_t issued = 0, expires = 0, code_exp = 0;
+  ByteView roster_wire, code;
+  uint16_t nf = 0;
+  c.enrollment_secret = SecretBytes(32);
+  c.publication_key = SecretBytes(32);
+  auto bad = [&] { return doc_err(Errc::kDocMalformed, t, "body ends early or has extra bytes"); };
+  if (!r.array(c.org.ed25519) || !r.array(id) || !r.u64(issued) || !r.u64(expires) ||
+      !r.var16(roster_wire) || !r.bytes(c.enrollment_secret.span()) ||
+      !r.bytes(c.publication_key.span()) || !r.u16(nf))
+    return bad();
+  if (nf > 32) return field_err(t, "too many forms");
+  for (uint16_t i = 0; i < nf; i++) {
+    InviteForm f;
+    if (!r.str16(f.form_id) || !r.u64(f.version) || !r.array(f.content_hash)) return bad();
+    if (!form_id_ok(f.form_id)) return field_err(t, "invalid form id");
+    c.forms.push_back(std::move(f));
+  }
+  if (!r.at_end()) return bad();
+  if (id != org_id_for(c.org)) return field_err(t, "organisation id does not match the organisation key");
+  c.issued_at = static_cast<int64_t>(issued);
+  c.expires_at = static_cast<int64_t>(expires);
+  c.roster_text = armor(DocType::kRoster, roster_wire);
+  WireReader rest(wire->span().subspan(d->consumed));
+  if (!rest.var16(code) || !rest.u64(code_exp) || !rest.at_end())
+    return doc_err(Errc::kDocMalformed, t, "relay code part is truncated or has extra bytes");
+  if (code.size() < 16 || code.size() > 128) return field_err(t, "relay code must be 16..128 bytes");
+  c.relay_code = SecretBytes(code.size());
+  std::memcpy(c.relay_code.data(), code.data(), code.size());
+  c.relay_code_expires_at = static_cast<int64_t>(code_exp);
+  return inv;
+}
+
+Result<ConfirmedInvite> UnconfirmedInvite::confirm(std::string_view typed, int64_t now) && {
+  const DocType t = DocType::kInvite;
+  std::string want = fingerprint(), got;
+  want.erase(std::remove(want.begin(), want.end(), ' '), want.end());
+  for (char ch : typed)
+    if (!std::isspace(static_cast<unsigned char>(ch)) && ch != '-') got += ch;
+  if (got.size() != want.size() ||
+      sodium_memcmp(got.data(), want.data(), want.size()) != 0)
+    return doc_err(Errc::kDocNotConfirmed, t, "fingerprint does not match: do not use this invite");
+  if (now >= contents_.expires_at) return doc_err(Errc::kDocExpired, t, "invite has expired");
+  auto roster = Roster::verify(contents_.roster_text, contents_.org, now);
+  if (!roster) return roster.error();
+  ConfirmedInvite ci;
+  ci.contents_ = std::move(contents_);
+  ci.roster_ = std::move(roster.value());
+  return ci;
+}
+
+// --- relay challenge ---
+
+Bytes relay_challenge_message(const Hash32& spki_pin, ByteView mailbox_id, ByteView nonce,
+                              int64_t issued_at) {
+  WireWriter w;
+  const std::string_view ctx = "satchel relay challenge v1";
+  w.u8(static_cast<uint8_t>(ctx.size()));
+  w.bytes(as_bytes(ctx));
+  w.bytes(spki_pin);
+  w.var16(mailbox_id);
+  w.var16(nonce);
+  w.u64(static_cast<uint64_t>(issued_at));
+  return w.take();
+}
+
+std::array<uint8_t, 64> sign_relay_challenge(const CoordinatorSecretKey& key, ByteView message) {
+  std::array<uint8_t, 64> sig{};
+  crypto_sign_detached(sig.data(), nullptr, message.data(), message.size(), key.signing_key().data());
+  return sig;
+}
+
+bool verify_relay_challenge(const Key32& coordinator_ed25519, ByteView message,
+                            const std::array<uint8_t, 64>& signature) {
+  return crypto_sign_verify_detached(signature.data(), message.data(), message.size(),
+                                     coordinator_ed25519.data()) == 0;
+}
+
+}  // namespace satchel
