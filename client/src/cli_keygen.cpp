@@ -1,0 +1,48 @@
+// `satchel keygen org|coordinator|device -o FILE`: a new secret key file (0600); prints the
+// public key and its fingerprint.
+#include <iostream>
+
+#include "cli.h"
+#include "satchel/crypto/keys.h"
+
+namespace satchel::cli {
+
+void add_keygen_command(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("keygen", "Generate a key: org (offline signing key), coordinator, or device");
+  auto kind = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  cmd->add_option("kind", *kind, "org | coordinator | device")
+      ->required()
+      ->check(CLI::IsMember({"org", "coordinator", "device"}));
+  cmd->add_option("-o,--output", *out, "secret key file to create (mode 0600; never overwritten)")->required();
+  cmd->callback([&action, kind, out] {
+    action = [kind, out]() -> int {
+      SecretBytes secret;
+      std::string pub, fp;
+      if (*kind == "org") {
+        auto k = OrgSecretKey::generate();
+        secret = k.to_text();
+        pub = k.public_key().to_text();
+        fp = k.public_key().fingerprint();
+      } else if (*kind == "coordinator") {
+        auto k = CoordinatorSecretKey::generate();
+        secret = k.to_text();
+        pub = k.public_key().to_text();
+        fp = k.public_key().fingerprint();
+      } else {
+        auto k = DeviceSecretKey::generate();
+        secret = k.to_text();
+        pub = k.public_key().to_text();
+        fp = k.public_key().fingerprint();
+      }
+      Status s = write_secret_key_file(*out, secret, pub);
+      if (!s) return fail(s.error());
+      std::cout << "public key: " << pub << "\nfingerprint: " << fp << "\n";
+      if (*kind == "org")
+        std::cerr << "Keep " << *out << " offline: it signs everything your devices will trust.\n";
+      return kExitOk;
+    };
+  });
+}
+
+}  // namespace satchel::cli
