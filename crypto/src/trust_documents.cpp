@@ -269,6 +269,12 @@ Result<Bytes> roster_wire_from_text(std::string_view text) { return dearmor(text
 
 }  // namespace
 
+Bytes sign_document(DocType t, ByteView body, const OrgSecretKey& org_key) {
+  return sign_doc(t, body, org_key);
+}
+
+std::string armor_document(DocType t, ByteView wire) { return armor(t, wire); }
+
 OrgId org_id_for(const OrgPublicKey& org) {
   crypto_init();
   uint8_t h[32];

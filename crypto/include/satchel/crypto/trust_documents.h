@@ -26,6 +26,11 @@ enum class DocType : uint8_t {
 inline constexpr uint8_t kDocFormatVersion = 1;
 inline constexpr size_t kMaxDocBody = 64 * 1024;
 
+// Low level (vectors, publication): signs `body` as a document of type t and returns its wire
+// bytes; armor_document gives the text form ("roster-…", "registration-…", "form-…").
+Bytes sign_document(DocType t, ByteView body, const OrgSecretKey& org_key);
+std::string armor_document(DocType t, ByteView wire);
+
 // The organisation id: the first 16 bytes of BLAKE2b-256("satchel org id v1" || org key).
 OrgId org_id_for(const OrgPublicKey& org);
 

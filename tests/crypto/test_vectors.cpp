@@ -1,0 +1,131 @@
+// Runs every committed vector (tests/vectors/*.tsv) through the library and checks its verdict:
+// good vectors open to the recorded body, bad ones fail for exactly the recorded reason.
+#include <catch2/catch_test_macros.hpp>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "satchel/crypto/bundle.h"
+#include "satchel/crypto/sha256.h"
+#include "satchel/crypto/trust_documents.h"
+
+using namespace satchel;
+
+namespace {
+
+const std::string kDir = SATCHEL_VECTORS_DIR;
+constexpr int64_t kNow = 1800000000;
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  REQUIRE(f.good());
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::vector<std::string>> manifest(const std::string& name) {
+  std::ifstream f(kDir + "/" + name);
+  REQUIRE(f.good());
+  std::vector<std::vector<std::string>> rows;
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    std::string c;
+    while (std::getline(ss, c, '\t')) cols.push_back(c);
+    rows.push_back(cols);
+  }
+  return rows;
+}
+
+CoordinatorSecretKey coordinator(const std::string& name) {
+  std::string text = slurp(kDir + "/keys/" + name + ".key");
+  auto k = CoordinatorSecretKey::from_text(as_bytes(text));
+  REQUIRE(k.ok());
+  return std::move(k.value());
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("every bundle vector gets its recorded verdict", "[vectors][bundle]") {
+  auto rows = manifest("bundles.tsv");
+  std::set<std::string> rules;
+  int bad = 0;
+  for (const auto& r : rows) {
+    REQUIRE(r.size() == 7);
+    const std::string& name = r[0];
+    INFO("vector " << name << " (" << r[6] << ")");
+    std::string bytes = slurp(kDir + "/bundle/" + name + ".bundle");
+    MemorySource src(as_bytes(bytes));
+    auto key = coordinator(r[1]);
+    std::optional<DevicePublicKey> expect;
+    if (r[2] != "-") expect = DevicePublicKey::from_text(trim(slurp(kDir + "/keys/" + r[2] + ".pub"))).value();
+    auto vb = verify_bundle(src, key.x25519(), expect);
+    if (r[3] == "ok") {
+      REQUIRE(vb.ok());
+      MemorySink out;
+      REQUIRE(vb->decrypt_to(out).ok());
+      CHECK(to_hex(Sha256::digest(out.data())) == r[4]);
+    } else {
+      bad++;
+      REQUIRE_FALSE(vb.ok());
+      CHECK(std::string(errc_name(vb.code())) == r[3]);
+      rules.insert(r[5]);
+    }
+  }
+  CHECK(bad >= 30);
+  for (int i = 1; i <= 13; i++) CHECK(rules.count("B" + std::to_string(i)) == 1);
+}
+
+TEST_CASE("every trust document vector gets its recorded verdict", "[vectors][docs]") {
+  auto rows = manifest("documents.tsv");
+  std::set<std::string> rules;
+  int bad = 0;
+  auto org_key = [](const std::string& name) {
+    return OrgPublicKey::from_text(trim(slurp(kDir + "/keys/" + name + ".pub"))).value();
+  };
+  for (const auto& r : rows) {
+    REQUIRE(r.size() == 7);
+    const std::string &name = r[0], &kind = r[1], &trusted = r[2], &held = r[3], &expect = r[4];
+    INFO("vector " << name << " (" << r[6] << ")");
+    std::string text = slurp(kDir + "/docs/" + name + ".txt");
+    Errc got = Errc::kOk;
+    if (kind == "roster") {
+      auto ro = Roster::verify(text, org_key(trusted), kNow);
+      got = ro.code();
+      if (ro.ok() && held != "-") {
+        auto h = Roster::verify(slurp(kDir + "/docs/" + held + ".txt"), org_key(trusted), kNow);
+        REQUIRE(h.ok());
+        got = check_roster_update(h.value(), ro.value()).code();
+      }
+    } else if (kind == "form") {
+      got = FormEnvelope::verify_package(text, org_key(trusted)).code();
+    } else if (kind == "registration") {
+      std::optional<OrgPublicKey> t;
+      if (trusted != "-") t = org_key(trusted);
+      got = RelayRegistration::verify(text, t).code();
+    } else if (kind == "invite") {
+      auto inv = UnconfirmedInvite::parse(as_bytes(text));
+      got = inv.code();
+      if (inv.ok()) got = std::move(inv.value()).confirm(trusted, kNow).code();
+    } else {
+      FAIL("unknown kind " << kind);
+    }
+    CHECK(std::string(errc_name(got)) == expect);
+    if (expect != "ok") {
+      bad++;
+      rules.insert(r[5]);
+    }
+  }
+  CHECK(bad >= 10);
+  for (int i = 1; i <= 11; i++) CHECK(rules.count("D" + std::to_string(i)) == 1);
+}
