@@ -68,7 +68,7 @@ int seal(const SealArgs& a) {
   if (!info) return fail(info.error());
   Status s = out->commit();
   if (!s) return fail(s.error());
-  std::cout << "bundle id: " << to_hex(info->bundle_id) << "\nupload id: " << to_hex(info->upload_id)
+  std::cout << "bundle id: " << to_hex(info->bundle_id)
             << "\nsize: " << info->size << " bytes\n";
   return kExitOk;
 }

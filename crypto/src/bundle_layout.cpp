@@ -66,6 +66,15 @@ void header_mac(const uint8_t key[32], ByteView header_without_mac, uint8_t out[
   crypto_generichash(out, 32, header_without_mac.data(), header_without_mac.size(), key, 32);
 }
 
+void trailer_mac(const uint8_t key[32], const Hash32& header_hash, ByteView authenticators,
+                 uint8_t out[32]) {
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, key, 32, 32);
+  crypto_generichash_update(&st, header_hash.data(), header_hash.size());
+  crypto_generichash_update(&st, authenticators.data(), authenticators.size());
+  crypto_generichash_final(&st, out, 32);
+}
+
 namespace {
 bool form_id_char_ok(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||

@@ -19,14 +19,17 @@ inline constexpr size_t kInnerFixedLen = 139;  // inner header without the form 
 inline constexpr char kKdfContext[9] = "SATbndl1";
 inline constexpr uint64_t kSubkeyPayload = 1;
 inline constexpr uint64_t kSubkeyHeaderMac = 2;
+inline constexpr uint64_t kSubkeyTrailerMac = 3;
 inline constexpr std::string_view kSlotDomain = "satchel bundle v1 slot";
 inline constexpr std::string_view kSenderDomain = "satchel bundle v1 sender";
 
 inline size_t header_len(uint16_t n) { return kPrefixLen + kSlotLen * n + kMacLen; }
+// N authenticators, then the trailer MAC over them.
+inline size_t trailer_len(uint16_t n) { return kAuthLen * n + kMacLen; }
 inline uint64_t chunk_count(uint64_t padded) { return (padded + kBundleChunkSize - 1) / kBundleChunkSize; }
 inline uint64_t payload_len(uint64_t padded) { return padded + kChunkOverhead * chunk_count(padded); }
 inline uint64_t total_len(uint16_t n, uint64_t padded) {
-  return header_len(n) + payload_len(padded) + kAuthLen * n;
+  return header_len(n) + payload_len(padded) + trailer_len(n);
 }
 // Plaintext length of chunk k (all chunks are full except the last).
 inline size_t chunk_plain_len(uint64_t padded, uint64_t k) {
@@ -48,6 +51,10 @@ void sender_authenticator(const uint8_t dh_static[32], const uint8_t dh_eph[32],
 
 // header_mac = BLAKE2b-256(key = header_mac_key, msg = header bytes before the MAC)
 void header_mac(const uint8_t key[32], ByteView header_without_mac, uint8_t out[32]);
+
+// trailer_mac = BLAKE2b-256(key = trailer_mac_key, msg = header_hash || authenticators)
+void trailer_mac(const uint8_t key[32], const Hash32& header_hash, ByteView authenticators,
+                 uint8_t out[32]);
 
 // Serialises the inner header (schema/bundle-format.md "Inner header").
 Bytes encode_inner(const BundleMetadata& meta, const DevicePublicKey& device);

@@ -11,21 +11,18 @@ namespace {
 
 using namespace bundle_v1;
 
-// Hashes everything written through it: the upload id is the SHA-256 of the whole bundle.
-class HashingSink final : public ByteSink {
+// Counts what is written through it.
+class CountingSink final : public ByteSink {
  public:
-  explicit HashingSink(ByteSink& inner) : inner_(inner) {}
+  explicit CountingSink(ByteSink& inner) : inner_(inner) {}
   Status write(ByteView data) override {
-    hash_.update(data);
     written_ += data.size();
     return inner_.write(data);
   }
-  Hash32 finish() { return hash_.finish(); }
   uint64_t written() const { return written_; }
 
  private:
   ByteSink& inner_;
-  Sha256 hash_;
   uint64_t written_ = 0;
 };
 
@@ -105,14 +102,20 @@ Result<SealedBundleInfo> seal_bundle(SealRequest req, ByteSource& body, ByteSink
   if (meta.body_length > kBundleMaxPadded || padded > kBundleMaxPadded)
     return make_error(Errc::kBundleTooLarge, "body too large for a bundle (limit 1 TiB)");
 
-  // Key schedule.
-  SecretBytes file_key(32), payload_key(32), mac_key(32), eph_sk(32);
-  randombytes_buf(file_key.data(), 32);
-  crypto_kdf_derive_from_key(payload_key.data(), 32, kSubkeyPayload, kKdfContext, file_key.data());
-  crypto_kdf_derive_from_key(mac_key.data(), 32, kSubkeyHeaderMac, kKdfContext, file_key.data());
-  randombytes_buf(eph_sk.data(), 32);
+  // Key schedule. One secret allocation holds every per-bundle key (sodium_malloc is costly).
+  SecretBytes keys(5 * 32);
+  uint8_t* file_key = keys.data();
+  uint8_t* payload_key = file_key + 32;
+  uint8_t* mac_key = file_key + 64;
+  uint8_t* trailer_key = file_key + 96;
+  uint8_t* eph_sk = file_key + 128;
+  randombytes_buf(file_key, 32);
+  crypto_kdf_derive_from_key(payload_key, 32, kSubkeyPayload, kKdfContext, file_key);
+  crypto_kdf_derive_from_key(mac_key, 32, kSubkeyHeaderMac, kKdfContext, file_key);
+  crypto_kdf_derive_from_key(trailer_key, 32, kSubkeyTrailerMac, kKdfContext, file_key);
+  randombytes_buf(eph_sk, 32);
   Key32 eph_pub{};
-  crypto_scalarmult_base(eph_pub.data(), eph_sk.data());
+  crypto_scalarmult_base(eph_pub.data(), eph_sk);
 
   crypto_secretstream_xchacha20poly1305_state stream;
   Bytes header(header_len(n));
@@ -123,36 +126,36 @@ Result<SealedBundleInfo> seal_bundle(SealRequest req, ByteSource& body, ByteSink
   prefix.u64(padded);
   prefix.bytes(eph_pub);
   std::memcpy(header.data(), prefix.data().data(), prefix.data().size());
-  crypto_secretstream_xchacha20poly1305_init_push(&stream, header.data() + 44, payload_key.data());
+  crypto_secretstream_xchacha20poly1305_init_push(&stream, header.data() + 44, payload_key);
 
   // Real recipients take random slot positions; unused slots and authenticators stay random.
   std::vector<uint16_t> pos(n);
   std::iota(pos.begin(), pos.end(), uint16_t{0});
   for (uint16_t i = n - 1; i > 0; i--) std::swap(pos[i], pos[randombytes_uniform(i + 1u)]);
   randombytes_buf(header.data() + kPrefixLen, kSlotLen * n);
-  Bytes trailer(kAuthLen * n);
-  randombytes_buf(trailer.data(), trailer.size());
+  Bytes trailer(trailer_len(n));
+  randombytes_buf(trailer.data(), kAuthLen * n);
 
   SecretBytes dh_eph(32 * req.recipients.size());
   static const uint8_t kZeroNonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES] = {};
   for (size_t i = 0; i < req.recipients.size(); i++) {
     const Key32& r = req.recipients[i];
     uint8_t* dh = dh_eph.data() + 32 * i;
-    if (crypto_scalarmult(dh, eph_sk.data(), r.data()) != 0)
+    if (crypto_scalarmult(dh, eph_sk, r.data()) != 0)
       return make_error(Errc::kKeyInvalid, "recipient " + std::to_string(i + 1) +
                                                " is not a usable X25519 key");
     uint8_t sk[32];
     slot_key(dh, eph_pub.data(), r.data(), sk);
     uint8_t* slot = header.data() + kPrefixLen + kSlotLen * pos[i];
-    crypto_aead_chacha20poly1305_ietf_encrypt(slot, nullptr, file_key.data(), 32, header.data(),
+    crypto_aead_chacha20poly1305_ietf_encrypt(slot, nullptr, file_key, 32, header.data(),
                                               kPrefixLen, nullptr, kZeroNonce, sk);
     wipe(sk, sizeof sk);
   }
   const size_t mac_at = kPrefixLen + kSlotLen * n;
-  header_mac(mac_key.data(), ByteView(header.data(), mac_at), header.data() + mac_at);
+  header_mac(mac_key, ByteView(header.data(), mac_at), header.data() + mac_at);
   const Hash32 header_hash = Sha256::digest(header);
 
-  HashingSink out(out_sink);
+  CountingSink out(out_sink);
   SATCHEL_TRY(out.write(header));
 
   // Payload: MESSAGE chunks, the last one FINAL.
@@ -193,13 +196,26 @@ Result<SealedBundleInfo> seal_bundle(SealRequest req, ByteSource& body, ByteSink
                          trailer.data() + kAuthLen * pos[i]);
     wipe(dh_static, sizeof dh_static);
   }
+  trailer_mac(trailer_key, header_hash, ByteView(trailer.data(), kAuthLen * n),
+              trailer.data() + kAuthLen * n);
   SATCHEL_TRY(out.write(trailer));
 
   SealedBundleInfo info;
   info.bundle_id = meta.bundle_id;
   info.size = out.written();
-  info.upload_id = out.finish();
   return info;
+}
+
+Result<Hash32> compute_upload_id(ByteSource& bundle) {
+  Sha256 h;
+  std::vector<uint8_t> buf(kBundleChunkSize);
+  for (;;) {
+    auto got = bundle.read(buf);
+    if (!got) return got.error();
+    if (*got == 0) break;
+    h.update(ByteView(buf.data(), *got));
+  }
+  return h.finish();
 }
 
 }  // namespace satchel

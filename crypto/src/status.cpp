@@ -22,6 +22,7 @@ const char* errc_name(Errc code) {
     case Errc::kBundleTrailingData: return "bundle-trailing-data";
     case Errc::kBundleNoSlotOpens: return "bundle-no-slot-opens";
     case Errc::kBundleHeaderTampered: return "bundle-header-tampered";
+    case Errc::kBundleTrailerTampered: return "bundle-trailer-tampered";
     case Errc::kBundleChunkCorrupt: return "bundle-chunk-corrupt";
     case Errc::kBundleBadChunkTag: return "bundle-bad-chunk-tag";
     case Errc::kBundleMalformedInner: return "bundle-malformed-inner";

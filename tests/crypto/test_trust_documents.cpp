@@ -1,1 +1,205 @@
+// Trust documents: signing, verification, rollback, expiry, cross-type replay, invites.
+#include <sodium.h>
+
 #include <catch2/catch_test_macros.hpp>
+
+#include "satchel/crypto/sha256.h"
+#include "satchel/crypto/trust_documents.h"
+
+using namespace satchel;
+
+namespace {
+
+constexpr int64_t kNow = 1800000000;
+
+struct World {
+  OrgSecretKey org = OrgSecretKey::generate();
+  CoordinatorSecretKey a = CoordinatorSecretKey::generate();
+  CoordinatorSecretKey b = CoordinatorSecretKey::generate();
+
+  Roster roster(uint64_t version, int64_t expires = kNow + 3600) const {
+    Roster r;
+    r.org = org.public_key();
+    r.version = version;
+    r.issued_at = kNow - 60;
+    r.expires_at = expires;
+    r.slot_count = 4;
+    r.coordinators = {{"Amira", a.public_key()}, {"Bao \u0628", b.public_key()}};
+    Hash32 p{}, q{};
+    p.fill(1);
+    q.fill(2);
+    r.relays = {{"https://relay.example.org:8443", p, q}};
+    return r;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a signed roster verifies and carries every field", "[docs]") {
+  World w;
+  auto text = w.roster(5).sign(w.org);
+  REQUIRE(text.ok());
+  CHECK(text->rfind("roster-", 0) == 0);
+  auto r = Roster::verify(*text, w.org.public_key(), kNow);
+  REQUIRE(r.ok());
+  CHECK(r->version == 5);
+  CHECK(r->slot_count == 4);
+  CHECK(r->coordinators.size() == 2);
+  CHECK(r->coordinators[1].name == "Bao \u0628");
+  CHECK(r->coordinators[0].key == w.a.public_key());
+  CHECK(r->relays[0].url == "https://relay.example.org:8443");
+  CHECK(r->org_id() == org_id_for(w.org.public_key()));
+}
+
+TEST_CASE("an older or equal roster is refused: no rollback", "[docs]") {
+  World w;
+  auto v3 = Roster::verify(w.roster(3).sign(w.org).value(), w.org.public_key(), kNow).value();
+  auto v2 = Roster::verify(w.roster(2).sign(w.org).value(), w.org.public_key(), kNow).value();
+  auto v4 = Roster::verify(w.roster(4).sign(w.org).value(), w.org.public_key(), kNow).value();
+  CHECK(check_roster_update(std::nullopt, v2).ok());
+  CHECK(check_roster_update(v3, v2).code() == Errc::kDocRollback);
+  CHECK(check_roster_update(v3, v3).code() == Errc::kDocRollback);
+  CHECK(check_roster_update(v3, v4).ok());
+}
+
+TEST_CASE("an expired roster is refused", "[docs]") {
+  World w;
+  auto text = w.roster(1, kNow).sign(w.org).value();
+  CHECK(Roster::verify(text, w.org.public_key(), kNow).code() == Errc::kDocExpired);
+  CHECK(Roster::verify(text, w.org.public_key(), kNow - 1).ok());
+}
+
+TEST_CASE("a roster signed by another organisation is refused", "[docs]") {
+  World w, other;
+  auto text = other.roster(1).sign(other.org).value();
+  CHECK(Roster::verify(text, w.org.public_key(), kNow).code() == Errc::kDocUntrustedSigner);
+}
+
+TEST_CASE("invalid rosters cannot be signed", "[docs]") {
+  World w;
+  Roster r = w.roster(1);
+  r.slot_count = 1;  // fewer slots than coordinators
+  CHECK(r.sign(w.org).code() == Errc::kDocInvalidField);
+  r = w.roster(1);
+  r.relays[0].url = "http://relay.example.org";
+  CHECK(r.sign(w.org).code() == Errc::kDocInvalidField);
+  r = w.roster(1);
+  r.coordinators[1].key = r.coordinators[0].key;
+  CHECK(r.sign(w.org).code() == Errc::kDocInvalidField);
+  r = w.roster(1);
+  r.coordinators[0].name = "tab\there";
+  CHECK(r.sign(w.org).code() == Errc::kDocInvalidField);
+  r = w.roster(0);
+  CHECK(r.sign(w.org).code() == Errc::kDocInvalidField);
+  CHECK(w.roster(1).sign(OrgSecretKey::generate()).code() == Errc::kInvalidArgument);
+}
+
+TEST_CASE("a form signature replayed as a roster is refused", "[docs]") {
+  World w;
+  auto pkg = FormEnvelope::sign_package(w.org, "gcm", 1, as_bytes(std::string_view("{}")), kNow).value();
+  Bytes wire = from_base64url(std::string_view(pkg).substr(5)).value();
+  uint32_t len = static_cast<uint32_t>(wire[2] | (wire[3] << 8) | (wire[4] << 16) | (wire[5] << 24));
+  Bytes doc(wire.begin(), wire.begin() + 6 + len + 64);
+  // As-is it is the wrong type; relabelled, its signature does not cover a roster.
+  CHECK(Roster::verify(armor_document(DocType::kRoster, doc), w.org.public_key(), kNow).code() ==
+        Errc::kDocWrongType);
+  doc[1] = static_cast<uint8_t>(DocType::kRoster);
+  CHECK(Roster::verify(armor_document(DocType::kRoster, doc), w.org.public_key(), kNow).code() ==
+        Errc::kDocBadSignature);
+}
+
+TEST_CASE("signed forms verify, detect altered content and refuse older versions", "[docs]") {
+  World w;
+  std::string json = R"({"id":"intake","version":3})";
+  auto pkg = FormEnvelope::sign_package(w.org, "intake", 3, as_bytes(json), kNow).value();
+  auto v = FormEnvelope::verify_package(pkg, w.org.public_key());
+  REQUIRE(v.ok());
+  CHECK(v->first.form_id == "intake");
+  CHECK(v->first.form_version == 3);
+  CHECK(std::string(v->second.begin(), v->second.end()) == json);
+  CHECK(check_form_update(2, v->first).ok());
+  CHECK(check_form_update(3, v->first).code() == Errc::kDocRollback);
+  CHECK(check_form_update(std::nullopt, v->first).ok());
+  Bytes wire = from_base64url(std::string_view(pkg).substr(5)).value();
+  wire.back() ^= 1;
+  CHECK(FormEnvelope::verify_package(armor_document(DocType::kFormEnvelope, wire), w.org.public_key()).code() ==
+        Errc::kDocContentMismatch);
+  CHECK(FormEnvelope::sign_package(w.org, "no spaces", 1, as_bytes(json), kNow).code() == Errc::kDocInvalidField);
+}
+
+TEST_CASE("relay registrations carry only authentication keys", "[docs]") {
+  World w;
+  RelayRegistration reg;
+  reg.org = w.org.public_key();
+  reg.version = 2;
+  reg.required_acks = 1;
+  reg.coordinator_auth_keys = {w.a.public_key().ed25519, w.b.public_key().ed25519};
+  auto text = reg.sign(w.org).value();
+  auto v = RelayRegistration::verify(text, std::nullopt);
+  REQUIRE(v.ok());
+  CHECK(v->coordinator_auth_keys == reg.coordinator_auth_keys);
+  CHECK(v->required_acks == 1);
+  CHECK(RelayRegistration::verify(text, OrgSecretKey::generate().public_key()).code() == Errc::kDocUntrustedSigner);
+  // No encryption key or name appears in it.
+  Bytes wire = from_base64url(std::string_view(text).substr(13)).value();
+  std::string raw(wire.begin(), wire.end());
+  CHECK(raw.find(std::string(w.a.public_key().x25519.begin(), w.a.public_key().x25519.end())) == std::string::npos);
+  reg.required_acks = 3;
+  CHECK(reg.sign(w.org).code() == Errc::kDocInvalidField);
+}
+
+TEST_CASE("an invite is trusted only after its fingerprint is confirmed", "[docs]") {
+  World w;
+  InviteContents c;
+  c.org = w.org.public_key();
+  c.roster_text = w.roster(1).sign(w.org).value();
+  c.enrollment_secret = SecretBytes(32);
+  c.publication_key = SecretBytes(32);
+  randombytes_buf(c.enrollment_secret.data(), 32);
+  randombytes_buf(c.publication_key.data(), 32);
+  c.forms = {{"gcm-input", 1, Sha256::digest(as_bytes(std::string_view("a")))},
+             {"testimony", 2, Sha256::digest(as_bytes(std::string_view("b")))}};
+  c.issued_at = kNow - 1;
+  c.expires_at = kNow + 3600;
+  c.relay_code = SecretBytes(32);
+  std::memset(c.relay_code.data(), 'k', 32);
+  c.relay_code_expires_at = kNow + 600;
+  auto text = sign_invite(c, w.org);
+  REQUIRE(text.ok());
+  // Fits one QR code (version 40, alphanumeric, ECC L: 4296 characters).
+  CHECK(text->size() <= 4296);
+  for (size_t i = 0; i < text->size(); i++) {
+    char ch = static_cast<char>(text->data()[i]);
+    CHECK(((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-'));
+  }
+  auto inv = UnconfirmedInvite::parse(text->span());
+  REQUIRE(inv.ok());
+  CHECK(inv->fingerprint() == w.org.public_key().fingerprint());
+  auto wrong = UnconfirmedInvite::parse(text->span()).value();
+  CHECK(std::move(wrong).confirm(OrgSecretKey::generate().public_key().fingerprint(), kNow).code() ==
+        Errc::kDocNotConfirmed);
+  auto expired = UnconfirmedInvite::parse(text->span()).value();
+  CHECK(std::move(expired).confirm(w.org.public_key().fingerprint(), kNow + 3600).code() == Errc::kDocExpired);
+  auto ok = std::move(inv.value()).confirm(w.org.public_key().fingerprint(), kNow);
+  REQUIRE(ok.ok());
+  CHECK(ok->roster().version == 1);
+  CHECK(ok->contents().forms.size() == 2);
+  CHECK(ok->contents().enrollment_secret.equals(c.enrollment_secret.span()));
+  CHECK(ok->contents().relay_code.equals(c.relay_code.span()));
+}
+
+TEST_CASE("relay challenges are bound to the relay pin and the mailbox", "[docs]") {
+  World w;
+  Hash32 pin{}, other_pin{};
+  pin.fill(7);
+  other_pin.fill(8);
+  Bytes nonce(32, 9);
+  Bytes msg = relay_challenge_message(pin, as_bytes(std::string_view("mailbox-1")), nonce, kNow);
+  auto sig = sign_relay_challenge(w.a, msg);
+  CHECK(verify_relay_challenge(w.a.public_key().ed25519, msg, sig));
+  CHECK_FALSE(verify_relay_challenge(w.b.public_key().ed25519, msg, sig));
+  CHECK_FALSE(verify_relay_challenge(w.a.public_key().ed25519,
+                                     relay_challenge_message(pin, as_bytes(std::string_view("mailbox-2")), nonce, kNow), sig));
+  CHECK_FALSE(verify_relay_challenge(w.a.public_key().ed25519,
+                                     relay_challenge_message(other_pin, as_bytes(std::string_view("mailbox-1")), nonce, kNow), sig));
+}

@@ -112,8 +112,9 @@ Bytes craft(const Craft& c) {
   std::memcpy(plain.data() + inner.size(), c.body.data(), c.body.size());
   if (c.edit_plaintext) c.edit_plaintext(plain);
 
-  uint8_t file_key[32], payload_key[32], mac_key[32], eph_sk[32], eph_pk[32];
+  uint8_t file_key[32], payload_key[32], mac_key[32], trailer_key[32], eph_sk[32], eph_pk[32];
   randombytes_buf(file_key, 32);
+  crypto_kdf_derive_from_key(trailer_key, 32, v1::kSubkeyTrailerMac, v1::kKdfContext, file_key);
   crypto_kdf_derive_from_key(payload_key, 32, v1::kSubkeyPayload, v1::kKdfContext, file_key);
   crypto_kdf_derive_from_key(mac_key, 32, v1::kSubkeyHeaderMac, v1::kKdfContext, file_key);
   randombytes_buf(eph_sk, 32);
@@ -130,8 +131,8 @@ Bytes craft(const Craft& c) {
   crypto_secretstream_xchacha20poly1305_state st;
   crypto_secretstream_xchacha20poly1305_init_push(&st, header.data() + 44, payload_key);
   randombytes_buf(header.data() + v1::kPrefixLen, v1::kSlotLen * n);
-  Bytes trailer(v1::kAuthLen * n);
-  randombytes_buf(trailer.data(), trailer.size());
+  Bytes trailer(v1::trailer_len(n));
+  randombytes_buf(trailer.data(), v1::kAuthLen * n);
   // Recipients take slots 0..r-1 in reverse order (position does not matter to a reader).
   std::vector<uint16_t> pos;
   for (size_t i = 0; i < c.recipients.size(); i++) pos.push_back(static_cast<uint16_t>(c.recipients.size() - 1 - i));
@@ -171,6 +172,8 @@ Bytes craft(const Craft& c) {
     v1::sender_authenticator(dh_static, dh_eph[i].data(), header_hash, pos[i], claimed.x25519.data(),
                              c.recipients[i].data(), content_hash, trailer.data() + v1::kAuthLen * pos[i]);
   }
+  v1::trailer_mac(trailer_key, header_hash, ByteView(trailer.data(), v1::kAuthLen * n),
+                  trailer.data() + v1::kAuthLen * n);
   out.insert(out.end(), trailer.begin(), trailer.end());
   return out;
 }
@@ -243,7 +246,7 @@ int main(int argc, char** argv) {
   bundle_vector("g02-one-byte", seal(dev_d, {A, B}, 2, body_of(1, 3)), "coordinator-b", "-", "ok", body_of(1, 3), "B1-B13", "one-byte body, read by the second recipient");
   bundle_vector("g03-small-three-slots", base_small, "coordinator-a", "device-d", "ok", small, "B1-B13", "100-byte body, 2 recipients in 3 slots");
   bundle_vector("g04-two-chunks", base_multi, "coordinator-b", "device-d", "ok", multi, "B1-B13", "70000-byte body over two chunks");
-  bundle_vector("g05-cover-with-form", seal(dev_d, {A, B}, 4, body_of(5000, 4), ContentType::kCover, "gcm-input.v2"), "coordinator-a", "-", "ok", body_of(5000, 4), "B10", "cover content type with form fields");
+  bundle_vector("g05-cover-with-form", seal(dev_d, {A, B}, 4, body_of(5000, 4), ContentType::kCover, "gcm-input.v2"), "coordinator-a", "-", "ok", body_of(5000, 4), "B9", "cover content type with form fields");
   Craft good;
   good.device = &dev_d;
   good.recipients = {A, B};
@@ -274,7 +277,7 @@ int main(int argc, char** argv) {
   bundle_vector("b10-empty-file", Bytes{}, "coordinator-a", "-", "bundle-truncated", {}, "B5", "zero bytes");
   bundle_vector("b11-cut-in-prefix", Bytes(base_small.begin(), base_small.begin() + 7), "coordinator-a", "-", "bundle-truncated", {}, "B5", "cut inside the fixed prefix");
   bundle_vector("b12-cut-one-byte", Bytes(base_small.begin(), base_small.end() - 1), "coordinator-a", "-", "bundle-truncated", {}, "B5", "last byte missing");
-  bundle_vector("b13-cut-at-trailer", Bytes(base_multi.begin(), base_multi.end() - 3 * 32), "coordinator-a", "-", "bundle-truncated", {}, "B5", "authenticators cut off (final chunk boundary)");
+  bundle_vector("b13-cut-at-trailer", Bytes(base_multi.begin(), base_multi.end() - static_cast<std::ptrdiff_t>(v1::trailer_len(3))), "coordinator-a", "-", "bundle-truncated", {}, "B5", "authenticators cut off (final chunk boundary)");
   const size_t first_chunk_end = n3_header + kBundleChunkSize + v1::kChunkOverhead;
   bundle_vector("b14-cut-at-chunk-boundary", Bytes(base_multi.begin(), base_multi.begin() + static_cast<std::ptrdiff_t>(first_chunk_end)), "coordinator-a", "-", "bundle-truncated", {}, "B5", "cut after the first chunk");
   bundle_vector("b15-one-byte-appended", mutated(base_small, [](Bytes& b) { b.push_back(0); }), "coordinator-a", "-", "bundle-trailing-data", {}, "B5", "one byte after the bundle");
@@ -299,41 +302,43 @@ int main(int argc, char** argv) {
   {
     // Chunk 1 is shorter than chunk 0: move chunk 1 to the front and chunk 0 after it.
     Bytes ch0(base_multi.begin() + static_cast<std::ptrdiff_t>(n3_header), base_multi.begin() + static_cast<std::ptrdiff_t>(n3_header + c0));
-    size_t c1 = base_multi.size() - 3 * 32 - n3_header - c0;
+    size_t c1 = base_multi.size() - v1::trailer_len(3) - n3_header - c0;
     Bytes ch1(base_multi.begin() + static_cast<std::ptrdiff_t>(n3_header + c0), base_multi.begin() + static_cast<std::ptrdiff_t>(n3_header + c0 + c1));
     Bytes r(base_multi.begin(), base_multi.begin() + static_cast<std::ptrdiff_t>(n3_header));
     r.insert(r.end(), ch1.begin(), ch1.end());
     r.insert(r.end(), ch0.begin(), ch0.end());
-    r.insert(r.end(), base_multi.end() - 96, base_multi.end());
+    r.insert(r.end(), base_multi.end() - static_cast<std::ptrdiff_t>(v1::trailer_len(3)), base_multi.end());
     reordered = r;
   }
   bundle_vector("b26-chunks-reordered", reordered, "coordinator-a", "-", "bundle-chunk-corrupt", {}, "B8", "the two chunks in swapped order");
   bundle_vector("b27-chunk-from-other-bundle", mutated(base_multi, [&](Bytes& b) {
-                  std::copy(other_multi.begin() + static_cast<std::ptrdiff_t>(n3_header + c0), other_multi.end() - 96,
+                  std::copy(other_multi.begin() + static_cast<std::ptrdiff_t>(n3_header + c0), other_multi.end() - static_cast<std::ptrdiff_t>(v1::trailer_len(3)),
                             b.begin() + static_cast<std::ptrdiff_t>(n3_header + c0)); }),
-                "coordinator-a", "-", "bundle-chunk-corrupt", {}, "B8", "chunk 1 spliced from another bundle of the same size");
+                "coordinator-a", "-", "bundle-chunk-corrupt", {}, "B12", "chunk 1 spliced from another bundle of the same size");
   auto crafted = [&](const std::function<void(Craft&)>& f) {
     Craft c = good;
     c.body = body_of(70000, 6);
     f(c);
     return craft(c);
   };
-  bundle_vector("b28-last-chunk-not-final", crafted([](Craft& c) { c.tag = [](uint64_t, uint64_t) -> uint8_t { return 0; }; }), "coordinator-a", "-", "bundle-bad-chunk-tag", {}, "B9", "every chunk tagged MESSAGE (stream never ends)");
-  bundle_vector("b29-final-too-early", crafted([](Craft& c) { c.tag = [](uint64_t, uint64_t) -> uint8_t { return crypto_secretstream_xchacha20poly1305_TAG_FINAL; }; }), "coordinator-a", "-", "bundle-bad-chunk-tag", {}, "B9", "chunk 0 tagged FINAL with data after it");
-  bundle_vector("b30-rekey-tag", crafted([](Craft& c) { c.tag = [](uint64_t k, uint64_t n) -> uint8_t { return k + 1 == n ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : crypto_secretstream_xchacha20poly1305_TAG_REKEY; }; }), "coordinator-a", "-", "bundle-bad-chunk-tag", {}, "B9", "chunk 0 tagged REKEY");
-  bundle_vector("b31-inner-flags-set", crafted([](Craft& c) { c.edit_inner = [](Bytes& in) { in[32 + 16 + 8 + 8 + 16 + 8 + 1] = 1; }; }), "coordinator-a", "-", "bundle-malformed-inner", {}, "B10", "inner flags byte 0x01 (reserved)");
-  bundle_vector("b32-body-length-overflows", crafted([](Craft& c) { c.edit_inner = [](Bytes& in) { for (int i = 0; i < 8; i++) in[in.size() - 8 + i] = 0xff; }; }), "coordinator-a", "-", "bundle-malformed-inner", {}, "B10", "body length larger than the payload");
+  bundle_vector("b28-last-chunk-not-final", crafted([](Craft& c) { c.tag = [](uint64_t, uint64_t) -> uint8_t { return 0; }; }), "coordinator-a", "-", "bundle-bad-chunk-tag", {}, "B12", "every chunk tagged MESSAGE (stream never ends)");
+  bundle_vector("b29-final-too-early", crafted([](Craft& c) { c.tag = [](uint64_t, uint64_t) -> uint8_t { return crypto_secretstream_xchacha20poly1305_TAG_FINAL; }; }), "coordinator-a", "-", "bundle-bad-chunk-tag", {}, "B8", "chunk 0 tagged FINAL with data after it");
+  bundle_vector("b30-rekey-tag", crafted([](Craft& c) { c.tag = [](uint64_t k, uint64_t n) -> uint8_t { return k + 1 == n ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : crypto_secretstream_xchacha20poly1305_TAG_REKEY; }; }), "coordinator-a", "-", "bundle-bad-chunk-tag", {}, "B8", "chunk 0 tagged REKEY");
+  bundle_vector("b31-inner-flags-set", crafted([](Craft& c) { c.edit_inner = [](Bytes& in) { in[32 + 16 + 8 + 8 + 16 + 8 + 1] = 1; }; }), "coordinator-a", "-", "bundle-malformed-inner", {}, "B9", "inner flags byte 0x01 (reserved)");
+  bundle_vector("b32-body-length-overflows", crafted([](Craft& c) { c.edit_inner = [](Bytes& in) { for (int i = 0; i < 8; i++) in[in.size() - 8 + i] = 0xff; }; }), "coordinator-a", "-", "bundle-malformed-inner", {}, "B9", "body length larger than the payload");
   bundle_vector("b33-form-id-bad-char", crafted([](Craft& c) {
                   c.meta.form_id = "form/one";
                   c.meta.form_version = 1;
-                  c.meta.form_hash[0] = 1; }), "coordinator-a", "-", "bundle-malformed-inner", {}, "B10", "form id with '/'");
-  bundle_vector("b34-content-type-zero", crafted([](Craft& c) { c.edit_inner = [](Bytes& in) { in[32 + 16 + 8 + 8 + 16 + 8] = 0; }; }), "coordinator-a", "-", "bundle-unknown-content-type", {}, "B10", "content type 0");
-  bundle_vector("b35-content-type-unknown", crafted([](Craft& c) { c.edit_inner = [](Bytes& in) { in[32 + 16 + 8 + 8 + 16 + 8] = 9; }; }), "coordinator-a", "-", "bundle-unknown-content-type", {}, "B10", "content type 9");
-  bundle_vector("b36-padding-not-zero", crafted([](Craft& c) { c.edit_plaintext = [](Bytes& p) { p.back() = 1; }; }), "coordinator-a", "-", "bundle-padding-not-zero", {}, "B11", "last padding byte is 1");
+                  c.meta.form_hash[0] = 1; }), "coordinator-a", "-", "bundle-malformed-inner", {}, "B9", "form id with '/'");
+  bundle_vector("b34-content-type-zero", crafted([](Craft& c) { c.edit_inner = [](Bytes& in) { in[32 + 16 + 8 + 8 + 16 + 8] = 0; }; }), "coordinator-a", "-", "bundle-unknown-content-type", {}, "B9", "content type 0");
+  bundle_vector("b35-content-type-unknown", crafted([](Craft& c) { c.edit_inner = [](Bytes& in) { in[32 + 16 + 8 + 8 + 16 + 8] = 9; }; }), "coordinator-a", "-", "bundle-unknown-content-type", {}, "B9", "content type 9");
+  bundle_vector("b36-padding-not-zero", crafted([](Craft& c) { c.edit_plaintext = [](Bytes& p) { p.back() = 1; }; }), "coordinator-a", "-", "bundle-padding-not-zero", {}, "B12", "last padding byte is 1");
   // --- sender (B12-B13) ---
-  bundle_vector("b37-authenticator-flipped", mutated(base_small, [&](Bytes& b) { b[b.size() - 32 * (3 - slot_a) + 3] ^= 1; }), "coordinator-a", "-", "bundle-bad-sender", {}, "B12", "the reader's authenticator altered");
-  bundle_vector("b38-claims-other-device", crafted([&](Craft& c) { c.claimed = dev_e.public_key(); }), "coordinator-a", "-", "bundle-bad-sender", {}, "B12", "inner header names device E, authenticated by device D");
-  bundle_vector("b39-insider-forgery", crafted([](Craft& c) { c.corrupt_auth_key = true; }), "coordinator-a", "-", "bundle-bad-sender", {}, "B12", "a key holder re-encrypted the payload; it cannot make D's authenticator");
+  bundle_vector("b37-authenticator-flipped", mutated(base_small, [&](Bytes& b) { b[b.size() - v1::trailer_len(3) + 32 * slot_a + 3] ^= 1; }), "coordinator-a", "-", "bundle-trailer-tampered", {}, "B10", "the reader's authenticator altered");
+  bundle_vector("b41-other-authenticator-flipped", mutated(base_small, [&](Bytes& b) { b[b.size() - v1::trailer_len(3) + 32 * unused] ^= 1; }), "coordinator-a", "-", "bundle-trailer-tampered", {}, "B10", "an unused authenticator altered");
+  bundle_vector("b42-trailer-mac-flipped", mutated(base_small, [&](Bytes& b) { b[b.size() - 1] ^= 1; }), "coordinator-a", "-", "bundle-trailer-tampered", {}, "B10", "trailer MAC altered");
+  bundle_vector("b38-claims-other-device", crafted([&](Craft& c) { c.claimed = dev_e.public_key(); }), "coordinator-a", "-", "bundle-bad-sender", {}, "B11", "inner header names device E, authenticated by device D");
+  bundle_vector("b39-insider-forgery", crafted([](Craft& c) { c.corrupt_auth_key = true; }), "coordinator-a", "-", "bundle-bad-sender", {}, "B11", "a key holder re-encrypted the payload; it cannot make D's authenticator");
   bundle_vector("b40-unexpected-sender", base_small, "coordinator-a", "device-e", "bundle-unexpected-sender", {}, "B13", "authentic, but from D where E was expected");
 
   // --- trust documents ---

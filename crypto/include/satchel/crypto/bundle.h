@@ -60,8 +60,10 @@ struct SealRequest {
 struct SealedBundleInfo {
   BundleId bundle_id{};
   uint64_t size = 0;  // bytes written
-  Hash32 upload_id{};  // SHA-256 of the whole bundle: the relay's name for it
 };
+
+// The relay's name for a bundle: SHA-256 of all its bytes (distinct from the bundle id inside).
+Result<Hash32> compute_upload_id(ByteSource& bundle);
 
 // Seals body_length bytes from body into out. Fails if the body is shorter or longer than
 // declared, a recipient key is invalid or repeated, or the slot count is out of range.
@@ -73,14 +75,16 @@ uint64_t bundle_size_for(uint64_t body_length, uint16_t slot_count, size_t form_
 // Padmé padding (Nikitin et al. 2019) with the 4 KiB floor: the padded plaintext length.
 uint64_t padme_padded_length(uint64_t length);
 
-// A bundle whose header, stream and sender authenticator have all been verified for one
-// recipient key. Only now can the body be decrypted.
+// A bundle whose header, first chunk, trailer and sender authenticator have been verified for
+// one recipient key: every ciphertext byte is the sender's. Only now can the body be decrypted.
 class VerifiedBundle {
  public:
   const BundleMetadata& metadata() const { return meta_; }
   const DevicePublicKey& sender() const { return sender_; }
   uint16_t slot_index() const { return slot_index_; }
-  // Decrypts the body into out (second pass over the source; the source must be unchanged).
+  // Decrypts the body into out (second pass over the source), checking every chunk, the tag
+  // sequence and the padding. On failure, out holds a prefix of the body that the verified
+  // sender produced but did not finish correctly: the caller must discard it.
   Status decrypt_to(ByteSink& out);
 
   VerifiedBundle(VerifiedBundle&&) noexcept = default;
@@ -101,8 +105,8 @@ class VerifiedBundle {
   uint16_t slot_index_ = 0;
 };
 
-// Verifies a bundle for the coordinator X25519 secret key: structure, slot, header MAC, every
-// chunk, padding, and the sender authenticator, in the order the spec gives. If expect_sender
+// Verifies a bundle for the coordinator X25519 secret key: structure, slot, header MAC, inner
+// header, trailer MAC and the sender authenticator, in the order the spec gives (B1-B13). If expect_sender
 // is set, a different (but authentic) sender is refused with kBundleUnexpectedSender.
 Result<VerifiedBundle> verify_bundle(RandomAccessSource& src, const SecretBytes& recipient_x25519,
                                      const std::optional<DevicePublicKey>& expect_sender);

@@ -33,6 +33,7 @@ enum class Errc : uint16_t {
   kBundleTrailingData,
   kBundleNoSlotOpens,
   kBundleHeaderTampered,
+  kBundleTrailerTampered,
   kBundleChunkCorrupt,
   kBundleBadChunkTag,
   kBundleMalformedInner,
