@@ -25,7 +25,7 @@ base_pkgs=(
   libsodium-dev libssl-dev libcpp-httplib-dev
   libbenchmark-dev nlohmann-json3-dev libcli11-dev
   clang-14 libfuzzer-14-dev libclang-rt-14-dev llvm-14
-  age
+  age time
 )
 bpo_pkgs=(libsqlcipher-dev libcatch2-dev)
 

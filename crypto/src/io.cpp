@@ -79,9 +79,8 @@ Status FileSource::read_at(uint64_t offset, std::span<uint8_t> out) {
 Result<FileSink> FileSink::create(const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    Error e = io_error("cannot create", path);
-    if (errno == EEXIST) e.code = Errc::kAlreadyExists;
-    return e;
+    if (errno == EEXIST) return make_error(Errc::kAlreadyExists, path + " already exists (not overwritten)");
+    return io_error("cannot create", path);
   }
   return FileSink(fd, path);
 }

@@ -47,6 +47,12 @@ void checksum(const KindInfo& k, ByteView payload, uint8_t out[kChecksumLen]) {
   std::memcpy(out, h, kChecksumLen);
 }
 
+// "a device public key (devpub-)" / "an organisation public key (orgpub-)".
+std::string a_kind(KeyKind kind) {
+  std::string d = key_kind_description(kind);
+  return (d[0] == 'o' ? "an " : "a ") + d;
+}
+
 // Encodes prefix + base32(payload || checksum) into secret memory (used for both public and
 // secret kinds; public callers copy it out).
 SecretBytes encode(KeyKind kind, ByteView payload) {
@@ -74,25 +80,22 @@ Result<SecretBytes> decode(KeyKind expected, std::string_view text) {
   while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
   size_t dash = text.find('-');
   if (dash == std::string_view::npos) {
-    return make_error(Errc::kKeyMalformed, "not a key string: expected a " +
-                                               key_kind_description(expected));
+    return make_error(Errc::kKeyMalformed, "not a key string: expected " + a_kind(expected));
   }
   std::string_view prefix = text.substr(0, dash + 1);
   const KindInfo* got = nullptr;
   for (const auto& k : kKinds)
     if (k.prefix == prefix) got = &k;
   if (got == nullptr) {
-    return make_error(Errc::kKeyMalformed, "unknown key prefix: expected a " +
-                                               key_kind_description(expected));
+    return make_error(Errc::kKeyMalformed, "unknown key prefix: expected " + a_kind(expected));
   }
   if (got->kind != expected) {
-    return make_error(Errc::kKeyWrongKind, "this is a " + key_kind_description(got->kind) +
-                                               ", expected a " + key_kind_description(expected));
+    return make_error(Errc::kKeyWrongKind, "this is " + a_kind(got->kind) + ", expected " + a_kind(expected));
   }
   std::string_view body = text.substr(dash + 1);
   size_t raw_len = want.payload_len + kChecksumLen;
   if (body.size() != (raw_len * 8 + 4) / 5) {
-    return make_error(Errc::kKeyMalformed, "wrong length for a " + key_kind_description(expected) +
+    return make_error(Errc::kKeyMalformed, "wrong length for " + a_kind(expected) +
                                                " (a character missing or added?)");
   }
   auto raw = from_base32_secret(body);
@@ -301,10 +304,9 @@ SecretBytes DeviceSecretKey::to_text() const { return encode(KeyKind::kDeviceSec
 Status write_secret_key_file(const std::string& path, const SecretBytes& secret_text,
                              std::string_view public_text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return make_error(errno == EEXIST ? Errc::kAlreadyExists : Errc::kIoError,
-                      "cannot create key file " + path + ": " + std::strerror(errno));
-  }
+  if (fd < 0 && errno == EEXIST)
+    return make_error(Errc::kAlreadyExists, "key file " + path + " already exists (not overwritten)");
+  if (fd < 0) return make_error(Errc::kIoError, "cannot create key file " + path + ": " + std::strerror(errno));
   std::string header = "# public key: " + std::string(public_text) + "\n";
   auto write_all = [fd](const void* p, size_t n) {
     const char* c = static_cast<const char*>(p);

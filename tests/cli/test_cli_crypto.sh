@@ -1,1 +1,74 @@
-exit 0
+#!/usr/bin/env bash
+# End-to-end checks of the low-level CLI: keygen, bundle seal/open and the org commands, as a
+# user would run them. Usage: test_cli_crypto.sh BIN_DIR
+set -euo pipefail
+bin=$(cd "$1" && pwd)
+satchel="$bin/satchel"
+work=$(mktemp -d "${TMPDIR:-/tmp}/satchel-cli.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+fails=0
+passes=0
+check() {  # description, then a command that must succeed
+  local what=$1; shift
+  if "$@"; then echo "ok - $what"; passes=$((passes + 1)); else echo "FAIL - $what"; fails=$((fails + 1)); fi
+}
+refuses() {  # description, expected message fragment, command that must fail with it
+  local what=$1 frag=$2; shift 2
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  if [ "$rc" -ne 0 ] && grep -qF -- "$frag" <<<"$out"; then echo "ok - $what"; passes=$((passes + 1))
+  else echo "FAIL - $what (rc=$rc): $out"; fails=$((fails + 1)); fi
+}
+pub() { sed -n 's/^# public key: //p' "$1"; }
+
+"$satchel" keygen org -o org.key >/dev/null 2>&1
+"$satchel" keygen coordinator -o a.key >/dev/null
+"$satchel" keygen coordinator -o b.key >/dev/null
+"$satchel" keygen coordinator -o c.key >/dev/null
+"$satchel" keygen device -o d.key >/dev/null
+"$satchel" keygen device -o e.key >/dev/null
+check "key files are mode 0600" test "$(stat -c %a a.key)" = 600
+refuses "keygen never overwrites a key file" "already exists" "$satchel" keygen device -o d.key
+check "--version prints the version" sh -c "'$satchel' --version | grep -q '^satchel '"
+check "satchel-relay --version prints the version" sh -c "'$bin/satchel-relay' --version | grep -q '^satchel-relay '"
+
+head -c 150000 /dev/urandom >body
+"$satchel" bundle seal --from d.key --to "$(pub a.key)" --to "$(pub b.key)" --slots 4 body bundle >seal.out
+check "seal prints the bundle id" grep -q '^bundle id: [0-9a-f]\{32\}$' seal.out
+"$satchel" bundle open --key b.key body.none 2>/dev/null out0 || true
+"$satchel" bundle open --key b.key bundle out1 >open.out
+check "open round-trips the body" cmp body out1
+check "open labels an unexpected-less sender UNVERIFIED" grep -q UNVERIFIED open.out
+"$satchel" bundle open --key a.key --expect-sender "$(pub d.key)" bundle out2 >open2.out
+check "open with the expected sender says verified" grep -q 'verified: matches' open2.out
+refuses "a wrong key finds no slot" "no slot opens with this key" "$satchel" bundle open --key c.key bundle out3
+check "a rejected bundle leaves no output file" test ! -e out3
+refuses "an unexpected sender is refused" "bundle-unexpected-sender" "$satchel" bundle open --key a.key --expect-sender "$(pub e.key)" bundle out4
+check "an unexpected sender leaves no output file" test ! -e out4
+head -c -10 bundle >cut
+refuses "a truncated bundle says truncated" "bundle-truncated" "$satchel" bundle open --key a.key cut out5
+refuses "a device key given as recipient is refused by kind" "expected a coordinator public key" "$satchel" bundle seal --from d.key --to "$(pub d.key)" body x
+k=$(pub a.key); c=${k:20:1}; if [ "$c" = a ]; then r=b; else r=a; fi
+refuses "a typo in a recipient key is caught" "checksum mismatch" "$satchel" bundle seal --from d.key --to "${k:0:20}$r${k:21}" body x
+refuses "a coordinator key cannot be the sender" "expected a device secret key" "$satchel" bundle seal --from a.key --to "$(pub b.key)" body x
+refuses "seal never overwrites" "already exists" "$satchel" bundle seal --from d.key --to "$(pub a.key)" body bundle
+
+pin=$(printf '%064d' 1); backup=$(printf '%064d' 2)
+"$satchel" org roster --org-key org.key --version 1 --coordinator "Amira=$(pub a.key)" \
+  --coordinator "Bao=$(pub b.key)" --slots 3 --relay https://relay.example.org --pin "$pin" \
+  --backup-pin "$backup" -o roster.txt >/dev/null
+check "org roster writes a roster" grep -q '^roster-' roster.txt
+refuses "a roster with a bad pin is refused" "64 hex digits" "$satchel" org roster --org-key org.key --version 2 --coordinator "A=$(pub a.key)" --relay https://r.example --pin zz --backup-pin "$backup" -o r2.txt
+refuses "a roster with a plain-http relay is refused" "https://" "$satchel" org roster --org-key org.key --version 2 --coordinator "A=$(pub a.key)" --relay http://r.example --pin "$pin" --backup-pin "$backup" -o r2.txt
+"$satchel" org registration --org-key org.key --version 1 --coordinator "$(pub a.key)" --coordinator "$(pub b.key)" -o reg.txt >/dev/null
+check "org registration writes a registration" grep -q '^registration-' reg.txt
+printf '{"id":"gcm-input","version":2,"title":"x"}' >form.json
+"$satchel" org form --org-key org.key form.json -o form.signed >/dev/null
+check "org form writes a signed form" grep -q '^form-' form.signed
+printf '{"version":2}' >noid.json
+refuses "a form without an id is refused" 'missing string field "id"' "$satchel" org form --org-key org.key noid.json -o x.signed
+refuses "a device key cannot sign as the organisation" "expected an organisation secret key" "$satchel" org form --org-key d.key form.json -o y.signed
+
+echo "cli: $passes passed, $fails failed"
+[ "$fails" -eq 0 ]
