@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Sets up, builds, and runs Satchel's main job end to end on embedded defaults, with no external
+# service. Today that is the cryptographic core: an organisation, two coordinators and a field
+# device; a testimony sealed on the device and opened by a coordinator; tampering refused.
+# Later issues extend it to the full advocate -> relay -> coordinator flow.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)" >/dev/null
+satchel=$PWD/build/bin/satchel
+
+demo=$(mktemp -d "${TMPDIR:-/tmp}/satchel-demo.XXXXXX")
+trap 'rm -rf "$demo"' EXIT
+cd "$demo"
+say() { printf '\n== %s\n' "$*"; }
+pub() { sed -n 's/^# public key: //p' "$1"; }
+
+say "The organisation creates its offline signing key"
+"$satchel" keygen org -o org.key 2>/dev/null
+say "Two coordinators create their keys"
+"$satchel" keygen coordinator -o amira.key
+"$satchel" keygen coordinator -o bao.key
+say "The organisation signs a roster: who may read bundles, and which relay to use"
+"$satchel" org roster --org-key org.key --version 1 \
+  --coordinator "Amira=$(pub amira.key)" --coordinator "Bao=$(pub bao.key)" --slots 3 \
+  --relay https://relay.example.org --pin "$(printf '%064d' 1)" --backup-pin "$(printf '%064d' 2)" \
+  -o roster.txt
+say "A field device creates its key"
+"$satchel" keygen device -o device.key
+
+cat >testimony.txt <<'TXT'
+Date: 2026-10-02. Place: (withheld). I was held at the border post for two days without access
+to a lawyer. My phone was taken and searched. [sample testimony for the demo]
+TXT
+say "The advocate seals a testimony for both coordinators (3 slots: one stays random)"
+"$satchel" bundle seal --from device.key --to "$(pub amira.key)" --to "$(pub bao.key)" --slots 3 \
+  --content-type record testimony.txt testimony.bundle
+echo "What a relay or a watcher sees (first 64 bytes of $(stat -c %s testimony.bundle)):"
+od -A d -t x1 -N 64 testimony.bundle | head -4
+if grep -q "border" testimony.bundle; then echo "plaintext visible!"; exit 1; fi
+
+say "Coordinator Bao opens it, checking it came from the enrolled device"
+"$satchel" bundle open --key bao.key --expect-sender "$(pub device.key)" testimony.bundle opened.txt
+cmp testimony.txt opened.txt && echo "(the body is byte-identical)"
+
+say "A bundle altered in transit is refused, and nothing is written"
+cp testimony.bundle altered.bundle
+printf '\x01' | dd of=altered.bundle bs=1 seek=300 conv=notrunc status=none
+if "$satchel" bundle open --key amira.key altered.bundle altered.txt 2>&1; then exit 1; fi
+test ! -e altered.txt && echo "(no output file was created)"
+
+say "Someone outside the roster cannot open it"
+"$satchel" keygen coordinator -o outsider.key >/dev/null
+if "$satchel" bundle open --key outsider.key testimony.bundle x.txt 2>&1; then exit 1; fi
+echo
+echo "demo: done"
