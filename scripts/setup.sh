@@ -23,7 +23,7 @@ esac
 base_pkgs=(
   build-essential cmake pkg-config git ca-certificates
   libsodium-dev libssl-dev libcpp-httplib-dev
-  libbenchmark-dev nlohmann-json3-dev libcli11-dev
+  libbenchmark-dev nlohmann-json3-dev libcli11-dev libzxcvbn-dev diceware
   clang-14 libfuzzer-14-dev libclang-rt-14-dev llvm-14
   age time
 )

@@ -9,6 +9,7 @@ namespace satchel {
 bool content_type_known(uint8_t v) { return v >= 1 && v <= 5; }
 
 uint64_t padme_padded_length(uint64_t length) {
+  if (length > (uint64_t{1} << 62)) return UINT64_MAX;  // beyond any valid bundle
   uint64_t l = std::max(length, kBundlePaddingFloor);
   // E = floor(log2 L); S = floor(log2 E) + 1; the low E - S bits are rounded up.
   int e = 63 - __builtin_clzll(l);
@@ -19,6 +20,7 @@ uint64_t padme_padded_length(uint64_t length) {
 }
 
 uint64_t bundle_size_for(uint64_t body_length, uint16_t slot_count, size_t form_id_len) {
+  if (body_length > kBundleMaxPadded || form_id_len > kBundleFormIdMax) return UINT64_MAX;
   uint64_t padded = padme_padded_length(bundle_v1::kInnerFixedLen + form_id_len + body_length);
   return bundle_v1::total_len(slot_count, padded);
 }

@@ -144,7 +144,7 @@ Result<VerifiedBundle> verify_bundle(RandomAccessSource& src, const SecretBytes&
   // B6: one DH, then trial decryption of every slot (all are tried, whatever matches).
   Key32 my_pub{};
   crypto_scalarmult_base(my_pub.data(), recipient_sk.data());
-  int found = -1;
+  int found = -1, opened = 0;
   if (crypto_scalarmult(dh_eph, recipient_sk.data(), eph_pub) == 0) {
     uint8_t sk[32];
     slot_key(dh_eph, eph_pub, my_pub.data(), sk);
@@ -153,15 +153,19 @@ Result<VerifiedBundle> verify_bundle(RandomAccessSource& src, const SecretBytes&
       const uint8_t* slot = header.data() + kPrefixLen + kSlotLen * j;
       if (crypto_aead_chacha20poly1305_ietf_decrypt(candidate, nullptr, nullptr, slot, kSlotLen,
                                                     header.data(), kPrefixLen, kZeroNonce,
-                                                    sk) == 0 &&
-          found < 0) {
-        found = j;
-        std::memcpy(file_key, candidate, 32);
+                                                    sk) == 0) {
+        opened++;
+        if (found < 0) {
+          found = j;
+          std::memcpy(file_key, candidate, 32);
+        }
       }
     }
     wipe(sk, sizeof sk);
   }
   if (found < 0) return err(Errc::kBundleNoSlotOpens, "no slot opens with this key");
+  // An honest sealer never addresses one key twice; two openings could carry two file keys.
+  if (opened > 1) return err(Errc::kBundleHeaderTampered, "more than one slot opens with this key");
 
   // B7: key commitment. The header MAC is keyed from the file key.
   VerifiedBundle vb(src);

@@ -135,6 +135,7 @@ void WireWriter::u64(uint64_t v) {
   for (int i = 0; i < 8; i++) u8(static_cast<uint8_t>(v >> (8 * i)));
 }
 void WireWriter::var16(ByteView b) {
+  if (b.size() > 0xffff) std::abort();  // a caller bug: every caller bounds its fields first
   u16(static_cast<uint16_t>(b.size()));
   bytes(b);
 }

@@ -127,9 +127,18 @@ Error invalid_point(KeyKind kind) {
   return make_error(Errc::kKeyInvalid, key_kind_description(kind) + " is not a valid curve point");
 }
 
-bool all_zero(const Key32& k) { return sodium_is_zero(k.data(), k.size()) == 1; }
+// X25519 of a small-order point is all zero for every scalar; libsodium then fails. One DH with
+// a fixed scalar therefore tells whether a public key can ever be used.
+bool x25519_unusable(const Key32& k) {
+  static const uint8_t kScalar[32] = {9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                      16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 64};
+  uint8_t out[32];
+  return crypto_scalarmult(out, kScalar, k.data()) != 0;
+}
 
 }  // namespace
+
+bool x25519_public_usable(const Key32& k) { return !x25519_unusable(k); }
 
 std::string key_kind_description(KeyKind kind) {
   const KindInfo& k = info(kind);
@@ -192,7 +201,7 @@ Result<CoordinatorPublicKey> CoordinatorPublicKey::from_text(std::string_view te
   CoordinatorPublicKey k;
   copy_to(k.x25519, p->data());
   copy_to(k.ed25519, p->data() + 32);
-  if (all_zero(k.x25519) || !valid_ed25519_public(k.ed25519))
+  if (x25519_unusable(k.x25519) || !valid_ed25519_public(k.ed25519))
     return invalid_point(KeyKind::kCoordinatorPublic);
   return k;
 }
@@ -206,7 +215,7 @@ Result<DevicePublicKey> DevicePublicKey::from_text(std::string_view text) {
   if (!p) return p.error();
   DevicePublicKey k;
   copy_to(k.x25519, p->data());
-  if (all_zero(k.x25519)) return invalid_point(KeyKind::kDevicePublic);
+  if (x25519_unusable(k.x25519)) return invalid_point(KeyKind::kDevicePublic);
   return k;
 }
 

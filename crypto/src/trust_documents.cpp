@@ -123,9 +123,13 @@ std::string armor(DocType t, ByteView wire) {
   return {};
 }
 
+// ASCII only, whatever the locale.
+bool ascii_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool ascii_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  while (!s.empty() && ascii_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && ascii_space(s.back())) s.remove_suffix(1);
   return s;
 }
 
@@ -143,17 +147,28 @@ Result<Bytes> dearmor(std::string_view text, DocType expected) {
   return doc_err(Errc::kDocMalformed, expected, "not a Satchel document (unknown prefix)");
 }
 
+// Strict UTF-8 (no overlong forms, surrogates or values past U+10FFFF) without C0/C1 controls
+// or bidirectional overrides and isolates, which could make one name display as another.
 bool text_ok(std::string_view s, size_t max) {
   if (s.empty() || s.size() > max) return false;
-  for (unsigned char c : s)
-    if (c < 0x20 || c == 0x7f) return false;
-  // Minimal UTF-8 well-formedness check (lead/continuation structure).
   for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (size_t k = 1; k < n; k++)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    uint32_t cp = 0;
+    size_t n = 0;
+    if (b(0) < 0x80) { cp = b(0); n = 1; }
+    else if (b(0) >= 0xc2 && b(0) <= 0xdf) { cp = b(0) & 0x1fu; n = 2; }
+    else if (b(0) >= 0xe0 && b(0) <= 0xef) { cp = b(0) & 0x0fu; n = 3; }
+    else if (b(0) >= 0xf0 && b(0) <= 0xf4) { cp = b(0) & 0x07u; n = 4; }
+    else return false;
+    if (i + n > s.size()) return false;
+    for (size_t k = 1; k < n; k++) {
+      if ((b(k) & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (b(k) & 0x3fu);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff))) return false;
+    if (cp >= 0xd800 && cp <= 0xdfff) return false;
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return false;
+    if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) return false;
     i += n;
   }
   return true;
@@ -161,9 +176,8 @@ bool text_ok(std::string_view s, size_t max) {
 
 bool form_id_ok(std::string_view id) {
   if (id.empty() || id.size() > kBundleFormIdMax) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-  });
+  return std::all_of(id.begin(), id.end(),
+                     [](char c) { return ascii_alnum(c) || c == '.' || c == '_' || c == '-'; });
 }
 
 bool zero(const Hash32& h) { return sodium_is_zero(h.data(), h.size()) == 1; }
@@ -208,7 +222,7 @@ Status validate_roster(const Roster& r) {
   for (size_t i = 0; i < r.coordinators.size(); i++) {
     const auto& c = r.coordinators[i];
     if (!text_ok(c.name, 64)) return field_err(t, "coordinator " + std::to_string(i + 1) + " has an invalid name");
-    if (sodium_is_zero(c.key.x25519.data(), 32) == 1 ||
+    if (!x25519_public_usable(c.key.x25519) ||
         !crypto_core_ed25519_is_valid_point(c.key.ed25519.data()))
       return field_err(t, "coordinator " + std::to_string(i + 1) + " has an invalid key");
     for (size_t j = 0; j < i; j++)
@@ -382,6 +396,19 @@ Result<RelayRegistration> RelayRegistration::verify(std::string_view text,
   return reg;
 }
 
+Status check_registration_update(const std::optional<RelayRegistration>& held,
+                                 const RelayRegistration& incoming) {
+  const DocType t = DocType::kRelayRegistration;
+  if (!held) return Status::Ok();
+  if (!(held->org == incoming.org))
+    return doc_err(Errc::kDocUntrustedSigner, t, "signed by a different organisation key");
+  if (incoming.version <= held->version)
+    return doc_err(Errc::kDocRollback, t,
+                   "version " + std::to_string(incoming.version) + " is not newer than the held version " +
+                       std::to_string(held->version));
+  return Status::Ok();
+}
+
 // --- signed forms ---
 
 Result<std::string> FormEnvelope::sign_package(const OrgSecretKey& org_key, std::string_view form_id,
@@ -390,7 +417,7 @@ Result<std::string> FormEnvelope::sign_package(const OrgSecretKey& org_key, std:
   const DocType t = DocType::kFormEnvelope;
   if (!form_id_ok(form_id)) return field_err(t, "form id must be 1..64 bytes of [A-Za-z0-9._-]");
   if (version < 1) return field_err(t, "form version must be at least 1");
-  if (content.size() > 0xffffffffu) return field_err(t, "form too large");
+  if (content.size() > kMaxFormContent) return field_err(t, "form larger than 4 MiB");
   WireWriter w;
   w.bytes(org_key.public_key().ed25519);
   w.bytes(org_id_for(org_key.public_key()));
@@ -428,6 +455,7 @@ Result<std::pair<FormEnvelope, Bytes>> FormEnvelope::verify_package(std::string_
   uint32_t len = 0;
   if (!rest.u32(len) || rest.remaining() != len)
     return doc_err(Errc::kDocMalformed, t, "form content is truncated or has extra bytes");
+  if (len > kMaxFormContent) return field_err(t, "form larger than 4 MiB");
   Bytes content(wire->begin() + static_cast<std::ptrdiff_t>(d->consumed + 4), wire->end());
   if (Sha256::digest(content) != env.content_hash)
     return doc_err(Errc::kDocContentMismatch, t, "form content does not match its signed hash (altered)");
@@ -455,6 +483,7 @@ Result<SecretBytes> sign_invite(const InviteContents& c, const OrgSecretKey& org
   auto roster = verify_roster_wire(*roster_wire, c.org);
   if (!roster) return roster.error();
   if (c.forms.size() > 32) return field_err(t, "at most 32 forms");
+  if (c.expires_at <= c.issued_at) return field_err(t, "expires before it is issued");
   WireWriter w;
   w.bytes(c.org.ed25519);
   w.bytes(org_id_for(c.org));
@@ -523,6 +552,7 @@ Result<UnconfirmedInvite> UnconfirmedInvite::parse(ByteView text_bytes) {
   if (id != org_id_for(c.org)) return field_err(t, "organisation id does not match the organisation key");
   c.issued_at = static_cast<int64_t>(issued);
   c.expires_at = static_cast<int64_t>(expires);
+  if (c.expires_at <= c.issued_at) return field_err(t, "expires before it is issued");
   c.roster_text = armor(DocType::kRoster, roster_wire);
   WireReader rest(wire->span().subspan(d->consumed));
   if (!rest.var16(code) || !rest.u64(code_exp) || !rest.at_end())
@@ -539,7 +569,7 @@ Result<ConfirmedInvite> UnconfirmedInvite::confirm(std::string_view typed, int64
   std::string want = fingerprint(), got;
   want.erase(std::remove(want.begin(), want.end(), ' '), want.end());
   for (char ch : typed)
-    if (!std::isspace(static_cast<unsigned char>(ch)) && ch != '-') got += ch;
+    if (!ascii_space(ch) && ch != '-') got += ch;
   if (got.size() != want.size() ||
       sodium_memcmp(got.data(), want.data(), want.size()) != 0)
     return doc_err(Errc::kDocNotConfirmed, t, "fingerprint does not match: do not use this invite");
@@ -554,8 +584,10 @@ Result<ConfirmedInvite> UnconfirmedInvite::confirm(std::string_view typed, int64
 
 // --- relay challenge ---
 
-Bytes relay_challenge_message(const Hash32& spki_pin, ByteView mailbox_id, ByteView nonce,
-                              int64_t issued_at) {
+Result<Bytes> relay_challenge_message(const Hash32& spki_pin, ByteView mailbox_id, ByteView nonce,
+                                      int64_t issued_at) {
+  if (mailbox_id.empty() || mailbox_id.size() > 64 || nonce.size() < 16 || nonce.size() > 64)
+    return make_error(Errc::kInvalidArgument, "relay challenge: mailbox id 1..64 and nonce 16..64 bytes");
   WireWriter w;
   const std::string_view ctx = "satchel relay challenge v1";
   w.u8(static_cast<uint8_t>(ctx.size()));

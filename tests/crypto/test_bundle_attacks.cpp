@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <catch2/catch_test_macros.hpp>
+#include <algorithm>
 #include <cstring>
 
 #include "bundle_layout.h"
@@ -224,4 +225,20 @@ TEST_CASE("an authentic bundle from another device is refused when a sender is e
   Bytes bundle = seal(d1, {a.public_key().x25519}, 1, pattern(10));
   CHECK(verdict(bundle, a, d1.public_key()) == Errc::kOk);
   CHECK(verdict(bundle, a, d2.public_key()) == Errc::kBundleUnexpectedSender);
+}
+
+TEST_CASE("a bundle where two slots open for one key is refused", "[bundle][attack]") {
+  // Only a key holder can do this: an insider copies its own slot over the unused one and fixes
+  // the header MAC. Two openings could carry two file keys, so the reader refuses.
+  auto dev = DeviceSecretKey::generate();
+  auto a = CoordinatorSecretKey::generate();
+  Bytes bundle = seal(dev, {a.public_key().x25519}, 2, pattern(10));
+  SecretBytes fk = insider_file_key(bundle, a);
+  uint8_t mk[32];
+  crypto_kdf_derive_from_key(mk, 32, v1::kSubkeyHeaderMac, v1::kKdfContext, fk.data());
+  MemorySource src(bundle);
+  int mine = verify_bundle(src, a.x25519(), std::nullopt)->slot_index();
+  std::copy_n(bundle.begin() + v1::kPrefixLen + 48 * mine, 48, bundle.begin() + v1::kPrefixLen + 48 * (1 - mine));
+  v1::header_mac(mk, ByteView(bundle.data(), v1::kPrefixLen + 96), bundle.data() + v1::kPrefixLen + 96);
+  CHECK(verdict(bundle, a) == Errc::kBundleHeaderTampered);
 }

@@ -101,3 +101,12 @@ TEST_CASE("key files are created 0600, never overwritten, and read back", "[keys
   CHECK(read_secret_key_file((dir / "missing.key").string()).code() == Errc::kNotFound);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("small-order X25519 public keys are refused", "[keys]") {
+  DevicePublicKey d;
+  d.x25519[0] = 1;  // u = 1: order 1
+  CHECK(DevicePublicKey::from_text(d.to_text()).code() == Errc::kKeyInvalid);
+  d.x25519 = Key32{};
+  CHECK(DevicePublicKey::from_text(d.to_text()).code() == Errc::kKeyInvalid);
+  CHECK(x25519_public_usable(DeviceSecretKey::generate().public_key().x25519));
+}

@@ -89,9 +89,34 @@ TEST_CASE("invalid rosters cannot be signed", "[docs]") {
   r = w.roster(1);
   r.coordinators[0].name = "tab\there";
   CHECK(r.sign(w.org).code() == Errc::kDocInvalidField);
+  for (std::string bad : {"\xc0\xaf", "\xed\xa0\x80", "a\u202eb", "\xc2\x85", "x\xf4\x90\x80\x80"}) {
+    r = w.roster(1);
+    r.coordinators[0].name = bad;
+    CHECK(r.sign(w.org).code() == Errc::kDocInvalidField);
+  }
+  r = w.roster(1);
+  r.coordinators[0].key.x25519 = Key32{};
+  r.coordinators[0].key.x25519[0] = 1;  // the point of order 1 (u = 1 is small-order)
+  CHECK(r.sign(w.org).code() == Errc::kDocInvalidField);
   r = w.roster(0);
   CHECK(r.sign(w.org).code() == Errc::kDocInvalidField);
   CHECK(w.roster(1).sign(OrgSecretKey::generate()).code() == Errc::kInvalidArgument);
+}
+
+TEST_CASE("registrations only move forward, under the same organisation", "[docs]") {
+  World w, other;
+  RelayRegistration r1;
+  r1.org = w.org.public_key();
+  r1.version = 1;
+  r1.coordinator_auth_keys = {w.a.public_key().ed25519};
+  RelayRegistration r2 = r1;
+  r2.version = 2;
+  RelayRegistration foreign = r2;
+  foreign.org = other.org.public_key();
+  CHECK(check_registration_update(std::nullopt, r1).ok());
+  CHECK(check_registration_update(r1, r2).ok());
+  CHECK(check_registration_update(r2, r1).code() == Errc::kDocRollback);
+  CHECK(check_registration_update(r1, foreign).code() == Errc::kDocUntrustedSigner);
 }
 
 TEST_CASE("a form signature replayed as a roster is refused", "[docs]") {
@@ -194,12 +219,13 @@ TEST_CASE("relay challenges are bound to the relay pin and the mailbox", "[docs]
   pin.fill(7);
   other_pin.fill(8);
   Bytes nonce(32, 9);
-  Bytes msg = relay_challenge_message(pin, as_bytes(std::string_view("mailbox-1")), nonce, kNow);
+  Bytes msg = relay_challenge_message(pin, as_bytes(std::string_view("mailbox-1")), nonce, kNow).value();
   auto sig = sign_relay_challenge(w.a, msg);
   CHECK(verify_relay_challenge(w.a.public_key().ed25519, msg, sig));
   CHECK_FALSE(verify_relay_challenge(w.b.public_key().ed25519, msg, sig));
   CHECK_FALSE(verify_relay_challenge(w.a.public_key().ed25519,
-                                     relay_challenge_message(pin, as_bytes(std::string_view("mailbox-2")), nonce, kNow), sig));
+                                     relay_challenge_message(pin, as_bytes(std::string_view("mailbox-2")), nonce, kNow).value(), sig));
   CHECK_FALSE(verify_relay_challenge(w.a.public_key().ed25519,
-                                     relay_challenge_message(other_pin, as_bytes(std::string_view("mailbox-1")), nonce, kNow), sig));
+                                     relay_challenge_message(other_pin, as_bytes(std::string_view("mailbox-1")), nonce, kNow).value(), sig));
+  CHECK(relay_challenge_message(pin, Bytes(65, 1), nonce, kNow).code() == Errc::kInvalidArgument);
 }

@@ -1,8 +1,8 @@
 // TEST ONLY. Generates tests/vectors/ deterministically (seeded RNG): keys, good and bad bundles,
 // good and bad trust documents, and the manifests bundles.tsv and documents.tsv that name, for
 // each vector, the verdict expected and the spec rule it exercises (schema/bundle-format.md B*,
-// schema/trust-documents.md D*). Bad bundles that only a key holder could make (B9-B12) are
-// built by an independent implementation of the v1 layout below ("craft").
+// schema/trust-documents.md D*). Bad bundles that only a key holder could make (rules B8, B9,
+// B11, B12) are built by an independent implementation of the v1 layout below ("craft").
 #include <sodium.h>
 
 #include <cstdio>

@@ -106,7 +106,8 @@ class VerifiedBundle {
 };
 
 // Verifies a bundle for the coordinator X25519 secret key: structure, slot, header MAC, inner
-// header, trailer MAC and the sender authenticator, in the order the spec gives (B1-B13). If expect_sender
+// header, trailer MAC, sender authenticator and expected sender, in the order the spec gives
+// (B1-B11, B13; B12 runs in decrypt_to). If expect_sender
 // is set, a different (but authentic) sender is refused with kBundleUnexpectedSender.
 Result<VerifiedBundle> verify_bundle(RandomAccessSource& src, const SecretBytes& recipient_x25519,
                                      const std::optional<DevicePublicKey>& expect_sender);

@@ -27,6 +27,9 @@ enum class KeyKind : uint8_t {
   kDeviceSecret = 6,
 };
 
+// False for X25519 public keys of small order (every shared secret with them is zero).
+bool x25519_public_usable(const Key32& k);
+
 // Human description of a kind, e.g. "coordinator public key (coordpub-)".
 std::string key_kind_description(KeyKind kind);
 

@@ -25,6 +25,7 @@ enum class DocType : uint8_t {
 
 inline constexpr uint8_t kDocFormatVersion = 1;
 inline constexpr size_t kMaxDocBody = 64 * 1024;
+inline constexpr size_t kMaxFormContent = 4 * 1024 * 1024;
 
 // Low level (vectors, publication): signs `body` as a document of type t and returns its wire
 // bytes; armor_document gives the text form ("roster-…", "registration-…", "form-…").
@@ -78,6 +79,11 @@ struct RelayRegistration {
   static Result<RelayRegistration> verify(std::string_view text,
                                           const std::optional<OrgPublicKey>& trusted);
 };
+
+// Accepts `incoming` in place of `held` (the relay's) only if signed by the same organisation
+// and strictly newer.
+Status check_registration_update(const std::optional<RelayRegistration>& held,
+                                 const RelayRegistration& incoming);
 
 struct FormEnvelope {
   OrgPublicKey org;
@@ -151,8 +157,9 @@ Result<SecretBytes> sign_invite(const InviteContents& contents, const OrgSecretK
 
 // The message a coordinator signs to open a relay session: domain-separated and bound to the
 // relay's TLS SPKI pin, the mailbox and a fresh relay nonce.
-Bytes relay_challenge_message(const Hash32& spki_pin, ByteView mailbox_id, ByteView nonce,
-                              int64_t issued_at);
+// Mailbox id 1..64 bytes, nonce 16..64 bytes.
+Result<Bytes> relay_challenge_message(const Hash32& spki_pin, ByteView mailbox_id, ByteView nonce,
+                                      int64_t issued_at);
 std::array<uint8_t, 64> sign_relay_challenge(const CoordinatorSecretKey& key, ByteView message);
 bool verify_relay_challenge(const Key32& coordinator_ed25519, ByteView message,
                             const std::array<uint8_t, 64>& signature);
