@@ -141,7 +141,6 @@ Result<ParsedInner> parse_inner(ByteView first_chunk, uint64_t padded) {
                       "unknown content type " + std::to_string(type));
   p.meta.content_type = static_cast<ContentType>(type);
   if (form_id_len > kBundleFormIdMax) return bad("form id longer than 64 bytes");
-  ByteView id;
   p.meta.form_id.resize(form_id_len);
   if (!r.bytes(std::span<uint8_t>(reinterpret_cast<uint8_t*>(p.meta.form_id.data()), form_id_len)) ||
       !r.u64(p.meta.body_length)) {

@@ -15,6 +15,7 @@ std::string to_hex(ByteView data) {
 
 std::optional<Bytes> from_hex(std::string_view hex) {
   if (hex.size() % 2 != 0) return std::nullopt;
+  if (hex.empty()) return Bytes{};  // libsodium's output pointer must not be null
   Bytes out(hex.size() / 2);
   size_t len = 0;
   const char* end = nullptr;
@@ -112,6 +113,11 @@ std::string to_base64url(ByteView data) {
 }
 
 std::optional<Bytes> from_base64url(std::string_view text) {
+  // libsodium 1.0.18 reads bytes >= 0x80 as '_' (signed char): check the alphabet ourselves.
+  for (char c : text)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+      return std::nullopt;
+  if (text.empty()) return Bytes{};
   Bytes out(text.size() * 3 / 4 + 3);
   size_t len = 0;
   const char* end = nullptr;

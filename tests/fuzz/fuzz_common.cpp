@@ -12,12 +12,18 @@ namespace satchel::fuzz {
 namespace {
 
 // Generated once with the *::generate() functions. Test keys: never use them for anything else.
-constexpr std::string_view kOrgSecret = "orgsec-fl5lxf2ndrduagsrpnj6kr7bxlmkcfzsk75xlp22cgr2ksa4xjp7tcswscrq";
+constexpr std::string_view kOrgSecret =
+    "orgsec-fl5lxf2ndrduagsrpnj6kr7bxlmkcfzsk75xlp22cgr2ksa4xjp7tcswscrq";
 constexpr std::string_view kCoordinatorSecret =
-    "coordsec-n2y45gl74jiviev2uhjo6zpgpcsv6jbepfcyriys2viguzznsi72tomhgguujaqgxaacjf445riybsg3rpay62fkcjwpkxdwhz4re6xhjmuzvcy";
+    "coordsec-"
+    "n2y45gl74jiviev2uhjo6zpgpcsv6jbepfcyriys2viguzznsi72tomhgguujaqgxaacjf445riybsg3rpay62fkcjwpkx"
+    "dwhz4re6xhjmuzvcy";
 constexpr std::string_view kOtherCoordinatorSecret =
-    "coordsec-llepfggm4cck6nw4tgh2347uhxlpvxhc6baqjqh4u7twwkbtsjttyfriyzqla2ez3o6ohm6htucdaiacrki2kr7ifafomx25igrkbfiddbup62i";
-constexpr std::string_view kDeviceSecret = "devsec-izlp5qn5h64bbfbmts66jba6bw2r7c2rvxz7bie6icawxpcalcpfvtjwfu2a";
+    "coordsec-"
+    "llepfggm4cck6nw4tgh2347uhxlpvxhc6baqjqh4u7twwkbtsjttyfriyzqla2ez3o6ohm6htucdaiacrki2kr7ifafomx"
+    "25igrkbfiddbup62i";
+constexpr std::string_view kDeviceSecret =
+    "devsec-izlp5qn5h64bbfbmts66jba6bw2r7c2rvxz7bie6icawxpcalcpfvtjwfu2a";
 constexpr std::string_view kOtherDeviceSecret =
     "devsec-uf5rzyknesig64zqgt7pupchoalecmmmt64czybyvmcvrlon6ntfk7fguzma";
 
@@ -33,7 +39,9 @@ K parse_key(std::string_view text) {
 constexpr uint8_t kRandomKey[crypto_stream_chacha20_ietf_KEYBYTES] = {0x5a, 0x7c, 0x4e, 0x11};
 uint64_t g_random_calls = 0;
 
-const char* random_name() { return "satchel-fuzz-replayable"; }
+const char* random_name() {
+  return "satchel-fuzz-replayable";
+}
 
 // Each request gets its own nonce (the call number), so results depend only on the call order.
 void random_buf(void* const out, const size_t n) {
@@ -50,8 +58,8 @@ uint32_t random_u32() {
   return v;
 }
 
-randombytes_implementation g_replayable = {random_name, random_u32, nullptr, nullptr, random_buf,
-                                           nullptr};
+randombytes_implementation g_replayable = {random_name, random_u32, nullptr,
+                                           nullptr,     random_buf, nullptr};
 
 // --- little-endian plan fields; reads past the end give zero ---
 
@@ -82,47 +90,18 @@ void put_le(Bytes& out, uint32_t v, int bytes) {
   for (int i = 0; i < bytes; i++) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
 
-// --- documents, encoded here from the format rather than through crypto/'s own encoder, so the
-// parser is checked against an independent writer ---
-
-std::string_view signing_context(DocType t) {
-  switch (t) {
-    case DocType::kRoster: return "satchel roster v1";
-    case DocType::kRelayRegistration: return "satchel relay registration v1";
-    case DocType::kFormEnvelope: return "satchel form envelope v1";
-    case DocType::kInvite: return "satchel invite v1";
-  }
-  fail("unknown document type");
-}
-
 std::string_view armor_prefix(DocType t) {
   switch (t) {
-    case DocType::kRoster: return "roster-";
-    case DocType::kRelayRegistration: return "registration-";
-    case DocType::kFormEnvelope: return "form-";
-    case DocType::kInvite: return "INV1-";
+    case DocType::kRoster:
+      return "roster-";
+    case DocType::kRelayRegistration:
+      return "registration-";
+    case DocType::kFormEnvelope:
+      return "form-";
+    case DocType::kInvite:
+      return "INV1-";
   }
   fail("unknown document type");
-}
-
-// format || type || u32 length || body || Ed25519 signature over
-// u8 |context| || context || format || type || u32 length || body.
-Bytes sign_wire(DocType t, ByteView body) {
-  Bytes framed;
-  framed.push_back(kDocFormatVersion);
-  framed.push_back(static_cast<uint8_t>(t));
-  put_le(framed, static_cast<uint32_t>(body.size()), 4);
-  framed.insert(framed.end(), body.begin(), body.end());
-  const std::string_view ctx = signing_context(t);
-  Bytes message;
-  message.push_back(static_cast<uint8_t>(ctx.size()));
-  message.insert(message.end(), ctx.begin(), ctx.end());
-  message.insert(message.end(), framed.begin(), framed.end());
-  uint8_t sig[crypto_sign_BYTES];
-  crypto_sign_detached(sig, nullptr, message.data(), message.size(),
-                       keys().org.signing_key().data());
-  framed.insert(framed.end(), sig, sig + sizeof sig);
-  return framed;
 }
 
 }  // namespace
@@ -143,7 +122,9 @@ void use_replayable_random() {
     fail("cannot install the replayable random source");
 }
 
-void restart_random() { g_random_calls = 0; }
+void restart_random() {
+  g_random_calls = 0;
+}
 
 void fail(const char* what) {
   std::fprintf(stderr, "\n*** satchel fuzz invariant broken: %s\n", what);
@@ -155,6 +136,8 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;
 }
+
+
 
 // --- seal plans ---
 
@@ -224,21 +207,70 @@ void apply_tamper(const TamperOp& op, Bytes& b) {
     case TamperOp::kSet:
       if (at < n) b[at] = op.value;
       break;
-    case TamperOp::kTruncate: b.resize(at); break;
-    case TamperOp::kInsert: b.insert(it, op.value); break;
+    case TamperOp::kTruncate:
+      b.resize(at);
+      break;
+    case TamperOp::kInsert:
+      b.insert(it, op.value);
+      break;
     case TamperOp::kErase:
       if (at < n) b.erase(it);
       break;
-    case TamperOp::kAppend: b.insert(b.end(), size_t{op.value % 64u} + 1, op.value); break;
+    case TamperOp::kAppend:
+      b.insert(b.end(), size_t{op.value % 64u} + 1, op.value);
+      break;
   }
+}
+
+// --- forge plans ---
+
+Bytes encode_forge_plan(const ForgePlan& plan) {
+  Bytes out{kForgeMarker};
+  out.push_back(static_cast<uint8_t>(((plan.slots - 1) & 7) | (plan.raw_plaintext ? 8 : 0) |
+                                     (plan.bad_authenticator ? 16 : 0)));
+  put_le(out, plan.padded_hint, 3);
+  out.push_back(plan.tags);
+  out.insert(out.end(), plan.plaintext.begin(), plan.plaintext.end());
+  return out;
+}
+
+ForgePlan decode_forge_plan(ByteView in) {
+  PlanReader r(in);
+  ForgePlan p;
+  const uint8_t flags = r.u8();
+  p.slots = static_cast<uint16_t>((flags & 7) + 1);
+  p.raw_plaintext = (flags & 8) != 0;
+  p.bad_authenticator = (flags & 16) != 0;
+  p.padded_hint = r.le(3) % (uint32_t{1} << 18);
+  p.tags = r.u8();
+  p.plaintext = r.rest();
+  return p;
+}
+
+Bytes forge_plaintext(const ForgePlan& plan) {
+  Bytes plain;
+  if (!plan.raw_plaintext) {
+    const Key32& device = keys().device.public_key().x25519;
+    plain.assign(device.begin(), device.end());
+  }
+  plain.insert(plain.end(), plan.plaintext.begin(), plan.plaintext.end());
+  plain.resize(padme_padded_length(std::max<uint64_t>(plan.padded_hint, plain.size())));
+  return plain;
+}
+
+uint8_t forge_tag(const ForgePlan& plan, uint64_t k, uint64_t chunks) {
+  if (plan.tags == 0)
+    return k + 1 == chunks ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
+                           : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
+  return static_cast<uint8_t>((plan.tags >> (2 * (k % 4))) & 3);
 }
 
 // --- signed document plans ---
 
 Bytes encode_signed_doc_plan(const SignedDocPlan& plan) {
   Bytes out{kPlanMarker};
-  out.push_back(static_cast<uint8_t>((static_cast<uint8_t>(plan.type) - 1) |
-                                     (plan.raw_body ? 0x80 : 0)));
+  out.push_back(
+      static_cast<uint8_t>((static_cast<uint8_t>(plan.type) - 1) | (plan.raw_body ? 0x80 : 0)));
   put_le(out, static_cast<uint32_t>(plan.body.size()), 2);
   out.insert(out.end(), plan.body.begin(), plan.body.end());
   out.insert(out.end(), plan.tail.begin(), plan.tail.end());
@@ -265,11 +297,15 @@ std::string signed_doc_text(const SignedDocPlan& plan) {
     body.insert(body.end(), id.begin(), id.end());
   }
   body.insert(body.end(), plan.body.begin(), plan.body.end());
-  Bytes wire = sign_wire(plan.type, body);
+  Bytes wire = sign_document(plan.type, body, keys().org);
   wire.insert(wire.end(), plan.tail.begin(), plan.tail.end());
-  std::string text(armor_prefix(plan.type));
-  if (plan.type != DocType::kInvite) return text + to_base64url(wire);
-  for (char c : to_base32(wire)) text += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return plan.type == DocType::kInvite ? invite_text(wire) : armor_document(plan.type, wire);
+}
+
+std::string invite_text(ByteView wire) {
+  std::string text(armor_prefix(DocType::kInvite));
+  for (char c : to_base32(wire))
+    text += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return text;
 }
 
@@ -286,8 +322,8 @@ SignedDocPlan signed_doc_plan_from_text(DocType type, std::string_view text) {
   const Bytes wire = doc_wire_from_text(type, text);
   constexpr size_t kFrame = 6, kKeyAndId = 48, kSig = crypto_sign_BYTES;
   if (wire.size() < kFrame + kKeyAndId + kSig) fail("seed document too short");
-  const size_t body_len = wire[2] | size_t{wire[3]} << 8 | size_t{wire[4]} << 16 |
-                          size_t{wire[5]} << 24;
+  const size_t body_len =
+      wire[2] | size_t{wire[3]} << 8 | size_t{wire[4]} << 16 | size_t{wire[5]} << 24;
   if (body_len < kKeyAndId || wire.size() < kFrame + body_len + kSig)
     fail("seed document malformed");
   SignedDocPlan p;

@@ -1,6 +1,6 @@
 // Shared by the fuzz targets and their seed generator: fixed test keys, a replayable random
-// source, the input framings of the "seal, then tamper" and "sign, then verify" modes, and the
-// check that turns a broken invariant of crypto/ into a crash libFuzzer records.
+// source, the input framings ("plans") of the structured modes, and the check that turns a
+// broken invariant of crypto/ into a crash libFuzzer records.
 #pragma once
 
 #include <cstdint>
@@ -48,6 +48,7 @@ void restart_random();
 // Leading and trailing ASCII whitespace removed (what the document parsers ignore).
 std::string_view trim(std::string_view s);
 
+
 // --- "seal, then tamper" (fuzz_bundle_open) ---
 // Plan bytes after the marker: flags, u24 body length, form id length, op count, ops (6 bytes
 // each), then the body. Missing bytes read as zero, so every input is a plan.
@@ -62,14 +63,14 @@ struct TamperOp {
 };
 
 struct SealPlan {
-  uint16_t slots = 1;               // 1..8
-  bool second_recipient = false;    // also seal to other_coordinator
-  uint8_t content_type = 1;         // 1..5
+  uint16_t slots = 1;                // 1..8
+  bool second_recipient = false;     // also seal to other_coordinator
+  uint8_t content_type = 1;          // 1..5
   bool expect_other_sender = false;  // open expecting other_device (must be refused)
-  uint32_t body_length = 0;         // < 2^18; 0: the body is `body` as given
-  uint8_t form_id_len = 0;          // 0..65 (65 is over the limit: sealing must refuse)
-  std::vector<TamperOp> ops;        // at most 8
-  Bytes body;                       // repeated (or zero-filled) to body_length when that is set
+  uint32_t body_length = 0;          // < 2^18; 0: the body is `body` as given
+  uint8_t form_id_len = 0;           // 0..65 (65 is over the limit: sealing must refuse)
+  std::vector<TamperOp> ops;         // at most 8
+  Bytes body;                        // repeated (or zero-filled) to body_length when that is set
 };
 
 // The plan bytes, marker included.
@@ -82,6 +83,31 @@ Bytes plan_body(const SealPlan& plan);
 std::string plan_form_id(uint8_t len);
 // Applies one alteration in place.
 void apply_tamper(const TamperOp& op, Bytes& bytes);
+
+// --- "forge" (fuzz_bundle_open): a bundle built outside seal_bundle, so the plaintext (inner
+// header, body, padding) and the chunk tags are the fuzzer's, as a malicious sender's would be.
+// Plan bytes after its marker: flags, u24 padded-length hint, tag byte, then the plaintext.
+
+inline constexpr uint8_t kForgeMarker = 0xFE;
+
+struct ForgePlan {
+  uint16_t slots = 1;              // 1..8; the fixed coordinator gets the last slot
+  bool raw_plaintext = false;      // do not prepend the fixed device key to the plaintext
+  bool bad_authenticator = false;  // write a random sender authenticator
+  uint32_t padded_hint = 0;        // < 2^18; padded = Padme(max(hint, plaintext size, 4096))
+  uint8_t tags = 0;                // 0: MESSAGE... FINAL; else chunk k gets (tags >> 2(k % 4)) & 3
+  Bytes plaintext;                 // zero-filled or cut to the padded length
+};
+
+Bytes encode_forge_plan(const ForgePlan& plan);
+ForgePlan decode_forge_plan(ByteView in);
+// The plaintext actually encrypted: fixed device key (unless raw), plan bytes, zeros; padded.
+Bytes forge_plaintext(const ForgePlan& plan);
+// The tag of chunk k of `chunks`.
+uint8_t forge_tag(const ForgePlan& plan, uint64_t k, uint64_t chunks);
+// Encrypts forge_plaintext(plan) as a v1 bundle to the fixed coordinator from the fixed device
+// (implemented in bundle_forge.cpp with crypto/'s internal key schedule).
+Bytes forge_bundle(const ForgePlan& plan);
 
 // --- "sign, then verify" (fuzz_trust_documents) ---
 // Plan bytes after the marker: type byte, u16 body length, body, tail.
@@ -98,6 +124,8 @@ SignedDocPlan decode_signed_doc_plan(ByteView in);
 // Signs the plan's body with the fixed organisation key and returns the document text: armored
 // for rosters, registrations and forms, "INV1-" + upper-case base32 for invites.
 std::string signed_doc_text(const SignedDocPlan& plan);
+// "INV1-" + upper-case base32 of an invite's wire bytes.
+std::string invite_text(ByteView wire);
 // The inverse for seeds: splits a document text signed by the fixed key into a plan.
 SignedDocPlan signed_doc_plan_from_text(DocType type, std::string_view text);
 // The signed wire bytes inside a document text (armor or invite base32 removed); empty if none.

@@ -1,11 +1,13 @@
 // Writes the committed seed corpora (tests/fuzz/seeds/<target>/): valid bundles, documents and
 // key strings made with the fixed fuzz keys, plus plans for the structured modes. Deterministic:
 // running it again rewrites the same bytes. Usage: fuzz_make_seeds <seeds dir>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "bundle_layout.h"
 #include "fuzz_common.h"
 #include "satchel/crypto/bundle.h"
 #include "satchel/crypto/sha256.h"
@@ -21,7 +23,9 @@ void write(const fs::path& path, ByteView bytes) {
   f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   if (!f) fuzz::fail("cannot write a seed file");
 }
-void write(const fs::path& path, std::string_view text) { write(path, as_bytes(text)); }
+void write(const fs::path& path, std::string_view text) {
+  write(path, as_bytes(text));
+}
 std::string text_of(const SecretBytes& s) {
   return std::string(reinterpret_cast<const char*>(s.data()), s.size());
 }
@@ -65,7 +69,8 @@ void bundle_seeds(const fs::path& dir) {
   write(dir / "cover-empty.bundle", seal({mine}, 2, ContentType::kCover, "", ""));
 
   fuzz::SealPlan plan;
-  plan.body = as_bytes(std::string_view("plan body")) | std::ranges::to<Bytes>();
+  const std::string_view plan_text = "plan body";
+  plan.body.assign(plan_text.begin(), plan_text.end());
   write(dir / "plan-plain", fuzz::encode_seal_plan(plan));
   plan.slots = 3;
   plan.second_recipient = true;
@@ -81,7 +86,7 @@ void bundle_seeds(const fs::path& dir) {
   write(dir / "plan-two-chunks", fuzz::encode_seal_plan(plan));
   plan.body_length = 200000;
   plan.ops = {{fuzz::TamperOp::kXor | 0x80, 40, 0x01}};  // inside the last chunk
-  write(dir / "plan-three-chunks-flip-last", fuzz::encode_seal_plan(plan));
+  write(dir / "plan-four-chunks-flip-last", fuzz::encode_seal_plan(plan));
   plan = {};
   plan.body = {0x01, 0x02};
   plan.ops = {{fuzz::TamperOp::kXor, 20, 0x80}};  // ephemeral key
@@ -97,6 +102,48 @@ void bundle_seeds(const fs::path& dir) {
   plan = {};
   plan.expect_other_sender = true;
   write(dir / "plan-unexpected-sender", fuzz::encode_seal_plan(plan));
+}
+
+// A forge plan whose plaintext is a real inner header (device key left to the plan) and body.
+fuzz::ForgePlan forge(BundleMetadata meta, std::string_view body, uint64_t declared_length) {
+  meta.body_length = declared_length;
+  const Bytes inner = bundle_v1::encode_inner(meta, keys().device.public_key());
+  fuzz::ForgePlan plan;
+  plan.plaintext.assign(inner.begin() + 32, inner.end());
+  plan.plaintext.insert(plan.plaintext.end(), body.begin(), body.end());
+  return plan;
+}
+
+void forge_seeds(const fs::path& dir) {
+  BundleMetadata meta;
+  meta.sequence = 77;
+  meta.created_at = fuzz::kNow;
+  meta.content_type = ContentType::kRecord;
+  const std::string_view body = "forged body";
+  auto plan = forge(meta, body, body.size());
+  write(dir / "forge-valid", fuzz::encode_forge_plan(plan));
+  plan.padded_hint = 70000;
+  write(dir / "forge-two-chunks", fuzz::encode_forge_plan(plan));
+  plan.tags = 0x40;  // both chunks MESSAGE: the bad last tag is found only while decrypting
+  write(dir / "forge-last-not-final", fuzz::encode_forge_plan(plan));
+  plan.tags = 0xff;  // every chunk FINAL: refused at chunk 0
+  write(dir / "forge-first-final", fuzz::encode_forge_plan(plan));
+  plan = forge(meta, body, 3);
+  write(dir / "forge-nonzero-padding", fuzz::encode_forge_plan(plan));
+  plan = forge(meta, body, 5000);
+  write(dir / "forge-body-past-padding", fuzz::encode_forge_plan(plan));
+  plan = forge(meta, body, body.size());
+  plan.bad_authenticator = true;
+  plan.slots = 3;
+  write(dir / "forge-bad-authenticator", fuzz::encode_forge_plan(plan));
+  meta.form_id = "intake-2026";
+  meta.form_version = 4;
+  meta.form_hash = Sha256::digest(as_bytes(meta.form_id));
+  plan = forge(meta, body, body.size());
+  write(dir / "forge-form", fuzz::encode_forge_plan(plan));
+  meta.content_type = static_cast<ContentType>(9);
+  plan = forge(meta, body, body.size());
+  write(dir / "forge-unknown-content-type", fuzz::encode_forge_plan(plan));
 }
 
 void document_seeds(const fs::path& dir) {
@@ -193,6 +240,7 @@ int main(int argc, char** argv) {
     void (*make)(const fs::path&);
   } targets[] = {
       {"fuzz_bundle_open", bundle_seeds},
+      {"fuzz_bundle_open", forge_seeds},
       {"fuzz_trust_documents", document_seeds},
       {"fuzz_key_text", key_seeds},
   };
