@@ -22,7 +22,19 @@ int fail(const std::string& message);
 // The handler to run after parsing; a command sets it in its callback.
 using Action = std::function<int()>;
 
+// Where the profile is and where passphrases come from (global options).
+struct ProfileOptions {
+  std::string home;  // --home DIR; empty: SATCHEL_HOME or the default
+  int passphrase_fd = -1;  // --passphrase-fd N
+};
+ProfileOptions& profile_options();
+void add_profile_options(CLI::App& app);
+
 void add_keygen_command(CLI::App& app, Action& action);
+void add_profile_commands(CLI::App& app, Action& action);
+void add_trust_commands(CLI::App& app, Action& action);
+void add_form_commands(CLI::App& app, Action& action);
+void add_record_commands(CLI::App& app, Action& action);
 void add_bundle_command(CLI::App& app, Action& action);
 void add_org_command(CLI::App& app, Action& action);
 

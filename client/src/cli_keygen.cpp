@@ -7,7 +7,31 @@
 
 namespace satchel::cli {
 
+namespace {
+
+// Prints the kind and fingerprint of a public key string of any kind.
+int show_fingerprint(const std::string& text) {
+  if (auto o = OrgPublicKey::from_text(text)) {
+    std::cout << "organisation public key\nfingerprint: " << o->fingerprint() << "\n";
+  } else if (auto c = CoordinatorPublicKey::from_text(text)) {
+    std::cout << "coordinator public key\nfingerprint: " << c->fingerprint() << "\n";
+  } else if (auto d = DevicePublicKey::from_text(text)) {
+    std::cout << "device public key\nfingerprint: " << d->fingerprint() << "\n";
+  } else {
+    // Report against the kind its prefix claims, so a typo is named as a typo.
+    return fail(o.code() != Errc::kKeyWrongKind ? o.error() : c.code() != Errc::kKeyWrongKind ? c.error() : d.error());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
 void add_keygen_command(CLI::App& app, Action& action) {
+  auto key = std::make_shared<std::string>();
+  auto* fpc = app.add_subcommand("fingerprint", "Show the fingerprint of a public key (to read aloud and compare)");
+  fpc->add_option("PUBKEY", *key, "orgpub-…, coordpub-… or devpub-…")->required();
+  fpc->callback([&action, key] { action = [key] { return show_fingerprint(*key); }; });
+
   auto* cmd = app.add_subcommand("keygen", "Generate a key: org (offline signing key), coordinator, or device");
   auto kind = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();

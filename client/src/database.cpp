@@ -2,6 +2,10 @@
 
 #include <sodium.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "migrations.h"
@@ -81,7 +85,7 @@ void Statement::reset() {
 }
 
 SecretBytes sqlcipher_raw_key(const SecretBytes& key) {
-  SecretBytes s(3 + key.size() * 2 + 1 + 1);  // x' hex ' NUL
+  SecretBytes s(4 + key.size() * 2);  // x' hex ' NUL: exactly 67 characters for 32 bytes
   s.data()[0] = 'x';
   s.data()[1] = '\'';
   sodium_bin2hex(reinterpret_cast<char*>(s.data() + 2), key.size() * 2 + 1, key.data(), key.size());
@@ -160,6 +164,11 @@ Status Database::checkpoint_truncate() {
 }
 
 Status Database::export_to(const std::string& path, const SecretBytes& new_key) {
+  // ATTACH cannot create files on a connection opened without SQLITE_OPEN_CREATE: create an empty
+  // one (private, and refusing to reuse a leftover).
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(Errc::kIoError, "cannot create " + path + ": " + std::strerror(errno));
+  ::close(fd);
   SecretBytes k = sqlcipher_raw_key(new_key);
   // ATTACH takes the key as a bound parameter, so it never appears in SQL text.
   auto st = prepare("ATTACH DATABASE ?1 AS rekeyed KEY ?2");

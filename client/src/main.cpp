@@ -24,8 +24,13 @@ int main(int argc, char** argv) {
   CLI::App app{"satchel: collect survey answers and testimony offline, sealed for your coordinators"};
   app.set_version_flag("--version", std::string("satchel ") + SATCHEL_VERSION);
   app.require_subcommand(1);
-  app.fallthrough(false);
+  app.fallthrough(true);
   satchel::cli::Action action;
+  satchel::cli::add_profile_options(app);
+  satchel::cli::add_profile_commands(app, action);
+  satchel::cli::add_trust_commands(app, action);
+  satchel::cli::add_form_commands(app, action);
+  satchel::cli::add_record_commands(app, action);
   satchel::cli::add_keygen_command(app, action);
   satchel::cli::add_bundle_command(app, action);
   satchel::cli::add_org_command(app, action);

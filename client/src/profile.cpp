@@ -184,6 +184,41 @@ Result<Profile> Profile::open(const std::string& home, const SecretBytes& passph
   return Profile(home, std::move(wipe_key.value()), std::move(db_key.value()), std::move(db.value()));
 }
 
+Result<std::optional<std::string>> Profile::setting(const std::string& name) {
+  auto st = db_.prepare("SELECT value FROM settings WHERE name = ?1");
+  if (!st) return st.error();
+  st->bind(1, name);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(st->text(0));
+}
+
+Status Profile::set_setting(const std::string& name, std::string_view value) {
+  auto st = db_.prepare("INSERT OR REPLACE INTO settings (name, value) VALUES (?1, ?2)");
+  if (!st) return st.error();
+  st->bind(1, name).bind(2, value);
+  return st->run();
+}
+
+Result<DeviceSecretKey> Profile::device_key() {
+  auto st = db_.prepare("SELECT value FROM settings WHERE name = 'device_secret_key'");
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return make_error(Errc::kIoError, "the profile has no device key (damaged profile)");
+  return DeviceSecretKey::from_text(st->blob(0));
+}
+
+Result<uint64_t> Profile::take_sequence() {
+  auto v = setting("next_sequence");
+  if (!v) return v.error();
+  if (!*v) return make_error(Errc::kIoError, "the profile has no sequence counter (damaged profile)");
+  const uint64_t seq = std::stoull(**v);
+  SATCHEL_TRY(set_setting("next_sequence", std::to_string(seq + 1)));
+  return seq;
+}
+
 Status Profile::change_passphrase(const SecretBytes& new_passphrase) {
   auto slots = read_file(keyslots_path(home_), kKeySlotFileSize);
   if (!slots) return slots.error();

@@ -1,0 +1,58 @@
+// The outbox: sealed bundles waiting to leave the device, stored as 64 KiB chunk rows. An entry
+// shows only its upload id, size and state (sealed -> uploading(offset) -> stored; exported).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "satchel/client/database.h"
+#include "satchel/crypto/io.h"
+#include "satchel/crypto/sha256.h"
+
+namespace satchel::client {
+
+struct OutboxEntry {
+  int64_t outbox_id = 0;
+  std::string upload_id;  // SHA-256 of the bundle, hex: the relay's name for it
+  uint64_t size = 0;
+  uint64_t sequence = 0;
+  std::string state;
+  uint64_t uploaded_offset = 0;
+};
+
+// A sink that stores a bundle as a new outbox entry. Use inside a transaction; finish() names
+// the entry by the bundle's hash and marks it sealed.
+class OutboxWriter final : public ByteSink {
+ public:
+  static Result<OutboxWriter> begin(Database& db);
+  Status write(ByteView data) override;
+  Result<OutboxEntry> finish(uint64_t sequence);
+
+ private:
+  OutboxWriter(Database& db, int64_t id) : db_(&db), id_(id) {}
+  Status flush();
+  Database* db_;
+  int64_t id_;
+  int64_t seq_ = 0;
+  uint64_t size_ = 0;
+  Bytes buf_;
+  std::unique_ptr<Sha256> hash_ = std::make_unique<Sha256>();
+};
+
+class Outbox {
+ public:
+  explicit Outbox(Database& db) : db_(db) {}
+  Result<std::vector<OutboxEntry>> list();
+  // Streams an entry's bundle bytes into out.
+  Status read(int64_t outbox_id, ByteSink& out);
+  Status set_state(int64_t outbox_id, const std::string& state, uint64_t offset);
+  // Deletes an entry and its bytes: no row or receipt is kept.
+  Status remove(int64_t outbox_id);
+
+ private:
+  Database& db_;
+};
+
+}  // namespace satchel::client

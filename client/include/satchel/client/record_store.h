@@ -1,0 +1,85 @@
+// Drafts: answers and attachments, each draft encrypted under its own random key inside the
+// database. destroy() deletes the key and every row (finalize then checkpoints the WAL away).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "satchel/client/database.h"
+#include "satchel/crypto/io.h"
+
+namespace satchel::client {
+
+inline constexpr size_t kAttachmentChunk = 64 * 1024;
+
+struct DraftInfo {
+  std::string record_id;
+  std::string form_id;
+  uint64_t form_version = 0;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct AttachmentInfo {
+  std::string attachment_id;
+  std::string question;
+  std::string name;
+  std::string media_type;
+  uint64_t size = 0;
+};
+
+// Reads one attachment's plaintext chunk by chunk (constant memory).
+class AttachmentReader final : public ByteSource {
+ public:
+  Result<size_t> read(std::span<uint8_t> out) override;
+
+ private:
+  friend class RecordStore;
+  AttachmentReader(Statement st, SecretBytes key, std::string record_id, std::string attachment_id)
+      : st_(std::move(st)), key_(std::move(key)), record_id_(std::move(record_id)),
+        attachment_id_(std::move(attachment_id)) {}
+  Statement st_;
+  SecretBytes key_;
+  std::string record_id_, attachment_id_;
+  int64_t next_seq_ = 0;
+  Bytes buf_;
+  size_t pos_ = 0;
+  bool done_ = false;
+};
+
+class RecordStore {
+ public:
+  explicit RecordStore(Database& db) : db_(db) {}
+
+  // Creates a draft with a fresh record key; returns its id (16 random bytes, hex).
+  Result<std::string> create(const std::string& form_id, uint64_t form_version,
+                             const nlohmann::json& answers);
+  Result<DraftInfo> info(const std::string& record_id);
+  Result<std::vector<DraftInfo>> list();
+  Result<nlohmann::json> answers(const std::string& record_id);
+  Status save_answers(const std::string& record_id, const nlohmann::json& answers);
+
+  // Streams `size` bytes from src into encrypted 64 KiB chunk rows, in constant memory, inside
+  // one transaction (all or nothing). Returns the attachment id.
+  Result<std::string> attach(const std::string& record_id, ByteSource& src, uint64_t size,
+                             const std::string& question, const std::string& name,
+                             const std::string& media_type);
+  Result<std::vector<AttachmentInfo>> attachments(const std::string& record_id);
+  Result<AttachmentReader> open_attachment(const std::string& record_id,
+                                          const std::string& attachment_id);
+  // Decrypts an attachment chunk by chunk into out.
+  Status read_attachment(const std::string& record_id, const std::string& attachment_id,
+                         ByteSink& out);
+
+  // Deletes the record key, answers, attachment metadata and chunks (inside the caller's
+  // transaction if one is open).
+  Status destroy(const std::string& record_id);
+
+ private:
+  Result<SecretBytes> record_key(const std::string& record_id);
+  Database& db_;
+};
+
+}  // namespace satchel::client

@@ -1,0 +1,245 @@
+// `satchel record | attach | finalize | list | show | outbox`: drafts and the outbox.
+#include <unistd.h>
+
+#include <ctime>
+#include <iostream>
+
+#include "cli.h"
+#include "cli_session.h"
+#include "questionnaire.h"
+#include "satchel/client/finalize.h"
+#include "satchel/client/outbox.h"
+#include "satchel/client/record_store.h"
+#include "satchel/client/trust_store.h"
+#include "satchel/form/validate.h"
+
+namespace satchel::cli {
+namespace {
+
+struct RecordArgs {
+  std::string form_id, answers_file, resume;
+};
+
+std::string day_of(int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
+}
+
+// Final-mode issues, except "required" on attachment questions: files come later (attach).
+std::vector<form::AnswerIssue> record_issues(const form::Form& f, const nlohmann::json& answers) {
+  auto issues = form::validate_answers(f, answers, form::ValidationMode::kFinal);
+  std::erase_if(issues, [&](const form::AnswerIssue& i) {
+    std::string id = i.path.substr(i.path.rfind('.') == std::string::npos ? 0 : i.path.rfind('.') + 1);
+    const form::Question* q = f.find_question(id);
+    return q && q->type == form::QuestionType::kAttachment && i.rule == form::Rule::kRequired;
+  });
+  return issues;
+}
+
+int record_from_answers(const RecordArgs& a) {
+  auto text = read_text_file(a.answers_file, 16 * 1024 * 1024);
+  if (!text) return fail(text.error());
+  auto answers = nlohmann::json::parse(*text, nullptr, false);
+  if (answers.is_discarded() || !answers.is_object())
+    return fail(a.answers_file + ": not a JSON object of answers");
+  auto profile = open_profile();
+  if (!profile) return fail(profile.error());
+  client::TrustStore trust(*profile);
+  auto f = trust.form(a.form_id);
+  if (!f) return fail(f.error());
+  auto issues = record_issues(*f, answers);
+  if (!issues.empty()) return fail(a.answers_file + ": answers do not fit form " + f->id + ":\n" + client::describe_issues(issues));
+  client::RecordStore records(profile->db());
+  auto id = records.create(f->id, f->version, answers);
+  if (!id) return fail(id.error());
+  std::cout << *id << "\n";
+  return kExitOk;
+}
+
+int record(const RecordArgs& a) {
+  if (!a.answers_file.empty()) return record_from_answers(a);
+  auto profile = open_profile();
+  if (!profile) return fail(profile.error());
+  client::TrustStore trust(*profile);
+  client::RecordStore records(profile->db());
+  std::string record_id = a.resume;
+  nlohmann::json answers = nlohmann::json::object();
+  std::optional<form::Form> f;
+  if (!record_id.empty()) {
+    auto info = records.info(record_id);
+    if (!info) return fail(info.error());
+    auto ff = trust.form(info->form_id, info->form_version);
+    if (!ff) return fail(ff.error());
+    f = std::move(ff.value());
+    auto ans = records.answers(record_id);
+    if (!ans) return fail(ans.error());
+    answers = std::move(ans.value());
+  } else {
+    if (a.form_id.empty()) return fail("give a FORM_ID, or --resume RECORD_ID");
+    auto ff = trust.form(a.form_id);
+    if (!ff) return fail(ff.error());
+    f = std::move(ff.value());
+  }
+  auto outcome = run_questionnaire(*f, answers);
+  if (!outcome) return fail(outcome.error());
+  if (outcome->abandoned && record_id.empty()) {
+    std::cerr << "nothing saved\n";
+    return kExitOk;
+  }
+  if (record_id.empty()) {
+    auto id = records.create(f->id, f->version, answers);
+    if (!id) return fail(id.error());
+    record_id = *id;
+  } else {
+    Status s = records.save_answers(record_id, answers);
+    if (!s) return fail(s.error());
+  }
+  std::cout << record_id << (outcome->complete ? "" : " (draft saved; satchel record --resume " + record_id + ")")
+            << "\n";
+  return kExitOk;
+}
+
+std::string kind_for(const std::string& path) {
+  auto dot = path.rfind('.');
+  std::string ext = dot == std::string::npos ? "" : path.substr(dot + 1);
+  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* e : {"mp3", "m4a", "ogg", "opus", "wav", "aac", "amr", "flac"})
+    if (ext == e) return "audio";
+  for (const char* e : {"jpg", "jpeg", "png", "heic", "webp", "gif"})
+    if (ext == e) return "photo";
+  return "document";
+}
+
+int attach(const std::string& record_id, const std::string& path, std::string question) {
+  auto src = FileSource::open(path);
+  if (!src) return fail(src.error());
+  auto profile = open_profile();
+  if (!profile) return fail(profile.error());
+  client::TrustStore trust(*profile);
+  client::RecordStore records(profile->db());
+  auto info = records.info(record_id);
+  if (!info) return fail(info.error());
+  auto f = trust.form(info->form_id, info->form_version);
+  if (!f) return fail(f.error());
+  if (question.empty()) {
+    for (const auto& q : f->questions)
+      if (q.type == form::QuestionType::kAttachment) {
+        if (!question.empty()) return fail("form " + f->id + " has several attachment questions: pass --question ID");
+        question = q.id;
+      }
+    if (question.empty()) return fail("form " + f->id + " has no attachment question");
+  }
+  const form::Question* q = nullptr;
+  for (const auto& top : f->questions)
+    if (top.id == question) q = &top;
+  if (!q || q->type != form::QuestionType::kAttachment)
+    return fail("form " + f->id + " has no top-level attachment question '" + question + "'");
+  const std::string kind = kind_for(path);
+  bool accepted = false;
+  for (auto k : q->accept) accepted |= form::attachment_kind_name(k) == kind;
+  if (!accepted) return fail("question '" + question + "' does not accept " + kind + " files (" + path + ")");
+  auto answers = records.answers(record_id);
+  if (!answers) return fail(answers.error());
+  const std::string name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+  auto att = records.attach(record_id, *src, src->size(), question, name, kind);
+  if (!att) return fail(att.error());
+  auto& list = (*answers)[question];
+  if (!list.is_array()) list = nlohmann::json::array();
+  list.push_back(*att);
+  Status s = records.save_answers(record_id, *answers);
+  if (!s) return fail(s.error());
+  std::cout << "attached " << name << " (" << src->size() << " bytes) as " << *att << "\n";
+  return kExitOk;
+}
+
+int finalize(const std::string& record_id) {
+  auto profile = open_profile();
+  if (!profile) return fail(profile.error());
+  auto r = client::finalize_record(*profile, record_id, static_cast<int64_t>(std::time(nullptr)));
+  if (!r) return fail(r.error());
+  std::cout << "sealed into the outbox: " << r->entry.upload_id.substr(0, 16) << "  " << r->entry.size
+            << " bytes\nthe draft and its key are destroyed: this device can no longer read it\n";
+  return kExitOk;
+}
+
+int list() {
+  auto profile = open_profile();
+  if (!profile) return fail(profile.error());
+  client::RecordStore records(profile->db());
+  auto drafts = records.list();
+  if (!drafts) return fail(drafts.error());
+  if (drafts->empty()) std::cout << "no drafts\n";
+  for (const auto& d : *drafts)
+    std::cout << d.record_id << "  " << d.form_id << " v" << d.form_version << "  updated " << day_of(d.updated_at) << "\n";
+  return kExitOk;
+}
+
+int show(const std::string& record_id) {
+  auto profile = open_profile();
+  if (!profile) return fail(profile.error());
+  client::RecordStore records(profile->db());
+  auto answers = records.answers(record_id);
+  if (!answers) return fail(answers.error());
+  auto atts = records.attachments(record_id);
+  if (!atts) return fail(atts.error());
+  std::string text = answers->dump(2) + "\n";
+  for (const auto& a : *atts)
+    text += "attachment " + a.attachment_id + ": " + a.name + " (" + a.media_type + ", " + std::to_string(a.size) + " bytes)\n";
+  show_private_text(text);
+  wipe(text.data(), text.size());
+  return kExitOk;
+}
+
+int outbox() {
+  auto profile = open_profile();
+  if (!profile) return fail(profile.error());
+  client::Outbox box(profile->db());
+  auto entries = box.list();
+  if (!entries) return fail(entries.error());
+  if (entries->empty()) std::cout << "outbox is empty\n";
+  for (const auto& e : *entries)
+    std::cout << e.upload_id.substr(0, 16) << "  " << e.size << " bytes  " << e.state << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_record_commands(CLI::App& app, Action& action) {
+  auto ra = std::make_shared<RecordArgs>();
+  auto* rec = app.add_subcommand("record", "Fill a form (interactive), or record answers from a file");
+  rec->add_option("FORM_ID", ra->form_id, "form to fill");
+  rec->add_option("--answers", ra->answers_file, "JSON answers file (non-interactive); prints the record id");
+  rec->add_option("--resume", ra->resume, "continue the draft RECORD_ID");
+  rec->callback([&action, ra] { action = [ra] { return record(*ra); }; });
+
+  auto rid = std::make_shared<std::string>();
+  auto file = std::make_shared<std::string>();
+  auto question = std::make_shared<std::string>();
+  auto* att = app.add_subcommand("attach", "Attach a file to a draft (encrypted, streamed, no copy left)");
+  att->add_option("RECORD_ID", *rid, "draft")->required();
+  att->add_option("FILE", *file, "file to attach")->required();
+  att->add_option("--question", *question, "attachment question (default: the form's only one)");
+  att->callback([&action, rid, file, question] { action = [rid, file, question] { return attach(*rid, *file, *question); }; });
+
+  auto fid = std::make_shared<std::string>();
+  auto* fin = app.add_subcommand("finalize", "Seal a draft for the coordinators and destroy it on this device");
+  fin->add_option("RECORD_ID", *fid, "draft")->required();
+  fin->callback([&action, fid] { action = [fid] { return finalize(*fid); }; });
+
+  auto* ls = app.add_subcommand("list", "List drafts");
+  ls->callback([&action] { action = [] { return list(); }; });
+
+  auto sid = std::make_shared<std::string>();
+  auto* sh = app.add_subcommand("show", "Show a draft's answers (on the terminal's alternate screen)");
+  sh->add_option("RECORD_ID", *sid, "draft")->required();
+  sh->callback([&action, sid] { action = [sid] { return show(*sid); }; });
+
+  auto* ob = app.add_subcommand("outbox", "List sealed bundles waiting to leave the device (id, size, state)");
+  ob->callback([&action] { action = [] { return outbox(); }; });
+}
+
+}  // namespace satchel::cli

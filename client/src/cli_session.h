@@ -1,0 +1,18 @@
+// Opening the profile from the command line (shared by every command that needs it).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "satchel/client/profile.h"
+
+namespace satchel::cli {
+
+// The profile directory chosen by --home, SATCHEL_HOME or the default.
+std::string profile_home();
+// Asks for the passphrase (terminal or descriptor) and unlocks the profile.
+Result<client::Profile> open_profile();
+// A warning when swap is on and does not look encrypted; nullopt otherwise.
+std::optional<std::string> swap_warning();
+
+}  // namespace satchel::cli

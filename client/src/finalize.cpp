@@ -1,0 +1,104 @@
+#include "satchel/client/finalize.h"
+
+#include "satchel/client/record_package.h"
+#include "satchel/client/record_store.h"
+#include "satchel/client/trust_store.h"
+#include "satchel/crypto/sha256.h"
+#include "satchel/form/validate.h"
+
+namespace satchel::client {
+
+std::string describe_issues(const std::vector<form::AnswerIssue>& issues) {
+  std::string out;
+  for (const auto& i : issues)
+    out += "  " + (i.path.empty() ? std::string("answers") : "question '" + i.path + "'") + ": " +
+           form::rule_name(i.rule) + ": " + i.message + "\n";
+  if (!out.empty()) out.pop_back();
+  return out;
+}
+
+Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& record_id, int64_t now) {
+  RecordStore records(profile.db());
+  TrustStore trust(profile);
+  auto info = records.info(record_id);
+  if (!info) return info.error();
+  auto answers = records.answers(record_id);
+  if (!answers) return answers.error();
+  auto form = trust.form(info->form_id, info->form_version);
+  if (!form) return form.error();
+  auto attachments = records.attachments(record_id);
+  if (!attachments) return attachments.error();
+
+  auto issues = form::validate_answers(*form, *answers, form::ValidationMode::kFinal);
+  // Every attachment id an answer names must be an attachment of this draft.
+  for (const auto& q : form->questions) {
+    if (q.type != form::QuestionType::kAttachment || !answers->contains(q.id)) continue;
+    for (const auto& id : (*answers)[q.id]) {
+      bool found = false;
+      for (const auto& a : *attachments) found |= id.is_string() && a.attachment_id == id.get<std::string>();
+      if (!found)
+        issues.push_back({q.id, form::Rule::kType, "names an attachment this draft does not have"});
+    }
+  }
+  if (!issues.empty())
+    return make_error(Errc::kInvalidArgument,
+                      "draft " + record_id + " cannot be finalized:\n" + describe_issues(issues));
+
+  auto roster = trust.roster(now);
+  if (!roster) return roster.error();
+  if (!*roster)
+    return make_error(Errc::kNotFound, "no roster: the device does not know its coordinators yet "
+                                       "(satchel roster add FILE)");
+  auto device = profile.device_key();
+  if (!device) return device.error();
+
+  nlohmann::json manifest;
+  manifest["record_id"] = record_id;
+  manifest["form"] = {{"id", form->id},
+                      {"version", form->version},
+                      {"sha256", to_hex(Sha256::digest(as_bytes(form->source_text)))}};
+  manifest["created_at"] = info->created_at;
+  manifest["finalized_at"] = now;
+  manifest["answers"] = *answers;
+  manifest["attachments"] = nlohmann::json::array();
+  for (const auto& a : *attachments)
+    manifest["attachments"].push_back({{"id", a.attachment_id},
+                                       {"question", a.question},
+                                       {"name", a.name},
+                                       {"media_type", a.media_type},
+                                       {"size", a.size}});
+  auto body = RecordPackageSource::open(records, record_id, manifest, *attachments);
+  if (!body) return body.error();
+
+  Transaction tx(profile.db());
+  SATCHEL_TRY(tx.begin());
+  auto seq = profile.take_sequence();
+  if (!seq) return seq.error();
+  SealRequest req;
+  req.sender = &device.value();
+  for (const auto& c : (*roster)->coordinators) req.recipients.push_back(c.key.x25519);
+  req.slot_count = (*roster)->slot_count;
+  req.metadata.sequence = *seq;
+  req.metadata.created_at = now;
+  req.metadata.org_id = (*roster)->org_id();
+  req.metadata.roster_version = (*roster)->version;
+  req.metadata.content_type = ContentType::kRecord;
+  req.metadata.form_id = form->id;
+  req.metadata.form_version = form->version;
+  req.metadata.form_hash = Sha256::digest(as_bytes(form->source_text));
+  req.metadata.body_length = body->size();
+  auto writer = OutboxWriter::begin(profile.db());
+  if (!writer) return writer.error();
+  auto sealed = seal_bundle(std::move(req), *body, *writer);
+  if (!sealed) return sealed.error();
+  auto entry = writer->finish(*seq);
+  if (!entry) return entry.error();
+  SATCHEL_TRY(records.destroy(record_id));
+  SATCHEL_TRY(tx.commit());
+  // The draft's pages were zeroed on delete (secure_delete); TRUNCATE moves every WAL frame into
+  // the database and empties the WAL, so no frame keeps the record or its key.
+  SATCHEL_TRY(profile.db().checkpoint_truncate());
+  return FinalizedRecord{std::move(entry.value()), sealed->bundle_id};
+}
+
+}  // namespace satchel::client
