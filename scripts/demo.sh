@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds, and runs Satchel's main job end to end on embedded defaults, with no external
-# service. Today that is the cryptographic core: an organisation, two coordinators and a field
-# device; a testimony sealed on the device and opened by a coordinator; tampering refused.
-# Later issues extend it to the full advocate -> relay -> coordinator flow.
+# service: an organisation with two coordinators; an advocate's encrypted profile that trusts it,
+# records a sample testimony with an attachment, finalizes it into the outbox; a coordinator opens
+# the sealed bundle; tampering is refused. Later issues add the relay and the coordinator workflow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,5 +54,36 @@ test ! -e altered.txt && echo "(no output file was created)"
 say "Someone outside the roster cannot open it"
 "$satchel" keygen coordinator -o outsider.key >/dev/null
 if "$satchel" bundle open --key outsider.key testimony.bundle x.txt 2>&1; then exit 1; fi
+
+say "THE FIELD CLIENT: an advocate creates an encrypted profile"
+# The demo passes its passphrase on a descriptor; people type it at a no-echo prompt.
+pass="demo only: ribbon galaxy tundra pocket violin anchor"
+sat() { "$satchel" --home "$demo/profile" --passphrase-fd 3 "$@" 3<<<"$pass"; }
+sat init --kdf-passes 2 --kdf-memory 64
+ls -l "$demo/profile"
+say "It trusts the organisation after comparing the fingerprint read to it by phone"
+fp=$("$satchel" fingerprint "$(pub org.key)" | sed -n 's/^fingerprint: //p')
+sat trust org "$(pub org.key)" --confirm "$fp"
+sat roster add roster.txt
+say "The organisation signs the sample forms; the device verifies and adds them"
+root=$(cd "$(dirname "$satchel")/../.." && pwd)
+for f in testimony-intake gcm-input; do
+  "$satchel" org form --org-key org.key "$root/schema/forms/$f.json" -o "$f.signed"
+  sat form add "$f.signed"
+done
+sat form list
+say "A testimony is recorded from the sample answers, and a document attached"
+rid=$(sat record testimony-intake --answers "$root/schema/forms/testimony-intake.answers.json")
+echo "draft: $rid"
+printf 'Scanned statement (sample).\n' >statement.pdf
+sat attach "$rid" statement.pdf --question "$(python3 -c "import json,sys; f=json.load(open(sys.argv[1])); print(next(q['id'] for q in f['questions'] if q['type']=='attachment'))" "$root/schema/forms/testimony-intake.json")"
+sat list
+say "Finalize: sealed for the coordinators, queued in the outbox, the draft destroyed"
+sat finalize "$rid"
+sat outbox
+sat list
+say "Nothing readable is left in the profile"
+if grep -rqa "statement" "$demo/profile"; then echo "plaintext found!"; exit 1; fi
+echo "(no plaintext of the testimony or the attachment in any profile file)"
 echo
 echo "demo: done"
