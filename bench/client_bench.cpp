@@ -55,7 +55,9 @@ class RandomSource final : public ByteSource {
   explicit RandomSource(uint64_t size) : left_(size) {}
   Result<size_t> read(std::span<uint8_t> out) override {
     size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), left_));
-    for (size_t i = 0; i < n; i++) out[i] = static_cast<uint8_t>(state_ = state_ * 6364136223846793005ULL + 1442695040888963407ULL) ;
+    for (size_t i = 0; i < n; i++)
+      out[i] =
+          static_cast<uint8_t>(state_ = state_ * 6364136223846793005ULL + 1442695040888963407ULL);
     left_ -= n;
     return n;
   }
@@ -91,7 +93,8 @@ struct World {
     backup.fill(2);
     r.relays = {{"https://relay.example.org", pin, backup}};
     if (!t.add_roster(r.sign(org).value(), now)) std::abort();
-    auto pkg = FormEnvelope::sign_package(org, "bench", 1, as_bytes(std::string_view(kForm)), now).value();
+    auto pkg =
+        FormEnvelope::sign_package(org, "bench", 1, as_bytes(std::string_view(kForm)), now).value();
     if (!t.add_form(pkg, "bench")) std::abort();
   }
 };
@@ -105,12 +108,17 @@ int main(int argc, char** argv) {
   std::string dir = (fs::temp_directory_path() / "satchel-bench-client").string();
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--records") records = std::atoi(argv[i + 1]);
-    else if (a == "--attach-mib") attach_mib = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (a == "--calibrate") calibrate = std::atof(argv[i + 1]);
-    else if (a == "--dir") dir = argv[i + 1];
+    if (a == "--records")
+      records = std::atoi(argv[i + 1]);
+    else if (a == "--attach-mib")
+      attach_mib = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (a == "--calibrate")
+      calibrate = std::atof(argv[i + 1]);
+    else if (a == "--dir")
+      dir = argv[i + 1];
     else {
-      std::cerr << "usage: bench_client [--records N] [--attach-mib M] [--calibrate S] [--dir DIR]\n";
+      std::cerr
+          << "usage: bench_client [--records N] [--attach-mib M] [--calibrate S] [--dir DIR]\n";
       return 2;
     }
   }
@@ -147,8 +155,10 @@ int main(int argc, char** argv) {
       if (!seal_bundle(std::move(req), src, out)) return 1;
     }
     const double anchor = seconds_since(t0);
-    std::printf("records   %d record+finalize: %.0f /s   anchor (seal in memory): %.0f /s   ratio %.2f   peak RSS %ld MiB\n",
-                records, records / t, records / anchor, anchor / t, peak_rss_mib());
+    std::printf(
+        "records   %d record+finalize: %.0f /s   anchor (seal in memory): %.0f /s   ratio %.2f   "
+        "peak RSS %ld MiB\n",
+        records, records / t, records / anchor, anchor / t, peak_rss_mib());
   }
 
   // 2. Attach + finalize a large file, against sealing the same bytes file to file.
@@ -192,9 +202,11 @@ int main(int argc, char** argv) {
     if (!sink || !seal_bundle(std::move(req), src2, *sink) || !sink->commit()) return 1;
     const double anchor = seconds_since(t0);
     const double mib = static_cast<double>(size) / (1024 * 1024);
-    std::printf("attach    %llu MiB: attach %.1f MiB/s, finalize %.1f MiB/s, together %.1f MiB/s   anchor (seal file): %.1f MiB/s   ratio %.2f   peak RSS %ld MiB\n",
-                static_cast<unsigned long long>(attach_mib), mib / t_attach, mib / t_final,
-                mib / (t_attach + t_final), mib / anchor, anchor / (t_attach + t_final), rss);
+    std::printf(
+        "attach    %llu MiB: attach %.1f MiB/s, finalize %.1f MiB/s, together %.1f MiB/s   anchor "
+        "(seal file): %.1f MiB/s   ratio %.2f   peak RSS %ld MiB\n",
+        static_cast<unsigned long long>(attach_mib), mib / t_attach, mib / t_final,
+        mib / (t_attach + t_final), mib / anchor, anchor / (t_attach + t_final), rss);
   }
 
   // 3. Unlock at calibrated parameters, against one Argon2id derivation with them.
@@ -213,8 +225,10 @@ int main(int argc, char** argv) {
                       size_t{params.memory_kib} * 1024, crypto_pwhash_ALG_ARGON2ID13) != 0)
       return 1;
     const double anchor = seconds_since(t0);
-    std::printf("unlock    Argon2id %u passes, %u MiB: open %.2f s   anchor (one Argon2id): %.2f s   ratio %.2f (two keyslots are always tried)\n",
-                params.passes, params.memory_kib / 1024, t, anchor, t / anchor);
+    std::printf(
+        "unlock    Argon2id %u passes, %u MiB: open %.2f s   anchor (one Argon2id): %.2f s   ratio "
+        "%.2f (two keyslots are always tried)\n",
+        params.passes, params.memory_kib / 1024, t, anchor, t / anchor);
   }
   fs::remove_all(dir);
   return 0;

@@ -24,7 +24,7 @@ using Action = std::function<int()>;
 
 // Where the profile is and where passphrases come from (global options).
 struct ProfileOptions {
-  std::string home;  // --home DIR; empty: SATCHEL_HOME or the default
+  std::string home;        // --home DIR; empty: SATCHEL_HOME or the default
   int passphrase_fd = -1;  // --passphrase-fd N
 };
 ProfileOptions& profile_options();

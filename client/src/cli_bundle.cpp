@@ -23,8 +23,8 @@ struct OpenArgs {
 };
 
 const std::map<std::string, ContentType> kContentTypes = {
-    {"record", ContentType::kRecord},       {"attachment", ContentType::kAttachment},
-    {"hello", ContentType::kDeviceHello},   {"retraction", ContentType::kRetraction},
+    {"record", ContentType::kRecord},     {"attachment", ContentType::kAttachment},
+    {"hello", ContentType::kDeviceHello}, {"retraction", ContentType::kRetraction},
     {"cover", ContentType::kCover},
 };
 
@@ -68,8 +68,7 @@ int seal(const SealArgs& a) {
   if (!info) return fail(info.error());
   Status s = out->commit();
   if (!s) return fail(s.error());
-  std::cout << "bundle id: " << to_hex(info->bundle_id)
-            << "\nsize: " << info->size << " bytes\n";
+  std::cout << "bundle id: " << to_hex(info->bundle_id) << "\nsize: " << info->size << " bytes\n";
   return kExitOk;
 }
 
@@ -103,8 +102,9 @@ int open(const OpenArgs& a) {
             << (expect ? " (verified: matches --expect-sender)"
                        : " (UNVERIFIED: the bundle is authentic for this device key, but who holds "
                          "it is unknown; pass --expect-sender)")
-            << "\nsender fingerprint: " << vb->sender().fingerprint() << "\nsequence: " << m.sequence
-            << "\nbundle id: " << to_hex(m.bundle_id) << "\ncreated: " << utc(m.created_at)
+            << "\nsender fingerprint: " << vb->sender().fingerprint()
+            << "\nsequence: " << m.sequence << "\nbundle id: " << to_hex(m.bundle_id)
+            << "\ncreated: " << utc(m.created_at)
             << "\ncontent type: " << content_type_name(m.content_type)
             << "\nbody: " << m.body_length << " bytes\n";
   if (!m.form_id.empty()) std::cout << "form: " << m.form_id << " v" << m.form_version << "\n";
@@ -114,16 +114,20 @@ int open(const OpenArgs& a) {
 }  // namespace
 
 void add_bundle_command(CLI::App& app, Action& action) {
-  auto* bundle = app.add_subcommand("bundle", "Seal or open a bundle directly (testing and debugging)");
+  auto* bundle =
+      app.add_subcommand("bundle", "Seal or open a bundle directly (testing and debugging)");
   bundle->require_subcommand(1);
 
   auto sa = std::make_shared<SealArgs>();
   auto* s = bundle->add_subcommand("seal", "Seal IN into the bundle OUT for coordinators");
-  s->add_option("--to", sa->to, "coordinator public key (coordpub-…); repeat per recipient")->required();
+  s->add_option("--to", sa->to, "coordinator public key (coordpub-…); repeat per recipient")
+      ->required();
   s->add_option("--from", sa->from, "device secret key file (the sender)")->required();
-  s->add_option("--slots", sa->slots, "recipient slots N (default: number of --to)")->check(CLI::Range(1, 64));
+  s->add_option("--slots", sa->slots, "recipient slots N (default: number of --to)")
+      ->check(CLI::Range(1, 64));
   s->add_option("--sequence", sa->sequence, "sequence number (default: random)");
-  s->add_option("--content-type", sa->content_type, "record | attachment | hello | retraction | cover")
+  s->add_option("--content-type", sa->content_type,
+                "record | attachment | hello | retraction | cover")
       ->check(CLI::IsMember({"record", "attachment", "hello", "retraction", "cover"}));
   s->add_option("IN", sa->in, "file to seal")->required();
   s->add_option("OUT", sa->out, "bundle to create (never overwritten)")->required();
@@ -132,9 +136,11 @@ void add_bundle_command(CLI::App& app, Action& action) {
   auto oa = std::make_shared<OpenArgs>();
   auto* o = bundle->add_subcommand("open", "Verify the bundle IN and decrypt it to OUT");
   o->add_option("--key", oa->key, "coordinator secret key file")->required();
-  o->add_option("--expect-sender", oa->expect_sender, "device public key (devpub-…) the bundle must come from");
+  o->add_option("--expect-sender", oa->expect_sender,
+                "device public key (devpub-…) the bundle must come from");
   o->add_option("IN", oa->in, "bundle to open")->required();
-  o->add_option("OUT", oa->out, "file to create with the body (only after verification)")->required();
+  o->add_option("OUT", oa->out, "file to create with the body (only after verification)")
+      ->required();
   o->callback([&action, oa] { action = [oa] { return open(*oa); }; });
 }
 

@@ -30,7 +30,8 @@ Result<std::string> read_text_file(const std::string& path, size_t max_bytes) {
   while (in.read(buf, sizeof buf) || in.gcount() > 0) {
     out.append(buf, static_cast<size_t>(in.gcount()));
     if (out.size() > max_bytes)
-      return make_error(Errc::kInvalidArgument, path + " is larger than " + std::to_string(max_bytes) + " bytes");
+      return make_error(Errc::kInvalidArgument,
+                        path + " is larger than " + std::to_string(max_bytes) + " bytes");
   }
   return out;
 }
@@ -40,8 +41,10 @@ Status write_text_file(const std::string& path, std::string_view text, bool over
     return make_error(Errc::kAlreadyExists, path + " already exists (not overwritten)");
   std::string tmp = path + ".tmp-XXXXXX";
   int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return make_error(Errc::kIoError, "cannot create " + tmp + ": " + std::strerror(errno));
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  if (fd < 0)
+    return make_error(Errc::kIoError, "cannot create " + tmp + ": " + std::strerror(errno));
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
   int saved = errno;
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {

@@ -16,8 +16,8 @@ int form_add(const std::string& path) {
   client::TrustStore trust(*profile);
   auto f = trust.add_form(*text, path);
   if (!f) return fail(f.error());
-  std::cout << "form " << f->id << " version " << f->version << " added: "
-            << f->text(f->title, f->default_language) << "\n";
+  std::cout << "form " << f->id << " version " << f->version
+            << " added: " << f->text(f->title, f->default_language) << "\n";
   return kExitOk;
 }
 
@@ -36,15 +36,16 @@ int form_list() {
   return kExitOk;
 }
 
-void print_questions(const form::Form& f, const std::vector<form::Question>& qs, const std::string& lang,
-                     int depth) {
+void print_questions(const form::Form& f, const std::vector<form::Question>& qs,
+                     const std::string& lang, int depth) {
   for (const auto& q : qs) {
     std::cout << std::string(static_cast<size_t>(depth) * 2, ' ') << "- " << q.id << " ["
               << form::question_type_name(q.type) << (q.required ? ", required" : "")
-              << (q.identifying ? ", identifying" : "") << (q.relevant ? ", conditional" : "") << "] "
-              << f.text(q.label, lang) << "\n";
+              << (q.identifying ? ", identifying" : "") << (q.relevant ? ", conditional" : "")
+              << "] " << f.text(q.label, lang) << "\n";
     for (const auto& c : q.choices)
-      std::cout << std::string(static_cast<size_t>(depth) * 2 + 4, ' ') << c.value << ": " << f.text(c.label, lang) << "\n";
+      std::cout << std::string(static_cast<size_t>(depth) * 2 + 4, ' ') << c.value << ": "
+                << f.text(c.label, lang) << "\n";
     if (q.is_repeat()) print_questions(f, q.questions, lang, depth + 1);
   }
 }

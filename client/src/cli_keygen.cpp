@@ -19,7 +19,9 @@ int show_fingerprint(const std::string& text) {
     std::cout << "device public key\nfingerprint: " << d->fingerprint() << "\n";
   } else {
     // Report against the kind its prefix claims, so a typo is named as a typo.
-    return fail(o.code() != Errc::kKeyWrongKind ? o.error() : c.code() != Errc::kKeyWrongKind ? c.error() : d.error());
+    return fail(o.code() != Errc::kKeyWrongKind   ? o.error()
+                : c.code() != Errc::kKeyWrongKind ? c.error()
+                                                  : d.error());
   }
   return kExitOk;
 }
@@ -28,17 +30,20 @@ int show_fingerprint(const std::string& text) {
 
 void add_keygen_command(CLI::App& app, Action& action) {
   auto key = std::make_shared<std::string>();
-  auto* fpc = app.add_subcommand("fingerprint", "Show the fingerprint of a public key (to read aloud and compare)");
+  auto* fpc = app.add_subcommand(
+      "fingerprint", "Show the fingerprint of a public key (to read aloud and compare)");
   fpc->add_option("PUBKEY", *key, "orgpub-…, coordpub-… or devpub-…")->required();
   fpc->callback([&action, key] { action = [key] { return show_fingerprint(*key); }; });
 
-  auto* cmd = app.add_subcommand("keygen", "Generate a key: org (offline signing key), coordinator, or device");
+  auto* cmd = app.add_subcommand(
+      "keygen", "Generate a key: org (offline signing key), coordinator, or device");
   auto kind = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   cmd->add_option("kind", *kind, "org | coordinator | device")
       ->required()
       ->check(CLI::IsMember({"org", "coordinator", "device"}));
-  cmd->add_option("-o,--output", *out, "secret key file to create (mode 0600; never overwritten)")->required();
+  cmd->add_option("-o,--output", *out, "secret key file to create (mode 0600; never overwritten)")
+      ->required();
   cmd->callback([&action, kind, out] {
     action = [kind, out]() -> int {
       SecretBytes secret;

@@ -42,7 +42,8 @@ Result<OrgSecretKey> load_org_key(const std::string& path) {
 Result<Hash32> parse_pin(const std::string& hex, const std::string& what) {
   auto b = from_hex(hex);
   if (!b || b->size() != 32)
-    return make_error(Errc::kInvalidArgument, what + " must be 64 hex digits (SHA-256 of the SPKI)");
+    return make_error(Errc::kInvalidArgument,
+                      what + " must be 64 hex digits (SHA-256 of the SPKI)");
   Hash32 h{};
   std::copy(b->begin(), b->end(), h.begin());
   return h;
@@ -103,7 +104,8 @@ int registration(const RegistrationArgs& a) {
   Status s = write_text_file(a.out, *text + "\n", a.force);
   if (!s) return fail(s.error());
   std::cout << "relay registration version " << reg.version << " with "
-            << reg.coordinator_auth_keys.size() << " coordinator key(s) written to " << a.out << "\n";
+            << reg.coordinator_auth_keys.size() << " coordinator key(s) written to " << a.out
+            << "\n";
   return kExitOk;
 }
 
@@ -113,8 +115,7 @@ int form(const FormArgs& a) {
   auto content = read_text_file(a.form, 4 * 1024 * 1024);
   if (!content) return fail(content.error());
   nlohmann::json j = nlohmann::json::parse(*content, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return fail(a.form + ": not a JSON object");
+  if (j.is_discarded() || !j.is_object()) return fail(a.form + ": not a JSON object");
   if (!j.contains("id") || !j["id"].is_string())
     return fail(a.form + ": missing string field \"id\"");
   if (!j.contains("version") || !j["version"].is_number_unsigned())
@@ -133,35 +134,46 @@ int form(const FormArgs& a) {
 }  // namespace
 
 void add_org_command(CLI::App& app, Action& action) {
-  auto* org = app.add_subcommand("org", "Sign with the organisation's offline key (rosters, registrations, forms)");
+  auto* org = app.add_subcommand(
+      "org", "Sign with the organisation's offline key (rosters, registrations, forms)");
   org->require_subcommand(1);
 
   auto ra = std::make_shared<RosterArgs>();
-  auto* r = org->add_subcommand("roster", "Sign a roster: coordinators, slot count, relays and pins");
+  auto* r =
+      org->add_subcommand("roster", "Sign a roster: coordinators, slot count, relays and pins");
   r->add_option("--org-key", ra->org_key, "organisation secret key file")->required();
-  r->add_option("--version", ra->version, "roster version (must grow with every new roster)")->required();
-  r->add_option("--coordinator", ra->coordinators, "NAME=coordpub-…; repeat per coordinator")->required();
-  r->add_option("--slots", ra->slots, "bundle slots N (default: number of coordinators)")->check(CLI::Range(1, 64));
+  r->add_option("--version", ra->version, "roster version (must grow with every new roster)")
+      ->required();
+  r->add_option("--coordinator", ra->coordinators, "NAME=coordpub-…; repeat per coordinator")
+      ->required();
+  r->add_option("--slots", ra->slots, "bundle slots N (default: number of coordinators)")
+      ->check(CLI::Range(1, 64));
   r->add_option("--relay", ra->relays, "relay URL (https://…); repeat per relay")->required();
   r->add_option("--pin", ra->pins, "relay TLS SPKI SHA-256, hex; one per --relay")->required();
-  r->add_option("--backup-pin", ra->backup_pins, "backup key SPKI SHA-256, hex; one per --relay")->required();
-  r->add_option("--valid-days", ra->valid_days, "days until the roster expires (default 90)")->check(CLI::Range(1, 3650));
+  r->add_option("--backup-pin", ra->backup_pins, "backup key SPKI SHA-256, hex; one per --relay")
+      ->required();
+  r->add_option("--valid-days", ra->valid_days, "days until the roster expires (default 90)")
+      ->check(CLI::Range(1, 3650));
   r->add_option("-o,--output", ra->out, "roster file to write")->required();
   r->add_flag("--force", ra->force, "overwrite the output file");
   r->callback([&action, ra] { action = [ra] { return roster(*ra); }; });
 
   auto ga = std::make_shared<RegistrationArgs>();
-  auto* g = org->add_subcommand("registration", "Sign a relay registration (coordinators' relay keys only)");
+  auto* g = org->add_subcommand("registration",
+                                "Sign a relay registration (coordinators' relay keys only)");
   g->add_option("--org-key", ga->org_key, "organisation secret key file")->required();
   g->add_option("--version", ga->version, "registration version (must grow)")->required();
-  g->add_option("--coordinator", ga->coordinators, "coordpub-…; repeat per coordinator")->required();
-  g->add_option("--required-acks", ga->required_acks, "acknowledgements before the relay deletes a bundle (default: all)");
+  g->add_option("--coordinator", ga->coordinators, "coordpub-…; repeat per coordinator")
+      ->required();
+  g->add_option("--required-acks", ga->required_acks,
+                "acknowledgements before the relay deletes a bundle (default: all)");
   g->add_option("-o,--output", ga->out, "registration file to write")->required();
   g->add_flag("--force", ga->force, "overwrite the output file");
   g->callback([&action, ga] { action = [ga] { return registration(*ga); }; });
 
   auto fa = std::make_shared<FormArgs>();
-  auto* f = org->add_subcommand("form", "Sign a form (its JSON \"id\" and \"version\" are signed with it)");
+  auto* f = org->add_subcommand("form",
+                                "Sign a form (its JSON \"id\" and \"version\" are signed with it)");
   f->add_option("--org-key", fa->org_key, "organisation secret key file")->required();
   f->add_option("FORM", fa->form, "form JSON file")->required();
   f->add_option("-o,--output", fa->out, "signed form file to write")->required();

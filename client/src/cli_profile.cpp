@@ -16,7 +16,8 @@ ProfileOptions& profile_options() {
 
 void add_profile_options(CLI::App& app) {
   auto& o = profile_options();
-  app.add_option("--home", o.home, "profile directory (default: $SATCHEL_HOME, else $XDG_DATA_HOME/fieldnotes)")
+  app.add_option("--home", o.home,
+                 "profile directory (default: $SATCHEL_HOME, else $XDG_DATA_HOME/fieldnotes)")
       ->envname("SATCHEL_HOME");
   app.add_option("--passphrase-fd", o.passphrase_fd,
                  "read passphrases from this descriptor, one per line (or SATCHEL_PASSPHRASE_FD)");
@@ -41,7 +42,8 @@ std::optional<std::string> swap_warning() {
   std::getline(swaps, line);  // header
   while (std::getline(swaps, line)) {
     std::string dev = line.substr(0, line.find_first_of(" \t"));
-    if (dev.rfind("/dev/dm-", 0) == 0 || dev.rfind("/dev/mapper/", 0) == 0 || dev.rfind("/dev/zram", 0) == 0)
+    if (dev.rfind("/dev/dm-", 0) == 0 || dev.rfind("/dev/mapper/", 0) == 0 ||
+        dev.rfind("/dev/zram", 0) == 0)
       continue;
     return "warning: swap on " + dev +
            " may not be encrypted: memory pages holding testimony could be written to disk. "
@@ -65,7 +67,8 @@ Result<SecretBytes> new_passphrase(bool allow_weak) {
   if (!src->fd) {
     std::string offer = "Suggested passphrase (7 random words, about 90 bits): ";
     offer.append(reinterpret_cast<const char*>(suggested.data()), suggested.size());
-    offer += "\nWrite it down somewhere safe, or type your own. Press Enter to use the suggestion.\n";
+    offer +=
+        "\nWrite it down somewhere safe, or type your own. Press Enter to use the suggestion.\n";
     client::write_to_terminal(offer);
     wipe(offer.data(), offer.size());
   }
@@ -77,7 +80,8 @@ Result<SecretBytes> new_passphrase(bool allow_weak) {
     auto again = client::read_passphrase(*src, "Repeat passphrase: ");
     if (!again) return again.error();
     if (again->empty()) again = suggested.clone();
-    if (!again->equals(first->span())) return make_error(Errc::kInvalidArgument, "the passphrases differ");
+    if (!again->equals(first->span()))
+      return make_error(Errc::kInvalidArgument, "the passphrases differ");
   }
   if (!allow_weak) SATCHEL_TRY(client::check_passphrase_strength(*first));
   return std::move(first.value());
@@ -97,8 +101,9 @@ int init(const InitArgs& a) {
   }
   auto info = client::Profile::create(profile_home(), *pass, params);
   if (!info) return fail(info.error());
-  std::cout << "profile created in " << profile_home() << "\nArgon2id: " << params.passes << " passes, "
-            << params.memory_kib / 1024 << " MiB, 1 lane\ndevice key: " << info->device.to_text()
+  std::cout << "profile created in " << profile_home() << "\nArgon2id: " << params.passes
+            << " passes, " << params.memory_kib / 1024
+            << " MiB, 1 lane\ndevice key: " << info->device.to_text()
             << "\ndevice fingerprint: " << info->device.fingerprint() << "\n";
   return kExitOk;
 }
@@ -132,13 +137,17 @@ int rekey() {
 void add_profile_commands(CLI::App& app, Action& action) {
   auto ia = std::make_shared<InitArgs>();
   auto* init_cmd = app.add_subcommand("init", "Create an encrypted profile on this device");
-  init_cmd->add_flag("--allow-weak", ia->allow_weak, "accept a passphrase zxcvbn rates under 50 bits");
-  init_cmd->add_option("--kdf-passes", ia->kdf_passes, "Argon2id passes (default: calibrated; at least 2)");
-  init_cmd->add_option("--kdf-memory", ia->kdf_memory_mib, "Argon2id memory in MiB (default: calibrated; at least 64)");
+  init_cmd->add_flag("--allow-weak", ia->allow_weak,
+                     "accept a passphrase zxcvbn rates under 50 bits");
+  init_cmd->add_option("--kdf-passes", ia->kdf_passes,
+                       "Argon2id passes (default: calibrated; at least 2)");
+  init_cmd->add_option("--kdf-memory", ia->kdf_memory_mib,
+                       "Argon2id memory in MiB (default: calibrated; at least 64)");
   init_cmd->callback([&action, ia] { action = [ia] { return init(*ia); }; });
 
   auto weak = std::make_shared<bool>(false);
-  auto* pp = app.add_subcommand("passphrase", "Change the profile passphrase (instant: the data is not re-encrypted)");
+  auto* pp = app.add_subcommand(
+      "passphrase", "Change the profile passphrase (instant: the data is not re-encrypted)");
   pp->add_flag("--allow-weak", *weak, "accept a passphrase zxcvbn rates under 50 bits");
   pp->callback([&action, weak] { action = [weak] { return change_passphrase(*weak); }; });
 

@@ -33,7 +33,8 @@ std::string day_of(int64_t t) {
 std::vector<form::AnswerIssue> record_issues(const form::Form& f, const nlohmann::json& answers) {
   auto issues = form::validate_answers(f, answers, form::ValidationMode::kFinal);
   std::erase_if(issues, [&](const form::AnswerIssue& i) {
-    std::string id = i.path.substr(i.path.rfind('.') == std::string::npos ? 0 : i.path.rfind('.') + 1);
+    std::string id =
+        i.path.substr(i.path.rfind('.') == std::string::npos ? 0 : i.path.rfind('.') + 1);
     const form::Question* q = f.find_question(id);
     return q && q->type == form::QuestionType::kAttachment && i.rule == form::Rule::kRequired;
   });
@@ -52,7 +53,9 @@ int record_from_answers(const RecordArgs& a) {
   auto f = trust.form(a.form_id);
   if (!f) return fail(f.error());
   auto issues = record_issues(*f, answers);
-  if (!issues.empty()) return fail(a.answers_file + ": answers do not fit form " + f->id + ":\n" + client::describe_issues(issues));
+  if (!issues.empty())
+    return fail(a.answers_file + ": answers do not fit form " + f->id + ":\n" +
+                client::describe_issues(issues));
   client::RecordStore records(profile->db());
   auto id = records.create(f->id, f->version, answers);
   if (!id) return fail(id.error());
@@ -86,8 +89,8 @@ int record(const RecordArgs& a) {
   }
   auto outcome = run_questionnaire(*f, answers);
   if (!outcome) return fail(outcome.error());
-  if (outcome->abandoned && record_id.empty()) {
-    std::cerr << "nothing saved\n";
+  if (outcome->abandoned) {
+    std::cerr << (record_id.empty() ? "nothing saved\n" : "draft left as it was\n");
     return kExitOk;
   }
   if (record_id.empty()) {
@@ -98,7 +101,9 @@ int record(const RecordArgs& a) {
     Status s = records.save_answers(record_id, answers);
     if (!s) return fail(s.error());
   }
-  std::cout << record_id << (outcome->complete ? "" : " (draft saved; satchel record --resume " + record_id + ")")
+  std::cout << record_id
+            << (outcome->complete ? ""
+                                  : " (draft saved; satchel record --resume " + record_id + ")")
             << "\n";
   return kExitOk;
 }
@@ -128,7 +133,8 @@ int attach(const std::string& record_id, const std::string& path, std::string qu
   if (question.empty()) {
     for (const auto& q : f->questions)
       if (q.type == form::QuestionType::kAttachment) {
-        if (!question.empty()) return fail("form " + f->id + " has several attachment questions: pass --question ID");
+        if (!question.empty())
+          return fail("form " + f->id + " has several attachment questions: pass --question ID");
         question = q.id;
       }
     if (question.empty()) return fail("form " + f->id + " has no attachment question");
@@ -141,10 +147,12 @@ int attach(const std::string& record_id, const std::string& path, std::string qu
   const std::string kind = kind_for(path);
   bool accepted = false;
   for (auto k : q->accept) accepted |= form::attachment_kind_name(k) == kind;
-  if (!accepted) return fail("question '" + question + "' does not accept " + kind + " files (" + path + ")");
+  if (!accepted)
+    return fail("question '" + question + "' does not accept " + kind + " files (" + path + ")");
   auto answers = records.answers(record_id);
   if (!answers) return fail(answers.error());
-  const std::string name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+  const std::string name =
+      path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
   auto att = records.attach(record_id, *src, src->size(), question, name, kind);
   if (!att) return fail(att.error());
   auto& list = (*answers)[question];
@@ -161,7 +169,8 @@ int finalize(const std::string& record_id) {
   if (!profile) return fail(profile.error());
   auto r = client::finalize_record(*profile, record_id, static_cast<int64_t>(std::time(nullptr)));
   if (!r) return fail(r.error());
-  std::cout << "sealed into the outbox: " << r->entry.upload_id.substr(0, 16) << "  " << r->entry.size
+  std::cout << "sealed into the outbox: " << r->entry.upload_id.substr(0, 16) << "  "
+            << r->entry.size
             << " bytes\nthe draft and its key are destroyed: this device can no longer read it\n";
   return kExitOk;
 }
@@ -174,7 +183,8 @@ int list() {
   if (!drafts) return fail(drafts.error());
   if (drafts->empty()) std::cout << "no drafts\n";
   for (const auto& d : *drafts)
-    std::cout << d.record_id << "  " << d.form_id << " v" << d.form_version << "  updated " << day_of(d.updated_at) << "\n";
+    std::cout << d.record_id << "  " << d.form_id << " v" << d.form_version << "  updated "
+              << day_of(d.updated_at) << "\n";
   return kExitOk;
 }
 
@@ -188,7 +198,8 @@ int show(const std::string& record_id) {
   if (!atts) return fail(atts.error());
   std::string text = answers->dump(2) + "\n";
   for (const auto& a : *atts)
-    text += "attachment " + a.attachment_id + ": " + a.name + " (" + a.media_type + ", " + std::to_string(a.size) + " bytes)\n";
+    text += "attachment " + a.attachment_id + ": " + a.name + " (" + a.media_type + ", " +
+            std::to_string(a.size) + " bytes)\n";
   show_private_text(text);
   wipe(text.data(), text.size());
   return kExitOk;
@@ -210,23 +221,29 @@ int outbox() {
 
 void add_record_commands(CLI::App& app, Action& action) {
   auto ra = std::make_shared<RecordArgs>();
-  auto* rec = app.add_subcommand("record", "Fill a form (interactive), or record answers from a file");
+  auto* rec =
+      app.add_subcommand("record", "Fill a form (interactive), or record answers from a file");
   rec->add_option("FORM_ID", ra->form_id, "form to fill");
-  rec->add_option("--answers", ra->answers_file, "JSON answers file (non-interactive); prints the record id");
+  rec->add_option("--answers", ra->answers_file,
+                  "JSON answers file (non-interactive); prints the record id");
   rec->add_option("--resume", ra->resume, "continue the draft RECORD_ID");
   rec->callback([&action, ra] { action = [ra] { return record(*ra); }; });
 
   auto rid = std::make_shared<std::string>();
   auto file = std::make_shared<std::string>();
   auto question = std::make_shared<std::string>();
-  auto* att = app.add_subcommand("attach", "Attach a file to a draft (encrypted, streamed, no copy left)");
+  auto* att =
+      app.add_subcommand("attach", "Attach a file to a draft (encrypted, streamed, no copy left)");
   att->add_option("RECORD_ID", *rid, "draft")->required();
   att->add_option("FILE", *file, "file to attach")->required();
   att->add_option("--question", *question, "attachment question (default: the form's only one)");
-  att->callback([&action, rid, file, question] { action = [rid, file, question] { return attach(*rid, *file, *question); }; });
+  att->callback([&action, rid, file, question] {
+    action = [rid, file, question] { return attach(*rid, *file, *question); };
+  });
 
   auto fid = std::make_shared<std::string>();
-  auto* fin = app.add_subcommand("finalize", "Seal a draft for the coordinators and destroy it on this device");
+  auto* fin = app.add_subcommand("finalize",
+                                 "Seal a draft for the coordinators and destroy it on this device");
   fin->add_option("RECORD_ID", *fid, "draft")->required();
   fin->callback([&action, fid] { action = [fid] { return finalize(*fid); }; });
 
@@ -234,11 +251,13 @@ void add_record_commands(CLI::App& app, Action& action) {
   ls->callback([&action] { action = [] { return list(); }; });
 
   auto sid = std::make_shared<std::string>();
-  auto* sh = app.add_subcommand("show", "Show a draft's answers (on the terminal's alternate screen)");
+  auto* sh =
+      app.add_subcommand("show", "Show a draft's answers (on the terminal's alternate screen)");
   sh->add_option("RECORD_ID", *sid, "draft")->required();
   sh->callback([&action, sid] { action = [sid] { return show(*sid); }; });
 
-  auto* ob = app.add_subcommand("outbox", "List sealed bundles waiting to leave the device (id, size, state)");
+  auto* ob = app.add_subcommand(
+      "outbox", "List sealed bundles waiting to leave the device (id, size, state)");
   ob->callback([&action] { action = [] { return outbox(); }; });
 }
 

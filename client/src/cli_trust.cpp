@@ -27,9 +27,10 @@ int trust_org(const std::string& key_text, const std::string& confirm) {
   const std::string fp = key->fingerprint();
   std::string typed = confirm;
   if (typed.empty()) {
-    if (!client::write_to_terminal("Organisation fingerprint: " + fp +
-                                   "\nCompare it with the one your organisation gave you in person or by "
-                                   "phone.\nType it to confirm: "))
+    if (!client::write_to_terminal(
+            "Organisation fingerprint: " + fp +
+            "\nCompare it with the one your organisation gave you in person or by "
+            "phone.\nType it to confirm: "))
       return fail("no terminal to confirm the fingerprint: pass --confirm FINGERPRINT");
     auto src = client::PassphraseSource{};
     int tty = ::open("/dev/tty", O_RDONLY | O_CLOEXEC);
@@ -41,7 +42,8 @@ int trust_org(const std::string& key_text, const std::string& confirm) {
     typed.assign(reinterpret_cast<const char*>(line->data()), line->size());
   }
   if (digits_only(typed) != digits_only(fp))
-    return fail("fingerprint does not match: the key was NOT trusted. Check with your organisation.");
+    return fail(
+        "fingerprint does not match: the key was NOT trusted. Check with your organisation.");
   auto profile = open_profile();
   if (!profile) return fail(profile.error());
   client::TrustStore trust(*profile);
@@ -61,26 +63,31 @@ int roster_add(const std::string& path) {
   if (!r) return fail(make_error(r.error().code, path + ": " + r.error().message));
   std::cout << "roster version " << r->version << " accepted: " << r->coordinators.size()
             << " coordinator(s), " << r->slot_count << " slots\n";
-  for (const auto& c : r->coordinators) std::cout << "  " << c.name << "  " << c.key.fingerprint() << "\n";
+  for (const auto& c : r->coordinators)
+    std::cout << "  " << c.name << "  " << c.key.fingerprint() << "\n";
   return kExitOk;
 }
 
 }  // namespace
 
 void add_trust_commands(CLI::App& app, Action& action) {
-  auto* trust = app.add_subcommand("trust", "Trust an organisation's signing key (after comparing its fingerprint)");
+  auto* trust = app.add_subcommand(
+      "trust", "Trust an organisation's signing key (after comparing its fingerprint)");
   trust->require_subcommand(1);
   auto key = std::make_shared<std::string>();
   auto confirm = std::make_shared<std::string>();
   auto* org = trust->add_subcommand("org", "Trust the organisation key PUBKEY (orgpub-…)");
   org->add_option("PUBKEY", *key, "organisation public key")->required();
-  org->add_option("--confirm", *confirm, "the fingerprint, for scripts (otherwise typed at the terminal)");
-  org->callback([&action, key, confirm] { action = [key, confirm] { return trust_org(*key, *confirm); }; });
+  org->add_option("--confirm", *confirm,
+                  "the fingerprint, for scripts (otherwise typed at the terminal)");
+  org->callback(
+      [&action, key, confirm] { action = [key, confirm] { return trust_org(*key, *confirm); }; });
 
   auto* roster = app.add_subcommand("roster", "Manage the roster of coordinators");
   roster->require_subcommand(1);
   auto file = std::make_shared<std::string>();
-  auto* add = roster->add_subcommand("add", "Accept an organisation-signed roster (newer and unexpired only)");
+  auto* add = roster->add_subcommand(
+      "add", "Accept an organisation-signed roster (newer and unexpired only)");
   add->add_option("ROSTER", *file, "roster file")->required();
   add->callback([&action, file] { action = [file] { return roster_add(*file); }; });
 }

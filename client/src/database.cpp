@@ -102,7 +102,9 @@ Database& Database::operator=(Database&& o) noexcept {
   return *this;
 }
 
-Database::~Database() { close(); }
+Database::~Database() {
+  close();
+}
 
 void Database::close() {
   if (db_) sqlite3_close_v2(db_);
@@ -123,7 +125,8 @@ Result<Database> Database::open(const std::string& path, const SecretBytes& key,
   // "hmac check failed" on stderr).
   SATCHEL_TRY(db.exec("PRAGMA cipher_log_level = NONE"));
   SATCHEL_TRY(db.exec("PRAGMA cipher_memory_security = ON"));
-  if (sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) != SQLITE_OK)
+  if (sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) !=
+      SQLITE_OK)
     return make_error(Errc::kIoError, "cannot unlock the database (wrong key or damaged file)");
   SATCHEL_TRY(db.exec("PRAGMA temp_store = MEMORY"));
   SATCHEL_TRY(db.exec("PRAGMA secure_delete = ON"));
@@ -167,7 +170,8 @@ Status Database::export_to(const std::string& path, const SecretBytes& new_key) 
   // ATTACH cannot create files on a connection opened without SQLITE_OPEN_CREATE: create an empty
   // one (private, and refusing to reuse a leftover).
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error(Errc::kIoError, "cannot create " + path + ": " + std::strerror(errno));
+  if (fd < 0)
+    return make_error(Errc::kIoError, "cannot create " + path + ": " + std::strerror(errno));
   ::close(fd);
   SecretBytes k = sqlcipher_raw_key(new_key);
   // ATTACH takes the key as a bound parameter, so it never appears in SQL text.

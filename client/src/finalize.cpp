@@ -17,7 +17,8 @@ std::string describe_issues(const std::vector<form::AnswerIssue>& issues) {
   return out;
 }
 
-Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& record_id, int64_t now) {
+Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& record_id,
+                                        int64_t now) {
   RecordStore records(profile.db());
   TrustStore trust(profile);
   auto info = records.info(record_id);
@@ -35,7 +36,8 @@ Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& rec
     if (q.type != form::QuestionType::kAttachment || !answers->contains(q.id)) continue;
     for (const auto& id : (*answers)[q.id]) {
       bool found = false;
-      for (const auto& a : *attachments) found |= id.is_string() && a.attachment_id == id.get<std::string>();
+      for (const auto& a : *attachments)
+        found |= id.is_string() && a.attachment_id == id.get<std::string>();
       if (!found)
         issues.push_back({q.id, form::Rule::kType, "names an attachment this draft does not have"});
     }
@@ -47,8 +49,9 @@ Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& rec
   auto roster = trust.roster(now);
   if (!roster) return roster.error();
   if (!*roster)
-    return make_error(Errc::kNotFound, "no roster: the device does not know its coordinators yet "
-                                       "(satchel roster add FILE)");
+    return make_error(Errc::kNotFound,
+                      "no roster: the device does not know its coordinators yet "
+                      "(satchel roster add FILE)");
   auto device = profile.device_key();
   if (!device) return device.error();
 

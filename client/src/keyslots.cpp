@@ -20,7 +20,8 @@ void put_u32(uint8_t* p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 uint32_t get_u32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0] | (p[1] << 8) | (p[2] << 16)) | (static_cast<uint32_t>(p[3]) << 24);
+  return static_cast<uint32_t>(p[0] | (p[1] << 8) | (p[2] << 16)) |
+         (static_cast<uint32_t>(p[3]) << 24);
 }
 
 Status derive_slot_key(const SecretBytes& passphrase, const SecretBytes& wipe_key,
@@ -63,8 +64,8 @@ Status seal_slot(uint8_t* slot, size_t index, const SecretBytes& passphrase,
 }
 
 bool params_sane(Argon2Params p) {
-  return p.passes >= kArgon2Floor.passes && p.passes <= 64 && p.memory_kib >= kArgon2Floor.memory_kib &&
-         p.memory_kib <= kArgon2MaxMemoryKib;
+  return p.passes >= kArgon2Floor.passes && p.passes <= 64 &&
+         p.memory_kib >= kArgon2Floor.memory_kib && p.memory_kib <= kArgon2MaxMemoryKib;
 }
 
 }  // namespace
@@ -114,9 +115,11 @@ Result<Bytes> rewrap_keyslot(ByteView file, size_t index, const SecretBytes& pas
                              Argon2Params params) {
   if (file.size() != kKeySlotFileSize || index >= kKeySlotCount)
     return make_error(Errc::kInvalidArgument, "keyslot file has the wrong size");
-  if (!params_sane(params)) return make_error(Errc::kInvalidArgument, "Argon2id parameters out of range");
+  if (!params_sane(params))
+    return make_error(Errc::kInvalidArgument, "Argon2id parameters out of range");
   Bytes out(file.begin(), file.end());
-  SATCHEL_TRY(seal_slot(out.data() + kKeySlotSize * index, index, passphrase, wipe_key, db_key, params));
+  SATCHEL_TRY(
+      seal_slot(out.data() + kKeySlotSize * index, index, passphrase, wipe_key, db_key, params));
   return out;
 }
 
@@ -134,8 +137,9 @@ Result<SecretBytes> unlock_keyslots(ByteView file, const SecretBytes& passphrase
     uint8_t ad[64];
     slot_ad(i, slot, ad);
     const uint8_t* nonce = slot + kSalt + kParams;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(candidate.data(), nullptr, nullptr, nonce + kNonce,
-                                                   kCt, ad, kAdLen, nonce, key.data()) == 0 &&
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(candidate.data(), nullptr, nullptr,
+                                                   nonce + kNonce, kCt, ad, kAdLen, nonce,
+                                                   key.data()) == 0 &&
         !found) {
       std::memcpy(db_key.data(), candidate.data(), 32);
       found = true;
@@ -146,7 +150,8 @@ Result<SecretBytes> unlock_keyslots(ByteView file, const SecretBytes& passphrase
 }
 
 Result<Argon2Params> keyslot_params(ByteView file) {
-  if (file.size() != kKeySlotFileSize) return make_error(Errc::kIoError, "keyslot file has the wrong size");
+  if (file.size() != kKeySlotFileSize)
+    return make_error(Errc::kIoError, "keyslot file has the wrong size");
   return Argon2Params{get_u32(file.data() + kSalt), get_u32(file.data() + kSalt + 4)};
 }
 

@@ -11,7 +11,9 @@ namespace {
 
 // No core dumps and no ptrace attach by other users: a crash must not write keys to disk.
 void harden_process() {
-  struct rlimit none {0, 0};
+  struct rlimit none {
+    0, 0
+  };
   setrlimit(RLIMIT_CORE, &none);
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
@@ -21,7 +23,8 @@ void harden_process() {
 int main(int argc, char** argv) {
   harden_process();
   satchel::crypto_init();
-  CLI::App app{"satchel: collect survey answers and testimony offline, sealed for your coordinators"};
+  CLI::App app{
+      "satchel: collect survey answers and testimony offline, sealed for your coordinators"};
   app.set_version_flag("--version", std::string("satchel ") + SATCHEL_VERSION);
   app.require_subcommand(1);
   app.fallthrough(true);

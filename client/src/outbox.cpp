@@ -15,9 +15,11 @@ Result<OutboxWriter> OutboxWriter::begin(Database& db) {
   Bytes placeholder(16);
   randombytes_buf(placeholder.data(), placeholder.size());
   auto st = db.prepare(
-      "INSERT INTO outbox (upload_id, size, sequence, state, created_day) VALUES (?1, 0, 0, 'sealed', ?2)");
+      "INSERT INTO outbox (upload_id, size, sequence, state, created_day) VALUES (?1, 0, 0, "
+      "'sealed', ?2)");
   if (!st) return st.error();
-  st->bind(1, "pending-" + to_hex(placeholder)).bind(2, static_cast<int64_t>(std::time(nullptr) / 86400));
+  st->bind(1, "pending-" + to_hex(placeholder))
+      .bind(2, static_cast<int64_t>(std::time(nullptr) / 86400));
   SATCHEL_TRY(st->run());
   return OutboxWriter(db, db.last_insert_rowid());
 }
@@ -52,16 +54,21 @@ Result<OutboxEntry> OutboxWriter::finish(uint64_t sequence) {
   e.size = size_;
   e.sequence = sequence;
   e.state = "sealed";
-  auto st = db_->prepare("UPDATE outbox SET upload_id = ?1, size = ?2, sequence = ?3 WHERE outbox_id = ?4");
+  auto st = db_->prepare(
+      "UPDATE outbox SET upload_id = ?1, size = ?2, sequence = ?3 WHERE outbox_id = ?4");
   if (!st) return st.error();
-  st->bind(1, e.upload_id).bind(2, static_cast<int64_t>(e.size)).bind(3, static_cast<int64_t>(sequence)).bind(4, id_);
+  st->bind(1, e.upload_id)
+      .bind(2, static_cast<int64_t>(e.size))
+      .bind(3, static_cast<int64_t>(sequence))
+      .bind(4, id_);
   SATCHEL_TRY(st->run());
   return e;
 }
 
 Result<std::vector<OutboxEntry>> Outbox::list() {
   auto st = db_.prepare(
-      "SELECT outbox_id, upload_id, size, sequence, state, uploaded_offset FROM outbox ORDER BY outbox_id");
+      "SELECT outbox_id, upload_id, size, sequence, state, uploaded_offset FROM outbox ORDER BY "
+      "outbox_id");
   if (!st) return st.error();
   std::vector<OutboxEntry> out;
   for (;;) {
@@ -69,7 +76,8 @@ Result<std::vector<OutboxEntry>> Outbox::list() {
     if (!row) return row.error();
     if (!*row) break;
     out.push_back({st->int64(0), st->text(1), static_cast<uint64_t>(st->int64(2)),
-                   static_cast<uint64_t>(st->int64(3)), st->text(4), static_cast<uint64_t>(st->int64(5))});
+                   static_cast<uint64_t>(st->int64(3)), st->text(4),
+                   static_cast<uint64_t>(st->int64(5))});
   }
   return out;
 }
@@ -83,7 +91,8 @@ Status Outbox::read(int64_t outbox_id, ByteSink& out) {
     auto row = st->step();
     if (!row) return row.error();
     if (!*row) break;
-    if (st->int64(0) != expect++) return make_error(Errc::kIoError, "outbox entry is missing chunks");
+    if (st->int64(0) != expect++)
+      return make_error(Errc::kIoError, "outbox entry is missing chunks");
     SATCHEL_TRY(out.write(st->blob(1)));
   }
   return Status::Ok();

@@ -28,9 +28,12 @@ Result<SecretBytes> read_line(int fd) {
     uint8_t c;
     ssize_t r = ::read(fd, &c, 1);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return make_error(Errc::kIoError, std::string("cannot read passphrase: ") + std::strerror(errno));
+    if (r < 0)
+      return make_error(Errc::kIoError,
+                        std::string("cannot read passphrase: ") + std::strerror(errno));
     if (r == 0 || c == '\n') break;
-    if (n == kMaxPassphrase) return make_error(Errc::kInvalidArgument, "passphrase longer than 1024 bytes");
+    if (n == kMaxPassphrase)
+      return make_error(Errc::kInvalidArgument, "passphrase longer than 1024 bytes");
     buf.data()[n++] = c;
   }
   if (n > 0 && buf.data()[n - 1] == '\r') n--;
@@ -51,7 +54,8 @@ Result<PassphraseSource> PassphraseSource::resolve(int flag_fd) {
     char* end = nullptr;
     long v = std::strtol(env, &end, 10);
     if (end == env || *end != '\0' || v < 0 || v > 65535)
-      return make_error(Errc::kInvalidArgument, "SATCHEL_PASSPHRASE_FD must hold a descriptor number");
+      return make_error(Errc::kInvalidArgument,
+                        "SATCHEL_PASSPHRASE_FD must hold a descriptor number");
     s.fd = static_cast<int>(v);
   }
   return s;
@@ -69,10 +73,12 @@ Result<SecretBytes> read_passphrase(const PassphraseSource& src, const char* pro
   if (src.fd) return read_line(*src.fd);
   int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
   if (tty < 0)
-    return make_error(Errc::kInvalidArgument,
-                      "no terminal to ask for the passphrase: use --passphrase-fd N or SATCHEL_PASSPHRASE_FD");
-  if (::write(tty, prompt, std::strlen(prompt)) < 0) { /* the prompt is a courtesy */ }
-  termios old {};
+    return make_error(
+        Errc::kInvalidArgument,
+        "no terminal to ask for the passphrase: use --passphrase-fd N or SATCHEL_PASSPHRASE_FD");
+  if (::write(tty, prompt, std::strlen(prompt)) < 0) { /* the prompt is a courtesy */
+  }
+  termios old{};
   bool restore = tcgetattr(tty, &old) == 0;
   if (restore) {
     termios quiet = old;

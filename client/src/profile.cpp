@@ -14,9 +14,15 @@
 namespace satchel::client {
 namespace fs = std::filesystem;
 
-std::string keyslots_path(const std::string& home) { return home + "/keyslots"; }
-std::string wipe_key_path(const std::string& home) { return home + "/wipe.key"; }
-std::string database_path(const std::string& home) { return home + "/data.db"; }
+std::string keyslots_path(const std::string& home) {
+  return home + "/keyslots";
+}
+std::string wipe_key_path(const std::string& home) {
+  return home + "/wipe.key";
+}
+std::string database_path(const std::string& home) {
+  return home + "/data.db";
+}
 
 std::string default_profile_home() {
   if (const char* h = std::getenv("SATCHEL_HOME"); h && *h) return h;
@@ -78,7 +84,8 @@ static Status finish_swap(const std::string& home) {
   SATCHEL_TRY(shred_file(path + "-wal"));
   (void)::unlink((path + "-shm").c_str());
   SATCHEL_TRY(shred_file(path));
-  if (::rename(fresh.c_str(), path.c_str()) != 0) return errno_error("cannot finish rekey of", path);
+  if (::rename(fresh.c_str(), path.c_str()) != 0)
+    return errno_error("cannot finish rekey of", path);
   return fsync_dir(home);
 }
 
@@ -86,7 +93,8 @@ Status write_file_atomic(const std::string& path, ByteView data, mode_t mode) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return errno_error("cannot create", tmp);
-  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) && ::fsync(fd) == 0;
+  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+            ::fsync(fd) == 0;
   int saved = errno;
   ::close(fd);
   if (!ok) {
@@ -181,7 +189,8 @@ Result<Profile> Profile::open(const std::string& home, const SecretBytes& passph
     SATCHEL_TRY(shred_file(fresh));  // a rekey that never reached its keyslot: discard
   }
   if (!db) return db.error();
-  return Profile(home, std::move(wipe_key.value()), std::move(db_key.value()), std::move(db.value()));
+  return Profile(home, std::move(wipe_key.value()), std::move(db_key.value()),
+                 std::move(db.value()));
 }
 
 Result<std::optional<std::string>> Profile::setting(const std::string& name) {
@@ -213,7 +222,8 @@ Result<DeviceSecretKey> Profile::device_key() {
 Result<uint64_t> Profile::take_sequence() {
   auto v = setting("next_sequence");
   if (!v) return v.error();
-  if (!*v) return make_error(Errc::kIoError, "the profile has no sequence counter (damaged profile)");
+  if (!*v)
+    return make_error(Errc::kIoError, "the profile has no sequence counter (damaged profile)");
   const uint64_t seq = std::stoull(**v);
   SATCHEL_TRY(set_setting("next_sequence", std::to_string(seq + 1)));
   return seq;

@@ -4,9 +4,9 @@
 
 namespace satchel::client {
 
-Result<RecordPackageSource> RecordPackageSource::open(RecordStore& store, const std::string& record_id,
-                                                      const nlohmann::json& manifest,
-                                                      const std::vector<AttachmentInfo>& attachments) {
+Result<RecordPackageSource> RecordPackageSource::open(
+    RecordStore& store, const std::string& record_id, const nlohmann::json& manifest,
+    const std::vector<AttachmentInfo>& attachments) {
   RecordPackageSource src;
   src.store_ = &store;
   src.record_id_ = record_id;

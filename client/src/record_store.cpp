@@ -10,7 +10,9 @@
 namespace satchel::client {
 namespace {
 
-int64_t now() { return static_cast<int64_t>(std::time(nullptr)); }
+int64_t now() {
+  return static_cast<int64_t>(std::time(nullptr));
+}
 
 std::string random_hex(size_t bytes) {
   Bytes b(bytes);
@@ -18,7 +20,9 @@ std::string random_hex(size_t bytes) {
   return to_hex(b);
 }
 
-std::string answers_ad(const std::string& id) { return "satchel draft v1|" + id + "|answers"; }
+std::string answers_ad(const std::string& id) {
+  return "satchel draft v1|" + id + "|answers";
+}
 std::string meta_ad(const std::string& id, const std::string& att) {
   return "satchel draft v1|" + id + "|" + att + "|meta";
 }
@@ -47,7 +51,8 @@ Result<SecretBytes> RecordStore::record_key(const std::string& record_id) {
   if (!row) return row.error();
   if (!*row) return not_found(record_id);
   ByteView k = st->blob(0);
-  if (k.size() != 32) return make_error(Errc::kIoError, "draft " + record_id + " has a damaged key");
+  if (k.size() != 32)
+    return make_error(Errc::kIoError, "draft " + record_id + " has a damaged key");
   SecretBytes key(32);
   std::memcpy(key.data(), k.data(), 32);
   return key;
@@ -79,19 +84,22 @@ Result<DraftInfo> RecordStore::info(const std::string& record_id) {
   auto row = st->step();
   if (!row) return row.error();
   if (!*row) return not_found(record_id);
-  return DraftInfo{record_id, st->text(0), static_cast<uint64_t>(st->int64(1)), st->int64(2), st->int64(3)};
+  return DraftInfo{record_id, st->text(0), static_cast<uint64_t>(st->int64(1)), st->int64(2),
+                   st->int64(3)};
 }
 
 Result<std::vector<DraftInfo>> RecordStore::list() {
   auto st = db_.prepare(
-      "SELECT record_id, form_id, form_version, created_at, updated_at FROM records ORDER BY updated_at, record_id");
+      "SELECT record_id, form_id, form_version, created_at, updated_at FROM records ORDER BY "
+      "updated_at, record_id");
   if (!st) return st.error();
   std::vector<DraftInfo> out;
   for (;;) {
     auto row = st->step();
     if (!row) return row.error();
     if (!*row) break;
-    out.push_back({st->text(0), st->text(1), static_cast<uint64_t>(st->int64(2)), st->int64(3), st->int64(4)});
+    out.push_back({st->text(0), st->text(1), static_cast<uint64_t>(st->int64(2)), st->int64(3),
+                   st->int64(4)});
   }
   return out;
 }
@@ -109,7 +117,8 @@ Result<nlohmann::json> RecordStore::answers(const std::string& record_id) {
   SATCHEL_TRY(open_blob(*key, answers_ad(record_id), st->blob(0), plain));
   auto j = nlohmann::json::parse(plain.begin(), plain.end(), nullptr, false);
   wipe(plain.data(), plain.size());
-  if (j.is_discarded()) return make_error(Errc::kIoError, "draft " + record_id + " answers are damaged");
+  if (j.is_discarded())
+    return make_error(Errc::kIoError, "draft " + record_id + " answers are damaged");
   return j;
 }
 
@@ -125,9 +134,9 @@ Status RecordStore::save_answers(const std::string& record_id, const nlohmann::j
   return st->run();
 }
 
-Result<std::string> RecordStore::attach(const std::string& record_id, ByteSource& src, uint64_t size,
-                                        const std::string& question, const std::string& name,
-                                        const std::string& media_type) {
+Result<std::string> RecordStore::attach(const std::string& record_id, ByteSource& src,
+                                        uint64_t size, const std::string& question,
+                                        const std::string& name, const std::string& media_type) {
   auto key = record_key(record_id);
   if (!key) return key.error();
   const std::string att = random_hex(8);
@@ -140,11 +149,14 @@ Result<std::string> RecordStore::attach(const std::string& record_id, ByteSource
       "INSERT INTO attachments (record_id, attachment_id, meta, size, chunk_count, complete) "
       "VALUES (?1, ?2, ?3, ?4, ?5, 0)");
   if (!ins) return ins.error();
-  ins->bind(1, record_id).bind(2, att).bind_blob(3, seal_blob(*key, meta_ad(record_id, att), meta_plain));
+  ins->bind(1, record_id)
+      .bind(2, att)
+      .bind_blob(3, seal_blob(*key, meta_ad(record_id, att), meta_plain));
   ins->bind(4, static_cast<int64_t>(size)).bind(5, static_cast<int64_t>(chunks));
   SATCHEL_TRY(ins->run());
   auto chunk = db_.prepare(
-      "INSERT INTO attachment_chunks (record_id, attachment_id, seq, data) VALUES (?1, ?2, ?3, ?4)");
+      "INSERT INTO attachment_chunks (record_id, attachment_id, seq, data) VALUES (?1, ?2, ?3, "
+      "?4)");
   if (!chunk) return chunk.error();
   std::vector<uint8_t> buf(kAttachmentChunk);
   uint64_t left = size;
@@ -155,7 +167,8 @@ Result<std::string> RecordStore::attach(const std::string& record_id, ByteSource
       auto r = src.read(std::span<uint8_t>(buf.data() + got, want - got));
       if (!r) return r.error();
       if (*r == 0)
-        return make_error(Errc::kIoError, "attachment " + name + " ended early (it changed while being read?)");
+        return make_error(Errc::kIoError,
+                          "attachment " + name + " ended early (it changed while being read?)");
       got += *r;
     }
     Bytes blob = seal_blob(*key, chunk_ad(record_id, att, seq), ByteView(buf.data(), want));
@@ -169,7 +182,8 @@ Result<std::string> RecordStore::attach(const std::string& record_id, ByteSource
   auto r = src.read(std::span<uint8_t>(&extra, 1));
   if (!r) return r.error();
   if (*r != 0) return make_error(Errc::kIoError, "attachment " + name + " grew while being read");
-  auto done = db_.prepare("UPDATE attachments SET complete = 1 WHERE record_id = ?1 AND attachment_id = ?2");
+  auto done = db_.prepare(
+      "UPDATE attachments SET complete = 1 WHERE record_id = ?1 AND attachment_id = ?2");
   if (!done) return done.error();
   done->bind(1, record_id).bind(2, att);
   SATCHEL_TRY(done->run());
@@ -214,7 +228,8 @@ Status RecordStore::read_attachment(const std::string& record_id, const std::str
   auto key = record_key(record_id);
   if (!key) return key.error();
   auto st = db_.prepare(
-      "SELECT seq, data FROM attachment_chunks WHERE record_id = ?1 AND attachment_id = ?2 ORDER BY seq");
+      "SELECT seq, data FROM attachment_chunks WHERE record_id = ?1 AND attachment_id = ?2 ORDER "
+      "BY seq");
   if (!st) return st.error();
   st->bind(1, record_id).bind(2, attachment_id);
   Bytes plain;
@@ -237,7 +252,8 @@ Result<AttachmentReader> RecordStore::open_attachment(const std::string& record_
   auto key = record_key(record_id);
   if (!key) return key.error();
   auto st = db_.prepare(
-      "SELECT seq, data FROM attachment_chunks WHERE record_id = ?1 AND attachment_id = ?2 ORDER BY seq");
+      "SELECT seq, data FROM attachment_chunks WHERE record_id = ?1 AND attachment_id = ?2 ORDER "
+      "BY seq");
   if (!st) return st.error();
   st->bind(1, record_id).bind(2, attachment_id);
   return AttachmentReader(std::move(st.value()), std::move(key.value()), record_id, attachment_id);
@@ -255,8 +271,10 @@ Result<size_t> AttachmentReader::read(std::span<uint8_t> out) {
         wipe(buf_.data(), buf_.size());
         break;
       }
-      if (st_.int64(0) != next_seq_) return make_error(Errc::kIoError, "attachment chunks are missing");
-      SATCHEL_TRY(open_blob(key_, chunk_ad(record_id_, attachment_id_, next_seq_), st_.blob(1), buf_));
+      if (st_.int64(0) != next_seq_)
+        return make_error(Errc::kIoError, "attachment chunks are missing");
+      SATCHEL_TRY(
+          open_blob(key_, chunk_ad(record_id_, attachment_id_, next_seq_), st_.blob(1), buf_));
       next_seq_++;
       pos_ = 0;
     }

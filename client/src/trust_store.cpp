@@ -25,7 +25,8 @@ Status TrustStore::trust_organisation(const OrgPublicKey& org) {
   if (*held && !(**held == org))
     return make_error(Errc::kAlreadyExists,
                       "this profile already trusts another organisation (fingerprint " +
-                          (*held)->fingerprint() + "); create a new profile for a new organisation");
+                          (*held)->fingerprint() +
+                          "); create a new profile for a new organisation");
   return profile_.set_setting("org_public_key", org.to_text());
 }
 
@@ -61,7 +62,8 @@ Result<Roster> TrustStore::add_roster(std::string_view text, int64_t now) {
   return incoming;
 }
 
-Result<form::Form> TrustStore::add_form(std::string_view package_text, const std::string& source_name) {
+Result<form::Form> TrustStore::add_form(std::string_view package_text,
+                                        const std::string& source_name) {
   auto org = require_organisation();
   if (!org) return org.error();
   auto pkg = FormEnvelope::verify_package(package_text, *org);
@@ -71,10 +73,11 @@ Result<form::Form> TrustStore::add_form(std::string_view package_text, const std
   auto parsed = form::parse_form(content, source_name);
   if (!parsed) return parsed.error();
   if (parsed->id != env.form_id || parsed->version != env.form_version)
-    return make_error(Errc::kDocInvalidField, source_name + ": the form's id/version (" + parsed->id + " v" +
-                                                  std::to_string(parsed->version) +
-                                                  ") differ from the signed envelope's (" + env.form_id +
-                                                  " v" + std::to_string(env.form_version) + ")");
+    return make_error(Errc::kDocInvalidField,
+                      source_name + ": the form's id/version (" + parsed->id + " v" +
+                          std::to_string(parsed->version) +
+                          ") differ from the signed envelope's (" + env.form_id + " v" +
+                          std::to_string(env.form_version) + ")");
   auto st = profile_.db().prepare("SELECT max(version) FROM forms WHERE form_id = ?1");
   if (!st) return st.error();
   st->bind(1, env.form_id);
@@ -85,11 +88,16 @@ Result<form::Form> TrustStore::add_form(std::string_view package_text, const std
   *st = Statement();
   Status s = check_form_update(held, env);
   if (!s) return make_error(s.error().code, source_name + ": " + s.error().message);
-  auto ins = profile_.db().prepare("INSERT INTO forms (form_id, version, content, package) VALUES (?1, ?2, ?3, ?4)");
+  auto ins = profile_.db().prepare(
+      "INSERT INTO forms (form_id, version, content, package) VALUES (?1, ?2, ?3, ?4)");
   if (!ins) return ins.error();
   std::string pkg_text(package_text);
-  while (!pkg_text.empty() && (pkg_text.back() == '\n' || pkg_text.back() == ' ')) pkg_text.pop_back();
-  ins->bind(1, env.form_id).bind(2, static_cast<int64_t>(env.form_version)).bind(3, content).bind(4, pkg_text);
+  while (!pkg_text.empty() && (pkg_text.back() == '\n' || pkg_text.back() == ' '))
+    pkg_text.pop_back();
+  ins->bind(1, env.form_id)
+      .bind(2, static_cast<int64_t>(env.form_version))
+      .bind(3, content)
+      .bind(4, pkg_text);
   SATCHEL_TRY(ins->run());
   return parsed;
 }
@@ -110,17 +118,21 @@ Result<std::vector<StoredForm>> TrustStore::latest_forms() {
 }
 
 Result<form::Form> TrustStore::form(const std::string& form_id, std::optional<uint64_t> version) {
-  auto st = version ? profile_.db().prepare("SELECT content FROM forms WHERE form_id = ?1 AND version = ?2")
-                    : profile_.db().prepare(
-                          "SELECT content FROM forms WHERE form_id = ?1 ORDER BY version DESC LIMIT 1");
+  auto st =
+      version
+          ? profile_.db().prepare("SELECT content FROM forms WHERE form_id = ?1 AND version = ?2")
+          : profile_.db().prepare(
+                "SELECT content FROM forms WHERE form_id = ?1 ORDER BY version DESC LIMIT 1");
   if (!st) return st.error();
   st->bind(1, form_id);
   if (version) st->bind(2, static_cast<int64_t>(*version));
   auto row = st->step();
   if (!row) return row.error();
   if (!*row)
-    return make_error(Errc::kNotFound, "no form " + form_id + (version ? " version " + std::to_string(*version) : "") +
-                                           " (satchel form list shows the forms; satchel form add FILE adds one)");
+    return make_error(Errc::kNotFound,
+                      "no form " + form_id +
+                          (version ? " version " + std::to_string(*version) : "") +
+                          " (satchel form list shows the forms; satchel form add FILE adds one)");
   return form::parse_form(st->text(0), "form " + form_id);
 }
 

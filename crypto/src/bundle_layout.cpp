@@ -6,7 +6,9 @@
 
 namespace satchel {
 
-bool content_type_known(uint8_t v) { return v >= 1 && v <= 5; }
+bool content_type_known(uint8_t v) {
+  return v >= 1 && v <= 5;
+}
 
 uint64_t padme_padded_length(uint64_t length) {
   if (length > (uint64_t{1} << 62)) return UINT64_MAX;  // beyond any valid bundle
@@ -85,10 +87,10 @@ bool form_id_char_ok(char c) {
 
 Status check_form_fields(const std::string& form_id, uint64_t form_version, const Hash32& form_hash,
                          Errc code) {
-  if (form_id.size() > kBundleFormIdMax)
-    return make_error(code, "form id longer than 64 bytes");
+  if (form_id.size() > kBundleFormIdMax) return make_error(code, "form id longer than 64 bytes");
   for (char c : form_id)
-    if (!form_id_char_ok(c)) return make_error(code, "form id has a character outside [A-Za-z0-9._-]");
+    if (!form_id_char_ok(c))
+      return make_error(code, "form id has a character outside [A-Za-z0-9._-]");
   bool zero_hash = sodium_is_zero(form_hash.data(), form_hash.size()) == 1;
   if (form_id.empty() && (form_version != 0 || !zero_hash))
     return make_error(code, "form version or hash set without a form id");
@@ -129,8 +131,8 @@ Result<ParsedInner> parse_inner(ByteView first_chunk, uint64_t padded) {
   uint64_t created = 0;
   uint8_t type = 0, flags = 0, form_id_len = 0;
   if (!r.array(p.device.x25519) || !r.array(p.meta.bundle_id) || !r.u64(p.meta.sequence) ||
-      !r.u64(created) || !r.array(p.meta.org_id) || !r.u64(p.meta.roster_version) ||
-      !r.u8(type) || !r.u8(flags) || !r.array(p.meta.form_hash) || !r.u64(p.meta.form_version) ||
+      !r.u64(created) || !r.array(p.meta.org_id) || !r.u64(p.meta.roster_version) || !r.u8(type) ||
+      !r.u8(flags) || !r.array(p.meta.form_hash) || !r.u64(p.meta.form_version) ||
       !r.u8(form_id_len)) {
     return bad("too short");
   }
@@ -142,7 +144,8 @@ Result<ParsedInner> parse_inner(ByteView first_chunk, uint64_t padded) {
   p.meta.content_type = static_cast<ContentType>(type);
   if (form_id_len > kBundleFormIdMax) return bad("form id longer than 64 bytes");
   p.meta.form_id.resize(form_id_len);
-  if (!r.bytes(std::span<uint8_t>(reinterpret_cast<uint8_t*>(p.meta.form_id.data()), form_id_len)) ||
+  if (!r.bytes(
+          std::span<uint8_t>(reinterpret_cast<uint8_t*>(p.meta.form_id.data()), form_id_len)) ||
       !r.u64(p.meta.body_length)) {
     return bad("too short");
   }

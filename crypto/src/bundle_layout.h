@@ -23,11 +23,19 @@ inline constexpr uint64_t kSubkeyTrailerMac = 3;
 inline constexpr std::string_view kSlotDomain = "satchel bundle v1 slot";
 inline constexpr std::string_view kSenderDomain = "satchel bundle v1 sender";
 
-inline size_t header_len(uint16_t n) { return kPrefixLen + kSlotLen * n + kMacLen; }
+inline size_t header_len(uint16_t n) {
+  return kPrefixLen + kSlotLen * n + kMacLen;
+}
 // N authenticators, then the trailer MAC over them.
-inline size_t trailer_len(uint16_t n) { return kAuthLen * n + kMacLen; }
-inline uint64_t chunk_count(uint64_t padded) { return (padded + kBundleChunkSize - 1) / kBundleChunkSize; }
-inline uint64_t payload_len(uint64_t padded) { return padded + kChunkOverhead * chunk_count(padded); }
+inline size_t trailer_len(uint16_t n) {
+  return kAuthLen * n + kMacLen;
+}
+inline uint64_t chunk_count(uint64_t padded) {
+  return (padded + kBundleChunkSize - 1) / kBundleChunkSize;
+}
+inline uint64_t payload_len(uint64_t padded) {
+  return padded + kChunkOverhead * chunk_count(padded);
+}
 inline uint64_t total_len(uint16_t n, uint64_t padded) {
   return header_len(n) + payload_len(padded) + trailer_len(n);
 }
@@ -46,8 +54,7 @@ void slot_key(const uint8_t dh[32], const uint8_t eph_pub[32], const uint8_t rec
 // auth    = BLAKE2b-256(key = mac_key, msg = header_hash || content_hash)
 void sender_authenticator(const uint8_t dh_static[32], const uint8_t dh_eph[32],
                           const Hash32& header_hash, uint16_t index, const uint8_t device[32],
-                          const uint8_t recipient[32], const Hash32& content_hash,
-                          uint8_t out[32]);
+                          const uint8_t recipient[32], const Hash32& content_hash, uint8_t out[32]);
 
 // header_mac = BLAKE2b-256(key = header_mac_key, msg = header bytes before the MAC)
 void header_mac(const uint8_t key[32], ByteView header_without_mac, uint8_t out[32]);

@@ -14,7 +14,9 @@ namespace {
 
 using namespace bundle_v1;
 
-Error err(Errc code, const std::string& msg) { return make_error(code, msg); }
+Error err(Errc code, const std::string& msg) {
+  return make_error(code, msg);
+}
 
 struct Prefix {
   uint16_t slots = 0;
@@ -39,17 +41,18 @@ Result<Prefix> check_structure(RandomAccessSource& src) {
   (void)r.u16(p.slots);
   (void)r.u64(p.padded);
   if (p.slots < 1 || p.slots > kBundleMaxSlots)
-    return err(Errc::kBundleBadSlotCount, "slot count " + std::to_string(p.slots) + " not in 1..64");
+    return err(Errc::kBundleBadSlotCount,
+               "slot count " + std::to_string(p.slots) + " not in 1..64");
   if (p.padded < kBundlePaddingFloor || p.padded > kBundleMaxPadded ||
       padme_padded_length(p.padded) != p.padded)
     return err(Errc::kBundleBadLength, "padded length is not a valid Padme size");
   const uint64_t expected = total_len(p.slots, p.padded);
   if (size < expected)
-    return err(Errc::kBundleTruncated, "truncated: " + std::to_string(expected - size) +
-                                           " bytes missing");
+    return err(Errc::kBundleTruncated,
+               "truncated: " + std::to_string(expected - size) + " bytes missing");
   if (size > expected)
-    return err(Errc::kBundleTrailingData, std::to_string(size - expected) +
-                                              " unexpected bytes after the bundle");
+    return err(Errc::kBundleTrailingData,
+               std::to_string(size - expected) + " unexpected bytes after the bundle");
   return p;
 }
 
@@ -88,10 +91,10 @@ Status walk_stream(RandomAccessSource& src, const StreamPlan& plan, uint64_t bod
     const uint8_t want = last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
                               : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
     if (tag != want) {
-      status = err(Errc::kBundleBadChunkTag,
-                   last ? std::string("last chunk is not marked final")
-                        : "chunk " + std::to_string(k) + " has tag " + std::to_string(tag) +
-                              " where a message chunk was expected");
+      status = err(Errc::kBundleBadChunkTag, last ? std::string("last chunk is not marked final")
+                                                  : "chunk " + std::to_string(k) + " has tag " +
+                                                        std::to_string(tag) +
+                                                        " where a message chunk was expected");
       break;
     }
     const uint64_t chunk_end = plain_off + plen;
@@ -122,7 +125,8 @@ VerifiedBundle::~VerifiedBundle() = default;
 Result<VerifiedBundle> verify_bundle(RandomAccessSource& src, const SecretBytes& recipient_sk,
                                      const std::optional<DevicePublicKey>& expect_sender) {
   crypto_init();
-  if (recipient_sk.size() != 32) return err(Errc::kInvalidArgument, "recipient key must be 32 bytes");
+  if (recipient_sk.size() != 32)
+    return err(Errc::kInvalidArgument, "recipient key must be 32 bytes");
   auto prefix = check_structure(src);
   if (!prefix) return prefix.error();
   const uint16_t n = prefix->slots;
@@ -202,17 +206,21 @@ Result<VerifiedBundle> verify_bundle(RandomAccessSource& src, const SecretBytes&
     uint8_t tag = 0;
     if (crypto_secretstream_xchacha20poly1305_pull(&st, pbuf.data(), nullptr, &tag, ct.data(),
                                                    ct.size(), nullptr, 0) != 0) {
-      status = err(Errc::kBundleChunkCorrupt, "chunk 0 failed authentication (altered, or from "
-                                              "another bundle)");
+      status = err(Errc::kBundleChunkCorrupt,
+                   "chunk 0 failed authentication (altered, or from "
+                   "another bundle)");
     } else if (tag != (chunks == 1 ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
                                    : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)) {
-      status = err(Errc::kBundleBadChunkTag, "chunk 0 has tag " + std::to_string(tag) +
-                                                 (chunks == 1 ? " where the final chunk was expected"
-                                                              : " where a message chunk was expected"));
+      status =
+          err(Errc::kBundleBadChunkTag, "chunk 0 has tag " + std::to_string(tag) +
+                                            (chunks == 1 ? " where the final chunk was expected"
+                                                         : " where a message chunk was expected"));
     } else {
       auto parsed = parse_inner(ByteView(pbuf.data(), plen), padded);
-      if (parsed) inner = std::move(parsed.value());
-      else status = parsed.error();
+      if (parsed)
+        inner = std::move(parsed.value());
+      else
+        status = parsed.error();
     }
     wipe(&st, sizeof st);
     wipe(pbuf.data(), pbuf.size());
@@ -235,7 +243,8 @@ Result<VerifiedBundle> verify_bundle(RandomAccessSource& src, const SecretBytes&
                        inner.device.x25519.data(), my_pub.data(), content_hash, expected_auth);
   if (!static_ok || crypto_verify_32(trailer.data() + kAuthLen * found, expected_auth) != 0) {
     // Name the precise fault if the stream itself is damaged; otherwise blame the sender.
-    Status walk = walk_stream(src, plan, inner.length, inner.length + inner.meta.body_length, nullptr);
+    Status walk =
+        walk_stream(src, plan, inner.length, inner.length + inner.meta.body_length, nullptr);
     if (!walk) return walk.error();
     return err(Errc::kBundleBadSender,
                "sender authentication failed: the bundle was altered or its sender is forged");
@@ -255,7 +264,8 @@ Result<VerifiedBundle> verify_bundle(RandomAccessSource& src, const SecretBytes&
 }
 
 Status VerifiedBundle::decrypt_to(ByteSink& out) {
-  const StreamPlan plan{payload_offset_, padded_length_, payload_key_.data(), stream_header_.data()};
+  const StreamPlan plan{payload_offset_, padded_length_, payload_key_.data(),
+                        stream_header_.data()};
   return walk_stream(*src_, plan, inner_length_, inner_length_ + meta_.body_length, &out);
 }
 

@@ -38,8 +38,9 @@ Status check_request(const SealRequest& req, uint16_t n) {
   for (size_t i = 0; i < req.recipients.size(); i++)
     for (size_t j = i + 1; j < req.recipients.size(); j++)
       if (req.recipients[i] == req.recipients[j])
-        return make_error(Errc::kInvalidArgument, "recipient " + std::to_string(j + 1) +
-                                                      " repeats recipient " + std::to_string(i + 1));
+        return make_error(
+            Errc::kInvalidArgument,
+            "recipient " + std::to_string(j + 1) + " repeats recipient " + std::to_string(i + 1));
   return bundle_v1::validate_metadata(req.metadata);
 }
 
@@ -90,8 +91,9 @@ class PlaintextStream {
 
 Result<SealedBundleInfo> seal_bundle(SealRequest req, ByteSource& body, ByteSink& out_sink) {
   crypto_init();
-  const uint16_t n =
-      req.slot_count != 0 ? req.slot_count : static_cast<uint16_t>(std::min<size_t>(req.recipients.size(), 0xffff));
+  const uint16_t n = req.slot_count != 0
+                         ? req.slot_count
+                         : static_cast<uint16_t>(std::min<size_t>(req.recipients.size(), 0xffff));
   SATCHEL_TRY(check_request(req, n));
   const DeviceSecretKey& sender = *req.sender;
   BundleMetadata& meta = req.metadata;
@@ -142,8 +144,8 @@ Result<SealedBundleInfo> seal_bundle(SealRequest req, ByteSource& body, ByteSink
     const Key32& r = req.recipients[i];
     uint8_t* dh = dh_eph.data() + 32 * i;
     if (crypto_scalarmult(dh, eph_sk, r.data()) != 0)
-      return make_error(Errc::kKeyInvalid, "recipient " + std::to_string(i + 1) +
-                                               " is not a usable X25519 key");
+      return make_error(Errc::kKeyInvalid,
+                        "recipient " + std::to_string(i + 1) + " is not a usable X25519 key");
     uint8_t sk[32];
     slot_key(dh, eph_pub.data(), r.data(), sk);
     uint8_t* slot = header.data() + kPrefixLen + kSlotLen * pos[i];
@@ -189,8 +191,8 @@ Result<SealedBundleInfo> seal_bundle(SealRequest req, ByteSource& body, ByteSink
     const Key32& r = req.recipients[i];
     uint8_t dh_static[32];
     if (crypto_scalarmult(dh_static, sender.x25519().data(), r.data()) != 0)
-      return make_error(Errc::kKeyInvalid, "recipient " + std::to_string(i + 1) +
-                                               " is not a usable X25519 key");
+      return make_error(Errc::kKeyInvalid,
+                        "recipient " + std::to_string(i + 1) + " is not a usable X25519 key");
     sender_authenticator(dh_static, dh_eph.data() + 32 * i, header_hash, pos[i],
                          sender.public_key().x25519.data(), r.data(), content_hash,
                          trailer.data() + kAuthLen * pos[i]);

@@ -37,7 +37,9 @@ int base32_value(char c) {
   return -1;
 }
 
-size_t base32_len(size_t n) { return (n * 8 + 4) / 5; }
+size_t base32_len(size_t n) {
+  return (n * 8 + 4) / 5;
+}
 
 template <class Out>
 void base32_encode_into(ByteView data, Out* out) {
@@ -115,7 +117,8 @@ std::string to_base64url(ByteView data) {
 std::optional<Bytes> from_base64url(std::string_view text) {
   // libsodium 1.0.18 reads bytes >= 0x80 as '_' (signed char): check the alphabet ourselves.
   for (char c : text)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_'))
       return std::nullopt;
   if (text.empty()) return Bytes{};
   Bytes out(text.size() * 3 / 4 + 3);

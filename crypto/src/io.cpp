@@ -79,13 +79,15 @@ Status FileSource::read_at(uint64_t offset, std::span<uint8_t> out) {
 Result<FileSink> FileSink::create(const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    if (errno == EEXIST) return make_error(Errc::kAlreadyExists, path + " already exists (not overwritten)");
+    if (errno == EEXIST)
+      return make_error(Errc::kAlreadyExists, path + " already exists (not overwritten)");
     return io_error("cannot create", path);
   }
   return FileSink(fd, path);
 }
 
-FileSink::FileSink(FileSink&& o) noexcept : fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_)) {}
+FileSink::FileSink(FileSink&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_)) {}
 
 FileSink::~FileSink() {
   if (fd_ >= 0) {

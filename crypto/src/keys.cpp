@@ -90,19 +90,20 @@ Result<SecretBytes> decode(KeyKind expected, std::string_view text) {
     return make_error(Errc::kKeyMalformed, "unknown key prefix: expected " + a_kind(expected));
   }
   if (got->kind != expected) {
-    return make_error(Errc::kKeyWrongKind, "this is " + a_kind(got->kind) + ", expected " + a_kind(expected));
+    return make_error(Errc::kKeyWrongKind,
+                      "this is " + a_kind(got->kind) + ", expected " + a_kind(expected));
   }
   std::string_view body = text.substr(dash + 1);
   size_t raw_len = want.payload_len + kChecksumLen;
   if (body.size() != (raw_len * 8 + 4) / 5) {
-    return make_error(Errc::kKeyMalformed, "wrong length for " + a_kind(expected) +
-                                               " (a character missing or added?)");
+    return make_error(Errc::kKeyMalformed,
+                      "wrong length for " + a_kind(expected) + " (a character missing or added?)");
   }
   auto raw = from_base32_secret(body);
   if (!raw) {
-    return make_error(Errc::kKeyMalformed, "invalid character in " +
-                                               key_kind_description(expected) +
-                                               " (only a-z and 2-7 are used)");
+    return make_error(
+        Errc::kKeyMalformed,
+        "invalid character in " + key_kind_description(expected) + " (only a-z and 2-7 are used)");
   }
   uint8_t sum[kChecksumLen];
   checksum(want, ByteView(raw->data(), want.payload_len), sum);
@@ -121,7 +122,9 @@ void copy_to(std::array<uint8_t, N>& dst, const uint8_t* src) {
   std::memcpy(dst.data(), src, N);
 }
 
-bool valid_ed25519_public(const Key32& k) { return crypto_core_ed25519_is_valid_point(k.data()); }
+bool valid_ed25519_public(const Key32& k) {
+  return crypto_core_ed25519_is_valid_point(k.data());
+}
 
 Error invalid_point(KeyKind kind) {
   return make_error(Errc::kKeyInvalid, key_kind_description(kind) + " is not a valid curve point");
@@ -130,15 +133,18 @@ Error invalid_point(KeyKind kind) {
 // X25519 of a small-order point is all zero for every scalar; libsodium then fails. One DH with
 // a fixed scalar therefore tells whether a public key can ever be used.
 bool x25519_unusable(const Key32& k) {
-  static const uint8_t kScalar[32] = {9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-                                      16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 64};
+  static const uint8_t kScalar[32] = {9,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+                                      11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                                      22, 23, 24, 25, 26, 27, 28, 29, 30, 64};
   uint8_t out[32];
   return crypto_scalarmult(out, kScalar, k.data()) != 0;
 }
 
 }  // namespace
 
-bool x25519_public_usable(const Key32& k) { return !x25519_unusable(k); }
+bool x25519_public_usable(const Key32& k) {
+  return !x25519_unusable(k);
+}
 
 std::string key_kind_description(KeyKind kind) {
   const KindInfo& k = info(kind);
@@ -170,7 +176,9 @@ std::string fingerprint(KeyKind kind, ByteView payload) {
 
 // --- public keys ---
 
-std::string OrgPublicKey::to_text() const { return encode_public(KeyKind::kOrgPublic, ed25519); }
+std::string OrgPublicKey::to_text() const {
+  return encode_public(KeyKind::kOrgPublic, ed25519);
+}
 std::string OrgPublicKey::fingerprint() const {
   return satchel::fingerprint(KeyKind::kOrgPublic, ed25519);
 }
@@ -206,7 +214,9 @@ Result<CoordinatorPublicKey> CoordinatorPublicKey::from_text(std::string_view te
   return k;
 }
 
-std::string DevicePublicKey::to_text() const { return encode_public(KeyKind::kDevicePublic, x25519); }
+std::string DevicePublicKey::to_text() const {
+  return encode_public(KeyKind::kDevicePublic, x25519);
+}
 std::string DevicePublicKey::fingerprint() const {
   return satchel::fingerprint(KeyKind::kDevicePublic, x25519);
 }
@@ -232,7 +242,9 @@ void ed25519_from_seed(const SecretBytes& seed, SecretBytes& sk, Key32& pk) {
   crypto_sign_seed_keypair(pk.data(), sk.data(), seed.data());
 }
 
-void x25519_public(const SecretBytes& sk, Key32& pk) { crypto_scalarmult_base(pk.data(), sk.data()); }
+void x25519_public(const SecretBytes& sk, Key32& pk) {
+  crypto_scalarmult_base(pk.data(), sk.data());
+}
 
 }  // namespace
 
@@ -254,7 +266,9 @@ Result<OrgSecretKey> OrgSecretKey::from_text(ByteView text) {
   return k;
 }
 
-SecretBytes OrgSecretKey::to_text() const { return encode(KeyKind::kOrgSecret, seed_.span()); }
+SecretBytes OrgSecretKey::to_text() const {
+  return encode(KeyKind::kOrgSecret, seed_.span());
+}
 
 CoordinatorSecretKey CoordinatorSecretKey::generate() {
   crypto_init();
@@ -306,7 +320,9 @@ Result<DeviceSecretKey> DeviceSecretKey::from_text(ByteView text) {
   return k;
 }
 
-SecretBytes DeviceSecretKey::to_text() const { return encode(KeyKind::kDeviceSecret, x_sk_.span()); }
+SecretBytes DeviceSecretKey::to_text() const {
+  return encode(KeyKind::kDeviceSecret, x_sk_.span());
+}
 
 // --- key files ---
 
@@ -314,8 +330,11 @@ Status write_secret_key_file(const std::string& path, const SecretBytes& secret_
                              std::string_view public_text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0 && errno == EEXIST)
-    return make_error(Errc::kAlreadyExists, "key file " + path + " already exists (not overwritten)");
-  if (fd < 0) return make_error(Errc::kIoError, "cannot create key file " + path + ": " + std::strerror(errno));
+    return make_error(Errc::kAlreadyExists,
+                      "key file " + path + " already exists (not overwritten)");
+  if (fd < 0)
+    return make_error(Errc::kIoError,
+                      "cannot create key file " + path + ": " + std::strerror(errno));
   std::string header = "# public key: " + std::string(public_text) + "\n";
   auto write_all = [fd](const void* p, size_t n) {
     const char* c = static_cast<const char*>(p);
@@ -337,7 +356,8 @@ Status write_secret_key_file(const std::string& path, const SecretBytes& secret_
   ::close(fd);
   if (!ok) {
     ::unlink(path.c_str());
-    return make_error(Errc::kIoError, "cannot write key file " + path + ": " + std::strerror(saved));
+    return make_error(Errc::kIoError,
+                      "cannot write key file " + path + ": " + std::strerror(saved));
   }
   return Status::Ok();
 }
@@ -357,7 +377,8 @@ Result<SecretBytes> read_secret_key_file(const std::string& path) {
     if (r < 0) {
       int saved = errno;
       ::close(fd);
-      return make_error(Errc::kIoError, "cannot read key file " + path + ": " + std::strerror(saved));
+      return make_error(Errc::kIoError,
+                        "cannot read key file " + path + ": " + std::strerror(saved));
     }
     if (r == 0) break;
     len += static_cast<size_t>(r);

@@ -28,7 +28,9 @@ SecretBytes::SecretBytes(size_t n) {
   sodium_memzero(data_, n == 0 ? 1 : n);
 }
 
-SecretBytes::~SecretBytes() { release(); }
+SecretBytes::~SecretBytes() {
+  release();
+}
 
 SecretBytes::SecretBytes(SecretBytes&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
@@ -60,6 +62,8 @@ bool SecretBytes::equals(std::span<const uint8_t> other) const {
   return sodium_memcmp(data_, other.data(), size_) == 0;
 }
 
-void wipe(void* p, size_t n) { sodium_memzero(p, n); }
+void wipe(void* p, size_t n) {
+  sodium_memzero(p, n);
+}
 
 }  // namespace satchel

@@ -12,20 +12,28 @@ namespace {
 
 std::string_view context_of(DocType t) {
   switch (t) {
-    case DocType::kRoster: return "satchel roster v1";
-    case DocType::kRelayRegistration: return "satchel relay registration v1";
-    case DocType::kFormEnvelope: return "satchel form envelope v1";
-    case DocType::kInvite: return "satchel invite v1";
+    case DocType::kRoster:
+      return "satchel roster v1";
+    case DocType::kRelayRegistration:
+      return "satchel relay registration v1";
+    case DocType::kFormEnvelope:
+      return "satchel form envelope v1";
+    case DocType::kInvite:
+      return "satchel invite v1";
   }
   return "";
 }
 
 const char* name_of(DocType t) {
   switch (t) {
-    case DocType::kRoster: return "roster";
-    case DocType::kRelayRegistration: return "relay registration";
-    case DocType::kFormEnvelope: return "signed form";
-    case DocType::kInvite: return "invite";
+    case DocType::kRoster:
+      return "roster";
+    case DocType::kRelayRegistration:
+      return "relay registration";
+    case DocType::kFormEnvelope:
+      return "signed form";
+    case DocType::kInvite:
+      return "invite";
   }
   return "unknown document";
 }
@@ -88,7 +96,8 @@ Result<ParsedDoc> parse_doc(ByteView wire, DocType expected, bool allow_rest) {
   if (!r.u8(type) || !r.u32(len)) return doc_err(Errc::kDocMalformed, expected, "truncated");
   if (type != static_cast<uint8_t>(expected)) {
     std::string got = type >= 1 && type <= 4 ? name_of(static_cast<DocType>(type)) : "unknown type";
-    return doc_err(Errc::kDocWrongType, expected, "this is a " + got + ", not a " + name_of(expected));
+    return doc_err(Errc::kDocWrongType, expected,
+                   "this is a " + got + ", not a " + name_of(expected));
   }
   ParsedDoc d;
   if (len > kMaxDocBody || r.remaining() < size_t{len} + 64)
@@ -106,8 +115,9 @@ Result<ParsedDoc> parse_doc(ByteView wire, DocType expected, bool allow_rest) {
 // Rule D5/D6: the embedded signer must be the trusted key, and the signature must verify.
 Status check_signature(const ParsedDoc& d, DocType t, const std::optional<OrgPublicKey>& trusted) {
   if (trusted && !(*trusted == d.signer))
-    return doc_err(Errc::kDocUntrustedSigner, t,
-                   "signed by a different organisation key (fingerprint " + d.signer.fingerprint() + ")");
+    return doc_err(
+        Errc::kDocUntrustedSigner, t,
+        "signed by a different organisation key (fingerprint " + d.signer.fingerprint() + ")");
   if (!crypto_core_ed25519_is_valid_point(d.signer.ed25519.data()))
     return doc_err(Errc::kDocBadSignature, t, "signer key is not a valid point");
   Bytes msg = signed_message(t, d.body);
@@ -124,8 +134,12 @@ std::string armor(DocType t, ByteView wire) {
 }
 
 // ASCII only, whatever the locale.
-bool ascii_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
-bool ascii_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+bool ascii_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+bool ascii_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && ascii_space(s.front())) s.remove_prefix(1);
@@ -155,11 +169,20 @@ bool text_ok(std::string_view s, size_t max) {
     const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
     uint32_t cp = 0;
     size_t n = 0;
-    if (b(0) < 0x80) { cp = b(0); n = 1; }
-    else if (b(0) >= 0xc2 && b(0) <= 0xdf) { cp = b(0) & 0x1fu; n = 2; }
-    else if (b(0) >= 0xe0 && b(0) <= 0xef) { cp = b(0) & 0x0fu; n = 3; }
-    else if (b(0) >= 0xf0 && b(0) <= 0xf4) { cp = b(0) & 0x07u; n = 4; }
-    else return false;
+    if (b(0) < 0x80) {
+      cp = b(0);
+      n = 1;
+    } else if (b(0) >= 0xc2 && b(0) <= 0xdf) {
+      cp = b(0) & 0x1fu;
+      n = 2;
+    } else if (b(0) >= 0xe0 && b(0) <= 0xef) {
+      cp = b(0) & 0x0fu;
+      n = 3;
+    } else if (b(0) >= 0xf0 && b(0) <= 0xf4) {
+      cp = b(0) & 0x07u;
+      n = 4;
+    } else
+      return false;
     if (i + n > s.size()) return false;
     for (size_t k = 1; k < n; k++) {
       if ((b(k) & 0xc0) != 0x80) return false;
@@ -180,7 +203,9 @@ bool form_id_ok(std::string_view id) {
                      [](char c) { return ascii_alnum(c) || c == '.' || c == '_' || c == '-'; });
 }
 
-bool zero(const Hash32& h) { return sodium_is_zero(h.data(), h.size()) == 1; }
+bool zero(const Hash32& h) {
+  return sodium_is_zero(h.data(), h.size()) == 1;
+}
 
 Error field_err(DocType t, const std::string& what) {
   return doc_err(Errc::kDocInvalidField, t, what);
@@ -215,18 +240,20 @@ Status validate_roster(const Roster& r) {
   const DocType t = DocType::kRoster;
   if (r.version < 1) return field_err(t, "version must be at least 1");
   if (r.expires_at <= r.issued_at) return field_err(t, "expires before it is issued");
-  if (r.slot_count < 1 || r.slot_count > kBundleMaxSlots) return field_err(t, "slot count must be 1..64");
+  if (r.slot_count < 1 || r.slot_count > kBundleMaxSlots)
+    return field_err(t, "slot count must be 1..64");
   if (r.coordinators.empty()) return field_err(t, "no coordinators");
-  if (r.coordinators.size() > r.slot_count)
-    return field_err(t, "more coordinators than slots");
+  if (r.coordinators.size() > r.slot_count) return field_err(t, "more coordinators than slots");
   for (size_t i = 0; i < r.coordinators.size(); i++) {
     const auto& c = r.coordinators[i];
-    if (!text_ok(c.name, 64)) return field_err(t, "coordinator " + std::to_string(i + 1) + " has an invalid name");
+    if (!text_ok(c.name, 64))
+      return field_err(t, "coordinator " + std::to_string(i + 1) + " has an invalid name");
     if (!x25519_public_usable(c.key.x25519) ||
         !crypto_core_ed25519_is_valid_point(c.key.ed25519.data()))
       return field_err(t, "coordinator " + std::to_string(i + 1) + " has an invalid key");
     for (size_t j = 0; j < i; j++)
-      if (r.coordinators[j].key.x25519 == c.key.x25519 || r.coordinators[j].key.ed25519 == c.key.ed25519)
+      if (r.coordinators[j].key.x25519 == c.key.x25519 ||
+          r.coordinators[j].key.ed25519 == c.key.ed25519)
         return field_err(t, "coordinator " + std::to_string(i + 1) + " repeats a key");
   }
   if (r.relays.empty() || r.relays.size() > 8) return field_err(t, "relay count must be 1..8");
@@ -279,7 +306,9 @@ Result<Roster> verify_roster_wire(ByteView wire, const std::optional<OrgPublicKe
   return parse_roster_body(d->body);
 }
 
-Result<Bytes> roster_wire_from_text(std::string_view text) { return dearmor(text, DocType::kRoster); }
+Result<Bytes> roster_wire_from_text(std::string_view text) {
+  return dearmor(text, DocType::kRoster);
+}
 
 }  // namespace
 
@@ -287,7 +316,9 @@ Bytes sign_document(DocType t, ByteView body, const OrgSecretKey& org_key) {
   return sign_doc(t, body, org_key);
 }
 
-std::string armor_document(DocType t, ByteView wire) { return armor(t, wire); }
+std::string armor_document(DocType t, ByteView wire) {
+  return armor(t, wire);
+}
 
 OrgId org_id_for(const OrgPublicKey& org) {
   crypto_init();
@@ -316,7 +347,8 @@ Result<Roster> Roster::verify(std::string_view text, const OrgPublicKey& trusted
   auto r = verify_roster_wire(*wire, trusted);
   if (!r) return r.error();
   if (now >= r->expires_at)
-    return doc_err(Errc::kDocExpired, DocType::kRoster, "expired (version " + std::to_string(r->version) + ")");
+    return doc_err(Errc::kDocExpired, DocType::kRoster,
+                   "expired (version " + std::to_string(r->version) + ")");
   return r;
 }
 
@@ -326,8 +358,8 @@ Status check_roster_update(const std::optional<Roster>& held, const Roster& inco
     return doc_err(Errc::kDocUntrustedSigner, DocType::kRoster, "from a different organisation");
   if (incoming.version <= held->version)
     return doc_err(Errc::kDocRollback, DocType::kRoster,
-                   "version " + std::to_string(incoming.version) + " is not newer than the held version " +
-                       std::to_string(held->version));
+                   "version " + std::to_string(incoming.version) +
+                       " is not newer than the held version " + std::to_string(held->version));
   return Status::Ok();
 }
 
@@ -391,7 +423,8 @@ Result<RelayRegistration> RelayRegistration::verify(std::string_view text,
     if (!r.array(k)) return bad();
   if (!r.at_end()) return bad();
   reg.issued_at = static_cast<int64_t>(issued);
-  if (id != org_id_for(reg.org)) return field_err(t, "organisation id does not match the organisation key");
+  if (id != org_id_for(reg.org))
+    return field_err(t, "organisation id does not match the organisation key");
   SATCHEL_TRY(validate_registration(reg));
   return reg;
 }
@@ -404,16 +437,16 @@ Status check_registration_update(const std::optional<RelayRegistration>& held,
     return doc_err(Errc::kDocUntrustedSigner, t, "signed by a different organisation key");
   if (incoming.version <= held->version)
     return doc_err(Errc::kDocRollback, t,
-                   "version " + std::to_string(incoming.version) + " is not newer than the held version " +
-                       std::to_string(held->version));
+                   "version " + std::to_string(incoming.version) +
+                       " is not newer than the held version " + std::to_string(held->version));
   return Status::Ok();
 }
 
 // --- signed forms ---
 
-Result<std::string> FormEnvelope::sign_package(const OrgSecretKey& org_key, std::string_view form_id,
-                                               uint64_t version, ByteView content,
-                                               int64_t issued_at) {
+Result<std::string> FormEnvelope::sign_package(const OrgSecretKey& org_key,
+                                               std::string_view form_id, uint64_t version,
+                                               ByteView content, int64_t issued_at) {
   const DocType t = DocType::kFormEnvelope;
   if (!form_id_ok(form_id)) return field_err(t, "form id must be 1..64 bytes of [A-Za-z0-9._-]");
   if (version < 1) return field_err(t, "form version must be at least 1");
@@ -448,8 +481,10 @@ Result<std::pair<FormEnvelope, Bytes>> FormEnvelope::verify_package(std::string_
       !r.u64(env.form_version) || !r.array(env.content_hash) || !r.u64(issued) || !r.at_end())
     return doc_err(Errc::kDocMalformed, t, "body ends early or has extra bytes");
   env.issued_at = static_cast<int64_t>(issued);
-  if (id != org_id_for(env.org)) return field_err(t, "organisation id does not match the organisation key");
-  if (!form_id_ok(env.form_id)) return field_err(t, "form id must be 1..64 bytes of [A-Za-z0-9._-]");
+  if (id != org_id_for(env.org))
+    return field_err(t, "organisation id does not match the organisation key");
+  if (!form_id_ok(env.form_id))
+    return field_err(t, "form id must be 1..64 bytes of [A-Za-z0-9._-]");
   if (env.form_version < 1) return field_err(t, "form version must be at least 1");
   WireReader rest(ByteView(*wire).subspan(d->consumed));
   uint32_t len = 0;
@@ -458,14 +493,16 @@ Result<std::pair<FormEnvelope, Bytes>> FormEnvelope::verify_package(std::string_
   if (len > kMaxFormContent) return field_err(t, "form larger than 4 MiB");
   Bytes content(wire->begin() + static_cast<std::ptrdiff_t>(d->consumed + 4), wire->end());
   if (Sha256::digest(content) != env.content_hash)
-    return doc_err(Errc::kDocContentMismatch, t, "form content does not match its signed hash (altered)");
+    return doc_err(Errc::kDocContentMismatch, t,
+                   "form content does not match its signed hash (altered)");
   return std::make_pair(std::move(env), std::move(content));
 }
 
 Status check_form_update(std::optional<uint64_t> held_version, const FormEnvelope& incoming) {
   if (held_version && incoming.form_version <= *held_version)
     return doc_err(Errc::kDocRollback, DocType::kFormEnvelope,
-                   "form " + incoming.form_id + " version " + std::to_string(incoming.form_version) +
+                   "form " + incoming.form_id + " version " +
+                       std::to_string(incoming.form_version) +
                        " is not newer than the held version " + std::to_string(*held_version));
   return Status::Ok();
 }
@@ -474,10 +511,12 @@ Status check_form_update(std::optional<uint64_t> held_version, const FormEnvelop
 
 Result<SecretBytes> sign_invite(const InviteContents& c, const OrgSecretKey& org_key) {
   const DocType t = DocType::kInvite;
-  if (!(org_key.public_key() == c.org)) return make_error(Errc::kInvalidArgument, "invite names a different organisation key");
+  if (!(org_key.public_key() == c.org))
+    return make_error(Errc::kInvalidArgument, "invite names a different organisation key");
   if (c.enrollment_secret.size() != 32 || c.publication_key.size() != 32)
     return field_err(t, "enrollment secret and publication key must be 32 bytes");
-  if (c.relay_code.size() < 16 || c.relay_code.size() > 128) return field_err(t, "relay code must be 16..128 bytes");
+  if (c.relay_code.size() < 16 || c.relay_code.size() > 128)
+    return field_err(t, "relay code must be 16..128 bytes");
   auto roster_wire = roster_wire_from_text(c.roster_text);
   if (!roster_wire) return roster_wire.error();
   auto roster = verify_roster_wire(*roster_wire, c.org);
@@ -494,7 +533,8 @@ Result<SecretBytes> sign_invite(const InviteContents& c, const OrgSecretKey& org
   w.bytes(c.publication_key.span());
   w.u16(static_cast<uint16_t>(c.forms.size()));
   for (const auto& f : c.forms) {
-    if (!form_id_ok(f.form_id)) return field_err(t, "form id must be 1..64 bytes of [A-Za-z0-9._-]");
+    if (!form_id_ok(f.form_id))
+      return field_err(t, "form id must be 1..64 bytes of [A-Za-z0-9._-]");
     w.str16(f.form_id);
     w.u64(f.version);
     w.bytes(f.content_hash);
@@ -519,7 +559,8 @@ Result<SecretBytes> sign_invite(const InviteContents& c, const OrgSecretKey& org
 
 Result<UnconfirmedInvite> UnconfirmedInvite::parse(ByteView text_bytes) {
   const DocType t = DocType::kInvite;
-  std::string_view text = trim(std::string_view(reinterpret_cast<const char*>(text_bytes.data()), text_bytes.size()));
+  std::string_view text =
+      trim(std::string_view(reinterpret_cast<const char*>(text_bytes.data()), text_bytes.size()));
   if (text.substr(0, kInvitePrefix.size()) != kInvitePrefix)
     return doc_err(Errc::kDocMalformed, t, "not an invite (it should start with INV1-)");
   auto wire = from_base32_secret(text.substr(kInvitePrefix.size()));
@@ -549,7 +590,8 @@ Result<UnconfirmedInvite> UnconfirmedInvite::parse(ByteView text_bytes) {
     c.forms.push_back(std::move(f));
   }
   if (!r.at_end()) return bad();
-  if (id != org_id_for(c.org)) return field_err(t, "organisation id does not match the organisation key");
+  if (id != org_id_for(c.org))
+    return field_err(t, "organisation id does not match the organisation key");
   c.issued_at = static_cast<int64_t>(issued);
   c.expires_at = static_cast<int64_t>(expires);
   if (c.expires_at <= c.issued_at) return field_err(t, "expires before it is issued");
@@ -557,7 +599,8 @@ Result<UnconfirmedInvite> UnconfirmedInvite::parse(ByteView text_bytes) {
   WireReader rest(wire->span().subspan(d->consumed));
   if (!rest.var16(code) || !rest.u64(code_exp) || !rest.at_end())
     return doc_err(Errc::kDocMalformed, t, "relay code part is truncated or has extra bytes");
-  if (code.size() < 16 || code.size() > 128) return field_err(t, "relay code must be 16..128 bytes");
+  if (code.size() < 16 || code.size() > 128)
+    return field_err(t, "relay code must be 16..128 bytes");
   c.relay_code = SecretBytes(code.size());
   std::memcpy(c.relay_code.data(), code.data(), code.size());
   c.relay_code_expires_at = static_cast<int64_t>(code_exp);
@@ -570,8 +613,7 @@ Result<ConfirmedInvite> UnconfirmedInvite::confirm(std::string_view typed, int64
   want.erase(std::remove(want.begin(), want.end(), ' '), want.end());
   for (char ch : typed)
     if (!ascii_space(ch) && ch != '-') got += ch;
-  if (got.size() != want.size() ||
-      sodium_memcmp(got.data(), want.data(), want.size()) != 0)
+  if (got.size() != want.size() || sodium_memcmp(got.data(), want.data(), want.size()) != 0)
     return doc_err(Errc::kDocNotConfirmed, t, "fingerprint does not match: do not use this invite");
   if (now >= contents_.expires_at) return doc_err(Errc::kDocExpired, t, "invite has expired");
   auto roster = Roster::verify(contents_.roster_text, contents_.org, now);
@@ -587,7 +629,8 @@ Result<ConfirmedInvite> UnconfirmedInvite::confirm(std::string_view typed, int64
 Result<Bytes> relay_challenge_message(const Hash32& spki_pin, ByteView mailbox_id, ByteView nonce,
                                       int64_t issued_at) {
   if (mailbox_id.empty() || mailbox_id.size() > 64 || nonce.size() < 16 || nonce.size() > 64)
-    return make_error(Errc::kInvalidArgument, "relay challenge: mailbox id 1..64 and nonce 16..64 bytes");
+    return make_error(Errc::kInvalidArgument,
+                      "relay challenge: mailbox id 1..64 and nonce 16..64 bytes");
   WireWriter w;
   const std::string_view ctx = "satchel relay challenge v1";
   w.u8(static_cast<uint8_t>(ctx.size()));
@@ -601,7 +644,8 @@ Result<Bytes> relay_challenge_message(const Hash32& spki_pin, ByteView mailbox_i
 
 std::array<uint8_t, 64> sign_relay_challenge(const CoordinatorSecretKey& key, ByteView message) {
   std::array<uint8_t, 64> sig{};
-  crypto_sign_detached(sig.data(), nullptr, message.data(), message.size(), key.signing_key().data());
+  crypto_sign_detached(sig.data(), nullptr, message.data(), message.size(),
+                       key.signing_key().data());
   return sig;
 }
 

@@ -254,12 +254,21 @@ TEST_CASE("choices, accept and repeat counts are checked", "[form][parse]") {
              ContainsSubstring("question 'a': constraint: has no rule, only a message"));
 }
 
-TEST_CASE("patterns with huge counted repeats are refused at load", "[form][parse]") {
-  CHECK_THAT(
-      parse_error(form_json({question("a", "text", {{"constraint", {{"pattern", "a{1,5000}"}}}})})),
-      ContainsSubstring("constraint.pattern: repeats counted above 100 are refused"));
-  CHECK(parse_form(
-            form_json({question("a", "text", {{"constraint", {{"pattern", "a{1,99}"}}}})}).dump(),
-            "ok.json")
-            .ok());
+TEST_CASE("patterns that expand too far or need backtracking are refused at load",
+          "[form][parse]") {
+  auto with_pattern = [](const std::string& pattern) {
+    return form_json({question("a", "text", {{"constraint", {{"pattern", pattern}}}})});
+  };
+  CHECK_THAT(parse_error(with_pattern("a{1,5000}")),
+             ContainsSubstring("constraint.pattern: counted repetitions expand it beyond 1000"));
+  CHECK_THAT(parse_error(with_pattern("((a?){10}){101}")),
+             ContainsSubstring("counted repetitions expand it beyond 1000"));
+  CHECK_THAT(parse_error(with_pattern("(a)\\1")),
+             ContainsSubstring("is not a valid ECMAScript regular expression"));
+  // Realistic patterns: phone numbers, an IBAN, a case reference.
+  for (const char* ok : {"\\+?[0-9 ]{7,20}", "[A-Z]{2}[0-9]{2}[A-Z0-9]{4}[0-9]{7}([A-Z0-9]?){0,16}",
+                         "(CASE|REF)-[0-9]{4}-[0-9]{1,6}", "((a?){10}){100}"}) {
+    INFO(ok);
+    CHECK(parse_form(with_pattern(ok).dump(), "ok.json").ok());
+  }
 }

@@ -1,10 +1,10 @@
 // Sealing and opening: round trips, padding, recipients and slots, streaming from files.
+#include <unistd.h>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
-#include <set>
-#include <unistd.h>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "bundle_layout.h"
 #include "satchel/crypto/bundle.h"

@@ -2,8 +2,8 @@
 // forgery are all refused, each for its own reason.
 #include <sodium.h>
 
-#include <catch2/catch_test_macros.hpp>
 #include <algorithm>
+#include <catch2/catch_test_macros.hpp>
 #include <cstring>
 
 #include "bundle_layout.h"
@@ -98,18 +98,22 @@ Bytes insider_forgery(ByteView original, const CoordinatorSecretKey& insider, By
   const uint8_t nonce[12] = {};
   for (uint16_t j = 0; j < n; j++) {
     uint8_t tmp[32];
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(tmp, nullptr, nullptr, original.data() + v1::kPrefixLen + 48 * j,
-                                                  48, original.data(), v1::kPrefixLen, nonce, sk) == 0)
-      crypto_aead_chacha20poly1305_ietf_encrypt(out.data() + v1::kPrefixLen + 48 * j, nullptr, fk.data(), 32,
-                                                out.data(), v1::kPrefixLen, nullptr, nonce, sk);
+    if (crypto_aead_chacha20poly1305_ietf_decrypt(tmp, nullptr, nullptr,
+                                                  original.data() + v1::kPrefixLen + 48 * j, 48,
+                                                  original.data(), v1::kPrefixLen, nonce, sk) == 0)
+      crypto_aead_chacha20poly1305_ietf_encrypt(out.data() + v1::kPrefixLen + 48 * j, nullptr,
+                                                fk.data(), 32, out.data(), v1::kPrefixLen, nullptr,
+                                                nonce, sk);
   }
-  v1::header_mac(mk, ByteView(out.data(), v1::kPrefixLen + 48 * n), out.data() + v1::kPrefixLen + 48 * n);
+  v1::header_mac(mk, ByteView(out.data(), v1::kPrefixLen + 48 * n),
+                 out.data() + v1::kPrefixLen + 48 * n);
   uint64_t chunks = v1::chunk_count(padded);
   for (uint64_t k = 0; k < chunks; k++) {
     size_t plen = v1::chunk_plain_len(padded, k);
     Bytes ct(plen + 17);
-    crypto_secretstream_xchacha20poly1305_push(&st, ct.data(), nullptr, plain.data() + k * kBundleChunkSize, plen,
-                                               nullptr, 0, k + 1 == chunks ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
+    crypto_secretstream_xchacha20poly1305_push(
+        &st, ct.data(), nullptr, plain.data() + k * kBundleChunkSize, plen, nullptr, 0,
+        k + 1 == chunks ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
     out.insert(out.end(), ct.begin(), ct.end());
   }
   // The insider keeps the original authenticators (it cannot make the victim's) and re-MACs
@@ -130,8 +134,10 @@ TEST_CASE("every single-byte change of a small bundle is refused", "[bundle][att
     Bytes m = bundle;
     m[i] ^= 0x01;
     Errc e = verdict(m, a);
-    if (e != Errc::kOk) refused++;
-    else FAIL_CHECK("flip at byte " << i << " was accepted");
+    if (e != Errc::kOk)
+      refused++;
+    else
+      FAIL_CHECK("flip at byte " << i << " was accepted");
   }
   CHECK(refused == bundle.size());
 }
@@ -146,7 +152,8 @@ TEST_CASE("truncation at every chunk boundary is reported as truncation", "[bund
     CAPTURE(cut);
     CHECK(verdict(ByteView(bundle.data(), cut), a) == Errc::kBundleTruncated);
   }
-  CHECK(verdict(ByteView(bundle.data(), bundle.size() - v1::trailer_len(1)), a) == Errc::kBundleTruncated);
+  CHECK(verdict(ByteView(bundle.data(), bundle.size() - v1::trailer_len(1)), a) ==
+        Errc::kBundleTruncated);
   CHECK(verdict(ByteView(bundle.data(), 0), a) == Errc::kBundleTruncated);
 }
 
@@ -175,7 +182,8 @@ TEST_CASE("chunks spliced between two bundles are refused", "[bundle][attack]") 
   REQUIRE(x.size() == y.size());
   const size_t h = v1::header_len(1), c = kBundleChunkSize + v1::kChunkOverhead;
   Bytes spliced = x;
-  std::copy(y.begin() + static_cast<std::ptrdiff_t>(h + c), y.begin() + static_cast<std::ptrdiff_t>(h + 2 * c),
+  std::copy(y.begin() + static_cast<std::ptrdiff_t>(h + c),
+            y.begin() + static_cast<std::ptrdiff_t>(h + 2 * c),
             spliced.begin() + static_cast<std::ptrdiff_t>(h + c));
   CHECK(verdict(spliced, a) == Errc::kBundleChunkCorrupt);
 }
@@ -183,8 +191,10 @@ TEST_CASE("chunks spliced between two bundles are refused", "[bundle][attack]") 
 TEST_CASE("a coordinator cannot forge a bundle to another coordinator", "[bundle][attack]") {
   auto dev = DeviceSecretKey::generate();
   auto insider = CoordinatorSecretKey::generate(), victim = CoordinatorSecretKey::generate();
-  Bytes bundle = seal(dev, {insider.public_key().x25519, victim.public_key().x25519}, 2, pattern(500));
-  Bytes forged = insider_forgery(bundle, insider, as_bytes("fabricated testimony"), dev.public_key());
+  Bytes bundle =
+      seal(dev, {insider.public_key().x25519, victim.public_key().x25519}, 2, pattern(500));
+  Bytes forged =
+      insider_forgery(bundle, insider, as_bytes("fabricated testimony"), dev.public_key());
   // The forgery is well formed for the insider's own slot...
   CHECK(verdict(forged, insider) == Errc::kBundleBadSender);
   // ...but the victim's slot no longer binds the new prefix, or its authenticator fails.
@@ -192,7 +202,8 @@ TEST_CASE("a coordinator cannot forge a bundle to another coordinator", "[bundle
   CHECK((e == Errc::kBundleNoSlotOpens || e == Errc::kBundleBadSender));
 }
 
-TEST_CASE("re-addressing a bundle to other recipients breaks the sender authenticator", "[bundle][attack]") {
+TEST_CASE("re-addressing a bundle to other recipients breaks the sender authenticator",
+          "[bundle][attack]") {
   // An insider who knows the file key builds a new header for a third coordinator (fresh
   // ephemeral key, fresh slots, valid MAC) around the original payload and authenticators.
   auto dev = DeviceSecretKey::generate();
@@ -208,8 +219,8 @@ TEST_CASE("re-addressing a bundle to other recipients breaks the sender authenti
   REQUIRE(crypto_scalarmult(dh, eph_sk, c.public_key().x25519.data()) == 0);
   v1::slot_key(dh, eph_pk, c.public_key().x25519.data(), sk);
   const uint8_t nonce[12] = {};
-  crypto_aead_chacha20poly1305_ietf_encrypt(m.data() + v1::kPrefixLen, nullptr, fk.data(), 32, m.data(),
-                                            v1::kPrefixLen, nullptr, nonce, sk);
+  crypto_aead_chacha20poly1305_ietf_encrypt(m.data() + v1::kPrefixLen, nullptr, fk.data(), 32,
+                                            m.data(), v1::kPrefixLen, nullptr, nonce, sk);
   v1::header_mac(mk, ByteView(m.data(), v1::kPrefixLen + 48), m.data() + v1::kPrefixLen + 48);
   Bytes readdressed(m.begin(), m.end() - static_cast<std::ptrdiff_t>(v1::trailer_len(1)));
   reseal_trailer(readdressed, fk, bundle, 1);
@@ -219,7 +230,8 @@ TEST_CASE("re-addressing a bundle to other recipients breaks the sender authenti
   CHECK(verdict(m, c) == Errc::kBundleBadSender);
 }
 
-TEST_CASE("an authentic bundle from another device is refused when a sender is expected", "[bundle][attack]") {
+TEST_CASE("an authentic bundle from another device is refused when a sender is expected",
+          "[bundle][attack]") {
   auto d1 = DeviceSecretKey::generate(), d2 = DeviceSecretKey::generate();
   auto a = CoordinatorSecretKey::generate();
   Bytes bundle = seal(d1, {a.public_key().x25519}, 1, pattern(10));
@@ -238,7 +250,9 @@ TEST_CASE("a bundle where two slots open for one key is refused", "[bundle][atta
   crypto_kdf_derive_from_key(mk, 32, v1::kSubkeyHeaderMac, v1::kKdfContext, fk.data());
   MemorySource src(bundle);
   int mine = verify_bundle(src, a.x25519(), std::nullopt)->slot_index();
-  std::copy_n(bundle.begin() + v1::kPrefixLen + 48 * mine, 48, bundle.begin() + v1::kPrefixLen + 48 * (1 - mine));
-  v1::header_mac(mk, ByteView(bundle.data(), v1::kPrefixLen + 96), bundle.data() + v1::kPrefixLen + 96);
+  std::copy_n(bundle.begin() + v1::kPrefixLen + 48 * mine, 48,
+              bundle.begin() + v1::kPrefixLen + 48 * (1 - mine));
+  v1::header_mac(mk, ByteView(bundle.data(), v1::kPrefixLen + 96),
+                 bundle.data() + v1::kPrefixLen + 96);
   CHECK(verdict(bundle, a) == Errc::kBundleHeaderTampered);
 }

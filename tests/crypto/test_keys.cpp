@@ -11,7 +11,9 @@
 using namespace satchel;
 
 namespace {
-std::string text_of(const SecretBytes& s) { return {reinterpret_cast<const char*>(s.data()), s.size()}; }
+std::string text_of(const SecretBytes& s) {
+  return {reinterpret_cast<const char*>(s.data()), s.size()};
+}
 }  // namespace
 
 TEST_CASE("public key strings round-trip for every kind", "[keys]") {
@@ -19,7 +21,8 @@ TEST_CASE("public key strings round-trip for every kind", "[keys]") {
   auto coord = CoordinatorSecretKey::generate();
   auto dev = DeviceSecretKey::generate();
   CHECK(OrgPublicKey::from_text(org.public_key().to_text()).value() == org.public_key());
-  CHECK(CoordinatorPublicKey::from_text(coord.public_key().to_text()).value() == coord.public_key());
+  CHECK(CoordinatorPublicKey::from_text(coord.public_key().to_text()).value() ==
+        coord.public_key());
   CHECK(DevicePublicKey::from_text(dev.public_key().to_text()).value() == dev.public_key());
   CHECK(DevicePublicKey::from_text("  " + dev.public_key().to_text() + "\n").ok());
 }
@@ -29,7 +32,8 @@ TEST_CASE("secret key strings round-trip and rederive the public key", "[keys]")
   auto coord = CoordinatorSecretKey::generate();
   auto dev = DeviceSecretKey::generate();
   CHECK(OrgSecretKey::from_text(org.to_text().span()).value().public_key() == org.public_key());
-  CHECK(CoordinatorSecretKey::from_text(coord.to_text().span()).value().public_key() == coord.public_key());
+  CHECK(CoordinatorSecretKey::from_text(coord.to_text().span()).value().public_key() ==
+        coord.public_key());
   CHECK(DeviceSecretKey::from_text(dev.to_text().span()).value().public_key() == dev.public_key());
 }
 
@@ -70,7 +74,8 @@ TEST_CASE("truncated, extended and foreign key strings are refused", "[keys]") {
   const std::string good = DeviceSecretKey::generate().public_key().to_text();
   CHECK(DevicePublicKey::from_text(good.substr(0, good.size() - 1)).code() == Errc::kKeyMalformed);
   CHECK(DevicePublicKey::from_text(good + "a").code() == Errc::kKeyMalformed);
-  CHECK(DevicePublicKey::from_text("age1qyqszqgpqyqszqgpqyqszqgpqyqszqgp").code() == Errc::kKeyMalformed);
+  CHECK(DevicePublicKey::from_text("age1qyqszqgpqyqszqgpqyqszqgpqyqszqgp").code() ==
+        Errc::kKeyMalformed);
   CHECK(DevicePublicKey::from_text("").code() == Errc::kKeyMalformed);
   std::string upper = good;
   upper[10] = '1';
@@ -86,7 +91,8 @@ TEST_CASE("fingerprints are eight groups of five digits and differ by kind", "[k
 }
 
 TEST_CASE("key files are created 0600, never overwritten, and read back", "[keys]") {
-  auto dir = std::filesystem::temp_directory_path() / ("satchel-keys-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("satchel-keys-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string path = (dir / "org.key").string();
   auto org = OrgSecretKey::generate();

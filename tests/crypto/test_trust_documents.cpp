@@ -89,7 +89,8 @@ TEST_CASE("invalid rosters cannot be signed", "[docs]") {
   r = w.roster(1);
   r.coordinators[0].name = "tab\there";
   CHECK(r.sign(w.org).code() == Errc::kDocInvalidField);
-  for (std::string bad : {"\xc0\xaf", "\xed\xa0\x80", "a\u202eb", "\xc2\x85", "x\xf4\x90\x80\x80"}) {
+  for (std::string bad :
+       {"\xc0\xaf", "\xed\xa0\x80", "a\u202eb", "\xc2\x85", "x\xf4\x90\x80\x80"}) {
     r = w.roster(1);
     r.coordinators[0].name = bad;
     CHECK(r.sign(w.org).code() == Errc::kDocInvalidField);
@@ -121,9 +122,11 @@ TEST_CASE("registrations only move forward, under the same organisation", "[docs
 
 TEST_CASE("a form signature replayed as a roster is refused", "[docs]") {
   World w;
-  auto pkg = FormEnvelope::sign_package(w.org, "gcm", 1, as_bytes(std::string_view("{}")), kNow).value();
+  auto pkg =
+      FormEnvelope::sign_package(w.org, "gcm", 1, as_bytes(std::string_view("{}")), kNow).value();
   Bytes wire = from_base64url(std::string_view(pkg).substr(5)).value();
-  uint32_t len = static_cast<uint32_t>(wire[2] | (wire[3] << 8) | (wire[4] << 16) | (wire[5] << 24));
+  uint32_t len =
+      static_cast<uint32_t>(wire[2] | (wire[3] << 8) | (wire[4] << 16) | (wire[5] << 24));
   Bytes doc(wire.begin(), wire.begin() + 6 + len + 64);
   // As-is it is the wrong type; relabelled, its signature does not cover a roster.
   CHECK(Roster::verify(armor_document(DocType::kRoster, doc), w.org.public_key(), kNow).code() ==
@@ -147,9 +150,11 @@ TEST_CASE("signed forms verify, detect altered content and refuse older versions
   CHECK(check_form_update(std::nullopt, v->first).ok());
   Bytes wire = from_base64url(std::string_view(pkg).substr(5)).value();
   wire.back() ^= 1;
-  CHECK(FormEnvelope::verify_package(armor_document(DocType::kFormEnvelope, wire), w.org.public_key()).code() ==
-        Errc::kDocContentMismatch);
-  CHECK(FormEnvelope::sign_package(w.org, "no spaces", 1, as_bytes(json), kNow).code() == Errc::kDocInvalidField);
+  CHECK(
+      FormEnvelope::verify_package(armor_document(DocType::kFormEnvelope, wire), w.org.public_key())
+          .code() == Errc::kDocContentMismatch);
+  CHECK(FormEnvelope::sign_package(w.org, "no spaces", 1, as_bytes(json), kNow).code() ==
+        Errc::kDocInvalidField);
 }
 
 TEST_CASE("relay registrations carry only authentication keys", "[docs]") {
@@ -164,11 +169,13 @@ TEST_CASE("relay registrations carry only authentication keys", "[docs]") {
   REQUIRE(v.ok());
   CHECK(v->coordinator_auth_keys == reg.coordinator_auth_keys);
   CHECK(v->required_acks == 1);
-  CHECK(RelayRegistration::verify(text, OrgSecretKey::generate().public_key()).code() == Errc::kDocUntrustedSigner);
+  CHECK(RelayRegistration::verify(text, OrgSecretKey::generate().public_key()).code() ==
+        Errc::kDocUntrustedSigner);
   // No encryption key or name appears in it.
   Bytes wire = from_base64url(std::string_view(text).substr(13)).value();
   std::string raw(wire.begin(), wire.end());
-  CHECK(raw.find(std::string(w.a.public_key().x25519.begin(), w.a.public_key().x25519.end())) == std::string::npos);
+  CHECK(raw.find(std::string(w.a.public_key().x25519.begin(), w.a.public_key().x25519.end())) ==
+        std::string::npos);
   reg.required_acks = 3;
   CHECK(reg.sign(w.org).code() == Errc::kDocInvalidField);
 }
@@ -201,10 +208,12 @@ TEST_CASE("an invite is trusted only after its fingerprint is confirmed", "[docs
   REQUIRE(inv.ok());
   CHECK(inv->fingerprint() == w.org.public_key().fingerprint());
   auto wrong = UnconfirmedInvite::parse(text->span()).value();
-  CHECK(std::move(wrong).confirm(OrgSecretKey::generate().public_key().fingerprint(), kNow).code() ==
-        Errc::kDocNotConfirmed);
+  CHECK(
+      std::move(wrong).confirm(OrgSecretKey::generate().public_key().fingerprint(), kNow).code() ==
+      Errc::kDocNotConfirmed);
   auto expired = UnconfirmedInvite::parse(text->span()).value();
-  CHECK(std::move(expired).confirm(w.org.public_key().fingerprint(), kNow + 3600).code() == Errc::kDocExpired);
+  CHECK(std::move(expired).confirm(w.org.public_key().fingerprint(), kNow + 3600).code() ==
+        Errc::kDocExpired);
   auto ok = std::move(inv.value()).confirm(w.org.public_key().fingerprint(), kNow);
   REQUIRE(ok.ok());
   CHECK(ok->roster().version == 1);
@@ -219,13 +228,19 @@ TEST_CASE("relay challenges are bound to the relay pin and the mailbox", "[docs]
   pin.fill(7);
   other_pin.fill(8);
   Bytes nonce(32, 9);
-  Bytes msg = relay_challenge_message(pin, as_bytes(std::string_view("mailbox-1")), nonce, kNow).value();
+  Bytes msg =
+      relay_challenge_message(pin, as_bytes(std::string_view("mailbox-1")), nonce, kNow).value();
   auto sig = sign_relay_challenge(w.a, msg);
   CHECK(verify_relay_challenge(w.a.public_key().ed25519, msg, sig));
   CHECK_FALSE(verify_relay_challenge(w.b.public_key().ed25519, msg, sig));
-  CHECK_FALSE(verify_relay_challenge(w.a.public_key().ed25519,
-                                     relay_challenge_message(pin, as_bytes(std::string_view("mailbox-2")), nonce, kNow).value(), sig));
-  CHECK_FALSE(verify_relay_challenge(w.a.public_key().ed25519,
-                                     relay_challenge_message(other_pin, as_bytes(std::string_view("mailbox-1")), nonce, kNow).value(), sig));
+  CHECK_FALSE(verify_relay_challenge(
+      w.a.public_key().ed25519,
+      relay_challenge_message(pin, as_bytes(std::string_view("mailbox-2")), nonce, kNow).value(),
+      sig));
+  CHECK_FALSE(verify_relay_challenge(
+      w.a.public_key().ed25519,
+      relay_challenge_message(other_pin, as_bytes(std::string_view("mailbox-1")), nonce, kNow)
+          .value(),
+      sig));
   CHECK(relay_challenge_message(pin, Bytes(65, 1), nonce, kNow).code() == Errc::kInvalidArgument);
 }

@@ -68,7 +68,8 @@ TEST_CASE("every bundle vector gets its recorded verdict", "[vectors][bundle]") 
     MemorySource src(as_bytes(bytes));
     auto key = coordinator(r[1]);
     std::optional<DevicePublicKey> expect;
-    if (r[2] != "-") expect = DevicePublicKey::from_text(trim(slurp(kDir + "/keys/" + r[2] + ".pub"))).value();
+    if (r[2] != "-")
+      expect = DevicePublicKey::from_text(trim(slurp(kDir + "/keys/" + r[2] + ".pub"))).value();
     auto vb = verify_bundle(src, key.x25519(), expect);
     if (r[3] == "ok") {
       REQUIRE(vb.ok());

@@ -11,7 +11,9 @@ namespace {
 uint8_t g_key[crypto_stream_chacha20_ietf_KEYBYTES];
 uint64_t g_counter = 0;
 
-const char* name() { return "satchel-test-seeded"; }
+const char* name() {
+  return "satchel-test-seeded";
+}
 
 void buf(void* out, size_t size) {
   uint8_t nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {};
@@ -27,15 +29,17 @@ uint32_t random32() {
 }
 
 void stir() {}
-int close_impl() { return 0; }
+int close_impl() {
+  return 0;
+}
 
 randombytes_implementation g_impl = {name, random32, stir, nullptr, buf, close_impl};
 
 }  // namespace
 
 void install_seeded_random(std::string_view seed) {
-  crypto_generichash(g_key, sizeof g_key, reinterpret_cast<const uint8_t*>(seed.data()), seed.size(),
-                     nullptr, 0);
+  crypto_generichash(g_key, sizeof g_key, reinterpret_cast<const uint8_t*>(seed.data()),
+                     seed.size(), nullptr, 0);
   g_counter = 0;
   randombytes_set_implementation(&g_impl);
   if (sodium_init() < 0) std::abort();

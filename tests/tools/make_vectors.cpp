@@ -37,9 +37,13 @@ void write_file(const std::string& rel, ByteView data) {
   f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
 }
 
-void write_text(const std::string& rel, std::string_view text) { write_file(rel, as_bytes(text)); }
+void write_text(const std::string& rel, std::string_view text) {
+  write_file(rel, as_bytes(text));
+}
 
-std::string hex_sha(ByteView b) { return to_hex(Sha256::digest(b)); }
+std::string hex_sha(ByteView b) {
+  return to_hex(Sha256::digest(b));
+}
 
 // One manifest line per bundle vector.
 void bundle_vector(const std::string& name, ByteView bytes, const std::string& key,
@@ -88,7 +92,7 @@ Bytes seal(const DeviceSecretKey& dev, std::vector<Key32> to, uint16_t slots, By
 // Independent construction of a v1 bundle with hooks, for vectors only a key holder can make.
 struct Craft {
   const DeviceSecretKey* device = nullptr;  // computes the authenticators
-  std::optional<DevicePublicKey> claimed;  // device key written in the inner header
+  std::optional<DevicePublicKey> claimed;   // device key written in the inner header
   std::vector<Key32> recipients;
   uint16_t slots = 0;
   Bytes body;
@@ -135,16 +139,17 @@ Bytes craft(const Craft& c) {
   randombytes_buf(trailer.data(), v1::kAuthLen * n);
   // Recipients take slots 0..r-1 in reverse order (position does not matter to a reader).
   std::vector<uint16_t> pos;
-  for (size_t i = 0; i < c.recipients.size(); i++) pos.push_back(static_cast<uint16_t>(c.recipients.size() - 1 - i));
+  for (size_t i = 0; i < c.recipients.size(); i++)
+    pos.push_back(static_cast<uint16_t>(c.recipients.size() - 1 - i));
   std::vector<std::array<uint8_t, 32>> dh_eph(c.recipients.size());
   const uint8_t zero_nonce[12] = {};
   for (size_t i = 0; i < c.recipients.size(); i++) {
     if (crypto_scalarmult(dh_eph[i].data(), eph_sk, c.recipients[i].data()) != 0) std::abort();
     uint8_t sk[32];
     v1::slot_key(dh_eph[i].data(), eph_pk, c.recipients[i].data(), sk);
-    crypto_aead_chacha20poly1305_ietf_encrypt(header.data() + v1::kPrefixLen + v1::kSlotLen * pos[i],
-                                              nullptr, file_key, 32, header.data(), v1::kPrefixLen,
-                                              nullptr, zero_nonce, sk);
+    crypto_aead_chacha20poly1305_ietf_encrypt(
+        header.data() + v1::kPrefixLen + v1::kSlotLen * pos[i], nullptr, file_key, 32,
+        header.data(), v1::kPrefixLen, nullptr, zero_nonce, sk);
   }
   const size_t mac_at = v1::kPrefixLen + v1::kSlotLen * n;
   v1::header_mac(mac_key, ByteView(header.data(), mac_at), header.data() + mac_at);
@@ -158,8 +163,8 @@ Bytes craft(const Craft& c) {
     Bytes ct(plen + v1::kChunkOverhead);
     uint8_t tag = c.tag ? c.tag(k, chunks)
                         : (k + 1 == chunks ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
-    crypto_secretstream_xchacha20poly1305_push(&st, ct.data(), nullptr, plain.data() + k * kBundleChunkSize,
-                                               plen, nullptr, 0, tag);
+    crypto_secretstream_xchacha20poly1305_push(
+        &st, ct.data(), nullptr, plain.data() + k * kBundleChunkSize, plen, nullptr, 0, tag);
     content.update(ct);
     out.insert(out.end(), ct.begin(), ct.end());
   }
@@ -168,9 +173,11 @@ Bytes craft(const Craft& c) {
   const DeviceSecretKey& signer = c.corrupt_auth_key ? wrong : *c.device;
   for (size_t i = 0; i < c.recipients.size(); i++) {
     uint8_t dh_static[32];
-    if (crypto_scalarmult(dh_static, signer.x25519().data(), c.recipients[i].data()) != 0) std::abort();
-    v1::sender_authenticator(dh_static, dh_eph[i].data(), header_hash, pos[i], claimed.x25519.data(),
-                             c.recipients[i].data(), content_hash, trailer.data() + v1::kAuthLen * pos[i]);
+    if (crypto_scalarmult(dh_static, signer.x25519().data(), c.recipients[i].data()) != 0)
+      std::abort();
+    v1::sender_authenticator(dh_static, dh_eph[i].data(), header_hash, pos[i],
+                             claimed.x25519.data(), c.recipients[i].data(), content_hash,
+                             trailer.data() + v1::kAuthLen * pos[i]);
   }
   v1::trailer_mac(trailer_key, header_hash, ByteView(trailer.data(), v1::kAuthLen * n),
                   trailer.data() + v1::kAuthLen * n);
@@ -242,11 +249,18 @@ int main(int argc, char** argv) {
   Bytes base_small = seal(dev_d, {A, B}, 3, small);
   Bytes base_multi = seal(dev_d, {A, B}, 3, multi);
   Bytes other_multi = seal(dev_d, {A, B}, 3, body_of(70000, 9));
-  bundle_vector("g01-empty-body", seal(dev_d, {A}, 1, {}), "coordinator-a", "device-d", "ok", {}, "B1-B13", "empty body, one slot");
-  bundle_vector("g02-one-byte", seal(dev_d, {A, B}, 2, body_of(1, 3)), "coordinator-b", "-", "ok", body_of(1, 3), "B1-B13", "one-byte body, read by the second recipient");
-  bundle_vector("g03-small-three-slots", base_small, "coordinator-a", "device-d", "ok", small, "B1-B13", "100-byte body, 2 recipients in 3 slots");
-  bundle_vector("g04-two-chunks", base_multi, "coordinator-b", "device-d", "ok", multi, "B1-B13", "70000-byte body over two chunks");
-  bundle_vector("g05-cover-with-form", seal(dev_d, {A, B}, 4, body_of(5000, 4), ContentType::kCover, "gcm-input.v2"), "coordinator-a", "-", "ok", body_of(5000, 4), "B9", "cover content type with form fields");
+  bundle_vector("g01-empty-body", seal(dev_d, {A}, 1, {}), "coordinator-a", "device-d", "ok", {},
+                "B1-B13", "empty body, one slot");
+  bundle_vector("g02-one-byte", seal(dev_d, {A, B}, 2, body_of(1, 3)), "coordinator-b", "-", "ok",
+                body_of(1, 3), "B1-B13", "one-byte body, read by the second recipient");
+  bundle_vector("g03-small-three-slots", base_small, "coordinator-a", "device-d", "ok", small,
+                "B1-B13", "100-byte body, 2 recipients in 3 slots");
+  bundle_vector("g04-two-chunks", base_multi, "coordinator-b", "device-d", "ok", multi, "B1-B13",
+                "70000-byte body over two chunks");
+  bundle_vector("g05-cover-with-form",
+                seal(dev_d, {A, B}, 4, body_of(5000, 4), ContentType::kCover, "gcm-input.v2"),
+                "coordinator-a", "-", "ok", body_of(5000, 4), "B9",
+                "cover content type with form fields");
   Craft good;
   good.device = &dev_d;
   good.recipients = {A, B};
@@ -254,7 +268,8 @@ int main(int argc, char** argv) {
   good.body = body_of(70000, 5);
   good.meta.sequence = 42;
   good.meta.created_at = kNow - 50;
-  bundle_vector("g06-independent-implementation", craft(good), "coordinator-a", "device-d", "ok", good.body, "B1-B13", "built by the vector generator's own v1 writer");
+  bundle_vector("g06-independent-implementation", craft(good), "coordinator-a", "device-d", "ok",
+                good.body, "B1-B13", "built by the vector generator's own v1 writer");
 
   // --- bad bundles: structure (B1-B5) ---
   const int slot_a = slot_of(base_small, coord_a);
@@ -265,81 +280,195 @@ int main(int argc, char** argv) {
     f(b);
     return b;
   };
-  bundle_vector("b01-version-zero", mutated(base_small, [](Bytes& b) { b[0] = 0; }), "coordinator-a", "-", "bundle-unsupported-version", {}, "B1", "version byte 0");
-  bundle_vector("b02-version-two", mutated(base_small, [](Bytes& b) { b[0] = 2; }), "coordinator-a", "-", "bundle-unsupported-version", {}, "B1", "version byte 2 (no negotiation)");
-  bundle_vector("b03-flags-set", mutated(base_small, [](Bytes& b) { b[1] = 1; }), "coordinator-a", "-", "bundle-unknown-flags", {}, "B2", "flags byte 0x01");
-  bundle_vector("b04-flags-high-bit", mutated(base_small, [](Bytes& b) { b[1] = 0x80; }), "coordinator-a", "-", "bundle-unknown-flags", {}, "B2", "flags byte 0x80");
-  bundle_vector("b05-zero-slots", mutated(base_small, [&](Bytes& b) { put_u16(b, 2, 0); }), "coordinator-a", "-", "bundle-bad-slot-count", {}, "B3", "slot count 0");
-  bundle_vector("b06-too-many-slots", mutated(base_small, [&](Bytes& b) { put_u16(b, 2, 65); }), "coordinator-a", "-", "bundle-bad-slot-count", {}, "B3", "slot count 65");
-  bundle_vector("b07-length-not-padme", mutated(base_small, [&](Bytes& b) { put_u64(b, 4, 4097); }), "coordinator-a", "-", "bundle-bad-length", {}, "B4", "padded length 4097 is not a Padme size");
-  bundle_vector("b08-length-below-floor", mutated(base_small, [&](Bytes& b) { put_u64(b, 4, 2048); }), "coordinator-a", "-", "bundle-bad-length", {}, "B4", "padded length 2048 is below the 4096 floor");
-  bundle_vector("b09-length-too-large", mutated(base_small, [&](Bytes& b) { put_u64(b, 4, uint64_t{1} << 41); }), "coordinator-a", "-", "bundle-bad-length", {}, "B4", "padded length 2^41 exceeds the 2^40 limit");
-  bundle_vector("b10-empty-file", Bytes{}, "coordinator-a", "-", "bundle-truncated", {}, "B5", "zero bytes");
-  bundle_vector("b11-cut-in-prefix", Bytes(base_small.begin(), base_small.begin() + 7), "coordinator-a", "-", "bundle-truncated", {}, "B5", "cut inside the fixed prefix");
-  bundle_vector("b12-cut-one-byte", Bytes(base_small.begin(), base_small.end() - 1), "coordinator-a", "-", "bundle-truncated", {}, "B5", "last byte missing");
-  bundle_vector("b13-cut-at-trailer", Bytes(base_multi.begin(), base_multi.end() - static_cast<std::ptrdiff_t>(v1::trailer_len(3))), "coordinator-a", "-", "bundle-truncated", {}, "B5", "authenticators cut off (final chunk boundary)");
+  bundle_vector("b01-version-zero", mutated(base_small, [](Bytes& b) { b[0] = 0; }),
+                "coordinator-a", "-", "bundle-unsupported-version", {}, "B1", "version byte 0");
+  bundle_vector("b02-version-two", mutated(base_small, [](Bytes& b) { b[0] = 2; }), "coordinator-a",
+                "-", "bundle-unsupported-version", {}, "B1", "version byte 2 (no negotiation)");
+  bundle_vector("b03-flags-set", mutated(base_small, [](Bytes& b) { b[1] = 1; }), "coordinator-a",
+                "-", "bundle-unknown-flags", {}, "B2", "flags byte 0x01");
+  bundle_vector("b04-flags-high-bit", mutated(base_small, [](Bytes& b) { b[1] = 0x80; }),
+                "coordinator-a", "-", "bundle-unknown-flags", {}, "B2", "flags byte 0x80");
+  bundle_vector("b05-zero-slots", mutated(base_small, [&](Bytes& b) { put_u16(b, 2, 0); }),
+                "coordinator-a", "-", "bundle-bad-slot-count", {}, "B3", "slot count 0");
+  bundle_vector("b06-too-many-slots", mutated(base_small, [&](Bytes& b) { put_u16(b, 2, 65); }),
+                "coordinator-a", "-", "bundle-bad-slot-count", {}, "B3", "slot count 65");
+  bundle_vector("b07-length-not-padme", mutated(base_small, [&](Bytes& b) { put_u64(b, 4, 4097); }),
+                "coordinator-a", "-", "bundle-bad-length", {}, "B4",
+                "padded length 4097 is not a Padme size");
+  bundle_vector("b08-length-below-floor",
+                mutated(base_small, [&](Bytes& b) { put_u64(b, 4, 2048); }), "coordinator-a", "-",
+                "bundle-bad-length", {}, "B4", "padded length 2048 is below the 4096 floor");
+  bundle_vector("b09-length-too-large",
+                mutated(base_small, [&](Bytes& b) { put_u64(b, 4, uint64_t{1} << 41); }),
+                "coordinator-a", "-", "bundle-bad-length", {}, "B4",
+                "padded length 2^41 exceeds the 2^40 limit");
+  bundle_vector("b10-empty-file", Bytes{}, "coordinator-a", "-", "bundle-truncated", {}, "B5",
+                "zero bytes");
+  bundle_vector("b11-cut-in-prefix", Bytes(base_small.begin(), base_small.begin() + 7),
+                "coordinator-a", "-", "bundle-truncated", {}, "B5", "cut inside the fixed prefix");
+  bundle_vector("b12-cut-one-byte", Bytes(base_small.begin(), base_small.end() - 1),
+                "coordinator-a", "-", "bundle-truncated", {}, "B5", "last byte missing");
+  bundle_vector(
+      "b13-cut-at-trailer",
+      Bytes(base_multi.begin(), base_multi.end() - static_cast<std::ptrdiff_t>(v1::trailer_len(3))),
+      "coordinator-a", "-", "bundle-truncated", {}, "B5",
+      "authenticators cut off (final chunk boundary)");
   const size_t first_chunk_end = n3_header + kBundleChunkSize + v1::kChunkOverhead;
-  bundle_vector("b14-cut-at-chunk-boundary", Bytes(base_multi.begin(), base_multi.begin() + static_cast<std::ptrdiff_t>(first_chunk_end)), "coordinator-a", "-", "bundle-truncated", {}, "B5", "cut after the first chunk");
-  bundle_vector("b15-one-byte-appended", mutated(base_small, [](Bytes& b) { b.push_back(0); }), "coordinator-a", "-", "bundle-trailing-data", {}, "B5", "one byte after the bundle");
-  bundle_vector("b16-bundle-appended", mutated(base_small, [&](Bytes& b) { b.insert(b.end(), base_small.begin(), base_small.end()); }), "coordinator-a", "-", "bundle-trailing-data", {}, "B5", "two bundles concatenated");
+  bundle_vector(
+      "b14-cut-at-chunk-boundary",
+      Bytes(base_multi.begin(), base_multi.begin() + static_cast<std::ptrdiff_t>(first_chunk_end)),
+      "coordinator-a", "-", "bundle-truncated", {}, "B5", "cut after the first chunk");
+  bundle_vector("b15-one-byte-appended", mutated(base_small, [](Bytes& b) { b.push_back(0); }),
+                "coordinator-a", "-", "bundle-trailing-data", {}, "B5",
+                "one byte after the bundle");
+  bundle_vector("b16-bundle-appended",
+                mutated(base_small,
+                        [&](Bytes& b) { b.insert(b.end(), base_small.begin(), base_small.end()); }),
+                "coordinator-a", "-", "bundle-trailing-data", {}, "B5", "two bundles concatenated");
   // --- slots and header (B6-B7) ---
-  bundle_vector("b17-wrong-key", base_small, "coordinator-c", "-", "bundle-no-slot-opens", {}, "B6", "a coordinator that is not a recipient");
-  bundle_vector("b18-own-slot-damaged", mutated(base_small, [&](Bytes& b) { b[v1::kPrefixLen + 48 * slot_a + 5] ^= 1; }), "coordinator-a", "-", "bundle-no-slot-opens", {}, "B6", "the reader's slot has a flipped bit (same reason as a wrong key)");
-  bundle_vector("b19-ephemeral-changed", mutated(base_small, [](Bytes& b) { b[20] ^= 0x40; }), "coordinator-a", "-", "bundle-no-slot-opens", {}, "B6", "ephemeral public key altered");
-  bundle_vector("b20-ephemeral-low-order", mutated(base_small, [](Bytes& b) { std::memset(b.data() + 12, 0, 32); }), "coordinator-a", "-", "bundle-no-slot-opens", {}, "B6", "ephemeral key is the zero point");
-  bundle_vector("b21-unused-slot-damaged", mutated(base_small, [&](Bytes& b) { b[v1::kPrefixLen + 48 * unused] ^= 1; }), "coordinator-a", "-", "bundle-header-tampered", {}, "B7", "an unused slot altered");
-  bundle_vector("b22-slots-swapped", mutated(base_small, [&](Bytes& b) {
-                  std::swap_ranges(b.begin() + static_cast<std::ptrdiff_t>(v1::kPrefixLen + 48 * slot_a),
-                                   b.begin() + static_cast<std::ptrdiff_t>(v1::kPrefixLen + 48 * slot_a + 48),
-                                   b.begin() + static_cast<std::ptrdiff_t>(v1::kPrefixLen + 48 * unused)); }),
-                "coordinator-a", "-", "bundle-header-tampered", {}, "B7", "the reader's slot swapped with an unused one");
-  bundle_vector("b23-header-mac-flipped", mutated(base_small, [&](Bytes& b) { b[n3_header - 1] ^= 1; }), "coordinator-a", "-", "bundle-header-tampered", {}, "B7", "header MAC altered");
-  bundle_vector("b24-stream-header-flipped", mutated(base_small, [](Bytes& b) { b[50] ^= 1; }), "coordinator-a", "-", "bundle-no-slot-opens", {}, "B6", "secretstream header altered (the prefix is every slot's associated data)");
+  bundle_vector("b17-wrong-key", base_small, "coordinator-c", "-", "bundle-no-slot-opens", {}, "B6",
+                "a coordinator that is not a recipient");
+  bundle_vector("b18-own-slot-damaged",
+                mutated(base_small, [&](Bytes& b) { b[v1::kPrefixLen + 48 * slot_a + 5] ^= 1; }),
+                "coordinator-a", "-", "bundle-no-slot-opens", {}, "B6",
+                "the reader's slot has a flipped bit (same reason as a wrong key)");
+  bundle_vector("b19-ephemeral-changed", mutated(base_small, [](Bytes& b) { b[20] ^= 0x40; }),
+                "coordinator-a", "-", "bundle-no-slot-opens", {}, "B6",
+                "ephemeral public key altered");
+  bundle_vector("b20-ephemeral-low-order",
+                mutated(base_small, [](Bytes& b) { std::memset(b.data() + 12, 0, 32); }),
+                "coordinator-a", "-", "bundle-no-slot-opens", {}, "B6",
+                "ephemeral key is the zero point");
+  bundle_vector("b21-unused-slot-damaged",
+                mutated(base_small, [&](Bytes& b) { b[v1::kPrefixLen + 48 * unused] ^= 1; }),
+                "coordinator-a", "-", "bundle-header-tampered", {}, "B7", "an unused slot altered");
+  bundle_vector(
+      "b22-slots-swapped",
+      mutated(base_small,
+              [&](Bytes& b) {
+                std::swap_ranges(
+                    b.begin() + static_cast<std::ptrdiff_t>(v1::kPrefixLen + 48 * slot_a),
+                    b.begin() + static_cast<std::ptrdiff_t>(v1::kPrefixLen + 48 * slot_a + 48),
+                    b.begin() + static_cast<std::ptrdiff_t>(v1::kPrefixLen + 48 * unused));
+              }),
+      "coordinator-a", "-", "bundle-header-tampered", {}, "B7",
+      "the reader's slot swapped with an unused one");
+  bundle_vector("b23-header-mac-flipped",
+                mutated(base_small, [&](Bytes& b) { b[n3_header - 1] ^= 1; }), "coordinator-a", "-",
+                "bundle-header-tampered", {}, "B7", "header MAC altered");
+  bundle_vector("b24-stream-header-flipped", mutated(base_small, [](Bytes& b) { b[50] ^= 1; }),
+                "coordinator-a", "-", "bundle-no-slot-opens", {}, "B6",
+                "secretstream header altered (the prefix is every slot's associated data)");
   // --- payload (B8-B11) ---
-  bundle_vector("b25-payload-bit-flipped", mutated(base_small, [&](Bytes& b) { b[n3_header + 200] ^= 1; }), "coordinator-a", "-", "bundle-chunk-corrupt", {}, "B8", "a ciphertext bit in chunk 0");
+  bundle_vector("b25-payload-bit-flipped",
+                mutated(base_small, [&](Bytes& b) { b[n3_header + 200] ^= 1; }), "coordinator-a",
+                "-", "bundle-chunk-corrupt", {}, "B8", "a ciphertext bit in chunk 0");
   const size_t c0 = kBundleChunkSize + v1::kChunkOverhead;
   Bytes reordered = base_multi;
   {
     // Chunk 1 is shorter than chunk 0: move chunk 1 to the front and chunk 0 after it.
-    Bytes ch0(base_multi.begin() + static_cast<std::ptrdiff_t>(n3_header), base_multi.begin() + static_cast<std::ptrdiff_t>(n3_header + c0));
+    Bytes ch0(base_multi.begin() + static_cast<std::ptrdiff_t>(n3_header),
+              base_multi.begin() + static_cast<std::ptrdiff_t>(n3_header + c0));
     size_t c1 = base_multi.size() - v1::trailer_len(3) - n3_header - c0;
-    Bytes ch1(base_multi.begin() + static_cast<std::ptrdiff_t>(n3_header + c0), base_multi.begin() + static_cast<std::ptrdiff_t>(n3_header + c0 + c1));
+    Bytes ch1(base_multi.begin() + static_cast<std::ptrdiff_t>(n3_header + c0),
+              base_multi.begin() + static_cast<std::ptrdiff_t>(n3_header + c0 + c1));
     Bytes r(base_multi.begin(), base_multi.begin() + static_cast<std::ptrdiff_t>(n3_header));
     r.insert(r.end(), ch1.begin(), ch1.end());
     r.insert(r.end(), ch0.begin(), ch0.end());
-    r.insert(r.end(), base_multi.end() - static_cast<std::ptrdiff_t>(v1::trailer_len(3)), base_multi.end());
+    r.insert(r.end(), base_multi.end() - static_cast<std::ptrdiff_t>(v1::trailer_len(3)),
+             base_multi.end());
     reordered = r;
   }
-  bundle_vector("b26-chunks-reordered", reordered, "coordinator-a", "-", "bundle-chunk-corrupt", {}, "B8", "the two chunks in swapped order");
-  bundle_vector("b27-chunk-from-other-bundle", mutated(base_multi, [&](Bytes& b) {
-                  std::copy(other_multi.begin() + static_cast<std::ptrdiff_t>(n3_header + c0), other_multi.end() - static_cast<std::ptrdiff_t>(v1::trailer_len(3)),
-                            b.begin() + static_cast<std::ptrdiff_t>(n3_header + c0)); }),
-                "coordinator-a", "-", "bundle-chunk-corrupt", {}, "B12", "chunk 1 spliced from another bundle of the same size");
+  bundle_vector("b26-chunks-reordered", reordered, "coordinator-a", "-", "bundle-chunk-corrupt", {},
+                "B8", "the two chunks in swapped order");
+  bundle_vector("b27-chunk-from-other-bundle",
+                mutated(base_multi,
+                        [&](Bytes& b) {
+                          std::copy(
+                              other_multi.begin() + static_cast<std::ptrdiff_t>(n3_header + c0),
+                              other_multi.end() - static_cast<std::ptrdiff_t>(v1::trailer_len(3)),
+                              b.begin() + static_cast<std::ptrdiff_t>(n3_header + c0));
+                        }),
+                "coordinator-a", "-", "bundle-chunk-corrupt", {}, "B12",
+                "chunk 1 spliced from another bundle of the same size");
   auto crafted = [&](const std::function<void(Craft&)>& f) {
     Craft c = good;
     c.body = body_of(70000, 6);
     f(c);
     return craft(c);
   };
-  bundle_vector("b28-last-chunk-not-final", crafted([](Craft& c) { c.tag = [](uint64_t, uint64_t) -> uint8_t { return 0; }; }), "coordinator-a", "-", "bundle-bad-chunk-tag", {}, "B12", "every chunk tagged MESSAGE (stream never ends)");
-  bundle_vector("b29-final-too-early", crafted([](Craft& c) { c.tag = [](uint64_t, uint64_t) -> uint8_t { return crypto_secretstream_xchacha20poly1305_TAG_FINAL; }; }), "coordinator-a", "-", "bundle-bad-chunk-tag", {}, "B8", "chunk 0 tagged FINAL with data after it");
-  bundle_vector("b30-rekey-tag", crafted([](Craft& c) { c.tag = [](uint64_t k, uint64_t n) -> uint8_t { return k + 1 == n ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : crypto_secretstream_xchacha20poly1305_TAG_REKEY; }; }), "coordinator-a", "-", "bundle-bad-chunk-tag", {}, "B8", "chunk 0 tagged REKEY");
-  bundle_vector("b31-inner-flags-set", crafted([](Craft& c) { c.edit_inner = [](Bytes& in) { in[32 + 16 + 8 + 8 + 16 + 8 + 1] = 1; }; }), "coordinator-a", "-", "bundle-malformed-inner", {}, "B9", "inner flags byte 0x01 (reserved)");
-  bundle_vector("b32-body-length-overflows", crafted([](Craft& c) { c.edit_inner = [](Bytes& in) { for (int i = 0; i < 8; i++) in[in.size() - 8 + i] = 0xff; }; }), "coordinator-a", "-", "bundle-malformed-inner", {}, "B9", "body length larger than the payload");
+  bundle_vector("b28-last-chunk-not-final",
+                crafted([](Craft& c) { c.tag = [](uint64_t, uint64_t) -> uint8_t { return 0; }; }),
+                "coordinator-a", "-", "bundle-bad-chunk-tag", {}, "B12",
+                "every chunk tagged MESSAGE (stream never ends)");
+  bundle_vector("b29-final-too-early", crafted([](Craft& c) {
+                  c.tag = [](uint64_t, uint64_t) -> uint8_t {
+                    return crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+                  };
+                }),
+                "coordinator-a", "-", "bundle-bad-chunk-tag", {}, "B8",
+                "chunk 0 tagged FINAL with data after it");
+  bundle_vector("b30-rekey-tag", crafted([](Craft& c) {
+                  c.tag = [](uint64_t k, uint64_t n) -> uint8_t {
+                    return k + 1 == n ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
+                                      : crypto_secretstream_xchacha20poly1305_TAG_REKEY;
+                  };
+                }),
+                "coordinator-a", "-", "bundle-bad-chunk-tag", {}, "B8", "chunk 0 tagged REKEY");
+  bundle_vector("b31-inner-flags-set", crafted([](Craft& c) {
+                  c.edit_inner = [](Bytes& in) { in[32 + 16 + 8 + 8 + 16 + 8 + 1] = 1; };
+                }),
+                "coordinator-a", "-", "bundle-malformed-inner", {}, "B9",
+                "inner flags byte 0x01 (reserved)");
+  bundle_vector("b32-body-length-overflows", crafted([](Craft& c) {
+                  c.edit_inner = [](Bytes& in) {
+                    for (int i = 0; i < 8; i++) in[in.size() - 8 + i] = 0xff;
+                  };
+                }),
+                "coordinator-a", "-", "bundle-malformed-inner", {}, "B9",
+                "body length larger than the payload");
   bundle_vector("b33-form-id-bad-char", crafted([](Craft& c) {
                   c.meta.form_id = "form/one";
                   c.meta.form_version = 1;
-                  c.meta.form_hash[0] = 1; }), "coordinator-a", "-", "bundle-malformed-inner", {}, "B9", "form id with '/'");
-  bundle_vector("b34-content-type-zero", crafted([](Craft& c) { c.edit_inner = [](Bytes& in) { in[32 + 16 + 8 + 8 + 16 + 8] = 0; }; }), "coordinator-a", "-", "bundle-unknown-content-type", {}, "B9", "content type 0");
-  bundle_vector("b35-content-type-unknown", crafted([](Craft& c) { c.edit_inner = [](Bytes& in) { in[32 + 16 + 8 + 8 + 16 + 8] = 9; }; }), "coordinator-a", "-", "bundle-unknown-content-type", {}, "B9", "content type 9");
-  bundle_vector("b36-padding-not-zero", crafted([](Craft& c) { c.edit_plaintext = [](Bytes& p) { p.back() = 1; }; }), "coordinator-a", "-", "bundle-padding-not-zero", {}, "B12", "last padding byte is 1");
+                  c.meta.form_hash[0] = 1;
+                }),
+                "coordinator-a", "-", "bundle-malformed-inner", {}, "B9", "form id with '/'");
+  bundle_vector("b34-content-type-zero", crafted([](Craft& c) {
+                  c.edit_inner = [](Bytes& in) { in[32 + 16 + 8 + 8 + 16 + 8] = 0; };
+                }),
+                "coordinator-a", "-", "bundle-unknown-content-type", {}, "B9", "content type 0");
+  bundle_vector("b35-content-type-unknown", crafted([](Craft& c) {
+                  c.edit_inner = [](Bytes& in) { in[32 + 16 + 8 + 8 + 16 + 8] = 9; };
+                }),
+                "coordinator-a", "-", "bundle-unknown-content-type", {}, "B9", "content type 9");
+  bundle_vector("b36-padding-not-zero",
+                crafted([](Craft& c) { c.edit_plaintext = [](Bytes& p) { p.back() = 1; }; }),
+                "coordinator-a", "-", "bundle-padding-not-zero", {}, "B12",
+                "last padding byte is 1");
   // --- sender (B12-B13) ---
-  bundle_vector("b37-authenticator-flipped", mutated(base_small, [&](Bytes& b) { b[b.size() - v1::trailer_len(3) + 32 * slot_a + 3] ^= 1; }), "coordinator-a", "-", "bundle-trailer-tampered", {}, "B10", "the reader's authenticator altered");
-  bundle_vector("b41-other-authenticator-flipped", mutated(base_small, [&](Bytes& b) { b[b.size() - v1::trailer_len(3) + 32 * unused] ^= 1; }), "coordinator-a", "-", "bundle-trailer-tampered", {}, "B10", "an unused authenticator altered");
-  bundle_vector("b42-trailer-mac-flipped", mutated(base_small, [&](Bytes& b) { b[b.size() - 1] ^= 1; }), "coordinator-a", "-", "bundle-trailer-tampered", {}, "B10", "trailer MAC altered");
-  bundle_vector("b38-claims-other-device", crafted([&](Craft& c) { c.claimed = dev_e.public_key(); }), "coordinator-a", "-", "bundle-bad-sender", {}, "B11", "inner header names device E, authenticated by device D");
-  bundle_vector("b39-insider-forgery", crafted([](Craft& c) { c.corrupt_auth_key = true; }), "coordinator-a", "-", "bundle-bad-sender", {}, "B11", "a key holder re-encrypted the payload; it cannot make D's authenticator");
-  bundle_vector("b40-unexpected-sender", base_small, "coordinator-a", "device-e", "bundle-unexpected-sender", {}, "B13", "authentic, but from D where E was expected");
+  bundle_vector("b37-authenticator-flipped",
+                mutated(base_small,
+                        [&](Bytes& b) { b[b.size() - v1::trailer_len(3) + 32 * slot_a + 3] ^= 1; }),
+                "coordinator-a", "-", "bundle-trailer-tampered", {}, "B10",
+                "the reader's authenticator altered");
+  bundle_vector(
+      "b41-other-authenticator-flipped",
+      mutated(base_small, [&](Bytes& b) { b[b.size() - v1::trailer_len(3) + 32 * unused] ^= 1; }),
+      "coordinator-a", "-", "bundle-trailer-tampered", {}, "B10",
+      "an unused authenticator altered");
+  bundle_vector("b42-trailer-mac-flipped",
+                mutated(base_small, [&](Bytes& b) { b[b.size() - 1] ^= 1; }), "coordinator-a", "-",
+                "bundle-trailer-tampered", {}, "B10", "trailer MAC altered");
+  bundle_vector("b38-claims-other-device",
+                crafted([&](Craft& c) { c.claimed = dev_e.public_key(); }), "coordinator-a", "-",
+                "bundle-bad-sender", {}, "B11",
+                "inner header names device E, authenticated by device D");
+  bundle_vector("b39-insider-forgery", crafted([](Craft& c) { c.corrupt_auth_key = true; }),
+                "coordinator-a", "-", "bundle-bad-sender", {}, "B11",
+                "a key holder re-encrypted the payload; it cannot make D's authenticator");
+  bundle_vector("b40-unexpected-sender", base_small, "coordinator-a", "device-e",
+                "bundle-unexpected-sender", {}, "B13",
+                "authentic, but from D where E was expected");
 
   // --- trust documents ---
   auto make_roster = [&](uint64_t version, int64_t issued, int64_t expires) {
@@ -359,7 +488,8 @@ int main(int argc, char** argv) {
   const std::string roster_v2 = make_roster(2, kNow - 100, kNow + 86400).sign(org_o).value();
   const std::string roster_v3 = make_roster(3, kNow - 50, kNow + 86400).sign(org_o).value();
   doc_vector("d01-roster-v2", roster_v2, "roster", "org-o", "-", "ok", "D1-D9", "roster version 2");
-  doc_vector("d02-roster-v3-over-v2", roster_v3, "roster", "org-o", "d01-roster-v2", "ok", "D9", "newer roster accepted");
+  doc_vector("d02-roster-v3-over-v2", roster_v3, "roster", "org-o", "d01-roster-v2", "ok", "D9",
+             "newer roster accepted");
   auto wire_of = [](const std::string& text, size_t prefix) {
     return from_base64url(std::string_view(text).substr(prefix)).value();
   };
@@ -369,23 +499,37 @@ int main(int argc, char** argv) {
     f(w);
     return armor_document(DocType::kRoster, w);
   };
-  doc_vector("x01-roster-as-form-prefix", "form-" + roster_v2.substr(7), "roster", "org-o", "-", "doc-wrong-type", "D1", "roster bytes under the form prefix");
-  doc_vector("x02-roster-bad-base64", roster_v2.substr(0, 20) + "!" + roster_v2.substr(21), "roster", "org-o", "-", "doc-malformed", "D1", "invalid base64url character");
-  doc_vector("x03-format-version-2", rearmor([](Bytes& w) { w[0] = 2; }), "roster", "org-o", "-", "doc-unsupported-version", "D2", "document format 2");
-  doc_vector("x04-type-byte-form", rearmor([](Bytes& w) { w[1] = 3; }), "roster", "org-o", "-", "doc-wrong-type", "D3", "type byte says form envelope");
-  doc_vector("x05-signature-cut", rearmor([](Bytes& w) { w.resize(w.size() - 10); }), "roster", "org-o", "-", "doc-malformed", "D4", "signature truncated");
-  doc_vector("x06-trailing-byte", rearmor([](Bytes& w) { w.push_back(0); }), "roster", "org-o", "-", "doc-malformed", "D4", "a byte after the signature");
-  doc_vector("x07-other-org", roster_v2, "roster", "org-p", "-", "doc-untrusted-signer", "D5", "signed by O, device trusts P");
-  doc_vector("x08-signature-flipped", rearmor([](Bytes& w) { w[w.size() - 5] ^= 1; }), "roster", "org-o", "-", "doc-bad-signature", "D6", "signature altered");
-  doc_vector("x09-body-flipped", rearmor([](Bytes& w) { w[6 + 32 + 16] ^= 1; }), "roster", "org-o", "-", "doc-bad-signature", "D6", "version field altered after signing");
-  const std::string form_pkg = FormEnvelope::sign_package(org_o, "gcm-input", 2, as_bytes(std::string_view("{\"id\":\"gcm-input\",\"version\":2}")), kNow - 10).value();
+  doc_vector("x01-roster-as-form-prefix", "form-" + roster_v2.substr(7), "roster", "org-o", "-",
+             "doc-wrong-type", "D1", "roster bytes under the form prefix");
+  doc_vector("x02-roster-bad-base64", roster_v2.substr(0, 20) + "!" + roster_v2.substr(21),
+             "roster", "org-o", "-", "doc-malformed", "D1", "invalid base64url character");
+  doc_vector("x03-format-version-2", rearmor([](Bytes& w) { w[0] = 2; }), "roster", "org-o", "-",
+             "doc-unsupported-version", "D2", "document format 2");
+  doc_vector("x04-type-byte-form", rearmor([](Bytes& w) { w[1] = 3; }), "roster", "org-o", "-",
+             "doc-wrong-type", "D3", "type byte says form envelope");
+  doc_vector("x05-signature-cut", rearmor([](Bytes& w) { w.resize(w.size() - 10); }), "roster",
+             "org-o", "-", "doc-malformed", "D4", "signature truncated");
+  doc_vector("x06-trailing-byte", rearmor([](Bytes& w) { w.push_back(0); }), "roster", "org-o", "-",
+             "doc-malformed", "D4", "a byte after the signature");
+  doc_vector("x07-other-org", roster_v2, "roster", "org-p", "-", "doc-untrusted-signer", "D5",
+             "signed by O, device trusts P");
+  doc_vector("x08-signature-flipped", rearmor([](Bytes& w) { w[w.size() - 5] ^= 1; }), "roster",
+             "org-o", "-", "doc-bad-signature", "D6", "signature altered");
+  doc_vector("x09-body-flipped", rearmor([](Bytes& w) { w[6 + 32 + 16] ^= 1; }), "roster", "org-o",
+             "-", "doc-bad-signature", "D6", "version field altered after signing");
+  const std::string form_pkg =
+      FormEnvelope::sign_package(org_o, "gcm-input", 2,
+                                 as_bytes(std::string_view("{\"id\":\"gcm-input\",\"version\":2}")),
+                                 kNow - 10)
+          .value();
   Bytes fw = wire_of(form_pkg, 5);
   {
     // A form envelope's signature replayed as a roster: type byte relabelled, content dropped.
     uint32_t body_len = static_cast<uint32_t>(fw[2] | (fw[3] << 8) | (fw[4] << 16) | (fw[5] << 24));
     Bytes w(fw.begin(), fw.begin() + 6 + body_len + 64);
     w[1] = static_cast<uint8_t>(DocType::kRoster);
-    doc_vector("x10-form-signature-as-roster", armor_document(DocType::kRoster, w), "roster", "org-o", "-", "doc-bad-signature", "D6", "a form envelope relabelled as a roster");
+    doc_vector("x10-form-signature-as-roster", armor_document(DocType::kRoster, w), "roster",
+               "org-o", "-", "doc-bad-signature", "D6", "a form envelope relabelled as a roster");
   }
   {
     // Validly signed body with an invalid field: slot count 0.
@@ -394,22 +538,35 @@ int main(int argc, char** argv) {
     Bytes body(w.begin() + 6, w.begin() + 6 + body_len);
     body[32 + 16 + 8 + 8 + 8] = 0;
     body[32 + 16 + 8 + 8 + 8 + 1] = 0;
-    doc_vector("x11-slot-count-zero", armor_document(DocType::kRoster, sign_document(DocType::kRoster, body, org_o)), "roster", "org-o", "-", "doc-invalid-field", "D7", "signed roster with slot count 0");
+    doc_vector("x11-slot-count-zero",
+               armor_document(DocType::kRoster, sign_document(DocType::kRoster, body, org_o)),
+               "roster", "org-o", "-", "doc-invalid-field", "D7",
+               "signed roster with slot count 0");
     Bytes body2(w.begin() + 6, w.begin() + 6 + body_len);
     body2[32] ^= 1;
-    doc_vector("x12-org-id-mismatch", armor_document(DocType::kRoster, sign_document(DocType::kRoster, body2, org_o)), "roster", "org-o", "-", "doc-invalid-field", "D7", "organisation id does not match the key");
+    doc_vector("x12-org-id-mismatch",
+               armor_document(DocType::kRoster, sign_document(DocType::kRoster, body2, org_o)),
+               "roster", "org-o", "-", "doc-invalid-field", "D7",
+               "organisation id does not match the key");
     Bytes body3(w.begin() + 6, w.begin() + 6 + body_len);
     body3.push_back(0);
-    doc_vector("x13-body-extra-byte", armor_document(DocType::kRoster, sign_document(DocType::kRoster, body3, org_o)), "roster", "org-o", "-", "doc-malformed", "D7", "signed body with a byte after the last field");
+    doc_vector("x13-body-extra-byte",
+               armor_document(DocType::kRoster, sign_document(DocType::kRoster, body3, org_o)),
+               "roster", "org-o", "-", "doc-malformed", "D7",
+               "signed body with a byte after the last field");
   }
-  doc_vector("x14-expired", make_roster(4, kNow - 86400 * 2, kNow - 1).sign(org_o).value(), "roster", "org-o", "-", "doc-expired", "D8", "expired one second before now");
-  doc_vector("x15-rollback", roster_v2, "roster", "org-o", "d02-roster-v3-over-v2", "doc-rollback", "D9", "version 2 offered while holding 3");
-  doc_vector("x16-same-version-replay", roster_v3, "roster", "org-o", "d02-roster-v3-over-v2", "doc-rollback", "D9", "version 3 offered again while holding 3");
+  doc_vector("x14-expired", make_roster(4, kNow - 86400 * 2, kNow - 1).sign(org_o).value(),
+             "roster", "org-o", "-", "doc-expired", "D8", "expired one second before now");
+  doc_vector("x15-rollback", roster_v2, "roster", "org-o", "d02-roster-v3-over-v2", "doc-rollback",
+             "D9", "version 2 offered while holding 3");
+  doc_vector("x16-same-version-replay", roster_v3, "roster", "org-o", "d02-roster-v3-over-v2",
+             "doc-rollback", "D9", "version 3 offered again while holding 3");
   doc_vector("d03-form", form_pkg, "form", "org-o", "-", "ok", "D1-D10", "signed form package");
   {
     Bytes w = fw;
     w[w.size() - 3] ^= 0x20;
-    doc_vector("x17-form-content-altered", armor_document(DocType::kFormEnvelope, w), "form", "org-o", "-", "doc-content-mismatch", "D10", "form JSON changed after signing");
+    doc_vector("x17-form-content-altered", armor_document(DocType::kFormEnvelope, w), "form",
+               "org-o", "-", "doc-content-mismatch", "D10", "form JSON changed after signing");
   }
   RelayRegistration reg;
   reg.org = org_o.public_key();
@@ -417,15 +574,21 @@ int main(int argc, char** argv) {
   reg.issued_at = kNow - 10;
   reg.coordinator_auth_keys = {coord_a.public_key().ed25519, coord_b.public_key().ed25519};
   const std::string reg_text = reg.sign(org_o).value();
-  doc_vector("d04-registration", reg_text, "registration", "-", "-", "ok", "D1-D7", "relay registration, first use");
+  doc_vector("d04-registration", reg_text, "registration", "-", "-", "ok", "D1-D7",
+             "relay registration, first use");
   {
     Bytes w = wire_of(reg_text, 13);
     uint32_t body_len = static_cast<uint32_t>(w[2] | (w[3] << 8) | (w[4] << 16) | (w[5] << 24));
     Bytes body(w.begin() + 6, w.begin() + 6 + body_len);
     std::memcpy(body.data() + body.size() - 32, body.data() + body.size() - 64, 32);
-    doc_vector("x18-registration-duplicate-key", armor_document(DocType::kRelayRegistration, sign_document(DocType::kRelayRegistration, body, org_o)), "registration", "-", "-", "doc-invalid-field", "D7", "the same coordinator key twice");
+    doc_vector("x18-registration-duplicate-key",
+               armor_document(DocType::kRelayRegistration,
+                              sign_document(DocType::kRelayRegistration, body, org_o)),
+               "registration", "-", "-", "doc-invalid-field", "D7",
+               "the same coordinator key twice");
   }
-  doc_vector("x19-registration-as-roster", reg_text, "roster", "org-o", "-", "doc-wrong-type", "D1", "a registration offered as a roster");
+  doc_vector("x19-registration-as-roster", reg_text, "roster", "org-o", "-", "doc-wrong-type", "D1",
+             "a registration offered as a roster");
   InviteContents inv;
   inv.org = org_o.public_key();
   inv.roster_text = roster_v2;
@@ -441,17 +604,20 @@ int main(int argc, char** argv) {
   inv.relay_code_expires_at = kNow + 3600;
   SecretBytes inv_text = sign_invite(inv, org_o).value();
   std::string invite(reinterpret_cast<const char*>(inv_text.data()), inv_text.size());
-  doc_vector("d05-invite", invite, "invite", org_o.public_key().fingerprint(), "-", "ok", "D11", "invite confirmed with the right fingerprint");
-  doc_vector("x20-invite-wrong-fingerprint", invite, "invite", org_p.public_key().fingerprint(), "-", "doc-not-confirmed", "D11", "confirmed with another organisation's fingerprint");
+  doc_vector("d05-invite", invite, "invite", org_o.public_key().fingerprint(), "-", "ok", "D11",
+             "invite confirmed with the right fingerprint");
+  doc_vector("x20-invite-wrong-fingerprint", invite, "invite", org_p.public_key().fingerprint(),
+             "-", "doc-not-confirmed", "D11", "confirmed with another organisation's fingerprint");
   {
     std::string bad = invite;
     bad[40] = bad[40] == 'A' ? '1' : '1';
-    doc_vector("x21-invite-typo", bad, "invite", org_o.public_key().fingerprint(), "-", "doc-malformed", "D1", "a character outside base32 (typo)");
+    doc_vector("x21-invite-typo", bad, "invite", org_o.public_key().fingerprint(), "-",
+               "doc-malformed", "D1", "a character outside base32 (typo)");
   }
 
   g_bundles.close();
   g_docs.close();
-  std::cout << "wrote " << g_bad_bundles << " bad bundles and " << g_bad_docs << " bad documents to "
-            << g_out << "\n";
+  std::cout << "wrote " << g_bad_bundles << " bad bundles and " << g_bad_docs
+            << " bad documents to " << g_out << "\n";
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 
+#include "field_reader.h"
 #include "question_path.h"
 #include "scope.h"
 #include "text_rules.h"
@@ -92,7 +93,7 @@ void check_date(const Question& q, const std::string& date, const std::string& p
                 const IssueSink& sink) {
   const Constraint& c = q.constraint;
   if (!is_date(date)) {
-    sink.add(path, Rule::kType, "'" + date + "' is not a date \"YYYY-MM-DD\"");
+    sink.add(path, Rule::kType, in_quotes(date) + " is not a date \"YYYY-MM-DD\"");
     return;
   }
   // Fixed-width dates order as strings.
@@ -108,16 +109,16 @@ void check_choices(const Question& q, const nlohmann::json& a, const std::string
                    const IssueSink& sink) {
   if (q.type == QuestionType::kSingleChoice) {
     if (!q.find_choice(a.get_ref<const std::string&>())) {
-      sink.add(path, Rule::kChoices, "'" + a.get<std::string>() + "' is not one of the choices");
+      sink.add(path, Rule::kChoices, json_excerpt(a) + " is not one of the choices");
     }
     return;
   }
   std::set<std::string> seen;
   for (const auto& item : a) {
     if (!item.is_string() || !q.find_choice(item.get_ref<const std::string&>())) {
-      sink.add(path, Rule::kChoices, item.dump() + " is not one of the choices");
+      sink.add(path, Rule::kChoices, json_excerpt(item) + " is not one of the choices");
     } else if (!seen.insert(item.get<std::string>()).second) {
-      sink.add(path, Rule::kChoices, item.dump() + " is selected twice");
+      sink.add(path, Rule::kChoices, json_excerpt(item) + " is selected twice");
     }
   }
   const Constraint& c = q.constraint;
@@ -134,7 +135,8 @@ void check_choices(const Question& q, const nlohmann::json& a, const std::string
 void check_location(const nlohmann::json& a, const std::string& path, const IssueSink& sink) {
   for (const auto& [key, value] : a.items()) {
     if (key != "place" && key != "lat" && key != "lon") {
-      sink.add(path, Rule::kType, "unknown field '" + key + "' (a location has place, lat, lon)");
+      sink.add(path, Rule::kType,
+               "unknown field " + in_quotes(key) + " (a location has place, lat, lon)");
     }
   }
   auto place = a.find("place");
@@ -168,9 +170,10 @@ void check_attachments(const nlohmann::json& a, const std::string& path, const I
   std::set<std::string> seen;
   for (const auto& item : a) {
     if (!item.is_string() || !is_attachment_id(item.get_ref<const std::string&>())) {
-      sink.add(path, Rule::kType, item.dump() + " is not an attachment id ([A-Za-z0-9_-]{1,128})");
+      sink.add(path, Rule::kType,
+               json_excerpt(item) + " is not an attachment id ([A-Za-z0-9_-]{1,128})");
     } else if (!seen.insert(item.get<std::string>()).second) {
-      sink.add(path, Rule::kType, item.dump() + " is listed twice");
+      sink.add(path, Rule::kType, json_excerpt(item) + " is listed twice");
     }
   }
 }
@@ -243,7 +246,7 @@ void check_keys(const std::vector<Question>& questions, const nlohmann::json& ob
                              [&](const Question& q) { return q.id == key; });
     if (!known) {
       sink.add(child_path(path, key), Rule::kUnknownQuestion,
-               "no question '" + key + "' here in this form");
+               "no question " + in_quotes(key) + " here in this form");
     }
   }
 }

@@ -2,6 +2,8 @@
 // the compilation of text patterns (refused here rather than at answer time).
 #include <algorithm>
 #include <exception>
+#include <regex>
+#include <vector>
 
 #include "question_parser.h"
 #include "text_rules.h"
@@ -9,9 +11,20 @@
 namespace satchel::form::detail {
 namespace {
 
-// Larger counted repetitions ("a{5000}") make std::regex build huge automata; min_length and
-// max_length are the way to bound lengths.
-constexpr size_t kMaxPatternRepeat = 100;
+// Counted repetitions copy their operand ("a{5}" is five states), so bound what a pattern can
+// expand to; min_length and max_length are the way to bound lengths.
+constexpr size_t kMaxPatternWeight = 1000;
+
+// Matching in libstdc++'s polynomial mode runs a Thompson NFA: time linear in the answer times the
+// pattern's size, stack bounded by the pattern, never by the answer (the default backtracking
+// matcher recurses once per character and overflows the stack on a few KiB). Back-references
+// cannot be matched that way and are refused when compiling.
+#if defined(__GLIBCXX__)
+constexpr auto kPatternFlags =
+    std::regex::ECMAScript | std::regex::nosubs | std::regex_constants::__polynomial;
+#else
+#error "satchel_form needs libstdc++'s polynomial std::regex mode (see kPatternFlags)"
+#endif
 
 const std::vector<std::string_view> kAllRules = {
     "min", "max", "min_length", "max_length", "pattern", "min_choices", "max_choices", "message"};
@@ -37,34 +50,62 @@ std::optional<std::string> read_date(FieldReader& c, std::string_view key) {
   const nlohmann::json* v = c.find(key);
   if (!v) return std::nullopt;
   if (!v->is_string() || !is_date(v->get<std::string>())) {
-    c.problem(key, "must be a date \"YYYY-MM-DD\" for a date question, not " + v->dump());
+    c.problem(key, "must be a date \"YYYY-MM-DD\" for a date question, not " + json_excerpt(*v));
     return std::nullopt;
   }
   return v->get<std::string>();
 }
 
-// The largest counted repetition {n} or {n,m} in an ECMAScript pattern (0 when there is none).
-size_t largest_repeat(std::string_view pattern) {
-  size_t largest = 0;
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] == '\\') {
-      ++i;  // skip the escaped character
-      continue;
-    }
-    if (pattern[i] != '{') continue;
-    size_t n = 0;
-    for (size_t k = i + 1; k < pattern.size() && k < i + 12; ++k) {
-      char ch = pattern[k];
-      if (ch >= '0' && ch <= '9') {
-        n = n * 10 + static_cast<size_t>(ch - '0');
-      } else {
-        largest = std::max(largest, n);
-        n = 0;
-        if (ch != ',') break;
+// An upper bound on the states a pattern compiles to: every character, class or escape counts 1,
+// a group the sum of its contents, and a counted repetition multiplies its operand by its larger
+// bound. Saturates at kMaxPatternWeight + 1.
+size_t pattern_weight(std::string_view p) {
+  constexpr size_t kCap = kMaxPatternWeight + 1;
+  struct Group {
+    size_t total = 0;
+    size_t last = 0;  // weight of the last item, which a quantifier applies to
+  };
+  std::vector<Group> stack(1);
+  auto add = [&](size_t weight) {
+    stack.back().last = weight;
+    stack.back().total = std::min(kCap, stack.back().total + weight);
+  };
+  for (size_t i = 0; i < p.size(); ++i) {
+    char c = p[i];
+    if (c == '\\') {
+      ++i;
+      add(1);
+    } else if (c == '[') {
+      while (++i < p.size() && p[i] != ']') i += p[i] == '\\' ? 1 : 0;
+      add(1);
+    } else if (c == '(') {
+      stack.emplace_back();
+    } else if (c == ')' && stack.size() > 1) {
+      size_t group = stack.back().total;
+      stack.pop_back();
+      add(group);
+    } else if (c == '{' && i + 1 < p.size() && p[i + 1] >= '0' && p[i + 1] <= '9') {
+      size_t bound = 0;
+      size_t n = 0;
+      for (++i; i < p.size() && p[i] != '}'; ++i) {
+        if (p[i] == ',') {
+          n = 0;
+        } else if (p[i] >= '0' && p[i] <= '9') {
+          n = std::min(kCap, n * 10 + static_cast<size_t>(p[i] - '0'));
+        }
+        bound = std::max(bound, n);
       }
+      Group& g = stack.back();
+      size_t grown = std::min(kCap, g.last * std::max<size_t>(bound, 1));
+      g.total = std::min(kCap, g.total - g.last + grown);
+      g.last = grown;
+    } else if (c != '*' && c != '+' && c != '?' && c != '|' && c != '^' && c != '$') {
+      add(1);
     }
   }
-  return largest;
+  size_t weight = 0;
+  for (const Group& g : stack) weight = std::min(kCap, weight + g.total);
+  return weight;
 }
 
 void read_pattern(FieldReader& c, Constraint& out) {
@@ -74,13 +115,14 @@ void read_pattern(FieldReader& c, Constraint& out) {
     c.problem("pattern", "must be 1 to " + std::to_string(kMaxPatternChars) + " characters");
     return;
   }
-  if (largest_repeat(*pattern) > kMaxPatternRepeat) {
-    c.problem("pattern", "repeats counted above " + std::to_string(kMaxPatternRepeat) +
-                             " are refused; bound the length with min_length/max_length");
+  if (pattern_weight(*pattern) > kMaxPatternWeight) {
+    c.problem("pattern", "counted repetitions expand it beyond " +
+                             std::to_string(kMaxPatternWeight) +
+                             " states; bound lengths with min_length/max_length instead");
     return;
   }
   try {
-    out.compiled_pattern = std::make_shared<const std::regex>(*pattern, std::regex::ECMAScript);
+    out.compiled_pattern = std::make_shared<const std::regex>(*pattern, kPatternFlags);
     out.pattern = std::move(pattern);
   } catch (const std::exception& e) {
     c.problem("pattern",

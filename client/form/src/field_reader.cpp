@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "text_rules.h"
+
 namespace satchel::form::detail {
 
 void Problems::add(std::string_view where, std::string_view field, const std::string& what) {
@@ -10,7 +12,7 @@ void Problems::add(std::string_view where, std::string_view field, const std::st
   if (lines_.size() >= kMaxListed) return;
   std::string line = source_ + ": ";
   if (!where.empty()) line.append(where).append(": ");
-  if (!field.empty()) line.append(field).append(": ");
+  if (!field.empty()) line.append(excerpt(field)).append(": ");
   lines_.push_back(line + what);
 }
 
@@ -44,6 +46,10 @@ std::string json_kind(const nlohmann::json& value) {
     default:
       return "an unsupported value";
   }
+}
+
+std::string json_excerpt(const nlohmann::json& value) {
+  return excerpt(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 FieldReader::FieldReader(const nlohmann::json& value, std::string where, std::string prefix,

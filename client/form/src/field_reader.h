@@ -62,4 +62,8 @@ class FieldReader {
 // "a string", "an array", ...: the JSON type of `value`, for messages.
 std::string json_kind(const nlohmann::json& value);
 
+// `value` as compact JSON for a message, cut to about 64 bytes; never throws (invalid UTF-8 in
+// strings built by a caller is replaced).
+std::string json_excerpt(const nlohmann::json& value);
+
 }  // namespace satchel::form::detail

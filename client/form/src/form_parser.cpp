@@ -30,9 +30,10 @@ std::vector<Language> read_languages(detail::FieldReader& top, detail::Problems&
     Language language;
     std::optional<std::string> code = l.string("code", true);
     if (code && !detail::is_language_code(*code)) {
-      l.problem("code", "'" + *code + "' is not a BCP 47 language tag such as \"en\" or \"pt-BR\"");
+      l.problem("code", detail::in_quotes(*code) +
+                            " is not a BCP 47 language tag such as \"en\" or \"pt-BR\"");
     } else if (code && !seen.insert(*code).second) {
-      l.problem("code", "'" + *code + "' is declared twice");
+      l.problem("code", detail::in_quotes(*code) + " is declared twice");
     }
     language.code = code.value_or("");
     language.name = l.string("name", true).value_or("");
@@ -51,7 +52,7 @@ std::optional<uint64_t> read_version(detail::FieldReader& top) {
   bool positive = v->is_number_unsigned() || (v->is_number_integer() && v->get<int64_t>() > 0);
   if (!positive || v->get<uint64_t>() == 0 || v->get<uint64_t>() > kMaxVersion) {
     top.problem("version", "must be an integer from 1 to " + std::to_string(kMaxVersion) +
-                               ", not " + v->dump());
+                               ", not " + detail::json_excerpt(*v));
     return std::nullopt;
   }
   return v->get<uint64_t>();
@@ -73,13 +74,14 @@ Result<Form> parse_form(std::string_view json_text, const std::string& source_na
   form.source_text = std::string(json_text);
   form.id = top.string("id", true).value_or("");
   if (top.find("id") && !detail::is_form_id(form.id)) {
-    top.problem("id", "'" + form.id + "' is not 1 to 64 characters of [A-Za-z0-9._-]");
+    top.problem("id", detail::in_quotes(form.id) + " is not 1 to 64 characters of [A-Za-z0-9._-]");
   }
   form.version = read_version(top).value_or(0);
   form.languages = read_languages(top, problems);
   form.default_language = top.string("default_language", true).value_or("");
   if (top.find("default_language") && !form.find_language(form.default_language)) {
-    top.problem("default_language", "'" + form.default_language + "' is not in languages");
+    top.problem("default_language",
+                detail::in_quotes(form.default_language) + " is not in languages");
   }
 
   detail::FormContext ctx{form.languages, form.default_language, problems, 0};

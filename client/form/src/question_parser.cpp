@@ -8,26 +8,22 @@
 namespace satchel::form::detail {
 namespace {
 
-constexpr std::pair<std::string_view, QuestionType> kTypes[] = {
-    {"text", QuestionType::kText},
-    {"long_text", QuestionType::kLongText},
-    {"integer", QuestionType::kInteger},
-    {"decimal", QuestionType::kDecimal},
-    {"date", QuestionType::kDate},
-    {"single_choice", QuestionType::kSingleChoice},
-    {"multiple_choice", QuestionType::kMultipleChoice},
-    {"yes_no", QuestionType::kYesNo},
-    {"location", QuestionType::kLocation},
-    {"attachment", QuestionType::kAttachment},
-    {"consent", QuestionType::kConsent},
-    {"repeat", QuestionType::kRepeat},
-};
+// The type spelled `name` in JSON; question_type_name holds the only table of spellings.
+std::optional<QuestionType> type_named(std::string_view name) {
+  for (int i = 0; i <= static_cast<int>(QuestionType::kRepeat); ++i) {
+    auto type = static_cast<QuestionType>(i);
+    if (name == question_type_name(type)) return type;
+  }
+  return std::nullopt;
+}
 
-constexpr std::pair<std::string_view, AttachmentKind> kKinds[] = {
-    {"audio", AttachmentKind::kAudio},
-    {"photo", AttachmentKind::kPhoto},
-    {"document", AttachmentKind::kDocument},
-};
+std::optional<AttachmentKind> kind_named(std::string_view name) {
+  for (int i = 0; i <= static_cast<int>(AttachmentKind::kDocument); ++i) {
+    auto kind = static_cast<AttachmentKind>(i);
+    if (name == attachment_kind_name(kind)) return kind;
+  }
+  return std::nullopt;
+}
 
 // Fields that only some types take; each type's own list is below.
 const std::vector<std::string_view> kTypeSpecific = {
@@ -71,7 +67,9 @@ bool is_declared(const std::vector<Language>& languages, std::string_view code) 
 
 std::string type_list() {
   std::string s;
-  for (const auto& [name, type] : kTypes) s += (s.empty() ? "" : ", ") + std::string(name);
+  for (int i = 0; i <= static_cast<int>(QuestionType::kRepeat); ++i) {
+    s += (s.empty() ? "" : ", ") + std::string(question_type_name(static_cast<QuestionType>(i)));
+  }
   return s;
 }
 
@@ -91,9 +89,9 @@ std::vector<Choice> read_choices(FieldReader& q, const FormContext& ctx) {
     Choice choice;
     std::optional<std::string> value = c.string("value", true);
     if (value && !is_choice_value(*value)) {
-      c.problem("value", "'" + *value + "' is not a valid choice value ([A-Za-z0-9_-]{1,64})");
+      c.problem("value", in_quotes(*value) + " is not a valid choice value ([A-Za-z0-9_-]{1,64})");
     } else if (value && !seen.insert(*value).second) {
-      c.problem("value", "'" + *value + "' is used by another choice of this question");
+      c.problem("value", in_quotes(*value) + " is used by another choice of this question");
     }
     choice.value = value.value_or("");
     choice.label = read_localized(c, "label", true, ctx);
@@ -111,15 +109,14 @@ std::vector<AttachmentKind> read_accept(FieldReader& q) {
     return kinds;
   }
   for (const auto& item : *list) {
-    auto it = std::find_if(std::begin(kKinds), std::end(kKinds), [&](const auto& k) {
-      return item.is_string() && item.get<std::string>() == k.first;
-    });
-    if (it == std::end(kKinds)) {
-      q.problem("accept", item.dump() + " is not one of \"audio\", \"photo\", \"document\"");
-    } else if (std::find(kinds.begin(), kinds.end(), it->second) != kinds.end()) {
-      q.problem("accept", item.dump() + " is listed twice");
+    std::optional<AttachmentKind> kind =
+        item.is_string() ? kind_named(item.get_ref<const std::string&>()) : std::nullopt;
+    if (!kind) {
+      q.problem("accept", json_excerpt(item) + " is not one of \"audio\", \"photo\", \"document\"");
+    } else if (std::find(kinds.begin(), kinds.end(), *kind) != kinds.end()) {
+      q.problem("accept", json_excerpt(item) + " is listed twice");
     } else {
-      kinds.push_back(it->second);
+      kinds.push_back(*kind);
     }
   }
   return kinds;
@@ -170,13 +167,12 @@ Question read_question(const nlohmann::json& j, const std::string& path, int dep
 
   std::optional<std::string> id = f.string("id", true);
   if (id && !is_question_id(*id)) {
-    f.problem("id", "'" + *id + "' is not a valid question id ([a-z][a-z0-9_]{0,63})");
+    f.problem("id", in_quotes(*id) + " is not a valid question id ([a-z][a-z0-9_]{0,63})");
   }
   std::optional<std::string> type_name = f.string("type", true);
-  auto type = std::find_if(std::begin(kTypes), std::end(kTypes),
-                           [&](const auto& t) { return type_name && t.first == *type_name; });
-  if (type_name && type == std::end(kTypes)) {
-    f.problem("type", "unknown type '" + *type_name + "' (one of " + type_list() + ")");
+  std::optional<QuestionType> type = type_name ? type_named(*type_name) : std::nullopt;
+  if (type_name && !type) {
+    f.problem("type", "unknown type " + in_quotes(*type_name) + " (one of " + type_list() + ")");
   }
   q.label = read_localized(f, "label", true, ctx);
   q.hint = read_localized(f, "hint", false, ctx);
@@ -184,15 +180,15 @@ Question read_question(const nlohmann::json& j, const std::string& path, int dep
   if (auto relevant = f.string("relevant", false); relevant && relevant->empty()) {
     f.problem("relevant", "must not be empty (leave the field out instead)");
   }
-  if (type == std::end(kTypes)) {
+  if (!type) {
     std::vector<std::string_view> any = fields_of(QuestionType::kText);
     any.insert(any.end(), kTypeSpecific.begin(), kTypeSpecific.end());
     f.allow_only(any);
     return q;
   }
-  q.type = type->second;
+  q.type = *type;
   f.allow_only(fields_of(q.type), kTypeSpecific,
-               "does not apply to a question of type '" + std::string(type->first) + "'");
+               "does not apply to a question of type '" + *type_name + "'");
   std::vector<std::string_view> own = fields_of(q.type);
   auto takes = [&](std::string_view field) {
     return std::find(own.begin(), own.end(), field) != own.end();
@@ -223,9 +219,9 @@ LocalizedText read_localized(FieldReader& fields, std::string_view key, bool req
   }
   for (const auto& [code, item] : value->items()) {
     if (!is_declared(ctx.languages, code)) {
-      fields.problem(key, "language '" + code + "' is not declared in languages");
+      fields.problem(key, "language " + in_quotes(code) + " is not declared in languages");
     } else if (!item.is_string() || item.get_ref<const std::string&>().empty()) {
-      fields.problem(key, "the '" + code + "' text must be a non-empty string");
+      fields.problem(key, "the " + in_quotes(code) + " text must be a non-empty string");
     } else {
       text.emplace(code, item.get<std::string>());
     }

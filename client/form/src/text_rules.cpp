@@ -78,6 +78,18 @@ bool is_date(std::string_view s) {
   return day <= last;
 }
 
+std::string excerpt(std::string_view text) {
+  constexpr size_t kMax = 64;
+  if (text.size() <= kMax) return std::string(text);
+  size_t cut = kMax;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(text.substr(0, cut)) + "...";
+}
+
+std::string in_quotes(std::string_view text) {
+  return "'" + excerpt(text) + "'";
+}
+
 size_t code_points(std::string_view utf8) {
   return static_cast<size_t>(std::count_if(utf8.begin(), utf8.end(), [](char c) {
     return (static_cast<unsigned char>(c) & 0xC0) != 0x80;

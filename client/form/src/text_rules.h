@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace satchel::form::detail {
@@ -20,6 +21,11 @@ bool is_attachment_id(std::string_view s);
 bool is_language_code(std::string_view s);
 // "YYYY-MM-DD", a real date of the proleptic Gregorian calendar, year 0001 to 9999.
 bool is_date(std::string_view s);
+
+// `text` for a message: cut at a character boundary after about 64 bytes, marked with "...".
+std::string excerpt(std::string_view text);
+// excerpt(text) in single quotes.
+std::string in_quotes(std::string_view text);
 
 // Unicode code points in UTF-8 text (bytes that are not continuation bytes).
 size_t code_points(std::string_view utf8);

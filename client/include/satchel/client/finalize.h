@@ -22,6 +22,7 @@ std::string describe_issues(const std::vector<form::AnswerIssue>& issues);
 
 // Fails without changing anything if the draft does not validate (the error lists every
 // failing question), if no valid roster is held, or on any storage error.
-Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& record_id, int64_t now);
+Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& record_id,
+                                        int64_t now);
 
 }  // namespace satchel::client

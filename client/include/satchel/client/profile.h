@@ -50,7 +50,9 @@ class Profile {
 
  private:
   Profile(std::string home, SecretBytes wipe_key, SecretBytes db_key, Database db)
-      : home_(std::move(home)), wipe_key_(std::move(wipe_key)), db_key_(std::move(db_key)),
+      : home_(std::move(home)),
+        wipe_key_(std::move(wipe_key)),
+        db_key_(std::move(db_key)),
         db_(std::move(db)) {}
   std::string home_;
   SecretBytes wipe_key_;

@@ -38,7 +38,9 @@ class AttachmentReader final : public ByteSource {
  private:
   friend class RecordStore;
   AttachmentReader(Statement st, SecretBytes key, std::string record_id, std::string attachment_id)
-      : st_(std::move(st)), key_(std::move(key)), record_id_(std::move(record_id)),
+      : st_(std::move(st)),
+        key_(std::move(key)),
+        record_id_(std::move(record_id)),
         attachment_id_(std::move(attachment_id)) {}
   Statement st_;
   SecretBytes key_;
@@ -68,7 +70,7 @@ class RecordStore {
                              const std::string& media_type);
   Result<std::vector<AttachmentInfo>> attachments(const std::string& record_id);
   Result<AttachmentReader> open_attachment(const std::string& record_id,
-                                          const std::string& attachment_id);
+                                           const std::string& attachment_id);
   // Decrypts an attachment chunk by chunk into out.
   Status read_attachment(const std::string& record_id, const std::string& attachment_id,
                          ByteSink& out);

@@ -37,7 +37,8 @@ class TrustStore {
   Result<form::Form> add_form(std::string_view package_text, const std::string& source_name);
   Result<std::vector<StoredForm>> latest_forms();
   // The latest version of a form, or the given version.
-  Result<form::Form> form(const std::string& form_id, std::optional<uint64_t> version = std::nullopt);
+  Result<form::Form> form(const std::string& form_id,
+                          std::optional<uint64_t> version = std::nullopt);
 
  private:
   Result<OrgPublicKey> require_organisation();

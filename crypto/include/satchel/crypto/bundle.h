@@ -28,20 +28,20 @@ using Hash32 = std::array<uint8_t, 32>;
 
 // What the body is. Values are frozen in v1; any other value is refused.
 enum class ContentType : uint8_t {
-  kRecord = 1,      // a finalized survey record or testimony (with its attachments)
-  kAttachment = 2,  // an attachment sent on its own
+  kRecord = 1,       // a finalized survey record or testimony (with its attachments)
+  kAttachment = 2,   // an attachment sent on its own
   kDeviceHello = 3,  // a device introducing itself to coordinators
-  kRetraction = 4,  // withdraws an earlier bundle
-  kCover = 5,       // cover traffic: coordinators discard it after verification
+  kRetraction = 4,   // withdraws an earlier bundle
+  kCover = 5,        // cover traffic: coordinators discard it after verification
 };
 bool content_type_known(uint8_t v);
 
 // Metadata that travels only inside the ciphertext.
 struct BundleMetadata {
-  BundleId bundle_id{};  // random per bundle, chosen by seal_bundle
-  uint64_t sequence = 0;  // per-device counter; starts at a random offset (caller's job)
-  int64_t created_at = 0;  // Unix seconds
-  OrgId org_id{};  // all zero when no roster is used
+  BundleId bundle_id{};         // random per bundle, chosen by seal_bundle
+  uint64_t sequence = 0;        // per-device counter; starts at a random offset (caller's job)
+  int64_t created_at = 0;       // Unix seconds
+  OrgId org_id{};               // all zero when no roster is used
   uint64_t roster_version = 0;  // 0 when no roster is used
   ContentType content_type = ContentType::kRecord;
   std::string form_id;  // empty when the body is not tied to a form; at most 64 bytes
@@ -53,8 +53,8 @@ struct BundleMetadata {
 struct SealRequest {
   const DeviceSecretKey* sender = nullptr;
   std::vector<Key32> recipients;  // coordinator X25519 keys, distinct, 1..slot_count
-  uint16_t slot_count = 0;  // N; 0 means recipients.size()
-  BundleMetadata metadata;  // bundle_id is overwritten; body_length must match the body
+  uint16_t slot_count = 0;        // N; 0 means recipients.size()
+  BundleMetadata metadata;        // bundle_id is overwritten; body_length must match the body
 };
 
 struct SealedBundleInfo {

@@ -64,7 +64,9 @@ class WireReader {
   bool u64(uint64_t& v);
   bool bytes(std::span<uint8_t> out);
   template <size_t N>
-  bool array(std::array<uint8_t, N>& out) { return bytes(std::span<uint8_t>(out)); }
+  bool array(std::array<uint8_t, N>& out) {
+    return bytes(std::span<uint8_t>(out));
+  }
   // A u16 length then that many bytes, viewed in place.
   bool var16(ByteView& out);
   bool str16(std::string& out);

@@ -69,7 +69,8 @@ class FileSource final : public ByteSource, public RandomAccessSource {
   Status read_at(uint64_t offset, std::span<uint8_t> out) override;
 
  private:
-  FileSource(int fd, uint64_t size, std::string path) : fd_(fd), size_(size), path_(std::move(path)) {}
+  FileSource(int fd, uint64_t size, std::string path)
+      : fd_(fd), size_(size), path_(std::move(path)) {}
   int fd_ = -1;
   uint64_t size_ = 0;
   std::string path_;

@@ -100,13 +100,15 @@ class [[nodiscard]] Status {
   bool ok_ = true;
 };
 
-inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(Errc code, std::string message) {
+  return Error{code, std::move(message)};
+}
 
 }  // namespace satchel
 
 // Propagates a failed Status or Result from the current function.
-#define SATCHEL_TRY(expr)                              \
-  do {                                                 \
-    auto&& satchel_try_ = (expr);                      \
+#define SATCHEL_TRY(expr)                                \
+  do {                                                   \
+    auto&& satchel_try_ = (expr);                        \
     if (!satchel_try_.ok()) return satchel_try_.error(); \
   } while (0)

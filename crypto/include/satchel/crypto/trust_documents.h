@@ -41,8 +41,8 @@ struct RosterCoordinator {
 };
 
 struct RosterRelay {
-  std::string url;  // https://… (onion names allowed), at most 256 bytes
-  Hash32 spki_pin{};  // SHA-256 of the relay certificate's SubjectPublicKeyInfo
+  std::string url;      // https://… (onion names allowed), at most 256 bytes
+  Hash32 spki_pin{};    // SHA-256 of the relay certificate's SubjectPublicKeyInfo
   Hash32 backup_pin{};  // pin of the backup key kept aside by the operator
 };
 
@@ -87,9 +87,9 @@ Status check_registration_update(const std::optional<RelayRegistration>& held,
 
 struct FormEnvelope {
   OrgPublicKey org;
-  std::string form_id;  // 1..64 bytes of [A-Za-z0-9._-]
+  std::string form_id;        // 1..64 bytes of [A-Za-z0-9._-]
   uint64_t form_version = 0;  // monotonic, >= 1
-  Hash32 content_hash{};  // SHA-256 of the form JSON bytes
+  Hash32 content_hash{};      // SHA-256 of the form JSON bytes
   int64_t issued_at = 0;
 
   // Signs the envelope and returns a signed form package: envelope plus content.
@@ -112,9 +112,9 @@ struct InviteForm {
 // The organisation-signed part of an invite plus the relay enrollment code beside it.
 struct InviteContents {
   OrgPublicKey org;
-  std::string roster_text;  // a signed roster ("roster-…")
+  std::string roster_text;        // a signed roster ("roster-…")
   SecretBytes enrollment_secret;  // 32 bytes; the relay never sees it
-  SecretBytes publication_key;  // 32 bytes; rosters and forms are stored under it on the relay
+  SecretBytes publication_key;    // 32 bytes; rosters and forms are stored under it on the relay
   std::vector<InviteForm> forms;
   int64_t issued_at = 0;
   int64_t expires_at = 0;
