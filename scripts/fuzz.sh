@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds one libFuzzer target in build-fuzz/ (clang++-14, SATCHEL_FUZZ=ON) and runs it for a
-# while on the committed seeds and the test vectors. Exits non-zero if the fuzzer finds a crash.
+# while on the committed seeds and the test vectors (schema/forms for fuzz_form_parse), with the
+# target's dictionary when it has one. Exits non-zero if the fuzzer finds a crash.
 #
 #   scripts/fuzz.sh TARGET [SECONDS] [libFuzzer flags...]
 #   scripts/fuzz.sh fuzz_bundle_open 60
@@ -9,7 +10,7 @@
 # Replay one input: build-fuzz/bin/TARGET FILE
 set -euo pipefail
 
-targets="fuzz_bundle_open fuzz_trust_documents fuzz_key_text"
+targets="fuzz_bundle_open fuzz_trust_documents fuzz_key_text fuzz_form_parse"
 if [[ $# -lt 1 || " $targets " != *" $1 "* ]]; then
   echo "usage: $0 TARGET [SECONDS] [libFuzzer flags...]   (TARGET: ${targets// /, })" >&2
   exit 2
@@ -27,14 +28,20 @@ build=$root/build-fuzz
 cmake -S "$root" -B "$build" -DSATCHEL_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
 cmake --build "$build" --target "$target" -j"$(nproc)"
 
-seeds=("$root/tests/fuzz/seeds/$target")
 case $target in
   fuzz_bundle_open) vectors=$root/tests/vectors/bundle ;;
   fuzz_trust_documents) vectors=$root/tests/vectors/docs ;;
+  fuzz_form_parse) vectors=$root/schema/forms ;;
   *) vectors= ;;
 esac
-if [[ -n $vectors && -d $vectors ]]; then seeds+=("$vectors"); fi
+extra_seeds=()
+if [[ -n $vectors && -d $vectors ]]; then extra_seeds+=("$vectors"); fi
+dict=()
+if [[ -f $root/tests/fuzz/$target.dict ]]; then dict=(-dict="$root/tests/fuzz/$target.dict"); fi
 
+# $target.seeds, written by the configure step above, lists the committed seeds without the open
+# findings (crash-*), which would stop the run before it starts.
 exec "$build/bin/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-  -create_missing_dirs=1 -artifact_prefix="$build/crashes/$target/" "$@" \
-  "$build/corpus/$target" "${seeds[@]}"
+  -create_missing_dirs=1 -artifact_prefix="$build/crashes/$target/" \
+  -seed_inputs=@"$build/tests/fuzz/$target.seeds" "${dict[@]}" "$@" \
+  "$build/corpus/$target" "${extra_seeds[@]}"

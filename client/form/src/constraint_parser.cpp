@@ -115,6 +115,12 @@ void read_pattern(FieldReader& c, Constraint& out) {
     c.problem("pattern", "must be 1 to " + std::to_string(kMaxPatternChars) + " characters");
     return;
   }
+  // Lookahead assertions defeat the polynomial matcher (a nested one is cubic in the answer).
+  if (pattern->find("(?=") != std::string::npos || pattern->find("(?!") != std::string::npos) {
+    c.problem("pattern", "must not use lookahead assertions (?= or (?! (they cannot be matched in "
+                         "time linear in the answer)");
+    return;
+  }
   if (pattern_weight(*pattern) > kMaxPatternWeight) {
     c.problem("pattern", "counted repetitions expand it beyond " +
                              std::to_string(kMaxPatternWeight) +

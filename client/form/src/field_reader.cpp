@@ -1,5 +1,7 @@
 #include "field_reader.h"
 
+#include "json_depth.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -49,6 +51,8 @@ std::string json_kind(const nlohmann::json& value) {
 }
 
 std::string json_excerpt(const nlohmann::json& value) {
+  // dump() recurses: a value nested deeper than any excerpt could show is named, not printed.
+  if (json_deeper_than(value, 8)) return "a deeply nested value";
   return excerpt(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 

@@ -1,6 +1,8 @@
 // Relevance queries and pruning, both read off list_steps.
 #include "satchel/form/relevance.h"
 
+#include "json_depth.h"
+
 #include "question_path.h"
 #include "satchel/form/steps.h"
 
@@ -25,6 +27,9 @@ Result<bool> relevant(const Form& form, std::string_view question_path,
 }
 
 nlohmann::json prune_irrelevant(const Form& form, const nlohmann::json& answers) {
+  // Copying is recursive: answers nested beyond any form's shape are invalid anyway (validation
+  // says so) and prune to nothing rather than overflow the stack.
+  if (detail::json_deeper_than(answers, detail::kMaxAnswerDepth)) return nlohmann::json::object();
   nlohmann::json pruned = answers;
   for (const Step& step : list_steps(form, answers)) {
     if (step.relevant || !step.answer) continue;

@@ -2,6 +2,8 @@
 // answer checks (answer_checks.cpp) and the rules that depend on relevance and completeness.
 #include "satchel/form/validate.h"
 
+#include "json_depth.h"
+
 #include <optional>
 
 #include "answer_checks.h"
@@ -83,6 +85,12 @@ std::vector<AnswerIssue> validate_answers(const Form& form, const nlohmann::json
   detail::IssueSink sink{form, language, issues};
   if (!answers.is_object()) {
     sink.add("", Rule::kType, "the answers must be a JSON object keyed by question id");
+    return issues;
+  }
+  if (detail::json_deeper_than(answers, detail::kMaxAnswerDepth)) {
+    sink.add("", Rule::kSize,
+             "the answers are nested more than " + std::to_string(detail::kMaxAnswerDepth) +
+                 " levels deep");
     return issues;
   }
   const bool final_mode = mode == ValidationMode::kFinal;
