@@ -82,6 +82,10 @@ say "Finalize: sealed for the coordinators, queued in the outbox, the draft dest
 sat finalize "$rid"
 sat outbox
 sat list
+say "Offline path: the outbox is exported to a folder (a USB stick) and a coordinator opens it"
+mkdir usb
+sat outbox export usb
+"$satchel" bundle open --key amira.key usb/*.bundle delivered.package | head -4
 say "Nothing readable is left in the profile"
 if grep -rqa "statement" "$demo/profile"; then echo "plaintext found!"; exit 1; fi
 echo "(no plaintext of the testimony or the attachment in any profile file)"

@@ -217,6 +217,39 @@ int outbox() {
   return kExitOk;
 }
 
+// Writes every bundle not yet stored on a relay to DIR (a USB stick) as <upload id>.bundle, each
+// synced before the entry is marked exported. The coordinator imports such a folder directly.
+int outbox_export(const std::string& dir) {
+  auto profile = open_profile();
+  if (!profile) return fail(profile.error());
+  client::Outbox box(profile->db());
+  auto entries = box.list();
+  if (!entries) return fail(entries.error());
+  int written = 0;
+  for (const auto& e : *entries) {
+    if (e.state == "stored") continue;
+    const std::string path = dir + "/" + e.upload_id + ".bundle";
+    if (::access(path.c_str(), F_OK) == 0) {
+      std::cout << e.upload_id.substr(0, 16) << "  already in " << dir << "\n";
+    } else {
+      auto sink = FileSink::create(path + ".part");
+      if (!sink) return fail(sink.error());
+      Status s = box.read(e.outbox_id, *sink);
+      if (s) s = sink->commit();
+      if (!s) return fail(s.error());
+      if (::rename((path + ".part").c_str(), path.c_str()) != 0)
+        return fail("cannot write " + path);
+      written++;
+    }
+    if (e.state == "sealed") {
+      Status s = box.set_state(e.outbox_id, "exported", e.uploaded_offset);
+      if (!s) return fail(s.error());
+    }
+  }
+  std::cout << written << " bundle(s) written to " << dir << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_record_commands(CLI::App& app, Action& action) {
@@ -258,7 +291,14 @@ void add_record_commands(CLI::App& app, Action& action) {
 
   auto* ob = app.add_subcommand(
       "outbox", "List sealed bundles waiting to leave the device (id, size, state)");
-  ob->callback([&action] { action = [] { return outbox(); }; });
+  auto dir = std::make_shared<std::string>();
+  auto* ex =
+      ob->add_subcommand("export", "Write the outbox's bundles to a folder (e.g. a USB stick)");
+  ex->add_option("DIR", *dir, "existing folder")->required()->check(CLI::ExistingDirectory);
+  ex->callback([&action, dir] { action = [dir] { return outbox_export(*dir); }; });
+  ob->callback([&action, ob] {
+    if (!ob->got_subcommand("export")) action = [] { return outbox(); };
+  });
 }
 
 }  // namespace satchel::cli
