@@ -223,30 +223,6 @@ Result<std::vector<AttachmentInfo>> RecordStore::attachments(const std::string& 
   return out;
 }
 
-Status RecordStore::read_attachment(const std::string& record_id, const std::string& attachment_id,
-                                    ByteSink& out) {
-  auto key = record_key(record_id);
-  if (!key) return key.error();
-  auto st = db_.prepare(
-      "SELECT seq, data FROM attachment_chunks WHERE record_id = ?1 AND attachment_id = ?2 ORDER "
-      "BY seq");
-  if (!st) return st.error();
-  st->bind(1, record_id).bind(2, attachment_id);
-  Bytes plain;
-  int64_t expect = 0;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    if (st->int64(0) != expect) return make_error(Errc::kIoError, "attachment chunks are missing");
-    SATCHEL_TRY(open_blob(*key, chunk_ad(record_id, attachment_id, expect), st->blob(1), plain));
-    SATCHEL_TRY(out.write(plain));
-    expect++;
-  }
-  wipe(plain.data(), plain.size());
-  return Status::Ok();
-}
-
 Result<AttachmentReader> RecordStore::open_attachment(const std::string& record_id,
                                                       const std::string& attachment_id) {
   auto key = record_key(record_id);

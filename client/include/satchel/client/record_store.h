@@ -71,9 +71,6 @@ class RecordStore {
   Result<std::vector<AttachmentInfo>> attachments(const std::string& record_id);
   Result<AttachmentReader> open_attachment(const std::string& record_id,
                                            const std::string& attachment_id);
-  // Decrypts an attachment chunk by chunk into out.
-  Status read_attachment(const std::string& record_id, const std::string& attachment_id,
-                         ByteSink& out);
 
   // Deletes the record key, answers, attachment metadata and chunks (inside the caller's
   // transaction if one is open).
