@@ -69,6 +69,7 @@ class RecordStore {
                              const std::string& question, const std::string& name,
                              const std::string& media_type);
   Result<std::vector<AttachmentInfo>> attachments(const std::string& record_id);
+  // A reader over one attachment's plaintext, decrypting chunk by chunk (constant memory).
   Result<AttachmentReader> open_attachment(const std::string& record_id,
                                            const std::string& attachment_id);
 
