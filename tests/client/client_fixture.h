@@ -44,7 +44,8 @@ struct TestProfile {
   explicit TestProfile(const std::string& tag) {
     static int counter = 0;
     home = (std::filesystem::temp_directory_path() /
-            ("satchel-test-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)))
+            ("satchel-test-" + tag + "-" + std::to_string(::getpid()) + "-" +
+             std::to_string(counter++)))
                .string();
     std::filesystem::remove_all(home);
     auto info = client::Profile::create(home, passphrase, client::kArgon2Floor);
@@ -78,7 +79,8 @@ struct TestProfile {
     client::TrustStore t(p);
     if (!t.trust_organisation(org.public_key())) throw std::runtime_error("trust");
     if (!t.add_roster(roster(1).sign(org).value(), now)) throw std::runtime_error("roster");
-    auto pkg = FormEnvelope::sign_package(org, "intake", 1, as_bytes(std::string_view(kTestForm)), now);
+    auto pkg =
+        FormEnvelope::sign_package(org, "intake", 1, as_bytes(std::string_view(kTestForm)), now);
     auto f = t.add_form(pkg.value(), "intake.signed");
     if (!f) throw std::runtime_error(f.error().message);
   }

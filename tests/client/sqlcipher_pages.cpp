@@ -48,7 +48,8 @@ std::vector<Bytes> decrypt_wal_frames(const std::string& path, const SecretBytes
   for (size_t off = kWalHeader; off + kFrameHeader + kSqlcipherPageSize <= file.size();
        off += kFrameHeader + kSqlcipherPageSize) {
     const uint8_t* fh = file.data() + off;
-    const uint32_t page_no = (uint32_t{fh[0]} << 24) | (uint32_t{fh[1]} << 16) | (uint32_t{fh[2]} << 8) | fh[3];
+    const uint32_t page_no =
+        (uint32_t{fh[0]} << 24) | (uint32_t{fh[1]} << 16) | (uint32_t{fh[2]} << 8) | fh[3];
     pages.push_back(decrypt_page(file.data() + off + kFrameHeader, page_no == 1, key));
   }
   return pages;

@@ -41,7 +41,8 @@ std::vector<Bytes> needles(ByteView key) {
     std::string padded = std::string(static_cast<size_t>(shift), 'x') + std::string(kCanary);
     Bytes raw(padded.begin(), padded.end());
     std::string b64(sodium_base64_ENCODED_LEN(raw.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-    sodium_bin2base64(b64.data(), b64.size(), raw.data(), raw.size(), sodium_base64_VARIANT_ORIGINAL);
+    sodium_bin2base64(b64.data(), b64.size(), raw.data(), raw.size(),
+                      sodium_base64_VARIANT_ORIGINAL);
     // Skip the characters that depend on the prefix; keep a long stable middle part.
     std::string middle = b64.substr(static_cast<size_t>(shift + 1) * 4 / 3 + 4, 16);
     out.emplace_back(middle.begin(), middle.end());
@@ -66,8 +67,10 @@ SecretBytes database_key(const TestProfile& t) {
 
 }  // namespace
 
-TEST_CASE("after finalize no trace of the testimony or its key remains on disk", "[records][forensics]") {
-  const fs::path tmp = fs::temp_directory_path() / ("satchel-forensic-tmp-" + std::to_string(::getpid()));
+TEST_CASE("after finalize no trace of the testimony or its key remains on disk",
+          "[records][forensics]") {
+  const fs::path tmp =
+      fs::temp_directory_path() / ("satchel-forensic-tmp-" + std::to_string(::getpid()));
   fs::create_directories(tmp);
   const char* old_tmp = std::getenv("TMPDIR");
   ::setenv("TMPDIR", tmp.c_str(), 1);
@@ -78,7 +81,8 @@ TEST_CASE("after finalize no trace of the testimony or its key remains on disk",
     auto p = t.open();
     t.trust_all(p);
     RecordStore records(p.db());
-    std::string narrative = "I was held for two days. " + std::string(kCanary) + " They took my phone.";
+    std::string narrative =
+        "I was held for two days. " + std::string(kCanary) + " They took my phone.";
     auto id = records.create("intake", 1, {{"consent", true}, {"narrative", narrative}}).value();
     Bytes doc;
     for (int i = 0; i < 5000; i++) doc.insert(doc.end(), kCanary.begin(), kCanary.end());
@@ -130,7 +134,9 @@ TEST_CASE("after finalize no trace of the testimony or its key remains on disk",
   for (const auto& frame : frames) wal_hits += hits(frame, look_for);
   CHECK(wal_hits == 0);
 
-  if (old_tmp) ::setenv("TMPDIR", old_tmp, 1);
-  else ::unsetenv("TMPDIR");
+  if (old_tmp)
+    ::setenv("TMPDIR", old_tmp, 1);
+  else
+    ::unsetenv("TMPDIR");
   fs::remove_all(tmp);
 }

@@ -15,7 +15,9 @@ constexpr const char* kForm = R"({"id":"f","version":1,"title":{"en":"F"},
   "questions":[{"id":"q","type":"multiple_choice","label":{"en":"Q"},
                 "choices":[{"value":"a","label":{"en":"A"}}]}]})";
 
-std::string nested(size_t n) { return std::string(n, '[') + std::string(n, ']'); }
+std::string nested(size_t n) {
+  return std::string(n, '[') + std::string(n, ']');
+}
 }  // namespace
 
 TEST_CASE("answers nested 100000 levels deep are refused without recursion", "[form][hostile]") {
@@ -28,7 +30,8 @@ TEST_CASE("answers nested 100000 levels deep are refused without recursion", "[f
   CHECK(form::prune_irrelevant(*form, answers) == nlohmann::json::object());
 }
 
-TEST_CASE("a form field nested 100000 levels deep is reported without dumping it", "[form][hostile]") {
+TEST_CASE("a form field nested 100000 levels deep is reported without dumping it",
+          "[form][hostile]") {
   auto r = form::parse_form("{\"version\":" + nested(100000) + "}", "deep.json");
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().message.find("deeply nested") != std::string::npos);

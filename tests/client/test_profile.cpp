@@ -21,7 +21,8 @@ Bytes file_bytes(const std::string& path) {
 }
 }  // namespace
 
-TEST_CASE("a profile opens with its passphrase and refuses a wrong one without changing files", "[profile]") {
+TEST_CASE("a profile opens with its passphrase and refuses a wrong one without changing files",
+          "[profile]") {
   TestProfile t("open");
   { auto p = t.open(); }
   const Bytes slots = file_bytes(keyslots_path(t.home));
@@ -42,7 +43,8 @@ TEST_CASE("the keyslot file is fixed-size with two slots that look alike", "[pro
   CHECK_FALSE(std::equal(slots.begin(), slots.begin() + 16, slots.begin() + kKeySlotSize));
 }
 
-TEST_CASE("destroying the wipe key makes the profile unrecoverable even with the passphrase", "[profile]") {
+TEST_CASE("destroying the wipe key makes the profile unrecoverable even with the passphrase",
+          "[profile]") {
   TestProfile t("wipe");
   {
     std::ofstream f(wipe_key_path(t.home), std::ios::binary | std::ios::trunc);
@@ -63,24 +65,25 @@ TEST_CASE("the database file starts with random bytes, not an SQLite header", "[
 
 TEST_CASE("the database key is used raw: PBKDF2 settings do not matter", "[profile]") {
   TestProfile t("raw");
-  auto key = unlock_keyslots(file_bytes(keyslots_path(t.home)), t.passphrase,
-                             [&] {
-                               SecretBytes w(32);
-                               Bytes b = file_bytes(wipe_key_path(t.home));
-                               std::copy(b.begin(), b.end(), w.data());
-                               return w;
-                             }());
+  auto key = unlock_keyslots(file_bytes(keyslots_path(t.home)), t.passphrase, [&] {
+    SecretBytes w(32);
+    Bytes b = file_bytes(wipe_key_path(t.home));
+    std::copy(b.begin(), b.end(), w.data());
+    return w;
+  }());
   REQUIRE(key.ok());
   // With a passphrase-style key SQLCipher would run PBKDF2 with kdf_iter; a raw key ignores it.
   sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(database_path(t.home).c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_open_v2(database_path(t.home).c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) ==
+          SQLITE_OK);
   SecretBytes k = sqlcipher_raw_key(*key);
   REQUIRE(sqlite3_key_v2(db, "main", k.data(), static_cast<int>(k.size() - 1)) == SQLITE_OK);
   REQUIRE(sqlite3_exec(db, "PRAGMA kdf_iter = 1", nullptr, nullptr, nullptr) == SQLITE_OK);
   CHECK(sqlite3_exec(db, "SELECT count(*) FROM settings", nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
   // The same 64 hex digits as a passphrase (no x'' wrapper) do not open it.
-  REQUIRE(sqlite3_open_v2(database_path(t.home).c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_open_v2(database_path(t.home).c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) ==
+          SQLITE_OK);
   REQUIRE(sqlite3_key_v2(db, "main", k.data() + 2, 64) == SQLITE_OK);
   sqlite3_exec(db, "PRAGMA cipher_log_level = NONE", nullptr, nullptr, nullptr);
   CHECK(sqlite3_exec(db, "SELECT count(*) FROM settings", nullptr, nullptr, nullptr) != SQLITE_OK);
@@ -117,7 +120,8 @@ TEST_CASE("rekey re-encrypts the database under a new key and keeps its contents
   CHECK(!std::equal(db_before.begin(), db_before.begin() + 16, db_after.begin()));
 }
 
-TEST_CASE("a rekey interrupted after the keyslot was rewrapped completes on the next open", "[profile]") {
+TEST_CASE("a rekey interrupted after the keyslot was rewrapped completes on the next open",
+          "[profile]") {
   TestProfile t("rekey-crash");
   SecretBytes wipe(32);
   Bytes wb = file_bytes(wipe_key_path(t.home));
@@ -132,7 +136,8 @@ TEST_CASE("a rekey interrupted after the keyslot was rewrapped completes on the 
     Status exported = p.db().export_to(database_path(t.home) + ".new", new_key);
     INFO(exported.error().message);
     REQUIRE(exported.ok());
-    auto slots = rewrap_keyslot(file_bytes(keyslots_path(t.home)), 0, t.passphrase, wipe, new_key, kArgon2Floor);
+    auto slots = rewrap_keyslot(file_bytes(keyslots_path(t.home)), 0, t.passphrase, wipe, new_key,
+                                kArgon2Floor);
     REQUIRE(slots.ok());
     REQUIRE(write_file_atomic(keyslots_path(t.home), *slots, 0600).ok());
   }
@@ -144,7 +149,8 @@ TEST_CASE("a rekey interrupted after the keyslot was rewrapped completes on the 
 }
 
 TEST_CASE("weak passphrases are refused and generated ones are strong", "[profile][passphrase]") {
-  for (const char* weak : {"password123", "Summer2026!", "letmein", "qwertyuiop", "correcthorse", "iloveyou2026"}) {
+  for (const char* weak :
+       {"password123", "Summer2026!", "letmein", "qwertyuiop", "correcthorse", "iloveyou2026"}) {
     INFO(weak);
     CHECK_FALSE(check_passphrase_strength(secret_of(weak)).ok());
   }

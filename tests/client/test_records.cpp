@@ -20,12 +20,14 @@ Bytes pattern(size_t n) {
 }
 }  // namespace
 
-TEST_CASE("a finalized record opens for every coordinator with its answers and attachments", "[records]") {
+TEST_CASE("a finalized record opens for every coordinator with its answers and attachments",
+          "[records]") {
   TestProfile t("finalize");
   auto p = t.open();
   t.trust_all(p);
   RecordStore records(p.db());
-  auto id = records.create("intake", 1, {{"consent", true}, {"narrative", "It happened at night."}});
+  auto id =
+      records.create("intake", 1, {{"consent", true}, {"narrative", "It happened at night."}});
   REQUIRE(id.ok());
   Bytes photo = pattern(200000);
   MemorySource src(photo);
@@ -75,7 +77,8 @@ TEST_CASE("a finalized record opens for every coordinator with its answers and a
   }
 }
 
-TEST_CASE("finalize refuses an invalid draft, listing every failing question, and changes nothing", "[records]") {
+TEST_CASE("finalize refuses an invalid draft, listing every failing question, and changes nothing",
+          "[records]") {
   TestProfile t("invalid");
   auto p = t.open();
   t.trust_all(p);
@@ -90,12 +93,14 @@ TEST_CASE("finalize refuses an invalid draft, listing every failing question, an
   CHECK(Outbox(p.db()).list().value().empty());
 }
 
-TEST_CASE("finalize needs a roster and refuses an answer naming a missing attachment", "[records]") {
+TEST_CASE("finalize needs a roster and refuses an answer naming a missing attachment",
+          "[records]") {
   TestProfile t("noroster");
   auto p = t.open();
   t.trust_all(p);
   RecordStore records(p.db());
-  auto id = records.create("intake", 1, {{"consent", true}, {"narrative", "x"}, {"files", {"0011223344556677"}}});
+  auto id = records.create(
+      "intake", 1, {{"consent", true}, {"narrative", "x"}, {"files", {"0011223344556677"}}});
   REQUIRE(id.ok());
   auto fin = finalize_record(p, *id, t.now);
   REQUIRE_FALSE(fin.ok());
@@ -112,8 +117,12 @@ TEST_CASE("a draft's data is bound to its record: moved blobs do not decrypt", "
   RecordStore records(p.db());
   auto a = records.create("intake", 1, {{"narrative", "first"}}).value();
   auto b = records.create("intake", 1, {{"narrative", "second"}}).value();
-  REQUIRE(p.db().exec(("UPDATE records SET answers = (SELECT answers FROM records WHERE record_id = '" + a +
-                       "') WHERE record_id = '" + b + "'").c_str()).ok());
+  REQUIRE(
+      p.db()
+          .exec(("UPDATE records SET answers = (SELECT answers FROM records WHERE record_id = '" +
+                 a + "') WHERE record_id = '" + b + "'")
+                    .c_str())
+          .ok());
   CHECK(records.answers(b).code() == Errc::kIoError);
   CHECK(records.answers(a).ok());
 }

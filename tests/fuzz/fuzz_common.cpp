@@ -137,8 +137,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-
-
 // --- seal plans ---
 
 Bytes encode_seal_plan(const SealPlan& plan) {

@@ -48,7 +48,6 @@ void restart_random();
 // Leading and trailing ASCII whitespace removed (what the document parsers ignore).
 std::string_view trim(std::string_view s);
 
-
 // --- "seal, then tamper" (fuzz_bundle_open) ---
 // Plan bytes after the marker: flags, u24 body length, form id length, op count, ops (6 bytes
 // each), then the body. Missing bytes read as zero, so every input is a plan.

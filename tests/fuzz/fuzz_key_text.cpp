@@ -75,7 +75,9 @@ void check_secret(std::string_view text) {
   SATCHEL_FUZZ_CHECK(pub.ok() && *pub == k->public_key(), "a secret key's public key is unusable");
 }
 
-std::optional<Bytes> decode_hex(std::string_view hex) { return from_hex(hex); }
+std::optional<Bytes> decode_hex(std::string_view hex) {
+  return from_hex(hex);
+}
 
 // Decoders accept only canonical encodings, modulo case where the alphabet is case-insensitive;
 // encoders round-trip any bytes.
@@ -91,8 +93,7 @@ void check_encodings(ByteView input) {
     SATCHEL_FUZZ_CHECK(!from_base32_secret(text), "secret base32 decoding accepts more");
   }
   if (auto b = from_base64url(text))
-    SATCHEL_FUZZ_CHECK(to_base64url(*b) == std::string(text),
-                       "base64url is not canonical");
+    SATCHEL_FUZZ_CHECK(to_base64url(*b) == std::string(text), "base64url is not canonical");
 
   SATCHEL_FUZZ_CHECK(decode_hex(to_hex(input)) == Bytes(input.begin(), input.end()),
                      "hex round trip");

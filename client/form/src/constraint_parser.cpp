@@ -117,8 +117,9 @@ void read_pattern(FieldReader& c, Constraint& out) {
   }
   // Lookahead assertions defeat the polynomial matcher (a nested one is cubic in the answer).
   if (pattern->find("(?=") != std::string::npos || pattern->find("(?!") != std::string::npos) {
-    c.problem("pattern", "must not use lookahead assertions (?= or (?! (they cannot be matched in "
-                         "time linear in the answer)");
+    c.problem("pattern",
+              "must not use lookahead assertions (?= or (?! (they cannot be matched in "
+              "time linear in the answer)");
     return;
   }
   if (pattern_weight(*pattern) > kMaxPatternWeight) {

@@ -331,9 +331,9 @@ class Parser {
 
 Result<Expression> parse_expression(std::string_view text, const ReferenceResolver& resolve) {
   if (detail::code_points(text) > kMaxExpressionChars) {
-    return make_error(Errc::kInvalidArgument, "column " + std::to_string(kMaxExpressionChars + 1) +
-                                                  ": longer than " +
-                                                  std::to_string(kMaxExpressionChars) + " characters");
+    return make_error(Errc::kInvalidArgument,
+                      "column " + std::to_string(kMaxExpressionChars + 1) + ": longer than " +
+                          std::to_string(kMaxExpressionChars) + " characters");
   }
   auto tokens = detail::tokenize(text);
   if (!tokens.ok()) return tokens.error();
