@@ -21,7 +21,7 @@ esac
 
 # Packages every tier needs. Those marked (bpo) on bookworm come from backports.
 base_pkgs=(
-  build-essential cmake pkg-config git ca-certificates
+  build-essential cmake pkg-config git ca-certificates python3
   libsodium-dev libssl-dev libcpp-httplib-dev
   libbenchmark-dev nlohmann-json3-dev libcli11-dev libzxcvbn-dev diceware
   clang-14 libfuzzer-14-dev libclang-rt-14-dev llvm-14
