@@ -26,6 +26,7 @@ base_pkgs=(
   libbenchmark-dev nlohmann-json3-dev libcli11-dev libzxcvbn-dev diceware
   clang-14 libfuzzer-14-dev libclang-rt-14-dev llvm-14
   age time
+  nginx-light wrk fiu-utils openssl curl nodejs
 )
 bpo_pkgs=(libsqlcipher-dev libcatch2-dev)
 
@@ -33,6 +34,8 @@ missing=()
 for p in "${base_pkgs[@]}" "${bpo_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
 done
+# npm ships inside some nodejs builds (NodeSource) and conflicts with Debian's npm there.
+command -v npm >/dev/null || missing+=(npm)
 
 # Finds the URI of the main Debian archive in the configured apt sources (not the security one).
 debian_mirror_uri() {

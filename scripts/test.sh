@@ -16,6 +16,9 @@ case "${1:-}" in
 esac
 
 bash scripts/setup.sh
+# tus-js-client, the stock tus client the relay tests upload with (pinned by package-lock.json).
+[ -d tests/relay/tus_js_client/node_modules/tus-js-client ] ||
+  npm ci --prefix tests/relay/tus_js_client --no-audit --no-fund --loglevel=error
 jobs=$(nproc)
 
 run_suite() {  # build dir, extra cmake args...

@@ -1,15 +1,54 @@
 // satchel-relay: the relay server. Stores ciphertext it cannot read; see schema/relay-api.md.
-#include <CLI/CLI.hpp>
+// Commands live in cli_*.cpp.
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <iostream>
 
+#include "cli.h"
+#include "satchel/crypto/secret.h"
+
+namespace satchel::relay::cli {
+
+int fail(const std::string& message) {
+  std::cerr << "satchel-relay: " << message << "\n";
+  return kExitFailure;
+}
+
+}  // namespace satchel::relay::cli
+
+namespace {
+
+// No core dumps and no ptrace attach: a crash must not write tokens or keys to disk.
+void harden_process() {
+  struct rlimit none {
+    0, 0
+  };
+  setrlimit(RLIMIT_CORE, &none);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  CLI::App app{"satchel-relay: stores sealed bundles it cannot read, until coordinators collect them"};
+  harden_process();
+  satchel::crypto_init();
+  CLI::App app{
+      "satchel-relay: stores sealed bundles it cannot read, until coordinators collect them"};
   app.set_version_flag("--version", std::string("satchel-relay ") + SATCHEL_VERSION);
-  app.require_subcommand(0, 1);
-  app.footer("The relay server (serve, init, mailbox) arrives with the relay issue; this build only\n"
-             "reports its version.");
-  CLI11_PARSE(app, argc, argv);
-  std::cout << app.help();
-  return 0;
+  app.require_subcommand(1);
+  satchel::relay::cli::Action action;
+  satchel::relay::cli::add_init_command(app, action);
+  satchel::relay::cli::add_serve_command(app, action);
+  satchel::relay::cli::add_mailbox_command(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!action) {
+    std::cerr << app.help();
+    return 2;
+  }
+  return action();
 }

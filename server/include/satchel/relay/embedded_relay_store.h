@@ -1,0 +1,130 @@
+// EmbeddedRelayStore: the default RelayStore on one machine. One file per upload in a 0700
+// directory tree, plus a metadata database (relay.db, SQLite through libsqlcipher, unkeyed):
+//
+//   DIR/relay.db                       mailboxes, token hashes, uploads, acks, tombstones
+//   DIR/uploads/<mailbox>/<id>.part    a partial upload (bytes past the committed offset are junk)
+//   DIR/uploads/<mailbox>/<id>         a stored upload (complete, hash verified)
+//
+// Opening in serving mode takes an exclusive lock on DIR and runs start-up recovery first.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "satchel/relay/file_ops.h"
+#include "satchel/relay/relay_store.h"
+
+namespace satchel::relay {
+
+class MetadataDb;
+class EmbeddedUploadWriter;
+
+struct EmbeddedStoreOptions {
+  // The file-system seam; nullptr means the POSIX calls. Must outlive the store.
+  FileOps* file_ops = nullptr;
+  // Serving mode: lock DIR exclusively and recover. Administration (mailbox commands) only
+  // touches the metadata and may run beside a serving relay.
+  bool serve = true;
+  // Test hook: named steps in the order they happen ("offset-committed", "stored", …).
+  std::function<void(std::string_view)> trace;
+  // Where recovery and deletion problems are reported; stderr when unset.
+  std::function<void(std::string_view)> log;
+};
+
+class EmbeddedRelayStore final : public RelayStore {
+ public:
+  // Opens (creating, mode 0700) the store in `dir`. In serving mode, fails with kAlreadyExists
+  // when another process serves it, then makes partial state consistent: data files cut back
+  // to their committed offsets, complete uploads verified and stored, orphan files removed.
+  static Result<std::unique_ptr<EmbeddedRelayStore>> open(const std::string& dir, Day today,
+                                                          EmbeddedStoreOptions options = {});
+  ~EmbeddedRelayStore() override;
+
+  Result<std::optional<MailboxRecord>> mailbox(std::string_view id) override;
+  Status put_mailbox(const MailboxRecord& record) override;
+  Result<std::vector<MailboxRecord>> mailboxes() override;
+
+  Status add_enrollment_code(const EnrollmentCodeRecord& code) override;
+  Result<TokenRecord> redeem_enrollment_code(const Hash32& code_hash, int64_t now,
+                                             const Hash32& token_hash) override;
+  Result<std::optional<TokenRecord>> token(const Hash32& token_hash) override;
+  Result<size_t> revoke_tokens(std::string_view mailbox,
+                               std::optional<std::string_view> token_id) override;
+  Result<std::vector<std::string>> token_ids(std::string_view mailbox) override;
+
+  Result<UploadLookup> find_upload(std::string_view mailbox, const Hash32& id) override;
+  Result<CreateResult> create_upload(std::string_view mailbox, const Hash32& id, uint64_t length,
+                                     uint64_t mailbox_quota, Day today) override;
+  Result<std::unique_ptr<UploadWriter>> open_writer(std::string_view mailbox, const Hash32& id,
+                                                    uint64_t offset, Day today) override;
+  Status terminate_upload(std::string_view mailbox, const Hash32& id, Day today) override;
+  Result<std::vector<ListedUpload>> list_stored(std::string_view mailbox,
+                                                const std::optional<Hash32>& after, size_t limit,
+                                                const Key32& coordinator,
+                                                bool pending_only) override;
+  Result<std::unique_ptr<RandomAccessSource>> open_stored(std::string_view mailbox,
+                                                          const Hash32& id) override;
+  Result<AckResult> acknowledge(std::string_view mailbox, const Hash32& id,
+                                const Key32& coordinator, const std::vector<Key32>& coordinators,
+                                size_t required, Day today, Day tombstone_until) override;
+  Result<size_t> deliver_acknowledged(std::string_view mailbox,
+                                      const std::vector<Key32>& coordinators, size_t required,
+                                      Day today, Day tombstone_until) override;
+  Result<size_t> remove_stored_before(std::string_view mailbox, Day cutoff, Day today) override;
+
+  Status put_document(std::string_view mailbox, std::string_view name, ByteView content) override;
+  Result<std::optional<Bytes>> document(std::string_view mailbox, std::string_view name) override;
+
+  Result<HousekeepingReport> expire(Day partial_cutoff, Day today, int64_t now) override;
+  Result<Day> retention_since(uint32_t days, Day today) override;
+
+  // Where the data of an upload lives (tests inspect and damage these files).
+  std::string partial_path(std::string_view mailbox, const Hash32& id) const;
+  std::string stored_path(std::string_view mailbox, const Hash32& id) const;
+
+ private:
+  friend class EmbeddedUploadWriter;
+  EmbeddedRelayStore(std::string dir, std::unique_ptr<MetadataDb> db, EmbeddedStoreOptions options);
+
+  std::string mailbox_dir(std::string_view mailbox) const;
+  void trace(std::string_view step) const;
+  void log(std::string_view message) const;
+  // Requires mu_: SELECTs the upload row and tombstone.
+  Result<UploadLookup> lookup_locked(std::string_view mailbox, const Hash32& id);
+  // Requires mu_: deletes the upload row in its own transaction.
+  Status delete_upload_row_locked(std::string_view mailbox, const Hash32& id);
+  // Removes a data file and syncs its directory; failures are logged (recovery removes
+  // orphans), not returned: the metadata already says the upload is gone.
+  void remove_data_file(const std::string& path, std::string_view mailbox, Day today);
+  // Verifies the hash of a complete upload whose data is synced in `fd`, renames it to its
+  // final name, syncs the directory and records it stored (and its offset, which the metadata
+  // still has at `committed`); on a hash mismatch discards it. `precomputed` is the hash of the
+  // file's bytes when the caller already has it.
+  Result<CommitResult> finish_upload(std::string_view mailbox, const Hash32& id, int fd,
+                                     uint64_t length, uint64_t committed,
+                                     const std::optional<Hash32>& precomputed, Day today);
+  void release_writer(const std::string& key);
+  // Requires mu_ and an open transaction: applies the acknowledgement rule to one stored
+  // upload; true when it became a tombstone (the caller removes the file after committing).
+  Result<bool> deliver_if_acknowledged_locked(std::string_view mailbox, const Hash32& id,
+                                              const std::vector<Key32>& coordinators,
+                                              size_t required, Day tombstone_until,
+                                              size_t* acknowledgements);
+  Status lock_directory();
+  Status recover(Day today);
+
+  std::string dir_;
+  std::unique_ptr<MetadataDb> db_;
+  EmbeddedStoreOptions options_;
+  FileOps default_ops_;
+  FileOps* ops_;
+  FileHandle lock_file_;
+  std::mutex mu_;               // guards db_ and busy_
+  std::set<std::string> busy_;  // uploads held by a writer ("mailbox/hex")
+};
+
+}  // namespace satchel::relay

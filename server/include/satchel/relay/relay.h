@@ -1,0 +1,40 @@
+// Relay: the state the relay's endpoints share — configuration, store, clock, mailboxes,
+// coordinator sessions and abuse limits. One per serving process (or per test server).
+#pragma once
+
+#include "satchel/relay/clock.h"
+#include "satchel/relay/coordinator_sessions.h"
+#include "satchel/relay/mailbox_registry.h"
+#include "satchel/relay/relay_config.h"
+#include "satchel/relay/relay_store.h"
+#include "satchel/relay/request_limits.h"
+
+namespace satchel::relay {
+
+struct Relay {
+  // `challenge_pin`: the SPKI pin coordinator challenges are bound to. `config`, `store` and
+  // `clock` must outlive the Relay.
+  Relay(const RelayConfig& relay_config, RelayStore& relay_store, const Clock& relay_clock,
+        const Hash32& challenge_pin)
+      : config(relay_config),
+        store(relay_store),
+        clock(relay_clock),
+        mailboxes(relay_store, relay_config.tombstone_days),
+        sessions(relay_clock, challenge_pin),
+        credential_rate(relay_clock, relay_config.limits.token_requests_per_minute),
+        anonymous_rate(relay_clock, relay_config.limits.anonymous_requests_per_minute),
+        daily_bytes(relay_clock, relay_config.limits.token_daily_bytes),
+        upload_slots(relay_config.limits.max_concurrent_uploads) {}
+
+  const RelayConfig& config;
+  RelayStore& store;
+  const Clock& clock;
+  MailboxRegistry mailboxes;
+  CoordinatorSessions sessions;
+  RateLimiter credential_rate;     // per upload token or coordinator session
+  RateLimiter anonymous_rate;      // enrollment, challenges, sessions and failed authentication
+  DailyByteAllowance daily_bytes;  // per upload token
+  UploadSlots upload_slots;
+};
+
+}  // namespace satchel::relay

@@ -1,0 +1,263 @@
+// Coordinator endpoints: the challenge-response session, then (with the session token) the
+// listing of stored uploads, their download (one range at a time, resumable), acknowledgement,
+// published documents, enrollment codes and token revocation. The mailbox comes from the
+// session, which the signed challenge bound to it.
+#include <nlohmann/json.hpp>
+
+#include "http_answers.h"
+#include "http_endpoints.h"
+#include "request_guard.h"
+#include "satchel/relay/credentials.h"
+#include "satchel/relay/request_headers.h"
+
+namespace satchel::relay {
+
+namespace {
+
+using httplib::ContentReader;
+using httplib::Request;
+using httplib::Response;
+
+constexpr size_t kDefaultPage = 100;
+constexpr size_t kMaxPage = 1000;
+constexpr int64_t kRetentionWarningDays = 7;
+
+std::optional<Hash32> id_from_path(const Request& req) {
+  return req.matches.size() < 2 ? std::nullopt : parse_hex32(req.matches[1].str());
+}
+
+// The coordinator's mailbox, verified; refuses (and returns nullopt) if it is gone or a newer
+// registration no longer lists the coordinator.
+std::optional<ActiveMailbox> session_mailbox(Relay& relay, const RequestContext& ctx,
+                                             const Request& req, Response& res) {
+  auto m = relay.mailboxes.find(ctx.mailbox);
+  if (!m) {
+    refuse(req, res, 500, "internal", false);
+    return std::nullopt;
+  }
+  const auto& keys = *m ? (*m)->registration.coordinator_auth_keys : std::vector<Key32>();
+  if (std::find(keys.begin(), keys.end(), ctx.coordinator->coordinator) == keys.end()) {
+    refuse(req, res, 401, "unauthorized", false);
+    return std::nullopt;
+  }
+  return std::move(m->value());
+}
+
+void challenge(Relay& relay, const Request& req, Response& res) {
+  if (!current_request(Endpoint::kChallenge)) return refuse(req, res, 500, "internal", true);
+  const std::string mailbox = req.get_param_value("mailbox");
+  if (req.get_param_value_count("mailbox") != 1 || !is_mailbox_id(mailbox))
+    return refuse(req, res, 400, "bad-request", false);
+  auto c = relay.sessions.issue_challenge(mailbox);
+  if (!c) return refuse_retry_after(req, res, 503, "busy", 10);
+  res.set_header("Cache-Control", "no-store");
+  answer_json(req, res, 200, {{"nonce", c->nonce}, {"expires_in", c->expires_in}});
+}
+
+void open_session(Relay& relay, const Request& req, Response& res) {
+  if (!current_request(Endpoint::kSession)) return refuse(req, res, 500, "internal", true);
+  const auto body = nlohmann::json::parse(req.body, nullptr, false);
+  auto field = [&](const char* name) -> std::optional<std::string> {
+    if (!body.is_object() || !body.contains(name) || !body[name].is_string()) return std::nullopt;
+    return body[name].get<std::string>();
+  };
+  const auto mailbox = field("mailbox");
+  const auto key_hex = field("key");
+  const auto nonce = field("nonce");
+  const auto signature_text = field("signature");
+  if (body.is_discarded() || !mailbox || !key_hex || !nonce || !signature_text ||
+      !body.contains("issued_at") || !body["issued_at"].is_number_integer())
+    return refuse(req, res, 400, "bad-request", false);
+  const auto key = parse_hex32(*key_hex);
+  const auto signature = from_base64url(*signature_text);
+  if (!key || !signature || signature->size() != 64 || !is_mailbox_id(*mailbox))
+    return refuse(req, res, 400, "bad-request", false);
+  std::array<uint8_t, 64> sig{};
+  std::copy(signature->begin(), signature->end(), sig.begin());
+  auto active = relay.mailboxes.find(*mailbox);
+  if (!active) return refuse(req, res, 500, "internal", false);
+  auto grant = relay.sessions.open_session(*mailbox, *active, *key, *nonce,
+                                           body["issued_at"].get<int64_t>(), sig);
+  if (!grant) {
+    if (grant.code() == Errc::kAlreadyExists) return refuse_retry_after(req, res, 503, "busy", 10);
+    res.set_header("WWW-Authenticate", "Bearer");
+    return refuse(req, res, 401, "unauthorized", false);
+  }
+  res.set_header("Cache-Control", "no-store");
+  answer_json(req, res, 200, {{"session", grant->token}, {"expires_in", grant->expires_in}});
+}
+
+void list_uploads(Relay& relay, const Request& req, Response& res) {
+  const RequestContext* ctx = current_request(Endpoint::kUploadList);
+  if (!ctx) return refuse(req, res, 500, "internal", true);
+  auto mailbox = session_mailbox(relay, *ctx, req, res);
+  if (!mailbox) return;
+  std::optional<Hash32> after;
+  if (req.has_param("after")) {
+    after = parse_hex32(req.get_param_value("after"));
+    if (!after) return refuse(req, res, 400, "bad-request", false);
+  }
+  size_t limit = kDefaultPage;
+  if (req.has_param("limit")) {
+    auto n = parse_decimal(req.get_param_value("limit"));
+    if (!n || *n == 0 || *n > kMaxPage) return refuse(req, res, 400, "bad-request", false);
+    limit = static_cast<size_t>(*n);
+  }
+  const std::string pending = req.get_param_value("pending");
+  if (!pending.empty() && pending != "0" && pending != "1")
+    return refuse(req, res, 400, "bad-request", false);
+  // One more than the page, to know whether another page follows.
+  auto rows = relay.store.list_stored(ctx->mailbox, after, limit + 1, ctx->coordinator->coordinator,
+                                      pending == "1");
+  if (!rows) return refuse(req, res, 500, "internal", false);
+  const Day today = relay.clock.today();
+  const uint32_t retention = relay.config.retention_days;
+  Day since = 0;
+  if (retention > 0) {
+    auto s = relay.store.retention_since(retention, today);
+    if (!s) return refuse(req, res, 500, "internal", false);
+    since = *s;
+  }
+  const auto& keys = mailbox->registration.coordinator_auth_keys;
+  nlohmann::json uploads = nlohmann::json::array();
+  for (size_t i = 0; i < rows->size() && i < limit; i++) {
+    const ListedUpload& u = (*rows)[i];
+    size_t acks = 0;
+    bool mine = false;
+    for (const Key32& k : u.acknowledged_by) {
+      if (std::find(keys.begin(), keys.end(), k) != keys.end()) acks++;
+      if (k == ctx->coordinator->coordinator) mine = true;
+    }
+    nlohmann::json item = {
+        {"id", to_hex(u.id)},   {"size", u.length},         {"arrival", day_text(u.arrival)},
+        {"acknowledged", mine}, {"acknowledgements", acks}, {"required", mailbox->required_acks()}};
+    if (retention > 0) {
+      const Day deletion = std::max<Day>(u.arrival + retention, since + kRetentionWarningDays);
+      if (deletion - today <= kRetentionWarningDays) {
+        item["deletion"] = day_text(deletion);
+        item["warning"] = "retention: deleted on " + day_text(deletion) + " unless acknowledged";
+      }
+    }
+    uploads.push_back(std::move(item));
+  }
+  nlohmann::json next = nullptr;
+  if (rows->size() > limit) next = to_hex((*rows)[limit - 1].id);
+  res.set_header("Cache-Control", "no-store");
+  answer_json(req, res, 200, {{"uploads", std::move(uploads)}, {"next", next}});
+}
+
+void download(Relay& relay, const Request& req, Response& res) {
+  const RequestContext* ctx = current_request(Endpoint::kUploadDownload);
+  const auto id = id_from_path(req);
+  if (!ctx || !id) return refuse(req, res, 500, "internal", true);
+  if (!session_mailbox(relay, *ctx, req, res)) return;
+  auto source = relay.store.open_stored(ctx->mailbox, *id);
+  if (!source) {
+    const bool missing = source.code() == Errc::kNotFound;
+    return refuse(req, res, missing ? 404 : 500, missing ? "not-found" : "internal",
+                  req.has_header("Range"));
+  }
+  const uint64_t size = (*source)->size();
+  if (req.has_header("Range")) {
+    // cpp-httplib serves the range itself from req.ranges; it is checked here first because
+    // the library does not bound a range by the size.
+    if (!parse_single_range(req.get_header_value("Range"), size) || req.ranges.size() != 1) {
+      res.set_header("Content-Range", "bytes */" + std::to_string(size));
+      return refuse(req, res, 416, "range-not-satisfiable", true);
+    }
+  }
+  std::shared_ptr<RandomAccessSource> shared(std::move(source.value()));
+  res.set_header("Accept-Ranges", "bytes");
+  res.set_header("Cache-Control", "no-store");
+  res.set_content_provider(static_cast<size_t>(size), "application/octet-stream",
+                           [shared](size_t offset, size_t length, httplib::DataSink& sink) {
+                             std::vector<uint8_t> buf(std::min<size_t>(length, 256 * 1024));
+                             if (buf.empty()) return true;
+                             if (!shared->read_at(offset, buf)) return false;
+                             return sink.write(reinterpret_cast<const char*>(buf.data()),
+                                               buf.size());
+                           });
+}
+
+void acknowledge(Relay& relay, const Request& req, Response& res) {
+  const RequestContext* ctx = current_request(Endpoint::kUploadAck);
+  const auto id = id_from_path(req);
+  if (!ctx || !id) return refuse(req, res, 500, "internal", true);
+  auto mailbox = session_mailbox(relay, *ctx, req, res);
+  if (!mailbox) return;
+  const Day today = relay.clock.today();
+  auto r = relay.store.acknowledge(
+      ctx->mailbox, *id, ctx->coordinator->coordinator, mailbox->registration.coordinator_auth_keys,
+      mailbox->required_acks(), today, today + relay.config.tombstone_days);
+  if (!r) {
+    const bool missing = r.code() == Errc::kNotFound;
+    return refuse(req, res, missing ? 404 : 500, missing ? "not-found" : "internal", false);
+  }
+  answer_json(req, res, 200,
+              {{"state", r->state == AckState::kDelivered ? "delivered" : "stored"},
+               {"acknowledgements", r->acknowledgements},
+               {"required", r->required}});
+}
+
+void put_document(Relay& relay, const Request& req, Response& res) {
+  const RequestContext* ctx = current_request(Endpoint::kDocumentPut);
+  if (!ctx || req.matches.size() < 2) return refuse(req, res, 500, "internal", true);
+  if (!session_mailbox(relay, *ctx, req, res)) return;
+  const std::string name = req.matches[1].str();
+  if (!is_document_name(name)) return refuse(req, res, 404, "not-found", false);
+  if (req.body.size() != ctx->content_length) return refuse(req, res, 400, "bad-request", true);
+  Status s = relay.store.put_document(ctx->mailbox, name, as_bytes(req.body));
+  if (!s) return refuse_store_failure(req, res, s.error(), false);
+  answer(req, res, 204, "", kJsonType, false);
+}
+
+void mint_code(Relay& relay, const Request& req, Response& res) {
+  const RequestContext* ctx = current_request(Endpoint::kCodeMint);
+  if (!ctx) return refuse(req, res, 500, "internal", true);
+  if (!session_mailbox(relay, *ctx, req, res)) return;
+  int64_t hours = relay.config.enrollment_code_hours;
+  if (req.has_param("hours")) {
+    auto n = parse_decimal(req.get_param_value("hours"));
+    if (!n || *n < 1 || *n > static_cast<uint64_t>(kMaxEnrollmentHours))
+      return refuse(req, res, 400, "bad-request", false);
+    hours = static_cast<int64_t>(*n);
+  }
+  auto code = mint_enrollment_code(relay.store, ctx->mailbox, relay.clock.now(), hours);
+  if (!code) return refuse(req, res, 500, "internal", false);
+  res.set_header("Cache-Control", "no-store");
+  answer_json(req, res, 200,
+              {{"code", code->code}, {"code_id", code->code_id}, {"expires_at", code->expires_at}});
+}
+
+void revoke_token(Relay& relay, const Request& req, Response& res) {
+  const RequestContext* ctx = current_request(Endpoint::kTokenRevoke);
+  if (!ctx || req.matches.size() < 2) return refuse(req, res, 500, "internal", true);
+  if (!session_mailbox(relay, *ctx, req, res)) return;
+  auto n = relay.store.revoke_tokens(ctx->mailbox, req.matches[1].str());
+  if (!n) return refuse(req, res, 500, "internal", false);
+  if (*n == 0) return refuse(req, res, 404, "not-found", false);
+  answer_json(req, res, 200, {{"revoked", *n}});
+}
+
+}  // namespace
+
+void add_coordinator_endpoints(httplib::Server& server, Relay& relay) {
+  server.Get(endpoint_pattern(Endpoint::kChallenge),
+             [&relay](const Request& req, Response& res) { challenge(relay, req, res); });
+  server.Post(endpoint_pattern(Endpoint::kSession),
+              [&relay](const Request& req, Response& res) { open_session(relay, req, res); });
+  server.Get(endpoint_pattern(Endpoint::kUploadList),
+             [&relay](const Request& req, Response& res) { list_uploads(relay, req, res); });
+  server.Get(endpoint_pattern(Endpoint::kUploadDownload),
+             [&relay](const Request& req, Response& res) { download(relay, req, res); });
+  server.Post(endpoint_pattern(Endpoint::kUploadAck),
+              [&relay](const Request& req, Response& res) { acknowledge(relay, req, res); });
+  server.Put(endpoint_pattern(Endpoint::kDocumentPut),
+             [&relay](const Request& req, Response& res) { put_document(relay, req, res); });
+  server.Post(endpoint_pattern(Endpoint::kCodeMint),
+              [&relay](const Request& req, Response& res) { mint_code(relay, req, res); });
+  server.Post(endpoint_pattern(Endpoint::kTokenRevoke),
+              [&relay](const Request& req, Response& res) { revoke_token(relay, req, res); });
+}
+
+}  // namespace satchel::relay

@@ -1,0 +1,181 @@
+// Start-up recovery of the embedded store: after a crash, a power loss or a failed request,
+// makes files and metadata agree again before the relay serves anything.
+//   - a partial upload's file is cut back to the committed offset (the metadata is the truth);
+//     a missing file is recreated when nothing was committed;
+//   - a partial upload whose committed offset reaches its length is verified and stored (the
+//     crash came between its last commit and "stored");
+//   - files that no metadata row names are removed (a crash between creating a file and
+//     recording it, or between a deletion's commit and its unlink).
+// Data that the metadata says was committed but is missing cannot come back: such an upload is
+// dropped loudly (partial) or reported (stored) — that happens only if the disk lied about fsync.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+#include <vector>
+
+#include "metadata_db.h"
+#include "satchel/relay/embedded_relay_store.h"
+#include "store_rows.h"
+
+namespace satchel::relay {
+
+namespace {
+
+struct RowState {
+  UploadState state;
+  uint64_t length;
+  uint64_t committed;
+};
+
+std::vector<std::string> directory_entries(const std::string& path) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(path.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name != "." && name != "..") out.push_back(name);
+  }
+  ::closedir(d);
+  return out;
+}
+
+// "<upload id>.part" (partial) or "<upload id>" (stored).
+bool parse_data_file_name(const std::string& name, Hash32& id, bool& partial) {
+  partial = name.size() == 69 && name.compare(64, 5, ".part") == 0;
+  auto parsed = parse_hex32(std::string_view(name).substr(0, partial ? 64 : name.size()));
+  if (!parsed) return false;
+  id = *parsed;
+  return true;
+}
+
+}  // namespace
+
+Status EmbeddedRelayStore::lock_directory() {
+  const std::string path = dir_ + "/lock";
+  FileHandle fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) return errno_error("cannot open " + path, errno);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      return make_error(Errc::kAlreadyExists, "another relay is serving the storage in " + dir_);
+    return errno_error("cannot lock " + path, errno);
+  }
+  lock_file_ = std::move(fd);
+  return Status::Ok();
+}
+
+Status EmbeddedRelayStore::recover(Day today) {
+  std::map<std::pair<std::string, Hash32>, RowState> rows;
+  {
+    std::lock_guard lock(mu_);
+    auto st = db_->prepare("SELECT mailbox_id, id, state, length, committed FROM uploads");
+    if (!st) return st.error();
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      Hash32 id{};
+      if (!copy_key(st->blob(1), id))
+        return make_error(Errc::kIoError, "metadata damaged: upload id");
+      rows[{st->text(0), id}] =
+          RowState{st->int64(2) == 1 ? UploadState::kStored : UploadState::kPartial,
+                   static_cast<uint64_t>(st->int64(3)), static_cast<uint64_t>(st->int64(4))};
+    }
+  }
+
+  size_t dropped = 0, completed = 0, cut = 0;
+  for (auto it = rows.begin(); it != rows.end();) {
+    const auto& [mailbox, id] = it->first;
+    RowState& row = it->second;
+    const std::string part = partial_path(mailbox, id);
+    const std::string stored = stored_path(mailbox, id);
+    struct stat st {};
+    if (row.state == UploadState::kStored) {
+      if (::stat(stored.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) != row.length)
+        log("a stored upload's data is missing or has the wrong size (the disk lost "
+            "synced data); it stays listed so the operator notices");
+      ++it;
+      continue;
+    }
+    // A partial upload: its file must hold at least the committed bytes.
+    if (::stat(part.c_str(), &st) != 0 && ::stat(stored.c_str(), &st) == 0) {
+      if (ops_->rename(stored.c_str(), part.c_str()) != 0)
+        return errno_error("recovery cannot rename an unfinished upload back", errno);
+    }
+    FileHandle fd(::open(part.c_str(), O_RDWR | O_CLOEXEC));
+    if (!fd.valid() && errno == ENOENT && row.committed == 0)
+      fd = FileHandle(::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (fd.valid() && ::fstat(fd.get(), &st) != 0)
+      return errno_error("recovery cannot stat", errno);
+    if (!fd.valid() || static_cast<uint64_t>(st.st_size) < row.committed) {
+      log("a partial upload lost committed bytes (the disk lost synced data); it is dropped and "
+          "its sender will upload it again");
+      {
+        std::lock_guard lock(mu_);
+        SATCHEL_TRY(delete_upload_row_locked(mailbox, id));
+      }
+      ::unlink(part.c_str());
+      dropped++;
+      it = rows.erase(it);
+      continue;
+    }
+    if (static_cast<uint64_t>(st.st_size) > row.committed) {
+      if (::ftruncate(fd.get(), static_cast<off_t>(row.committed)) != 0 ||
+          ops_->fsync(fd.get()) != 0)
+        return errno_error("recovery cannot cut an upload back to its committed offset", errno);
+      cut++;
+    }
+    if (row.committed == row.length) {
+      auto done =
+          finish_upload(mailbox, id, fd.get(), row.length, row.committed, std::nullopt, today);
+      if (!done && done.code() != Errc::kInvalidArgument) return done.error();
+      if (done) {
+        row.state = UploadState::kStored;
+        completed++;
+      } else {
+        dropped++;
+        it = rows.erase(it);
+        continue;
+      }
+    }
+    ++it;
+  }
+
+  // Orphans: files (and mailbox directories' contents) that no row names.
+  size_t orphans = 0;
+  const std::string uploads = dir_ + "/uploads";
+  for (const std::string& mailbox : directory_entries(uploads)) {
+    if (!is_mailbox_id(mailbox)) continue;
+    const std::string mdir = uploads + "/" + mailbox;
+    bool changed = false;
+    for (const std::string& name : directory_entries(mdir)) {
+      Hash32 id{};
+      bool partial = false;
+      if (!parse_data_file_name(name, id, partial)) continue;
+      auto row = rows.find({mailbox, id});
+      const bool wanted =
+          row != rows.end() && (row->second.state == UploadState::kPartial) == partial;
+      if (wanted) continue;
+      if (::unlink((mdir + "/" + name).c_str()) == 0) {
+        orphans++;
+        changed = true;
+      }
+    }
+    if (changed && ops_->fsync_directory(mdir.c_str()) != 0)
+      return errno_error("recovery cannot sync " + mdir, errno);
+  }
+  if (dropped + completed + cut + orphans > 0)
+    log("recovery: " + std::to_string(cut) +
+        " partial upload(s) cut back to their committed "
+        "offset, " +
+        std::to_string(completed) + " completed, " + std::to_string(dropped) + " dropped, " +
+        std::to_string(orphans) + " orphan file(s) removed");
+  trace("recovered");
+  return Status::Ok();
+}
+
+}  // namespace satchel::relay

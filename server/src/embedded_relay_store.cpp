@@ -1,0 +1,285 @@
+// EmbeddedRelayStore: opening, paths, and the metadata-only parts (mailboxes, credentials,
+// published documents, housekeeping). Uploads are in embedded_uploads.cpp, start-up recovery in
+// embedded_recovery.cpp.
+#include "satchel/relay/embedded_relay_store.h"
+
+#include <sodium.h>
+
+#include <iostream>
+
+#include "metadata_db.h"
+#include "satchel/crypto/trust_documents.h"
+#include "store_rows.h"
+
+namespace satchel::relay {
+
+bool is_mailbox_id(std::string_view id) {
+  if (id.size() != 32) return false;
+  for (char c : id)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::optional<Hash32> parse_hex32(std::string_view hex) {
+  if (hex.size() != 64) return std::nullopt;
+  for (char c : hex)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+  auto bytes = from_hex(hex);
+  if (!bytes || bytes->size() != 32) return std::nullopt;
+  Hash32 id{};
+  std::copy(bytes->begin(), bytes->end(), id.begin());
+  return id;
+}
+
+std::string mailbox_id_for(const OrgPublicKey& org) {
+  return to_hex(org_id_for(org));
+}
+
+EmbeddedRelayStore::EmbeddedRelayStore(std::string dir, std::unique_ptr<MetadataDb> db,
+                                       EmbeddedStoreOptions options)
+    : dir_(std::move(dir)),
+      db_(std::move(db)),
+      options_(std::move(options)),
+      ops_(options_.file_ops ? options_.file_ops : &default_ops_) {}
+
+EmbeddedRelayStore::~EmbeddedRelayStore() = default;
+
+Result<std::unique_ptr<EmbeddedRelayStore>> EmbeddedRelayStore::open(const std::string& dir,
+                                                                     Day today,
+                                                                     EmbeddedStoreOptions options) {
+  FileOps posix;
+  FileOps& ops = options.file_ops ? *options.file_ops : posix;
+  SATCHEL_TRY(make_private_directory(ops, dir));
+  SATCHEL_TRY(make_private_directory(ops, dir + "/uploads"));
+  auto db = MetadataDb::open(dir + "/relay.db");
+  if (!db) return db.error();
+  std::unique_ptr<EmbeddedRelayStore> store(new EmbeddedRelayStore(
+      dir, std::make_unique<MetadataDb>(std::move(db.value())), std::move(options)));
+  if (store->options_.serve) {
+    SATCHEL_TRY(store->lock_directory());
+    SATCHEL_TRY(store->recover(today));
+  }
+  return store;
+}
+
+std::string EmbeddedRelayStore::mailbox_dir(std::string_view mailbox) const {
+  return dir_ + "/uploads/" + std::string(mailbox);
+}
+
+std::string EmbeddedRelayStore::partial_path(std::string_view mailbox, const Hash32& id) const {
+  return mailbox_dir(mailbox) + "/" + to_hex(id) + ".part";
+}
+
+std::string EmbeddedRelayStore::stored_path(std::string_view mailbox, const Hash32& id) const {
+  return mailbox_dir(mailbox) + "/" + to_hex(id);
+}
+
+void EmbeddedRelayStore::trace(std::string_view step) const {
+  if (options_.trace) options_.trace(step);
+}
+
+void EmbeddedRelayStore::log(std::string_view message) const {
+  if (options_.log)
+    options_.log(message);
+  else
+    std::cerr << "satchel-relay: " << message << "\n";
+}
+
+// --- Mailboxes ---
+
+Result<std::optional<MailboxRecord>> EmbeddedRelayStore::mailbox(std::string_view id) {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare("SELECT org_key, version, registration FROM mailboxes WHERE id = ?1");
+  if (!st) return st.error();
+  st->bind(1, id);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<MailboxRecord>();
+  MailboxRecord m;
+  m.id = std::string(id);
+  if (!copy_key(st->blob(0), m.org.ed25519))
+    return make_error(Errc::kIoError, "metadata damaged: mailbox organisation key");
+  m.version = static_cast<uint64_t>(st->int64(1));
+  m.registration = st->text(2);
+  return std::optional<MailboxRecord>(std::move(m));
+}
+
+Status EmbeddedRelayStore::put_mailbox(const MailboxRecord& record) {
+  if (!is_mailbox_id(record.id)) return make_error(Errc::kInvalidArgument, "bad mailbox id");
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare(
+      "INSERT INTO mailboxes (id, org_key, version, registration) VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+      "registration = excluded.registration");
+  if (!st) return st.error();
+  st->bind(1, record.id)
+      .bind_blob(2, record.org.ed25519)
+      .bind(3, static_cast<int64_t>(record.version))
+      .bind(4, record.registration);
+  return st->run();
+}
+
+Result<std::vector<MailboxRecord>> EmbeddedRelayStore::mailboxes() {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare("SELECT id, org_key, version, registration FROM mailboxes ORDER BY id");
+  if (!st) return st.error();
+  std::vector<MailboxRecord> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    MailboxRecord m;
+    m.id = st->text(0);
+    if (!copy_key(st->blob(1), m.org.ed25519))
+      return make_error(Errc::kIoError, "metadata damaged: mailbox organisation key");
+    m.version = static_cast<uint64_t>(st->int64(2));
+    m.registration = st->text(3);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+// --- Credentials ---
+
+Status EmbeddedRelayStore::add_enrollment_code(const EnrollmentCodeRecord& code) {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare(
+      "INSERT INTO enrollment_codes (hash, mailbox_id, code_id, expires_hour) "
+      "VALUES (?1, ?2, ?3, ?4)");
+  if (!st) return st.error();
+  st->bind_blob(1, code.hash)
+      .bind(2, code.mailbox)
+      .bind(3, code.code_id)
+      .bind(4, code.expires_at / 3600);
+  return st->run();
+}
+
+Result<TokenRecord> EmbeddedRelayStore::redeem_enrollment_code(const Hash32& code_hash, int64_t now,
+                                                               const Hash32& token_hash) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  auto st = db_->prepare(
+      "SELECT hash, mailbox_id, code_id, expires_hour FROM enrollment_codes WHERE hash = ?1");
+  if (!st) return st.error();
+  st->bind_blob(1, code_hash);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row || !equal_in_constant_time(st->blob(0), code_hash))
+    return make_error(Errc::kNotFound, "unknown enrollment code");
+  TokenRecord token{st->text(1), st->text(2)};
+  const bool expired = st->int64(3) * 3600 <= now;
+  st = Statement();
+  // The code is spent whether or not it was still valid: an expired one is removed here too.
+  auto del = db_->prepare("DELETE FROM enrollment_codes WHERE hash = ?1");
+  if (!del) return del.error();
+  del->bind_blob(1, code_hash);
+  SATCHEL_TRY(del->run());
+  if (expired) {
+    SATCHEL_TRY(tx->commit());
+    return make_error(Errc::kNotFound, "enrollment code expired");
+  }
+  auto ins = db_->prepare("INSERT INTO tokens (hash, mailbox_id, token_id) VALUES (?1, ?2, ?3)");
+  if (!ins) return ins.error();
+  ins->bind_blob(1, token_hash).bind(2, token.mailbox).bind(3, token.token_id);
+  SATCHEL_TRY(ins->run());
+  SATCHEL_TRY(tx->commit());
+  return token;
+}
+
+Result<std::optional<TokenRecord>> EmbeddedRelayStore::token(const Hash32& token_hash) {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare("SELECT hash, mailbox_id, token_id FROM tokens WHERE hash = ?1");
+  if (!st) return st.error();
+  st->bind_blob(1, token_hash);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row || !equal_in_constant_time(st->blob(0), token_hash))
+    return std::optional<TokenRecord>();
+  return std::optional<TokenRecord>(TokenRecord{st->text(1), st->text(2)});
+}
+
+Result<size_t> EmbeddedRelayStore::revoke_tokens(std::string_view mailbox,
+                                                 std::optional<std::string_view> token_id) {
+  std::lock_guard lock(mu_);
+  auto st = token_id ? db_->prepare("DELETE FROM tokens WHERE mailbox_id = ?1 AND token_id = ?2")
+                     : db_->prepare("DELETE FROM tokens WHERE mailbox_id = ?1");
+  if (!st) return st.error();
+  st->bind(1, mailbox);
+  if (token_id) st->bind(2, *token_id);
+  SATCHEL_TRY(st->run());
+  return static_cast<size_t>(db_->changes());
+}
+
+Result<std::vector<std::string>> EmbeddedRelayStore::token_ids(std::string_view mailbox) {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare("SELECT token_id FROM tokens WHERE mailbox_id = ?1 ORDER BY token_id");
+  if (!st) return st.error();
+  st->bind(1, mailbox);
+  std::vector<std::string> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(st->text(0));
+  }
+  return out;
+}
+
+// --- Published documents ---
+
+Status EmbeddedRelayStore::put_document(std::string_view mailbox, std::string_view name,
+                                        ByteView content) {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare(
+      "INSERT INTO documents (mailbox_id, name, content) VALUES (?1, ?2, ?3) "
+      "ON CONFLICT (mailbox_id, name) DO UPDATE SET content = excluded.content");
+  if (!st) return st.error();
+  st->bind(1, mailbox).bind(2, name).bind_blob(3, content);
+  return st->run();
+}
+
+Result<std::optional<Bytes>> EmbeddedRelayStore::document(std::string_view mailbox,
+                                                          std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare("SELECT content FROM documents WHERE mailbox_id = ?1 AND name = ?2");
+  if (!st) return st.error();
+  st->bind(1, mailbox).bind(2, name);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<Bytes>();
+  const ByteView b = st->blob(0);
+  return std::optional<Bytes>(Bytes(b.begin(), b.end()));
+}
+
+// --- Housekeeping ---
+
+Result<Day> EmbeddedRelayStore::retention_since(uint32_t days, Day today) {
+  std::lock_guard lock(mu_);
+  if (days == 0) {
+    SATCHEL_TRY(db_->exec("DELETE FROM meta WHERE key IN ('retention_days', 'retention_since')"));
+    return Day{0};
+  }
+  auto st = db_->prepare(
+      "SELECT (SELECT value FROM meta WHERE key = 'retention_days'), "
+      "(SELECT value FROM meta WHERE key = 'retention_since')");
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  if (*row && st->int64(0) == static_cast<int64_t>(days)) return Day{st->int64(1)};
+  st = Statement();
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
+  auto put = db_->prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)");
+  if (!put) return put.error();
+  put->bind(1, std::string_view("retention_days")).bind(2, static_cast<int64_t>(days));
+  SATCHEL_TRY(put->run());
+  auto put2 = db_->prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)");
+  if (!put2) return put2.error();
+  put2->bind(1, std::string_view("retention_since")).bind(2, today);
+  SATCHEL_TRY(put2->run());
+  SATCHEL_TRY(tx->commit());
+  return today;
+}
+
+}  // namespace satchel::relay

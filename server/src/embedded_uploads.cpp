@@ -1,0 +1,649 @@
+// EmbeddedRelayStore uploads: creation, the durable append path, completion, acknowledgement
+// and deletion. The order of durable steps is the contract (schema/relay-api.md, "Durability"):
+//   append:   pwrite → fsync(file) [→ fsync(dir) for the first bytes] → metadata offset commit
+//   complete: verify SHA-256 → rename .part → final → fsync(dir) → metadata "stored" commit
+//   delete:   metadata commit (tombstone) → unlink → fsync(dir)
+// A failed write or fsync fails the call and cuts the file back; it is never retried as if it
+// had succeeded (a later request writes the bytes again).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+#include "metadata_db.h"
+#include "satchel/crypto/sha256.h"
+#include "satchel/relay/embedded_relay_store.h"
+#include "store_rows.h"
+
+namespace satchel::relay {
+
+namespace {
+
+constexpr size_t kHashBlock = 1 << 20;
+
+Result<Hash32> hash_file_prefix(int fd, uint64_t length) {
+  Sha256 h;
+  std::vector<uint8_t> buf(kHashBlock);
+  uint64_t at = 0;
+  while (at < length) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - at));
+    const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("cannot read upload data", errno);
+    if (n == 0) return make_error(Errc::kIoError, "upload data shorter than its committed offset");
+    h.update(ByteView(buf.data(), static_cast<size_t>(n)));
+    at += static_cast<uint64_t>(n);
+  }
+  return h.finish();
+}
+
+// A stored upload opened for reading; O_NOATIME keeps reads from stamping the access time.
+class StoredFileSource final : public RandomAccessSource {
+ public:
+  StoredFileSource(FileHandle fd, uint64_t size) : fd_(std::move(fd)), size_(size) {}
+  uint64_t size() const override { return size_; }
+  Status read_at(uint64_t offset, std::span<uint8_t> out) override {
+    if (offset > size_ || size_ - offset < out.size())
+      return make_error(Errc::kInvalidArgument, "read past the end of a stored upload");
+    size_t got = 0;
+    while (got < out.size()) {
+      const ssize_t n =
+          ::pread(fd_.get(), out.data() + got, out.size() - got, static_cast<off_t>(offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errno_error("cannot read stored upload", errno);
+      if (n == 0) return make_error(Errc::kIoError, "stored upload shorter than recorded");
+      got += static_cast<size_t>(n);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  FileHandle fd_;
+  uint64_t size_;
+};
+
+int open_for_reading(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  return fd;
+}
+
+UploadRecord read_upload_row(Statement& st, std::string_view mailbox, const Hash32& id) {
+  UploadRecord u;
+  u.mailbox = std::string(mailbox);
+  u.id = id;
+  u.length = static_cast<uint64_t>(st.int64(0));
+  u.committed = static_cast<uint64_t>(st.int64(1));
+  u.state = st.int64(2) == 1 ? UploadState::kStored : UploadState::kPartial;
+  u.day = st.int64(3);
+  return u;
+}
+
+}  // namespace
+
+class EmbeddedUploadWriter final : public UploadWriter {
+ public:
+  EmbeddedUploadWriter(EmbeddedRelayStore& store, std::string mailbox, const Hash32& id,
+                       uint64_t length, uint64_t committed, FileHandle fd, Day today)
+      : store_(store),
+        mailbox_(std::move(mailbox)),
+        id_(id),
+        key_(upload_key(mailbox_, id)),
+        length_(length),
+        committed_(committed),
+        fd_(std::move(fd)),
+        today_(today) {
+    // Hashing as the bytes arrive saves re-reading them when one writer sends the whole bundle.
+    if (committed_ == 0) hasher_ = std::make_unique<Sha256>();
+  }
+
+  ~EmbeddedUploadWriter() override {
+    if (!spent_ && written_ > 0) cut_back();
+    store_.release_writer(key_);
+  }
+
+  Status write(ByteView data) override {
+    if (spent_) return make_error(Errc::kInvalidArgument, "upload writer already used");
+    if (data.size() > length_ - committed_ - written_)
+      return make_error(Errc::kInvalidArgument, "data past the declared upload length");
+    Status s =
+        write_all_at(*store_.ops_, fd_.get(), data.data(), data.size(), committed_ + written_);
+    if (!s) {
+      spent_ = true;
+      cut_back();
+      return s;
+    }
+    if (hasher_) hasher_->update(data);
+    written_ += data.size();
+    return Status::Ok();
+  }
+
+  uint64_t written() const override { return written_; }
+
+  Result<CommitResult> commit() override {
+    if (spent_) return make_error(Errc::kInvalidArgument, "upload writer already used");
+    spent_ = true;
+    const uint64_t target = committed_ + written_;
+    if (target == length_) {
+      // Completing: the data is synced, verified and renamed, and one metadata commit records
+      // both the offset and "stored". A crash before that commit leaves the old offset, and
+      // recovery cuts the renamed file back to it: nothing acknowledged is lost.
+      if (written_ > 0) SATCHEL_TRY(make_durable(false));
+      std::optional<Hash32> precomputed;
+      if (hasher_) precomputed = hasher_->finish();
+      hasher_.reset();
+      auto done =
+          store_.finish_upload(mailbox_, id_, fd_.get(), length_, committed_, precomputed, today_);
+      if (!done && done.code() != Errc::kInvalidArgument) cut_back();
+      return done;
+    }
+    if (written_ > 0) {
+      SATCHEL_TRY(make_durable(committed_ == 0));
+      std::lock_guard lock(store_.mu_);
+      auto tx = Transaction::begin(*store_.db_);
+      if (!tx) return fail(tx.error());
+      auto st = store_.db_->prepare(
+          "UPDATE uploads SET committed = ?1, day = ?2 "
+          "WHERE mailbox_id = ?3 AND id = ?4 AND state = 0 AND committed = ?5");
+      if (!st) return fail(st.error());
+      st->bind(1, static_cast<int64_t>(target))
+          .bind(2, today_)
+          .bind(3, mailbox_)
+          .bind_blob(4, id_)
+          .bind(5, static_cast<int64_t>(committed_));
+      if (Status s = st->run(); !s) return fail(s.error());
+      if (store_.db_->changes() != 1)
+        return fail(make_error(Errc::kIoError, "upload metadata changed under its writer"));
+      if (Status s = tx->commit(); !s) return fail(s.error());
+      store_.trace("offset-committed");
+    }
+    return CommitResult{target, false};
+  }
+
+ private:
+  // fsync the file (its day-rounded times included); with `sync_entry` (an upload's first
+  // bytes), also its directory entry, which must be durable before any offset is recorded.
+  Status make_durable(bool sync_entry) {
+    if (Status s = set_times_to_day(fd_.get(), today_); !s) return fail(s.error());
+    if (store_.ops_->fsync(fd_.get()) != 0) return fail(errno_error("fsync failed", errno));
+    store_.trace("file-synced");
+    if (sync_entry) {
+      const std::string dir = store_.mailbox_dir(mailbox_);
+      if (store_.ops_->fsync_directory(dir.c_str()) != 0)
+        return fail(errno_error("directory sync failed", errno));
+      store_.trace("directory-synced");
+    }
+    return Status::Ok();
+  }
+
+  Error fail(Error e) {
+    cut_back();
+    return e;
+  }
+
+  void cut_back() {
+    // Best effort: bytes past the committed offset are ignored, and recovery cuts them anyway.
+    if (::ftruncate(fd_.get(), static_cast<off_t>(committed_)) != 0) return;
+  }
+
+  EmbeddedRelayStore& store_;
+  std::string mailbox_;
+  Hash32 id_;
+  std::string key_;
+  uint64_t length_;
+  uint64_t committed_;
+  FileHandle fd_;
+  Day today_;
+  uint64_t written_ = 0;
+  bool spent_ = false;
+  std::unique_ptr<Sha256> hasher_;
+};
+
+void EmbeddedRelayStore::release_writer(const std::string& key) {
+  std::lock_guard lock(mu_);
+  busy_.erase(key);
+}
+
+Result<UploadLookup> EmbeddedRelayStore::lookup_locked(std::string_view mailbox, const Hash32& id) {
+  UploadLookup out;
+  auto st = db_->prepare(
+      "SELECT length, committed, state, day FROM uploads WHERE mailbox_id = ?1 AND id = ?2");
+  if (!st) return st.error();
+  st->bind(1, mailbox).bind_blob(2, id);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (*row) out.upload = read_upload_row(*st, mailbox, id);
+  auto ts =
+      db_->prepare("SELECT length, until_day FROM tombstones WHERE mailbox_id = ?1 AND id = ?2");
+  if (!ts) return ts.error();
+  ts->bind(1, mailbox).bind_blob(2, id);
+  auto trow = ts->step();
+  if (!trow) return trow.error();
+  if (*trow)
+    out.tombstone =
+        Tombstone{std::string(mailbox), id, static_cast<uint64_t>(ts->int64(0)), ts->int64(1)};
+  return out;
+}
+
+Status EmbeddedRelayStore::delete_upload_row_locked(std::string_view mailbox, const Hash32& id) {
+  auto st = db_->prepare("DELETE FROM uploads WHERE mailbox_id = ?1 AND id = ?2");
+  if (!st) return st.error();
+  st->bind(1, mailbox).bind_blob(2, id);
+  return st->run();
+}
+
+void EmbeddedRelayStore::remove_data_file(const std::string& path, std::string_view mailbox,
+                                          Day today) {
+  if (::unlink(path.c_str()) != 0) {
+    if (errno != ENOENT) log(errno_error("cannot remove an upload's data file", errno).message);
+    return;
+  }
+  const std::string dir = mailbox_dir(mailbox);
+  if (ops_->fsync_directory(dir.c_str()) != 0) {
+    log(errno_error("cannot sync an upload directory after a removal", errno).message);
+    return;
+  }
+  (void)set_path_times_to_day(dir, today);
+  trace("data-removed");
+}
+
+Result<UploadLookup> EmbeddedRelayStore::find_upload(std::string_view mailbox, const Hash32& id) {
+  std::lock_guard lock(mu_);
+  return lookup_locked(mailbox, id);
+}
+
+Result<CreateResult> EmbeddedRelayStore::create_upload(std::string_view mailbox, const Hash32& id,
+                                                       uint64_t length, uint64_t mailbox_quota,
+                                                       Day today) {
+  if (!is_mailbox_id(mailbox)) return make_error(Errc::kInvalidArgument, "bad mailbox id");
+  if (length == 0) return make_error(Errc::kInvalidArgument, "an upload has at least one byte");
+  std::lock_guard lock(mu_);
+  auto now = lookup_locked(mailbox, id);
+  if (!now) return now.error();
+  if (now->upload) return CreateResult{CreateOutcome::kExisting, std::move(now.value())};
+  if (now->tombstone) return CreateResult{CreateOutcome::kDelivered, std::move(now.value())};
+  if (mailbox_quota > 0) {
+    auto st = db_->prepare("SELECT COALESCE(SUM(length), 0) FROM uploads WHERE mailbox_id = ?1");
+    if (!st) return st.error();
+    st->bind(1, mailbox);
+    auto row = st->step();
+    if (!row) return row.error();
+    const auto held = static_cast<uint64_t>(st->int64(0));
+    if (held > mailbox_quota || mailbox_quota - held < length)
+      return CreateResult{CreateOutcome::kOverQuota, {}};
+  }
+  const std::string dir = mailbox_dir(mailbox);
+  SATCHEL_TRY(make_private_directory(*ops_, dir));
+  // Not synced yet: the first commit syncs the file and its directory entry before recording
+  // any offset, and recovery recreates a missing empty file.
+  const std::string path = partial_path(mailbox, id);
+  FileHandle fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd.valid()) return errno_error("cannot create upload file", errno);
+  (void)set_times_to_day(fd.get(), today);
+  auto st = db_->prepare(
+      "INSERT INTO uploads (mailbox_id, id, length, committed, state, day) "
+      "VALUES (?1, ?2, ?3, 0, 0, ?4)");
+  if (!st) return st.error();
+  st->bind(1, mailbox).bind_blob(2, id).bind(3, static_cast<int64_t>(length)).bind(4, today);
+  if (Status s = st->run(); !s) {
+    ::unlink(path.c_str());
+    return s.error();
+  }
+  // Creating the file (and perhaps the mailbox's directory) stamped both directories.
+  (void)set_path_times_to_day(dir, today);
+  (void)set_path_times_to_day(dir_ + "/uploads", today);
+  trace("created");
+  UploadRecord u;
+  u.mailbox = std::string(mailbox);
+  u.id = id;
+  u.length = length;
+  u.day = today;
+  return CreateResult{CreateOutcome::kCreated, UploadLookup{u, std::nullopt}};
+}
+
+Result<std::unique_ptr<UploadWriter>> EmbeddedRelayStore::open_writer(std::string_view mailbox,
+                                                                      const Hash32& id,
+                                                                      uint64_t offset, Day today) {
+  const std::string key = upload_key(mailbox, id);
+  UploadRecord u;
+  {
+    std::lock_guard lock(mu_);
+    auto now = lookup_locked(mailbox, id);
+    if (!now) return now.error();
+    if (!now->upload || now->upload->state != UploadState::kPartial)
+      return make_error(Errc::kNotFound, "no partial upload with this id");
+    u = *now->upload;
+    if (u.committed != offset)
+      return make_error(Errc::kInvalidArgument, "offset differs from the committed offset");
+    if (!busy_.insert(key).second)
+      return make_error(Errc::kAlreadyExists, "the upload is being written by another request");
+  }
+  const std::string path = partial_path(mailbox, id);
+  FileHandle fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd.valid() && errno == ENOENT) {
+    // A completion that failed after its rename leaves the data under the final name: move it
+    // back (a fresh rename, synced again by the next completion).
+    const std::string stored = stored_path(mailbox, id);
+    if (u.committed == 0)
+      fd = FileHandle(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    else if (ops_->rename(stored.c_str(), path.c_str()) == 0)
+      fd = FileHandle(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  }
+  if (!fd.valid()) {
+    Error e = errno_error("cannot open upload file", errno);
+    release_writer(key);
+    return e;
+  }
+  return std::unique_ptr<UploadWriter>(std::make_unique<EmbeddedUploadWriter>(
+      *this, std::string(mailbox), id, u.length, u.committed, std::move(fd), today));
+}
+
+Result<CommitResult> EmbeddedRelayStore::finish_upload(std::string_view mailbox, const Hash32& id,
+                                                       int fd, uint64_t length, uint64_t committed,
+                                                       const std::optional<Hash32>& precomputed,
+                                                       Day today) {
+  Hash32 actual{};
+  if (precomputed) {
+    actual = *precomputed;
+  } else {
+    auto h = hash_file_prefix(fd, length);
+    if (!h) return h.error();
+    actual = *h;
+  }
+  const std::string part = partial_path(mailbox, id);
+  if (!equal_in_constant_time(actual, id)) {
+    {
+      std::lock_guard lock(mu_);
+      SATCHEL_TRY(delete_upload_row_locked(mailbox, id));
+    }
+    remove_data_file(part, mailbox, today);
+    trace("discarded");
+    return make_error(Errc::kInvalidArgument, "upload hash mismatch: the upload was discarded");
+  }
+  const std::string dir = mailbox_dir(mailbox);
+  const std::string stored = stored_path(mailbox, id);
+  if (ops_->rename(part.c_str(), stored.c_str()) != 0)
+    return errno_error("cannot rename a complete upload", errno);
+  trace("renamed");
+  if (ops_->fsync_directory(dir.c_str()) != 0) return errno_error("directory sync failed", errno);
+  trace("directory-synced");
+  (void)set_path_times_to_day(dir, today);
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare(
+      "UPDATE uploads SET state = 1, committed = length, day = ?1 "
+      "WHERE mailbox_id = ?2 AND id = ?3 AND state = 0 AND committed = ?4");
+  if (!st) return st.error();
+  st->bind(1, today).bind(2, mailbox).bind_blob(3, id).bind(4, static_cast<int64_t>(committed));
+  SATCHEL_TRY(st->run());
+  if (db_->changes() != 1)
+    return make_error(Errc::kIoError, "upload metadata changed while it was being stored");
+  trace("stored");
+  return CommitResult{length, true};
+}
+
+Status EmbeddedRelayStore::terminate_upload(std::string_view mailbox, const Hash32& id, Day today) {
+  {
+    std::lock_guard lock(mu_);
+    auto now = lookup_locked(mailbox, id);
+    if (!now) return now.error();
+    if (!now->upload) return make_error(Errc::kNotFound, "no upload with this id");
+    if (now->upload->state == UploadState::kStored)
+      return make_error(Errc::kInvalidArgument, "a stored upload leaves only by acknowledgement");
+    if (busy_.count(upload_key(mailbox, id)))
+      return make_error(Errc::kAlreadyExists, "the upload is being written by another request");
+    SATCHEL_TRY(delete_upload_row_locked(mailbox, id));
+  }
+  remove_data_file(partial_path(mailbox, id), mailbox, today);
+  return Status::Ok();
+}
+
+Result<std::vector<ListedUpload>> EmbeddedRelayStore::list_stored(
+    std::string_view mailbox, const std::optional<Hash32>& after, size_t limit,
+    const Key32& coordinator, bool pending_only) {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare(
+      "SELECT id, length, day FROM uploads u WHERE mailbox_id = ?1 AND state = 1 AND id > ?2 "
+      "AND (?3 = 0 OR NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.mailbox_id = "
+      "u.mailbox_id AND a.upload_id = u.id AND a.coordinator_key = ?4)) ORDER BY id LIMIT ?5");
+  if (!st) return st.error();
+  st->bind(1, mailbox)
+      .bind_blob(2, after ? ByteView(*after) : ByteView())
+      .bind(3, int64_t{pending_only ? 1 : 0})
+      .bind_blob(4, coordinator)
+      .bind(5, static_cast<int64_t>(limit));
+  std::vector<ListedUpload> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    ListedUpload l;
+    if (!copy_key(st->blob(0), l.id))
+      return make_error(Errc::kIoError, "metadata damaged: upload id");
+    l.length = static_cast<uint64_t>(st->int64(1));
+    l.arrival = st->int64(2);
+    out.push_back(l);
+  }
+  auto acks = db_->prepare(
+      "SELECT coordinator_key FROM acknowledgements WHERE mailbox_id = ?1 AND upload_id = ?2");
+  if (!acks) return acks.error();
+  for (ListedUpload& l : out) {
+    Statement& a = *acks;
+    a.bind(1, mailbox).bind_blob(2, l.id);
+    for (;;) {
+      auto row = a.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      Key32 k{};
+      if (copy_key(a.blob(0), k)) l.acknowledged_by.push_back(k);
+    }
+    a.reset();
+  }
+  return out;
+}
+
+Result<std::unique_ptr<RandomAccessSource>> EmbeddedRelayStore::open_stored(
+    std::string_view mailbox, const Hash32& id) {
+  uint64_t length = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto now = lookup_locked(mailbox, id);
+    if (!now) return now.error();
+    if (!now->upload || now->upload->state != UploadState::kStored)
+      return make_error(Errc::kNotFound, "no stored upload with this id");
+    length = now->upload->length;
+  }
+  FileHandle fd(open_for_reading(stored_path(mailbox, id)));
+  if (!fd.valid()) return errno_error("cannot open a stored upload", errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errno_error("cannot stat a stored upload", errno);
+  if (static_cast<uint64_t>(st.st_size) < length)
+    return make_error(Errc::kIoError, "a stored upload is shorter than recorded");
+  return std::unique_ptr<RandomAccessSource>(
+      std::make_unique<StoredFileSource>(std::move(fd), length));
+}
+
+Result<bool> EmbeddedRelayStore::deliver_if_acknowledged_locked(
+    std::string_view mailbox, const Hash32& id, const std::vector<Key32>& coordinators,
+    size_t required, Day tombstone_until, size_t* acknowledgements) {
+  auto st = db_->prepare(
+      "SELECT coordinator_key FROM acknowledgements WHERE mailbox_id = ?1 AND upload_id = ?2");
+  if (!st) return st.error();
+  st->bind(1, mailbox).bind_blob(2, id);
+  size_t count = 0;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    Key32 k{};
+    if (copy_key(st->blob(0), k) &&
+        std::find(coordinators.begin(), coordinators.end(), k) != coordinators.end())
+      count++;
+  }
+  if (acknowledgements) *acknowledgements = count;
+  if (coordinators.empty() || count < required) return false;
+  auto len = db_->prepare("SELECT length FROM uploads WHERE mailbox_id = ?1 AND id = ?2");
+  if (!len) return len.error();
+  len->bind(1, mailbox).bind_blob(2, id);
+  auto row = len->step();
+  if (!row) return row.error();
+  if (!*row) return false;
+  const int64_t length = len->int64(0);
+  SATCHEL_TRY(delete_upload_row_locked(mailbox, id));
+  auto ts = db_->prepare(
+      "INSERT OR REPLACE INTO tombstones (mailbox_id, id, length, until_day) VALUES (?1, ?2, ?3, "
+      "?4)");
+  if (!ts) return ts.error();
+  ts->bind(1, mailbox).bind_blob(2, id).bind(3, length).bind(4, tombstone_until);
+  SATCHEL_TRY(ts->run());
+  return true;
+}
+
+namespace {
+size_t effective_required(size_t required, size_t registered) {
+  return required == 0 || required > registered ? registered : required;
+}
+}  // namespace
+
+Result<AckResult> EmbeddedRelayStore::acknowledge(std::string_view mailbox, const Hash32& id,
+                                                  const Key32& coordinator,
+                                                  const std::vector<Key32>& coordinators,
+                                                  size_t required, Day today, Day tombstone_until) {
+  const size_t needed = effective_required(required, coordinators.size());
+  AckResult result;
+  result.required = needed;
+  {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(*db_);
+    if (!tx) return tx.error();
+    auto now = lookup_locked(mailbox, id);
+    if (!now) return now.error();
+    if (now->tombstone && !now->upload) {
+      result.state = AckState::kDelivered;
+      result.acknowledgements = needed;
+      return result;
+    }
+    if (!now->upload || now->upload->state != UploadState::kStored)
+      return make_error(Errc::kNotFound, "no stored upload with this id");
+    auto ins = db_->prepare(
+        "INSERT OR IGNORE INTO acknowledgements (mailbox_id, upload_id, coordinator_key) "
+        "VALUES (?1, ?2, ?3)");
+    if (!ins) return ins.error();
+    ins->bind(1, mailbox).bind_blob(2, id).bind_blob(3, coordinator);
+    SATCHEL_TRY(ins->run());
+    auto delivered = deliver_if_acknowledged_locked(mailbox, id, coordinators, needed,
+                                                    tombstone_until, &result.acknowledgements);
+    if (!delivered) return delivered.error();
+    SATCHEL_TRY(tx->commit());
+    if (!*delivered) return result;
+    trace("tombstoned");
+    result.state = AckState::kDelivered;
+  }
+  remove_data_file(stored_path(mailbox, id), mailbox, today);
+  return result;
+}
+
+Result<size_t> EmbeddedRelayStore::deliver_acknowledged(std::string_view mailbox,
+                                                        const std::vector<Key32>& coordinators,
+                                                        size_t required, Day today,
+                                                        Day tombstone_until) {
+  const size_t needed = effective_required(required, coordinators.size());
+  std::vector<Hash32> delivered;
+  {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(*db_);
+    if (!tx) return tx.error();
+    auto st = db_->prepare("SELECT DISTINCT upload_id FROM acknowledgements WHERE mailbox_id = ?1");
+    if (!st) return st.error();
+    st->bind(1, mailbox);
+    std::vector<Hash32> candidates;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      Hash32 id{};
+      if (copy_key(st->blob(0), id)) candidates.push_back(id);
+    }
+    st = Statement();
+    for (const Hash32& id : candidates) {
+      auto r = deliver_if_acknowledged_locked(mailbox, id, coordinators, needed, tombstone_until,
+                                              nullptr);
+      if (!r) return r.error();
+      if (*r) delivered.push_back(id);
+    }
+    SATCHEL_TRY(tx->commit());
+  }
+  for (const Hash32& id : delivered) remove_data_file(stored_path(mailbox, id), mailbox, today);
+  return delivered.size();
+}
+
+Result<size_t> EmbeddedRelayStore::remove_stored_before(std::string_view mailbox, Day cutoff,
+                                                        Day today) {
+  std::vector<Hash32> removed;
+  {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(*db_);
+    if (!tx) return tx.error();
+    auto st =
+        db_->prepare("SELECT id FROM uploads WHERE mailbox_id = ?1 AND state = 1 AND day < ?2");
+    if (!st) return st.error();
+    st->bind(1, mailbox).bind(2, cutoff);
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      Hash32 id{};
+      if (copy_key(st->blob(0), id)) removed.push_back(id);
+    }
+    st = Statement();
+    for (const Hash32& id : removed) SATCHEL_TRY(delete_upload_row_locked(mailbox, id));
+    SATCHEL_TRY(tx->commit());
+  }
+  for (const Hash32& id : removed) remove_data_file(stored_path(mailbox, id), mailbox, today);
+  return removed.size();
+}
+
+Result<HousekeepingReport> EmbeddedRelayStore::expire(Day partial_cutoff, Day today, int64_t now) {
+  HousekeepingReport report;
+  std::vector<std::pair<std::string, Hash32>> expired;
+  {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(*db_);
+    if (!tx) return tx.error();
+    auto st = db_->prepare("SELECT mailbox_id, id FROM uploads WHERE state = 0 AND day < ?1");
+    if (!st) return st.error();
+    st->bind(1, partial_cutoff);
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      Hash32 id{};
+      std::string mailbox = st->text(0);
+      if (copy_key(st->blob(1), id) && !busy_.count(upload_key(mailbox, id)))
+        expired.emplace_back(std::move(mailbox), id);
+    }
+    st = Statement();
+    for (const auto& [mailbox, id] : expired) SATCHEL_TRY(delete_upload_row_locked(mailbox, id));
+    auto ts = db_->prepare("DELETE FROM tombstones WHERE until_day <= ?1");
+    if (!ts) return ts.error();
+    ts->bind(1, today);
+    SATCHEL_TRY(ts->run());
+    report.tombstones_purged = static_cast<size_t>(db_->changes());
+    auto codes = db_->prepare("DELETE FROM enrollment_codes WHERE expires_hour * 3600 <= ?1");
+    if (!codes) return codes.error();
+    codes->bind(1, now);
+    SATCHEL_TRY(codes->run());
+    report.codes_purged = static_cast<size_t>(db_->changes());
+    SATCHEL_TRY(tx->commit());
+    // Deleted rows must not survive in old WAL frames.
+    SATCHEL_TRY(db_->checkpoint_truncate());
+  }
+  for (const auto& [mailbox, id] : expired)
+    remove_data_file(partial_path(mailbox, id), mailbox, today);
+  report.partial_expired = expired.size();
+  return report;
+}
+
+}  // namespace satchel::relay

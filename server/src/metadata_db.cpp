@@ -1,0 +1,203 @@
+// SQLite access for the embedded store, and the metadata schema (schema/relay-api.md, "What the
+// relay keeps", describes each table).
+#include "metadata_db.h"
+
+#include "satchel/relay/file_ops.h"
+
+namespace satchel::relay {
+
+namespace {
+
+Error db_error(sqlite3* db, const std::string& what) {
+  const int rc = db ? sqlite3_errcode(db) : SQLITE_NOMEM;
+  std::string message = what + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
+  if (rc == SQLITE_FULL) message = std::string(kDiskFullPrefix) + message;
+  Error e = make_error(Errc::kIoError, std::move(message));
+  if (rc == SQLITE_CONSTRAINT) e.code = Errc::kAlreadyExists;
+  return e;
+}
+
+// Days and sizes only: no column holds a precise time, an address or a token.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mailboxes (
+  id TEXT PRIMARY KEY,
+  org_key BLOB NOT NULL,
+  version INTEGER NOT NULL,
+  registration TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tokens (
+  hash BLOB PRIMARY KEY,
+  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id),
+  token_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS enrollment_codes (
+  hash BLOB PRIMARY KEY,
+  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id),
+  code_id TEXT NOT NULL,
+  expires_hour INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (
+  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id),
+  id BLOB NOT NULL,
+  length INTEGER NOT NULL,
+  committed INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  day INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS acknowledgements (
+  mailbox_id TEXT NOT NULL,
+  upload_id BLOB NOT NULL,
+  coordinator_key BLOB NOT NULL,
+  PRIMARY KEY (mailbox_id, upload_id, coordinator_key),
+  FOREIGN KEY (mailbox_id, upload_id) REFERENCES uploads(mailbox_id, id) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tombstones (
+  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id),
+  id BLOB NOT NULL,
+  length INTEGER NOT NULL,
+  until_day INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS documents (
+  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id),
+  name TEXT NOT NULL,
+  content BLOB NOT NULL,
+  PRIMARY KEY (mailbox_id, name)
+) WITHOUT ROWID;
+)sql";
+
+}  // namespace
+
+Statement& Statement::operator=(Statement&& o) noexcept {
+  if (this != &o) {
+    if (s_) sqlite3_finalize(s_);
+    s_ = std::exchange(o.s_, nullptr);
+  }
+  return *this;
+}
+
+Statement::~Statement() {
+  if (s_) sqlite3_finalize(s_);
+}
+
+Statement& Statement::bind(int i, int64_t v) {
+  sqlite3_bind_int64(s_, i, v);
+  return *this;
+}
+
+Statement& Statement::bind(int i, std::string_view text) {
+  sqlite3_bind_text(s_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::bind_blob(int i, ByteView blob) {
+  static const uint8_t kEmpty = 0;  // a zero-length blob must stay a blob, not NULL
+  sqlite3_bind_blob(s_, i, blob.empty() ? &kEmpty : blob.data(), static_cast<int>(blob.size()),
+                    SQLITE_TRANSIENT);
+  return *this;
+}
+
+Result<bool> Statement::step() {
+  const int rc = sqlite3_step(s_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return db_error(sqlite3_db_handle(s_), "database error");
+}
+
+Status Statement::run() {
+  auto r = step();
+  if (!r) return r.error();
+  return Status::Ok();
+}
+
+std::string Statement::text(int col) const {
+  const unsigned char* t = sqlite3_column_text(s_, col);
+  const int n = sqlite3_column_bytes(s_, col);
+  return t ? std::string(reinterpret_cast<const char*>(t), static_cast<size_t>(n)) : std::string();
+}
+
+ByteView Statement::blob(int col) const {
+  const void* b = sqlite3_column_blob(s_, col);
+  const int n = sqlite3_column_bytes(s_, col);
+  return b ? ByteView(static_cast<const uint8_t*>(b), static_cast<size_t>(n)) : ByteView();
+}
+
+void Statement::reset() {
+  sqlite3_reset(s_);
+  sqlite3_clear_bindings(s_);
+}
+
+MetadataDb& MetadataDb::operator=(MetadataDb&& o) noexcept {
+  if (this != &o) {
+    if (db_) sqlite3_close_v2(db_);
+    db_ = std::exchange(o.db_, nullptr);
+  }
+  return *this;
+}
+
+MetadataDb::~MetadataDb() {
+  if (db_) sqlite3_close_v2(db_);
+}
+
+Result<MetadataDb> MetadataDb::open(const std::string& path) {
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  MetadataDb db(raw);
+  if (rc != SQLITE_OK) return db_error(raw, "cannot open metadata database " + path);
+  sqlite3_busy_timeout(raw, 10000);
+  SATCHEL_TRY(db.exec("PRAGMA temp_store = MEMORY"));
+  SATCHEL_TRY(db.exec("PRAGMA secure_delete = ON"));
+  SATCHEL_TRY(db.exec("PRAGMA journal_mode = WAL"));
+  SATCHEL_TRY(db.exec("PRAGMA synchronous = FULL"));
+  SATCHEL_TRY(db.exec("PRAGMA foreign_keys = ON"));
+  SATCHEL_TRY(db.exec(kSchema));
+  return db;
+}
+
+Status MetadataDb::exec(const char* sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    sqlite3_free(msg);
+    return db_error(db_, "database error");
+  }
+  return Status::Ok();
+}
+
+Result<Statement> MetadataDb::prepare(const char* sql) {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK)
+    return db_error(db_, "cannot prepare statement");
+  return Statement(s);
+}
+
+Status MetadataDb::checkpoint_truncate() {
+  int log = 0, done = 0;
+  if (sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done) != SQLITE_OK)
+    return db_error(db_, "checkpoint failed");
+  return Status::Ok();
+}
+
+Result<Transaction> Transaction::begin(MetadataDb& db) {
+  SATCHEL_TRY(db.exec("BEGIN IMMEDIATE"));
+  return Transaction(&db);
+}
+
+Transaction::~Transaction() {
+  if (db_) (void)db_->exec("ROLLBACK");
+}
+
+Status Transaction::commit() {
+  MetadataDb* db = std::exchange(db_, nullptr);
+  Status s = db->exec("COMMIT");
+  if (!s) (void)db->exec("ROLLBACK");
+  return s;
+}
+
+}  // namespace satchel::relay

@@ -1,0 +1,168 @@
+// Receiving tus bodies into the store (see upload_receiver.h).
+#include "upload_receiver.h"
+
+#include <chrono>
+
+#include "http_answers.h"
+#include "satchel/crypto/sha256.h"
+#include "satchel/relay/file_ops.h"
+
+namespace satchel::relay {
+
+namespace {
+
+constexpr auto kRateGrace = std::chrono::seconds(10);
+
+// Maps a failed commit to its answer: a hash mismatch at completion, or a storage failure.
+void refuse_upload_failure(const httplib::Request& req, httplib::Response& res, const Error& e,
+                           bool close) {
+  res.set_header("Tus-Resumable", kTusVersion);
+  if (e.code == Errc::kInvalidArgument)
+    refuse(req, res, 400, "upload-hash-mismatch", close);
+  else
+    refuse_store_failure(req, res, e, close);
+}
+
+}  // namespace
+
+void add_upload_headers(const Relay& relay, httplib::Response& res, uint64_t offset,
+                        uint64_t length, std::string_view state, Day last_write) {
+  res.set_header("Tus-Resumable", kTusVersion);
+  res.set_header("Upload-Offset", std::to_string(offset));
+  res.set_header("Upload-Length", std::to_string(length));
+  res.set_header("Upload-State", std::string(state));
+  res.set_header("Cache-Control", "no-store");
+  if (state == "partial")
+    res.set_header("Upload-Expires",
+                   http_date_of_day(last_write + relay.config.partial_expiry_days + 1));
+}
+
+bool discard_upload_body(Relay& relay, const httplib::Request& req, httplib::Response& res,
+                         const httplib::ContentReader& reader, const RequestContext& ctx) {
+  if (ctx.content_length == 0) return true;
+  res.set_header("Tus-Resumable", kTusVersion);
+  if (!relay.daily_bytes.reserve(ctx.credential, ctx.content_length)) {
+    refuse_retry_after(req, res, 429, "daily-bytes-exceeded",
+                       relay.daily_bytes.seconds_until_renewal());
+    return false;
+  }
+  auto slot = relay.upload_slots.try_acquire();
+  if (!slot) {
+    relay.daily_bytes.release(ctx.credential, ctx.content_length);
+    refuse_retry_after(req, res, 503, "busy", 5);
+    return false;
+  }
+  if (!reader([](const char*, size_t) { return true; })) {
+    refuse(req, res, 400, "incomplete-body", true);
+    return false;
+  }
+  return true;
+}
+
+std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Request& req,
+                                               httplib::Response& res,
+                                               const httplib::ContentReader& reader,
+                                               const RequestContext& ctx, const BodyTarget& t) {
+  const uint64_t body = ctx.content_length;
+  const uint64_t skip = t.committed - t.body_offset;  // bytes of this body already held
+  const uint64_t fresh = body > skip ? body - skip : 0;
+  if (t.committed + fresh > t.length) {
+    res.set_header("Tus-Resumable", kTusVersion);
+    refuse(req, res, 400, "past-upload-length", true);
+    return std::nullopt;
+  }
+  if (!relay.daily_bytes.reserve(ctx.credential, fresh)) {
+    res.set_header("Tus-Resumable", kTusVersion);
+    refuse_retry_after(req, res, 429, "daily-bytes-exceeded",
+                       relay.daily_bytes.seconds_until_renewal());
+    return std::nullopt;
+  }
+  auto slot = body > 0 ? relay.upload_slots.try_acquire() : std::nullopt;
+  if (body > 0 && !slot) {
+    relay.daily_bytes.release(ctx.credential, fresh);
+    res.set_header("Tus-Resumable", kTusVersion);
+    refuse_retry_after(req, res, 503, "busy", 5);
+    return std::nullopt;
+  }
+  const Day today = relay.clock.today();
+  auto writer = relay.store.open_writer(ctx.mailbox, t.id, t.committed, today);
+  if (!writer) {
+    relay.daily_bytes.release(ctx.credential, fresh);
+    res.set_header("Tus-Resumable", kTusVersion);
+    if (writer.code() == Errc::kAlreadyExists)
+      refuse(req, res, 423, "locked", true);
+    else if (writer.code() == Errc::kInvalidArgument)
+      refuse(req, res, 409, "offset-mismatch", true);
+    else if (writer.code() == Errc::kNotFound)
+      refuse(req, res, 404, "not-found", true);
+    else
+      refuse_store_failure(req, res, writer.error(), true);
+    return std::nullopt;
+  }
+
+  std::unique_ptr<Sha256> body_hash;
+  if (t.checksum) body_hash = std::make_unique<Sha256>();
+  uint64_t seen = 0;
+  Status write_status;
+  const auto started = std::chrono::steady_clock::now();
+  const uint64_t min_rate = relay.config.limits.min_body_bytes_per_second;
+  bool too_slow = false;
+  auto receive = [&](const char* data, size_t n) {
+    ByteView chunk(reinterpret_cast<const uint8_t*>(data), n);
+    if (body_hash) body_hash->update(chunk);
+    // After a failed write the rest of the body is still read (and dropped), so the client
+    // reads the answer instead of a reset connection.
+    if (write_status && seen + n > skip) {
+      const uint64_t from = seen >= skip ? 0 : skip - seen;
+      write_status = (*writer)->write(chunk.subspan(static_cast<size_t>(from)));
+    }
+    seen += n;
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    if (min_rate > 0 && elapsed > kRateGrace) {
+      const double secs = std::chrono::duration<double>(elapsed).count();
+      if (static_cast<double>(seen) / secs < static_cast<double>(min_rate)) {
+        too_slow = true;
+        return false;
+      }
+    }
+    return true;
+  };
+  const bool read_ok = body == 0 || reader(receive);
+  relay.daily_bytes.release(ctx.credential, fresh - std::min(fresh, (*writer)->written()));
+  if (!write_status) {
+    writer->reset();
+    res.set_header("Tus-Resumable", kTusVersion);
+    refuse_store_failure(req, res, write_status.error(), !(read_ok && seen == body));
+    return std::nullopt;
+  }
+  const bool whole = read_ok && seen == body;
+  if (t.checksum) {
+    // All or nothing: a partial body cannot be checked, a mismatching one is not kept.
+    const bool match = whole && body_hash->finish() == *t.checksum;
+    if (!match) {
+      writer->reset();
+      res.set_header("Tus-Resumable", kTusVersion);
+      if (whole)
+        refuse(req, res, 460, "checksum-mismatch", false);
+      else
+        refuse(req, res, too_slow ? 408 : 400, too_slow ? "too-slow" : "incomplete-body", true);
+      return std::nullopt;
+    }
+  }
+  // Without a checksum the bytes that arrived are kept even if the body was cut short: the
+  // client asks for the offset and continues (the whole-bundle hash is checked at the end).
+  auto committed = (*writer)->commit();
+  writer->reset();
+  if (!committed) {
+    refuse_upload_failure(req, res, committed.error(), !whole);
+    return std::nullopt;
+  }
+  if (!whole) {
+    res.set_header("Tus-Resumable", kTusVersion);
+    refuse(req, res, too_slow ? 408 : 400, too_slow ? "too-slow" : "incomplete-body", true);
+    return std::nullopt;
+  }
+  return BodyOutcome{committed->committed, committed->stored};
+}
+
+}  // namespace satchel::relay

@@ -1,0 +1,571 @@
+// The embedded store: durability order, committed offset versus file size, crash recovery,
+// idempotent creation, acknowledgements (all and k of n), tombstones, expiry and credentials.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch_test_macros.hpp>
+#include <fstream>
+
+#include "store_fixture.h"
+
+using namespace satchel;
+using namespace satchel::relay;
+using namespace satchel::relay::testing;
+
+namespace {
+
+constexpr Day kToday = 20'400;
+
+std::unique_ptr<EmbeddedRelayStore> open_store(const std::string& dir, Day today = kToday,
+                                               EmbeddedStoreOptions options = {}) {
+  if (!options.log) options.log = [](std::string_view) {};
+  auto s = EmbeddedRelayStore::open(dir, today, std::move(options));
+  if (!s) throw std::runtime_error(s.error().message);
+  return std::move(s.value());
+}
+
+UploadRecord upload_of(RelayStore& store, const std::string& mailbox, const Hash32& id) {
+  auto l = store.find_upload(mailbox, id);
+  REQUIRE(l);
+  REQUIRE(l->upload);
+  return *l->upload;
+}
+
+// Appends `data` at `offset` in one writer and commits.
+Result<CommitResult> append(RelayStore& store, const std::string& mailbox, const Hash32& id,
+                            uint64_t offset, ByteView data, Day today = kToday) {
+  auto w = store.open_writer(mailbox, id, offset, today);
+  if (!w) return w.error();
+  SATCHEL_TRY((*w)->write(data));
+  return (*w)->commit();
+}
+
+// Runs `body` in a child process that dies (like a crash: no destructors, no cleanup) when the
+// store reports `crash_at` for the `occurrence`-th time; returns once the child is gone.
+template <class Body>
+void crash_child_at(const std::string& dir, std::string_view crash_at, Body body,
+                    int occurrence = 1) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    EmbeddedStoreOptions o;
+    o.log = [](std::string_view) {};
+    int seen = 0;
+    o.trace = [crash_at, occurrence, &seen](std::string_view step) {
+      if (step == crash_at && ++seen == occurrence) ::_exit(0);
+    };
+    auto s = EmbeddedRelayStore::open(dir, kToday, std::move(o));
+    if (!s) ::_exit(2);
+    body(**s);
+    ::_exit(3);  // the crash point was never reached
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+}
+
+struct StoreWithMailbox {
+  TempDir dir{"store"};
+  TestOrganisation org{3};
+  std::string mailbox = org.mailbox_id();
+  std::unique_ptr<EmbeddedRelayStore> store;
+
+  explicit StoreWithMailbox(EmbeddedStoreOptions options = {}) {
+    store = open_store(dir.path, kToday, std::move(options));
+    REQUIRE(store->put_mailbox(org.record()));
+  }
+  void reopen(EmbeddedStoreOptions options = {}) {
+    store.reset();
+    store = open_store(dir.path, kToday, std::move(options));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an upload is stored only after write, fsync, rename and directory sync, in that order") {
+  RecordingFileOps ops;
+  EmbeddedStoreOptions o;
+  o.file_ops = &ops;
+  o.trace = [&ops](std::string_view step) { ops.record(step); };
+  StoreWithMailbox f(o);
+  const Bytes data = test_bytes(200'000, 1);
+  const Hash32 id = sha256_of(data);
+  REQUIRE(f.store->create_upload(f.mailbox, id, data.size(), 0, kToday));
+
+  // A first part: the data and the new file's directory entry are synced before the offset.
+  ops.log.clear();
+  auto part = append(*f.store, f.mailbox, id, 0, ByteView(data).first(50'000));
+  REQUIRE(part);
+  CHECK_FALSE(part->stored);
+  CHECK(ops.log == std::vector<std::string>{"pwrite", "fsync", "file-synced", "fsync-dir",
+                                            "directory-synced", "offset-committed"});
+
+  // The last part: data synced, renamed, directory synced, then one commit says "stored".
+  ops.log.clear();
+  auto rest = append(*f.store, f.mailbox, id, 50'000, ByteView(data).subspan(50'000));
+  REQUIRE(rest);
+  CHECK(rest->stored);
+  CHECK(rest->committed == data.size());
+  const size_t write = ops.find("pwrite");
+  const size_t sync = ops.find("fsync");
+  const size_t rename = ops.find("rename");
+  const size_t dir_sync = ops.find("fsync-dir");
+  const size_t stored = ops.find("stored");
+  REQUIRE(stored != std::string::npos);
+  CHECK(write < sync);
+  CHECK(sync < rename);
+  CHECK(rename < dir_sync);
+  CHECK(dir_sync < stored);
+  CHECK(ops.find("offset-committed") == std::string::npos);
+  const UploadRecord u = upload_of(*f.store, f.mailbox, id);
+  CHECK(u.state == UploadState::kStored);
+  CHECK(u.committed == data.size());
+  CHECK(file_size(f.store->stored_path(f.mailbox, id)) == data.size());
+  CHECK_FALSE(file_exists(f.store->partial_path(f.mailbox, id)));
+}
+
+TEST_CASE("the committed offset comes from the metadata, never from the file size") {
+  StoreWithMailbox f;
+  const Bytes data = test_bytes(10'000, 2);
+  const Hash32 id = sha256_of(data);
+  REQUIRE(f.store->create_upload(f.mailbox, id, data.size(), 0, kToday));
+  REQUIRE(append(*f.store, f.mailbox, id, 0, ByteView(data).first(4000)));
+  CHECK(upload_of(*f.store, f.mailbox, id).committed == 4000);
+
+  // Bytes past the committed offset (a crash after write, before commit) do not count.
+  {
+    std::ofstream junk(f.store->partial_path(f.mailbox, id), std::ios::app | std::ios::binary);
+    junk << std::string(3000, 'x');
+  }
+  CHECK(file_size(f.store->partial_path(f.mailbox, id)) == 7000);
+  CHECK(upload_of(*f.store, f.mailbox, id).committed == 4000);
+  // A writer at the file size is refused; at the committed offset it is accepted.
+  CHECK(f.store->open_writer(f.mailbox, id, 7000, kToday).code() == Errc::kInvalidArgument);
+  REQUIRE(append(*f.store, f.mailbox, id, 4000, ByteView(data).subspan(4000, 2000)));
+  CHECK(upload_of(*f.store, f.mailbox, id).committed == 6000);
+}
+
+TEST_CASE("a writer dropped without commit leaves the committed offset and cuts the file back") {
+  StoreWithMailbox f;
+  const Bytes data = test_bytes(10'000, 3);
+  const Hash32 id = sha256_of(data);
+  REQUIRE(f.store->create_upload(f.mailbox, id, data.size(), 0, kToday));
+  {
+    auto w = f.store->open_writer(f.mailbox, id, 0, kToday);
+    REQUIRE(w);
+    REQUIRE((*w)->write(ByteView(data).first(5000)));
+    // A second writer for the same upload is refused while this one lives.
+    CHECK(f.store->open_writer(f.mailbox, id, 0, kToday).code() == Errc::kAlreadyExists);
+  }
+  CHECK(upload_of(*f.store, f.mailbox, id).committed == 0);
+  CHECK(file_size(f.store->partial_path(f.mailbox, id)) == 0);
+  CHECK(f.store->open_writer(f.mailbox, id, 0, kToday));
+}
+
+TEST_CASE("an fsync error fails the commit, keeps the old offset and is never taken as success") {
+  RecordingFileOps ops;
+  EmbeddedStoreOptions o;
+  o.file_ops = &ops;
+  StoreWithMailbox f(o);
+  const Bytes data = test_bytes(10'000, 4);
+  const Hash32 id = sha256_of(data);
+  REQUIRE(f.store->create_upload(f.mailbox, id, data.size(), 0, kToday));
+  REQUIRE(append(*f.store, f.mailbox, id, 0, ByteView(data).first(3000)));
+  ops.fail_fsync_at = ops.fsyncs.load();  // the next fsync fails
+  auto r = append(*f.store, f.mailbox, id, 3000, ByteView(data).subspan(3000, 3000));
+  REQUIRE_FALSE(r);
+  CHECK(r.code() == Errc::kIoError);
+  CHECK_FALSE(is_disk_full(r.error()));
+  CHECK(upload_of(*f.store, f.mailbox, id).committed == 3000);
+  CHECK(file_size(f.store->partial_path(f.mailbox, id)) == 3000);
+  // The retry writes the bytes again and syncs them again: a new fsync, not the failed one.
+  const int before = ops.fsyncs;
+  auto again = append(*f.store, f.mailbox, id, 3000, ByteView(data).subspan(3000));
+  REQUIRE(again);
+  CHECK(again->stored);
+  CHECK(ops.fsyncs > before);
+}
+
+TEST_CASE("a full disk on write is reported as disk full and changes nothing") {
+  RecordingFileOps ops;
+  EmbeddedStoreOptions o;
+  o.file_ops = &ops;
+  StoreWithMailbox f(o);
+  const Bytes data = test_bytes(5000, 5);
+  const Hash32 id = sha256_of(data);
+  REQUIRE(f.store->create_upload(f.mailbox, id, data.size(), 0, kToday));
+  ops.fail_pwrite_errno = ENOSPC;
+  auto w = f.store->open_writer(f.mailbox, id, 0, kToday);
+  REQUIRE(w);
+  Status s = (*w)->write(data);
+  REQUIRE_FALSE(s);
+  CHECK(is_disk_full(s.error()));
+  CHECK_FALSE((*w)->commit());
+  w->reset();
+  CHECK(upload_of(*f.store, f.mailbox, id).committed == 0);
+}
+
+TEST_CASE("recovery after a crash mid-write keeps exactly the committed bytes") {
+  TempDir dir("crash");
+  TestOrganisation org(2);
+  const std::string mailbox = org.mailbox_id();
+  const Bytes data = test_bytes(300'000, 6);
+  const Hash32 id = sha256_of(data);
+  {
+    auto s = open_store(dir.path);
+    REQUIRE(s->put_mailbox(org.record()));
+  }
+  // The child commits 100 000 bytes, then writes 50 000 more and dies before committing them.
+  crash_child_at(dir.path, "crash-now", [&](EmbeddedRelayStore& s) {
+    if (!s.create_upload(mailbox, id, data.size(), 0, kToday)) ::_exit(4);
+    if (!append(s, mailbox, id, 0, ByteView(data).first(100'000))) ::_exit(5);
+    auto w = s.open_writer(mailbox, id, 100'000, kToday);
+    if (!w || !(*w)->write(ByteView(data).subspan(100'000, 50'000))) ::_exit(6);
+    ::_exit(0);  // crash with the uncommitted bytes on disk
+  });
+  auto s = open_store(dir.path);
+  CHECK(upload_of(*s, mailbox, id).committed == 100'000);
+  CHECK(file_size(s->partial_path(mailbox, id)) == 100'000);
+  auto r = append(*s, mailbox, id, 100'000, ByteView(data).subspan(100'000));
+  REQUIRE(r);
+  CHECK(r->stored);
+  auto src = s->open_stored(mailbox, id);
+  REQUIRE(src);
+  Bytes back(data.size());
+  REQUIRE((*src)->read_at(0, back));
+  CHECK(back == data);
+}
+
+TEST_CASE("a crash while storing a complete upload loses nothing that was acknowledged") {
+  TempDir dir("crash-complete");
+  TestOrganisation org(1);
+  const std::string mailbox = org.mailbox_id();
+  {
+    auto s = open_store(dir.path);
+    REQUIRE(s->put_mailbox(org.record()));
+  }
+  // The child stores 30 000 bytes, then sends the rest and dies after the data is synced and
+  // renamed (before and after the directory sync) but before the metadata says "stored": the
+  // relay never answered "stored", and after recovery the upload is back at 30 000 bytes.
+  uint32_t seed = 30;
+  // (The first part's commit also syncs the file and its directory: hence the occurrences.)
+  for (const auto& [point, occurrence] :
+       {std::pair{"file-synced", 2}, std::pair{"renamed", 1}, std::pair{"directory-synced", 2}}) {
+    const Bytes data = test_bytes(70'000, seed++);
+    const Hash32 id = sha256_of(data);
+    crash_child_at(
+        dir.path, point,
+        [&](EmbeddedRelayStore& s) {
+          if (!s.create_upload(mailbox, id, data.size(), 0, kToday)) ::_exit(4);
+          if (!append(s, mailbox, id, 0, ByteView(data).first(30'000))) ::_exit(5);
+          (void)append(s, mailbox, id, 30'000, ByteView(data).subspan(30'000));
+        },
+        occurrence);
+    auto s = open_store(dir.path);
+    const UploadRecord u = upload_of(*s, mailbox, id);
+    CHECK(u.state == UploadState::kPartial);
+    CHECK(u.committed == 30'000);
+    CHECK(file_size(s->partial_path(mailbox, id)) == 30'000);
+    CHECK_FALSE(file_exists(s->stored_path(mailbox, id)));
+    auto r = append(*s, mailbox, id, 30'000, ByteView(data).subspan(30'000));
+    REQUIRE(r);
+    CHECK(r->stored);
+  }
+}
+
+TEST_CASE("recovery removes data files that no metadata names") {
+  StoreWithMailbox f;
+  const Bytes data = test_bytes(5000, 8);
+  const Hash32 id = sha256_of(data);
+  REQUIRE(f.store->create_upload(f.mailbox, id, data.size(), 0, kToday));
+  REQUIRE(append(*f.store, f.mailbox, id, 0, data));
+  const Hash32 stray = sha256_of(test_bytes(10, 9));
+  const std::string stray_part = f.store->partial_path(f.mailbox, stray);
+  const std::string stray_stored = f.store->stored_path(f.mailbox, stray);
+  std::ofstream(stray_part) << "left by a crash before its metadata row";
+  std::ofstream(stray_stored) << "left by a crash before its unlink";
+  f.reopen();
+  CHECK_FALSE(file_exists(stray_part));
+  CHECK_FALSE(file_exists(stray_stored));
+  CHECK(file_exists(f.store->stored_path(f.mailbox, id)));
+}
+
+TEST_CASE("a crash between a deletion's commit and its unlink leaves a tombstone and no data") {
+  TempDir dir("crash-ack");
+  TestOrganisation org(1);
+  const std::string mailbox = org.mailbox_id();
+  const Bytes data = test_bytes(5000, 10);
+  const Hash32 id = sha256_of(data);
+  {
+    auto s = open_store(dir.path);
+    REQUIRE(s->put_mailbox(org.record()));
+    REQUIRE(s->create_upload(mailbox, id, data.size(), 0, kToday));
+    REQUIRE(append(*s, mailbox, id, 0, data));
+  }
+  crash_child_at(dir.path, "tombstoned", [&](EmbeddedRelayStore& s) {
+    (void)s.acknowledge(mailbox, id, org.keys()[0], org.keys(), 0, kToday, kToday + 30);
+  });
+  auto s = open_store(dir.path);
+  auto l = s->find_upload(mailbox, id);
+  REQUIRE(l);
+  CHECK_FALSE(l->upload);
+  REQUIRE(l->tombstone);
+  CHECK_FALSE(file_exists(s->stored_path(mailbox, id)));
+}
+
+TEST_CASE("creation is idempotent: a re-sent bundle is never stored twice") {
+  StoreWithMailbox f;
+  const Bytes data = test_bytes(5000, 11);
+  const Hash32 id = sha256_of(data);
+  auto first = f.store->create_upload(f.mailbox, id, data.size(), 0, kToday);
+  REQUIRE(first);
+  CHECK(first->outcome == CreateOutcome::kCreated);
+  REQUIRE(append(*f.store, f.mailbox, id, 0, ByteView(data).first(1000)));
+  auto again = f.store->create_upload(f.mailbox, id, data.size(), 0, kToday);
+  REQUIRE(again);
+  CHECK(again->outcome == CreateOutcome::kExisting);
+  REQUIRE(again->now.upload);
+  CHECK(again->now.upload->committed == 1000);  // the existing upload, untouched
+  REQUIRE(append(*f.store, f.mailbox, id, 1000, ByteView(data).subspan(1000)));
+  auto stored = f.store->create_upload(f.mailbox, id, data.size(), 0, kToday);
+  REQUIRE(stored);
+  CHECK(stored->outcome == CreateOutcome::kExisting);
+  CHECK(stored->now.upload->state == UploadState::kStored);
+}
+
+TEST_CASE("a bundle whose bytes do not hash to its id is discarded at completion") {
+  StoreWithMailbox f;
+  const Bytes data = test_bytes(5000, 12);
+  const Hash32 id = sha256_of(test_bytes(5000, 13));  // the id of other bytes
+  REQUIRE(f.store->create_upload(f.mailbox, id, data.size(), 0, kToday));
+  auto r = append(*f.store, f.mailbox, id, 0, data);
+  REQUIRE_FALSE(r);
+  CHECK(r.code() == Errc::kInvalidArgument);
+  auto l = f.store->find_upload(f.mailbox, id);
+  REQUIRE(l);
+  CHECK_FALSE(l->upload);
+  CHECK_FALSE(file_exists(f.store->partial_path(f.mailbox, id)));
+  CHECK_FALSE(file_exists(f.store->stored_path(f.mailbox, id)));
+}
+
+TEST_CASE("deletion waits for every registered coordinator, then leaves a tombstone") {
+  StoreWithMailbox f;
+  const Bytes data = test_bytes(5000, 14);
+  const Hash32 id = sha256_of(data);
+  REQUIRE(f.store->create_upload(f.mailbox, id, data.size(), 0, kToday));
+  REQUIRE(append(*f.store, f.mailbox, id, 0, data));
+  const auto keys = f.org.keys();
+  for (size_t i = 0; i < 2; i++) {
+    auto a = f.store->acknowledge(f.mailbox, id, keys[i], keys, 0, kToday, kToday + 30);
+    REQUIRE(a);
+    CHECK(a->state == AckState::kStored);
+    CHECK(a->acknowledgements == i + 1);
+    CHECK(a->required == 3);
+  }
+  // The same coordinator acknowledging twice counts once.
+  auto dup = f.store->acknowledge(f.mailbox, id, keys[1], keys, 0, kToday, kToday + 30);
+  REQUIRE(dup);
+  CHECK(dup->acknowledgements == 2);
+  // A key that is not registered does not count.
+  Key32 stranger{};
+  stranger.fill(7);
+  auto odd = f.store->acknowledge(f.mailbox, id, stranger, keys, 0, kToday, kToday + 30);
+  REQUIRE(odd);
+  CHECK(odd->state == AckState::kStored);
+  auto last = f.store->acknowledge(f.mailbox, id, keys[2], keys, 0, kToday, kToday + 30);
+  REQUIRE(last);
+  CHECK(last->state == AckState::kDelivered);
+  CHECK_FALSE(file_exists(f.store->stored_path(f.mailbox, id)));
+  auto l = f.store->find_upload(f.mailbox, id);
+  REQUIRE(l);
+  CHECK_FALSE(l->upload);
+  REQUIRE(l->tombstone);
+  CHECK(l->tombstone->length == data.size());
+  CHECK(l->tombstone->until == kToday + 30);
+  // A late re-upload is answered "delivered", and an acknowledgement again is harmless.
+  auto again = f.store->create_upload(f.mailbox, id, data.size(), 0, kToday + 1);
+  REQUIRE(again);
+  CHECK(again->outcome == CreateOutcome::kDelivered);
+  auto ack_again = f.store->acknowledge(f.mailbox, id, keys[0], keys, 0, kToday, kToday + 30);
+  REQUIRE(ack_again);
+  CHECK(ack_again->state == AckState::kDelivered);
+  // Once the tombstone's time is over, nothing is left: the id is new again.
+  auto report = f.store->expire(kToday + 23, kToday + 30, (kToday + 30) * kSecondsPerDay);
+  REQUIRE(report);
+  CHECK(report->tombstones_purged == 1);
+  auto fresh = f.store->create_upload(f.mailbox, id, data.size(), 0, kToday + 30);
+  REQUIRE(fresh);
+  CHECK(fresh->outcome == CreateOutcome::kCreated);
+}
+
+TEST_CASE("k of n acknowledgements delete a bundle; lowering k applies to acknowledged ones") {
+  StoreWithMailbox f;
+  const auto keys = f.org.keys();
+  const Bytes a = test_bytes(5000, 15), b = test_bytes(5000, 16);
+  const Hash32 ia = sha256_of(a), ib = sha256_of(b);
+  for (const auto& [id, data] : {std::pair{ia, a}, std::pair{ib, b}}) {
+    REQUIRE(f.store->create_upload(f.mailbox, id, data.size(), 0, kToday));
+    REQUIRE(append(*f.store, f.mailbox, id, 0, data));
+  }
+  auto first = f.store->acknowledge(f.mailbox, ia, keys[0], keys, 2, kToday, kToday + 30);
+  REQUIRE(first);
+  CHECK(first->state == AckState::kStored);
+  auto second = f.store->acknowledge(f.mailbox, ia, keys[2], keys, 2, kToday, kToday + 30);
+  REQUIRE(second);
+  CHECK(second->state == AckState::kDelivered);
+  CHECK(second->required == 2);
+
+  REQUIRE(f.store->acknowledge(f.mailbox, ib, keys[1], keys, 3, kToday, kToday + 30));
+  auto swept = f.store->deliver_acknowledged(f.mailbox, keys, 1, kToday, kToday + 30);
+  REQUIRE(swept);
+  CHECK(*swept == 1);
+  auto l = f.store->find_upload(f.mailbox, ib);
+  REQUIRE(l);
+  CHECK(l->tombstone);
+}
+
+TEST_CASE("the listing shows only stored uploads, in pages, with their acknowledgements") {
+  StoreWithMailbox f;
+  const auto keys = f.org.keys();
+  std::vector<Hash32> ids;
+  for (uint32_t i = 0; i < 5; i++) {
+    const Bytes data = test_bytes(4000 + i, 100 + i);
+    const Hash32 id = sha256_of(data);
+    REQUIRE(f.store->create_upload(f.mailbox, id, data.size(), 0, kToday));
+    REQUIRE(append(*f.store, f.mailbox, id, 0, data));
+    ids.push_back(id);
+  }
+  const Bytes partial = test_bytes(9000, 200);
+  REQUIRE(f.store->create_upload(f.mailbox, sha256_of(partial), partial.size(), 0, kToday));
+  std::sort(ids.begin(), ids.end());
+  REQUIRE(f.store->acknowledge(f.mailbox, ids[1], keys[0], keys, 0, kToday, kToday + 30));
+
+  auto page1 = f.store->list_stored(f.mailbox, std::nullopt, 3, keys[0], false);
+  REQUIRE(page1);
+  REQUIRE(page1->size() == 3);
+  CHECK((*page1)[0].id == ids[0]);
+  CHECK((*page1)[1].acknowledged_by == std::vector<Key32>{keys[0]});
+  CHECK((*page1)[0].arrival == kToday);
+  auto page2 = f.store->list_stored(f.mailbox, page1->back().id, 3, keys[0], false);
+  REQUIRE(page2);
+  REQUIRE(page2->size() == 2);
+  CHECK((*page2)[1].id == ids[4]);
+  auto pending = f.store->list_stored(f.mailbox, std::nullopt, 10, keys[0], true);
+  REQUIRE(pending);
+  CHECK(pending->size() == 4);
+}
+
+TEST_CASE("partial uploads expire; stored uploads and fresh partial uploads do not") {
+  StoreWithMailbox f;
+  const Bytes old_data = test_bytes(5000, 17), new_data = test_bytes(5000, 18),
+              done = test_bytes(5000, 19);
+  const Hash32 old_id = sha256_of(old_data), new_id = sha256_of(new_data),
+               done_id = sha256_of(done);
+  REQUIRE(f.store->create_upload(f.mailbox, old_id, old_data.size(), 0, kToday - 10));
+  REQUIRE(f.store->create_upload(f.mailbox, new_id, new_data.size(), 0, kToday));
+  REQUIRE(f.store->create_upload(f.mailbox, done_id, done.size(), 0, kToday - 10));
+  REQUIRE(append(*f.store, f.mailbox, done_id, 0, done, kToday - 10));
+  auto r = f.store->expire(kToday - 7, kToday, kToday * kSecondsPerDay);
+  REQUIRE(r);
+  CHECK(r->partial_expired == 1);
+  CHECK_FALSE(f.store->find_upload(f.mailbox, old_id)->upload);
+  CHECK_FALSE(file_exists(f.store->partial_path(f.mailbox, old_id)));
+  CHECK(f.store->find_upload(f.mailbox, new_id)->upload);
+  CHECK(f.store->find_upload(f.mailbox, done_id)->upload);
+}
+
+TEST_CASE("termination removes partial uploads only") {
+  StoreWithMailbox f;
+  const Bytes p = test_bytes(5000, 20), s = test_bytes(5000, 21);
+  REQUIRE(f.store->create_upload(f.mailbox, sha256_of(p), p.size(), 0, kToday));
+  REQUIRE(f.store->create_upload(f.mailbox, sha256_of(s), s.size(), 0, kToday));
+  REQUIRE(append(*f.store, f.mailbox, sha256_of(s), 0, s));
+  CHECK(f.store->terminate_upload(f.mailbox, sha256_of(p), kToday));
+  CHECK_FALSE(file_exists(f.store->partial_path(f.mailbox, sha256_of(p))));
+  CHECK(f.store->terminate_upload(f.mailbox, sha256_of(s), kToday).code() ==
+        Errc::kInvalidArgument);
+  CHECK(file_exists(f.store->stored_path(f.mailbox, sha256_of(s))));
+  CHECK(f.store->terminate_upload(f.mailbox, sha256_of(p), kToday).code() == Errc::kNotFound);
+}
+
+TEST_CASE("the mailbox quota counts partial and stored bytes") {
+  StoreWithMailbox f;
+  const Bytes a = test_bytes(6000, 22), b = test_bytes(5000, 23);
+  REQUIRE(f.store->create_upload(f.mailbox, sha256_of(a), a.size(), 10'000, kToday));
+  auto over = f.store->create_upload(f.mailbox, sha256_of(b), b.size(), 10'000, kToday);
+  REQUIRE(over);
+  CHECK(over->outcome == CreateOutcome::kOverQuota);
+  CHECK_FALSE(f.store->find_upload(f.mailbox, sha256_of(b))->upload);
+  auto fits = f.store->create_upload(f.mailbox, sha256_of(b), b.size(), 11'000, kToday);
+  REQUIRE(fits);
+  CHECK(fits->outcome == CreateOutcome::kCreated);
+}
+
+TEST_CASE("upload files and their directory carry only the arrival day in their times") {
+  StoreWithMailbox f;
+  const Bytes data = test_bytes(5000, 24);
+  const Hash32 id = sha256_of(data);
+  REQUIRE(f.store->create_upload(f.mailbox, id, data.size(), 0, kToday));
+  REQUIRE(append(*f.store, f.mailbox, id, 0, data));
+  struct stat st {};
+  REQUIRE(::stat(f.store->stored_path(f.mailbox, id).c_str(), &st) == 0);
+  CHECK(st.st_mtim.tv_sec == kToday * kSecondsPerDay);
+  CHECK(st.st_atim.tv_sec == kToday * kSecondsPerDay);
+  CHECK(st.st_mtim.tv_nsec == 0);
+  // Reading it (a coordinator's download) does not stamp the access time.
+  auto src = f.store->open_stored(f.mailbox, id);
+  REQUIRE(src);
+  Bytes back(data.size());
+  REQUIRE((*src)->read_at(0, back));
+  REQUIRE(::stat(f.store->stored_path(f.mailbox, id).c_str(), &st) == 0);
+  CHECK(st.st_atim.tv_sec == kToday * kSecondsPerDay);
+  REQUIRE(::stat((f.dir.path + "/uploads/" + f.mailbox).c_str(), &st) == 0);
+  CHECK(st.st_mtim.tv_sec == kToday * kSecondsPerDay);
+  CHECK((st.st_mode & 0777) == 0700);
+  REQUIRE(::stat(f.dir.path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+}
+
+TEST_CASE("an enrollment code is single-use and expires") {
+  StoreWithMailbox f;
+  Hash32 code{}, token{}, other_token{};
+  code.fill(1);
+  token.fill(2);
+  other_token.fill(3);
+  const int64_t now = kToday * kSecondsPerDay;
+  REQUIRE(f.store->add_enrollment_code({code, f.mailbox, "00112233aabbccdd", now + 3600}));
+  auto t = f.store->redeem_enrollment_code(code, now, token);
+  REQUIRE(t);
+  CHECK(t->mailbox == f.mailbox);
+  CHECK(t->token_id == "00112233aabbccdd");
+  CHECK(f.store->redeem_enrollment_code(code, now, other_token).code() == Errc::kNotFound);
+  auto found = f.store->token(token);
+  REQUIRE(found);
+  REQUIRE(*found);
+  CHECK((*found)->mailbox == f.mailbox);
+  CHECK_FALSE(f.store->token(other_token).value().has_value());
+
+  Hash32 late{};
+  late.fill(4);
+  REQUIRE(f.store->add_enrollment_code({late, f.mailbox, "ffeeddccbbaa9988", now + 3600}));
+  CHECK(f.store->redeem_enrollment_code(late, now + 3600, other_token).code() == Errc::kNotFound);
+  CHECK_FALSE(f.store->token(other_token).value().has_value());
+
+  auto revoked = f.store->revoke_tokens(f.mailbox, std::string_view("00112233aabbccdd"));
+  REQUIRE(revoked);
+  CHECK(*revoked == 1);
+  CHECK_FALSE(f.store->token(token).value().has_value());
+}
+
+TEST_CASE("a second serving process is refused the same storage") {
+  StoreWithMailbox f;
+  auto second = EmbeddedRelayStore::open(f.dir.path, kToday);
+  CHECK(second.code() == Errc::kAlreadyExists);
+  EmbeddedStoreOptions admin;
+  admin.serve = false;
+  auto admin_store = EmbeddedRelayStore::open(f.dir.path, kToday, admin);
+  REQUIRE(admin_store);
+  CHECK((*admin_store)->mailbox(f.mailbox).value());
+}
