@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   satchel::cli::add_keygen_command(app, action);
   satchel::cli::add_bundle_command(app, action);
   satchel::cli::add_org_command(app, action);
+  satchel::cli::add_sync_commands(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

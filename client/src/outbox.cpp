@@ -98,6 +98,32 @@ Status Outbox::read(int64_t outbox_id, ByteSink& out) {
   return Status::Ok();
 }
 
+Status Outbox::read_range(int64_t outbox_id, uint64_t offset, size_t max, Bytes& out) {
+  // Every chunk but the last holds exactly kChunk bytes (OutboxWriter), so the chunk holding
+  // `offset` is found by division.
+  auto st = db_.prepare(
+      "SELECT seq, data FROM outbox_chunks WHERE outbox_id = ?1 AND seq >= ?2 ORDER BY seq");
+  if (!st) return st.error();
+  int64_t expect = static_cast<int64_t>(offset / kChunk);
+  size_t skip = static_cast<size_t>(offset % kChunk);
+  st->bind(1, outbox_id).bind(2, expect);
+  while (max > 0) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    if (st->int64(0) != expect++)
+      return make_error(Errc::kIoError, "outbox entry is missing chunks");
+    ByteView data = st->blob(1);
+    if (skip > data.size()) return make_error(Errc::kIoError, "outbox entry has a short chunk");
+    data = data.subspan(skip);
+    skip = 0;
+    size_t n = std::min(max, data.size());
+    out.insert(out.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
+    max -= n;
+  }
+  return Status::Ok();
+}
+
 Status Outbox::set_state(int64_t outbox_id, const std::string& state, uint64_t offset) {
   auto st = db_.prepare("UPDATE outbox SET state = ?1, uploaded_offset = ?2 WHERE outbox_id = ?3");
   if (!st) return st.error();

@@ -78,6 +78,16 @@ const char* errc_name(Errc code) {
       return "doc-not-confirmed";
     case Errc::kDocContentMismatch:
       return "doc-content-mismatch";
+    case Errc::kNetwork:
+      return "network";
+    case Errc::kRelayPinMismatch:
+      return "relay-pin-mismatch";
+    case Errc::kRelayRetryLater:
+      return "relay-retry-later";
+    case Errc::kRelayUnauthorized:
+      return "relay-unauthorized";
+    case Errc::kRelayRefused:
+      return "relay-refused";
   }
   return "unknown";
 }

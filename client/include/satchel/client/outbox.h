@@ -47,6 +47,9 @@ class Outbox {
   Result<std::vector<OutboxEntry>> list();
   // Streams an entry's bundle bytes into out.
   Status read(int64_t outbox_id, ByteSink& out);
+  // Appends up to `max` bytes of an entry's bundle, starting at `offset`, to `out` (fewer only
+  // at the end of the bundle).
+  Status read_range(int64_t outbox_id, uint64_t offset, size_t max, Bytes& out);
   Status set_state(int64_t outbox_id, const std::string& state, uint64_t offset);
   // Deletes an entry and its bytes: no row or receipt is kept.
   Status remove(int64_t outbox_id);

@@ -1,0 +1,99 @@
+// The device's side of the relay API (schema/relay-api.md): enrollment and tus uploads over
+// TLS 1.3, with the relay's certificate pinned by SPKI SHA-256 (primary or backup pin from the
+// roster), optionally through an HTTP CONNECT proxy (Tor's HTTPTunnelPort). Never plain HTTP.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "satchel/crypto/bundle.h"
+#include "satchel/crypto/secret.h"
+#include "satchel/crypto/status.h"
+
+namespace satchel::client {
+
+// An https:// relay URL split into its parts. Refuses any other scheme, user info, queries,
+// fragments and control characters.
+struct RelayUrl {
+  std::string host;  // a name, an onion name or an IPv4 address (IPv6 literals in [..] too)
+  uint16_t port = 443;
+  std::string base_path;  // "" or "/prefix" without a trailing slash
+};
+Result<RelayUrl> parse_relay_url(std::string_view url);
+
+// "HOST:PORT" of an HTTP CONNECT proxy.
+struct ProxyAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+Result<ProxyAddress> parse_proxy_address(std::string_view text);
+
+struct RelayClientOptions {
+  std::optional<ProxyAddress> proxy;
+  // Generous defaults for slow links: each is per connect / per receive / per send.
+  int connect_timeout_seconds = 30;
+  int read_timeout_seconds = 60;
+  int write_timeout_seconds = 60;
+};
+
+enum class UploadState { kAbsent, kPartial, kStored, kDelivered };
+
+// What the relay reports about one upload (tus Upload-Offset / Upload-Length / Upload-State).
+struct UploadStatus {
+  UploadState state = UploadState::kAbsent;
+  uint64_t offset = 0;  // committed bytes
+  uint64_t length = 0;
+};
+
+struct Enrollment {
+  SecretBytes token;     // the upload token as text (43 base64url characters)
+  std::string token_id;  // 16 hex digits: public label, for revocation
+};
+
+// Supplies bundle bytes: appends up to `max` bytes starting at `offset` to `out`.
+using BodyReader = std::function<Status(uint64_t offset, size_t max, Bytes& out)>;
+
+class RelayClient {
+ public:
+  // Prepares a client (no connection yet). `pins` are the accepted SPKI SHA-256 hashes.
+  static Result<std::unique_ptr<RelayClient>> create(const RelayUrl& url,
+                                                     std::vector<Hash32> pins,
+                                                     const RelayClientOptions& options);
+  ~RelayClient();
+  RelayClient(const RelayClient&) = delete;
+  RelayClient& operator=(const RelayClient&) = delete;
+
+  // Redeems a single-use enrollment code for an upload token.
+  Result<Enrollment> enroll(const SecretBytes& code);
+  // HEAD: whether the relay holds an upload, and its committed offset. kAbsent for 404.
+  Result<UploadStatus> status(const std::string& upload_id, const SecretBytes& token);
+  // POST creation-with-upload: creates (or continues, creation being idempotent) the upload of
+  // `length` bytes and sends bytes [0, min(length, max_body)). Bytes the relay already held are
+  // skipped by the relay, not re-stored.
+  Result<UploadStatus> create(const std::string& upload_id, uint64_t length, uint64_t max_body,
+                              const SecretBytes& token, const BodyReader& body);
+  // PATCH: sends bytes [offset, offset + count) of the bundle.
+  Result<UploadStatus> append(const std::string& upload_id, uint64_t offset, uint64_t count,
+                              const SecretBytes& token, const BodyReader& body);
+
+  // Seconds the last refusal asked to wait (Retry-After), 0 when none.
+  int64_t retry_after_seconds() const { return retry_after_; }
+  // Bytes of request bodies handed to the connection so far (a dropped request counts too).
+  uint64_t body_bytes_sent() const { return body_bytes_sent_; }
+
+ private:
+  struct Impl;
+  explicit RelayClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  int64_t retry_after_ = 0;
+  uint64_t body_bytes_sent_ = 0;
+};
+
+// The SPKI SHA-256 pin of a DER certificate's public key (exposed for tests).
+Result<Hash32> spki_pin_of_der_certificate(ByteView der);
+
+}  // namespace satchel::client
