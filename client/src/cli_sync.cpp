@@ -206,7 +206,7 @@ bool sync_once(client::Profile& profile, const SyncArgs& args, bool& fatal) {
   std::cout << "sync: " << report->stored << " stored, " << report->deleted
             << " deleted from this device, " << report->pending << " pending; "
             << report->bytes_sent << " bytes sent for " << report->bundle_bytes
-            << " bundle bytes\n";
+            << " bundle bytes" << std::endl;  // flushed: --watch writes one line per round
   return report->pending == 0;
 }
 

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# End-to-end: a real satchel-relay over TLS 1.3 on 127.0.0.1, a device that enrolls with a code
+# read from a descriptor and syncs its outbox; a wrong pin fails closed; an HTTP CONNECT proxy
+# (Tor's HTTPTunnelPort stand-in) carries the traffic when set; `sync --watch` stops on SIGTERM.
+# Usage: test_cli_sync.sh BIN_DIR SCHEMA_DIR
+set -euo pipefail
+bin=$(cd "$1" && pwd)
+schema=$(cd "$2" && pwd)
+support=$(cd "$(dirname "$0")/../support" && pwd)
+satchel="$bin/satchel"
+relay="$bin/satchel-relay"
+work=$(mktemp -d "${TMPDIR:-/tmp}/satchel-cli-sync.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+fails=0
+passes=0
+ok() { echo "ok - $1"; passes=$((passes + 1)); }
+bad() { echo "FAIL - $1"; fails=$((fails + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+refuses() {
+  local what=$1 frag=$2; shift 2
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  if [ "$rc" -ne 0 ] && grep -qF -- "$frag" <<<"$out"; then ok "$what"; else bad "$what (rc=$rc): $out"; fi
+}
+pub() { sed -n 's/^# public key: //p' "$1"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pass="harbor quill tangerine osprey velvet lattice"
+sat() { "$satchel" --home "$work/home" --passphrase-fd 3 "$@" 3<<<"$pass"; }
+outbox_count() { sat outbox | grep -c ' bytes ' || true; }
+
+# The relay: init, a mailbox from the organisation's registration, a code minted by the operator.
+port=$(free_port)
+"$relay" init relay --name 127.0.0.1 --listen "127.0.0.1:$port" >relay-init.txt
+sed -i -e 's/^health = .*/health = off/' -e 's/^threads = .*/threads = 8/' relay/relay.conf
+pin=$(sed -n 's/^spki pin: *//p' relay-init.txt)
+backup=$(sed -n 's/^backup pin: *//p' relay-init.txt)
+"$satchel" keygen org -o org.key >/dev/null 2>&1
+"$satchel" keygen coordinator -o a.key >/dev/null
+"$satchel" org registration --org-key org.key --version 1 --coordinator "$(pub a.key)" -o reg.txt >/dev/null
+"$relay" mailbox create --config relay/relay.conf --registration reg.txt >/dev/null
+mailbox=$("$relay" mailbox list --config relay/relay.conf | cut -d' ' -f1)
+code=$("$relay" mailbox code --config relay/relay.conf "$mailbox" | sed -n 's/^enrollment code: //p')
+"$relay" serve --config relay/relay.conf 2>serve.log &
+pids+=($!)
+for _ in $(seq 100); do
+  curl -s --cacert relay/tls/cert.pem -o /dev/null "https://127.0.0.1:$port/" && break || sleep 0.1
+done
+
+roster() {  # version pin backup output
+  "$satchel" org roster --org-key org.key --version "$1" --coordinator "A=$(pub a.key)" --slots 2 \
+    --relay "https://127.0.0.1:$port" --pin "$2" --backup-pin "$3" -o "$4" >/dev/null
+}
+roster 1 "$pin" "$backup" r1.txt
+
+# The device: profile, trust, a form, two finalized records.
+sat init --kdf-passes 2 --kdf-memory 64 >/dev/null
+fp=$("$satchel" fingerprint "$(pub org.key)" | sed -n 's/^fingerprint: //p')
+sat trust org "$(pub org.key)" --confirm "$fp" >/dev/null
+sat roster add r1.txt >/dev/null
+"$satchel" org form --org-key org.key "$schema/forms/testimony-intake.json" -o form.signed >/dev/null
+sat form add form.signed >/dev/null
+for _ in 1 2; do
+  rid=$(sat record testimony-intake --answers "$schema/forms/testimony-intake.answers.json")
+  sat finalize "$rid" >/dev/null
+done
+check "two bundles wait in the outbox" test "$(outbox_count)" -eq 2
+
+refuses "sync before enrolling says how to enroll" "satchel enroll" sat sync
+refuses "a malformed code is refused before anything is sent" "32 characters" \
+  sat enroll --code-fd 4 4<<<"ABC"
+out=$(sat enroll --code-fd 4 4<<<"$code")
+check "enroll with a code read from a descriptor" grep -q "^enrolled with https://127.0.0.1:$port" <<<"$out"
+refuses "a second enrollment needs --again" "--again" sat enroll --code-fd 4 4<<<"$code"
+refuses "the spent code is refused" "unknown, used or expired" sat enroll --again --code-fd 4 4<<<"$code"
+settings=$(sat settings)
+check "settings show the token id, not the token" grep -q "^relay.token_id = [0-9a-f]\{16\}$" <<<"$settings"
+check "no relay.token line is printed" bash -c "! grep -q '^relay.token ' <<<\"\$0\"" "$settings"
+
+# A watched network: the relay answers with a certificate matching neither pin.
+roster 2 "$(printf '%064d' 7)" "$(printf '%064d' 8)" r2.txt
+sat roster add r2.txt >/dev/null
+refuses "a certificate matching neither pin fails closed, saying so" "intercepting" sat sync
+check "the bundles stay on the device after a pin mismatch" test "$(outbox_count)" -eq 2
+# The operator's key was lost: the roster's backup pin still works.
+roster 3 "$(printf '%064d' 7)" "$pin" r3.txt
+sat roster add r3.txt >/dev/null
+
+# Through an HTTP CONNECT proxy set in the settings.
+python3 "$support/connect_proxy.py" --log proxy.log >proxy.out &
+pids+=($!)
+for _ in $(seq 50); do [ -s proxy.out ] && break; sleep 0.1; done
+proxy_port=$(sed -n 's/^port //p' proxy.out)
+sat settings set proxy "127.0.0.1:$proxy_port" >/dev/null
+out=$(sat sync)
+check "sync stores both bundles (backup pin, through the proxy)" grep -q "^sync: 2 stored, 2 deleted" <<<"$out"
+check "the proxy carried the tunnel to the relay" grep -qx "127.0.0.1:$port" proxy.log
+check "stored bundles are deleted from the device" test "$(outbox_count)" -eq 0
+sat settings set proxy off >/dev/null
+
+# The relay answers "stored" for them (the coordinator side lists them).
+stored=$(find relay/storage -type f -size +1k | wc -l)
+check "the relay holds the two bundles" test "$stored" -ge 2
+
+# sync --watch: a new bundle goes out on the next round; SIGTERM stops it cleanly.
+rid=$(sat record testimony-intake --answers "$schema/forms/testimony-intake.answers.json")
+sat finalize "$rid" >/dev/null
+"$satchel" --home "$work/home" --passphrase-fd 3 sync --watch --interval 1 3<<<"$pass" >watch.out 2>&1 &
+watch=$!
+for _ in $(seq 100); do grep -q "1 stored" watch.out && break; sleep 0.1; done
+check "sync --watch sends the new bundle" grep -q "^sync: 1 stored" watch.out
+kill -TERM "$watch"
+rc=0
+wait "$watch" || rc=$?
+check "sync --watch stops cleanly on SIGTERM" test "$rc" -eq 0
+check "and says so" grep -q "^sync: stopped" watch.out
+
+check "the relay logged its start line and nothing about requests" test "$(grep -c . serve.log)" -le 1
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
