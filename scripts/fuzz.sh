@@ -11,6 +11,7 @@
 set -euo pipefail
 
 targets="fuzz_bundle_open fuzz_trust_documents fuzz_key_text fuzz_form_parse"
+targets+=" fuzz_relay_headers fuzz_relay_config"
 if [[ $# -lt 1 || " $targets " != *" $1 "* ]]; then
   echo "usage: $0 TARGET [SECONDS] [libFuzzer flags...]   (TARGET: ${targets// /, })" >&2
   exit 2

@@ -212,7 +212,7 @@ Result<std::unique_ptr<RelayClient>> RelayClient::create(const RelayUrl& url,
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_cert_verify_callback(ctx, &Impl::verify_pin, impl.get());
   impl->http.enable_server_certificate_verification(true);
-  impl->http.set_keep_alive(true);
+  impl->http.set_keep_alive(options.keep_alive);
   impl->http.set_connection_timeout(options.connect_timeout_seconds, 0);
   impl->http.set_read_timeout(options.read_timeout_seconds, 0);
   impl->http.set_write_timeout(options.write_timeout_seconds, 0);

@@ -4,6 +4,8 @@
 //     a missing file is recreated when nothing was committed;
 //   - a partial upload whose committed offset reaches its length is verified and stored (the
 //     crash came between its last commit and "stored");
+//   - a stored upload whose whole, verified data is under its .part name gets its final name
+//     back (a failed "stored" commit that SQLite replayed after the crash);
 //   - files that no metadata row names are removed (a crash between creating a file and
 //     recording it, or between a deletion's commit and its unlink).
 // Data that the metadata says was committed but is missing cannot come back: such an upload is
@@ -95,9 +97,27 @@ Status EmbeddedRelayStore::recover(Day today) {
     const std::string stored = stored_path(mailbox, id);
     struct stat st {};
     if (row.state == UploadState::kStored) {
-      if (::stat(stored.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) != row.length)
-        log("a stored upload's data is missing or has the wrong size (the disk lost "
-            "synced data); it stays listed so the operator notices");
+      if (::stat(stored.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) != row.length) {
+        // A "stored" commit that failed (its WAL sync) can still be replayed by SQLite after a
+        // crash, when a retry had already moved the verified data back to its .part name: a
+        // whole .part file is this upload's data.
+        FileHandle fd(::open(part.c_str(), O_RDWR | O_CLOEXEC));
+        bool whole = fd.valid() && ::fstat(fd.get(), &st) == 0 &&
+                     static_cast<uint64_t>(st.st_size) == row.length;
+        if (whole) {
+          auto h = hash_file_prefix(fd.get(), row.length);
+          whole = h && equal_in_constant_time(*h, id);
+        }
+        if (whole) {
+          if (ops_->fsync(fd.get()) != 0 || ops_->rename(part.c_str(), stored.c_str()) != 0 ||
+              ops_->fsync_directory(mailbox_dir(mailbox).c_str()) != 0)
+            return errno_error("recovery cannot restore a stored upload's data file", errno);
+          completed++;
+        } else {
+          log("a stored upload's data is missing or has the wrong size (the disk lost "
+              "synced data); it stays listed so the operator notices");
+        }
+      }
       ++it;
       continue;
     }

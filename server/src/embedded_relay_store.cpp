@@ -20,17 +20,6 @@ bool is_mailbox_id(std::string_view id) {
   return true;
 }
 
-std::optional<Hash32> parse_hex32(std::string_view hex) {
-  if (hex.size() != 64) return std::nullopt;
-  for (char c : hex)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
-  auto bytes = from_hex(hex);
-  if (!bytes || bytes->size() != 32) return std::nullopt;
-  Hash32 id{};
-  std::copy(bytes->begin(), bytes->end(), id.begin());
-  return id;
-}
-
 std::string mailbox_id_for(const OrgPublicKey& org) {
   return to_hex(org_id_for(org));
 }

@@ -4,7 +4,8 @@
 //   complete: verify SHA-256 → rename .part → final → fsync(dir) → metadata "stored" commit
 //   delete:   metadata commit (tombstone) → unlink → fsync(dir)
 // A failed write or fsync fails the call and cuts the file back; it is never retried as if it
-// had succeeded (a later request writes the bytes again).
+// had succeeded (a later request writes the bytes again). A failed metadata commit leaves the
+// synced data in place: SQLite may still replay that commit after a crash.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,8 +22,8 @@
 namespace satchel::relay {
 
 namespace {
-
 constexpr size_t kHashBlock = 1 << 20;
+}  // namespace
 
 Result<Hash32> hash_file_prefix(int fd, uint64_t length) {
   Sha256 h;
@@ -39,6 +40,8 @@ Result<Hash32> hash_file_prefix(int fd, uint64_t length) {
   }
   return h.finish();
 }
+
+namespace {
 
 // A stored upload opened for reading; O_NOATIME keeps reads from stamping the access time.
 class StoredFileSource final : public RandomAccessSource {
@@ -98,6 +101,11 @@ class EmbeddedUploadWriter final : public UploadWriter {
         today_(today) {
     // Hashing as the bytes arrive saves re-reading them when one writer sends the whole bundle.
     if (committed_ == 0) hasher_ = std::make_unique<Sha256>();
+    // A writer cuts back only what it appended: bytes already past the committed offset may be
+    // the synced data of a commit that failed yet can still be replayed (see commit()).
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) > committed_)
+      keep_ = std::min<uint64_t>(static_cast<uint64_t>(st.st_size), length_);
   }
 
   ~EmbeddedUploadWriter() override {
@@ -135,29 +143,31 @@ class EmbeddedUploadWriter final : public UploadWriter {
       std::optional<Hash32> precomputed;
       if (hasher_) precomputed = hasher_->finish();
       hasher_.reset();
-      auto done =
-          store_.finish_upload(mailbox_, id_, fd_.get(), length_, committed_, precomputed, today_);
-      if (!done && done.code() != Errc::kInvalidArgument) cut_back();
-      return done;
+      // Durable from here on: a failed completion leaves the data in place (see below).
+      return store_.finish_upload(mailbox_, id_, fd_.get(), length_, committed_, precomputed,
+                                  today_);
     }
     if (written_ > 0) {
       SATCHEL_TRY(make_durable(committed_ == 0));
+      // The data is durable: a metadata failure from here on must leave it in place. A commit
+      // whose WAL sync failed can still take effect when the relay restarts after a crash
+      // (SQLite recovery replays the frames it wrote), and must then find its bytes.
       std::lock_guard lock(store_.mu_);
       auto tx = Transaction::begin(*store_.db_);
-      if (!tx) return fail(tx.error());
+      if (!tx) return tx.error();
       auto st = store_.db_->prepare(
           "UPDATE uploads SET committed = ?1, day = ?2 "
           "WHERE mailbox_id = ?3 AND id = ?4 AND state = 0 AND committed = ?5");
-      if (!st) return fail(st.error());
+      if (!st) return st.error();
       st->bind(1, static_cast<int64_t>(target))
           .bind(2, today_)
           .bind(3, mailbox_)
           .bind_blob(4, id_)
           .bind(5, static_cast<int64_t>(committed_));
-      if (Status s = st->run(); !s) return fail(s.error());
+      if (Status s = st->run(); !s) return s.error();
       if (store_.db_->changes() != 1)
-        return fail(make_error(Errc::kIoError, "upload metadata changed under its writer"));
-      if (Status s = tx->commit(); !s) return fail(s.error());
+        return make_error(Errc::kIoError, "upload metadata changed under its writer");
+      if (Status s = tx->commit(); !s) return s.error();
       store_.trace("offset-committed");
     }
     return CommitResult{target, false};
@@ -186,7 +196,7 @@ class EmbeddedUploadWriter final : public UploadWriter {
 
   void cut_back() {
     // Best effort: bytes past the committed offset are ignored, and recovery cuts them anyway.
-    if (::ftruncate(fd_.get(), static_cast<off_t>(committed_)) != 0) return;
+    if (::ftruncate(fd_.get(), static_cast<off_t>(std::max(committed_, keep_))) != 0) return;
   }
 
   EmbeddedRelayStore& store_;
@@ -197,6 +207,7 @@ class EmbeddedUploadWriter final : public UploadWriter {
   uint64_t committed_;
   FileHandle fd_;
   Day today_;
+  uint64_t keep_ = 0;  // the file's size when this writer opened it, if past committed_
   uint64_t written_ = 0;
   bool spent_ = false;
   std::unique_ptr<Sha256> hasher_;

@@ -54,6 +54,11 @@ bool parse_host_port(std::string_view v, std::string& host, uint16_t& port) {
   if (colon == std::string_view::npos || colon == 0) return false;
   std::string_view h = v.substr(0, colon);
   if (h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  // A host name or address literal (IPv6 with an optional %zone): nothing that would render
+  // as another address ("[]", "[[a]]", "[ a]") or not at all.
+  if (h.empty() || h.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789.-_:%") != std::string_view::npos)
+    return false;
   auto p = parse_decimal(v.substr(colon + 1));
   if (!p || *p > 65535) return false;
   host = std::string(h);
@@ -231,9 +236,16 @@ std::string render_relay_config(const RelayConfig& c) {
        "# relay speaks TLS 1.3 itself. Behind a TLS-terminating proxy, listen on loopback, set\n"
        "# tls = off and challenge_pin to the SPKI SHA-256 of the proxy's public certificate.\n"
     << "listen = " << host_port(c.listen_host, c.listen_port) << "\n"
-    << "tls = " << (c.tls ? "on" : "off") << "\n"
-    << "certificate = " << c.certificate << "\n"
-    << "private_key = " << c.private_key << "\n";
+    << "tls = " << (c.tls ? "on" : "off") << "\n";
+  // With tls = off there may be no certificate: an empty value would not parse back.
+  if (!c.certificate.empty())
+    o << "certificate = " << c.certificate << "\n";
+  else
+    o << "# certificate = <PEM file>   (required with tls = on)\n";
+  if (!c.private_key.empty())
+    o << "private_key = " << c.private_key << "\n";
+  else
+    o << "# private_key = <PEM file, mode 0600>   (required with tls = on)\n";
   if (c.challenge_pin)
     o << "challenge_pin = " << to_hex(*c.challenge_pin) << "\n";
   else

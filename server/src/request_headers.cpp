@@ -3,6 +3,7 @@
 
 #include "satchel/relay/relay_store.h"
 
+#include <algorithm>
 #include <set>
 
 namespace satchel::relay {
@@ -25,6 +26,19 @@ bool is_metadata_key(std::string_view k) {
 }
 
 }  // namespace
+
+// Declared in relay_store.h; defined here, with the other text parsers, so that the fuzz build
+// can link this file without the store.
+std::optional<Hash32> parse_hex32(std::string_view hex) {
+  if (hex.size() != 64) return std::nullopt;
+  for (char c : hex)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+  auto bytes = from_hex(hex);
+  if (!bytes || bytes->size() != 32) return std::nullopt;
+  Hash32 id{};
+  std::copy(bytes->begin(), bytes->end(), id.begin());
+  return id;
+}
 
 std::optional<uint64_t> parse_decimal(std::string_view text) {
   if (text.empty() || text.size() > 19) return std::nullopt;

@@ -1,5 +1,5 @@
 // Small conversions shared by the embedded store's files: keys out of blobs, constant-time
-// comparison of hashes, and the in-memory name of an upload.
+// comparison of hashes, the in-memory name of an upload, and the hash of a data file.
 #pragma once
 
 #include <sodium.h>
@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "satchel/crypto/bundle.h"
 #include "satchel/crypto/encoding.h"
 
 namespace satchel::relay {
@@ -29,5 +30,8 @@ inline bool equal_in_constant_time(ByteView a, ByteView b) {
 inline std::string upload_key(std::string_view mailbox, ByteView id) {
   return std::string(mailbox) + "/" + to_hex(id);
 }
+
+// SHA-256 of the first `length` bytes of the open file `fd` (embedded_uploads.cpp).
+Result<Hash32> hash_file_prefix(int fd, uint64_t length);
 
 }  // namespace satchel::relay

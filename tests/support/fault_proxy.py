@@ -10,13 +10,16 @@ fixed position on every connection).
         --cut-up --cut-down --stall 5 --latency 50 --reset --stats proxy.stats
     fault_proxy.py --target 127.0.0.1:8443 --cut-every 4194304     # a resume bench
 
-The first line on stdout is "port N" (the port it listens on). Faults, one per faulted
-connection, with N drawn uniformly from 0..--window:
-    cut-up     forward N client->server bytes, then close both sides (FIN)
-    cut-down   forward N server->client bytes, then close both sides (a truncated response)
-    stall      after N bytes in either direction, forward nothing for S seconds, then cut
-    latency    delay every chunk, both ways, by MS milliseconds (the connection survives)
-    reset      after N client->server bytes, reset both sides (SO_LINGER 0: RST, not FIN)
+The first line on stdout is "port N" (the port it listens on). Each connection gets one of the
+enabled faults with probability --break-fraction, at a position N drawn from 0..--window:
+    --cut-up       forward N client->server bytes, then cut
+    --cut-down     forward N server->client bytes, then cut (a truncated response)
+    --stall S      after N bytes in either direction, forward nothing for S seconds, then cut
+    --latency MS   delay every chunk, both ways, by MS milliseconds (the connection survives)
+    --reset        after N client->server bytes, reset both sides (SO_LINGER 0: RST, not FIN)
+--cut-every BYTES cuts every connection after BYTES client->server bytes. A cut delivers exactly
+the bytes forwarded, then ends both sides with FIN (the kernel turns it into RST if the peer's
+data is still arriving, as for any close).
 --stats FILE is rewritten (atomically) at each connection close and on SIGTERM with
 "bytes_up N bytes_down N connections N faults N": bytes forwarded each way, connections
 accepted, faults that fired. --log FILE gets a line per connection. SIGTERM or SIGINT stops the
@@ -248,7 +251,7 @@ class Proxy:
         self.handlers = set()
 
     def log(self, line):
-        if self.log_file:
+        if self.log_file and not self.log_file.closed:
             self.log_file.write(line + "\n")
 
     def plan(self):
@@ -290,9 +293,9 @@ class Proxy:
         finally:
             self.connections.discard(conn)
             self.handlers.discard(asyncio.current_task())
+            self.stats.write()  # before the log line: a reader of the log sees these stats
             self.log(f"conn {conn.number} plan {self.describe(p)} fired {conn.fired or 'none'} "
                      f"up {conn.up} down {conn.down}")
-            self.stats.write()
 
     async def serve(self):
         loop = asyncio.get_running_loop()

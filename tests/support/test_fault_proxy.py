@@ -93,7 +93,8 @@ class Proxy:
         return {words[i]: int(words[i + 1]) for i in range(0, len(words), 2)}
 
     def wait_closed(self, connections, timeout=10):
-        """The stats once `connections` connections have closed; their log lines."""
+        """The stats once `connections` connections have closed (the proxy writes them before
+        each log line), and the log lines."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             lines = self.log()
@@ -108,6 +109,14 @@ class Proxy:
         with open(self.log_path) as f:
             lines = [LOG_LINE.match(line.strip()).groups() for line in f if line.strip()]
         return sorted(lines, key=lambda groups: int(groups[0]))
+
+    def kill(self):
+        """After a failed test: no SIGTERM protocol, just gone."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.dir.cleanup()
 
     def stop(self):
         """SIGTERM: must exit 0 promptly."""
@@ -169,7 +178,7 @@ class FaultProxyTest(unittest.TestCase):
 
     def start(self, *args):
         proxy = Proxy(self.echo.port, *args)
-        self.addCleanup(lambda: proxy.proc.poll() is None and proxy.proc.kill())
+        self.addCleanup(proxy.kill)
         return proxy
 
     def stop(self, proxy):

@@ -2,7 +2,16 @@
 // over TLS 1.3 on 127.0.0.1 with a generated certificate pinned by its SPKI hash.
 #include <catch2/catch_test_macros.hpp>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <iostream>
 #include <set>
+#include <sstream>
 
 #include "client/client_fixture.h"
 #include "relay_harness.h"
@@ -313,4 +322,156 @@ TEST_CASE("relay URLs and proxy addresses are parsed strictly", "[sync]") {
   CHECK(p->port == 9080);
   CHECK_FALSE(parse_proxy_address("127.0.0.1"));
   CHECK_FALSE(parse_proxy_address("127.0.0.1:x"));
+}
+
+namespace {
+
+// The fault-injecting proxy (tests/support/fault_proxy.py) as a child process.
+class FaultProxy {
+ public:
+  explicit FaultProxy(std::vector<std::string> args) {
+    int out[2];
+    REQUIRE(::pipe(out) == 0);
+    stats_ = (std::filesystem::temp_directory_path() /
+              ("satchel-proxy-" + std::to_string(::getpid()) + ".stats"))
+                 .string();
+    args.insert(args.begin(), {"python3", std::string(SATCHEL_SOURCE_DIR) + "/tests/support/fault_proxy.py",
+                               "--stats", stats_});
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::dup2(out[1], 1);
+      ::close(out[0]);
+      ::close(out[1]);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execvp("python3", argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    FILE* f = ::fdopen(out[0], "r");
+    REQUIRE(f != nullptr);
+    char line[64] = {};
+    REQUIRE(std::fgets(line, sizeof line, f) != nullptr);
+    REQUIRE(std::sscanf(line, "port %hu", &port_) == 1);
+    out_ = f;
+  }
+  ~FaultProxy() {
+    ::kill(pid_, SIGTERM);
+    int st = 0;
+    ::waitpid(pid_, &st, 0);
+    if (out_) std::fclose(out_);
+    std::filesystem::remove(stats_);
+  }
+  uint16_t port() const { return port_; }
+  // "bytes_up N bytes_down N connections N faults N" as numbers (written at each close).
+  std::map<std::string, uint64_t> stats() const {
+    std::map<std::string, uint64_t> m;
+    std::ifstream in(stats_);
+    std::string k;
+    uint64_t v;
+    while (in >> k >> v) m[k] = v;
+    return m;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+  FILE* out_ = nullptr;
+  std::string stats_;
+};
+
+bool full_tier() {
+  const char* t = std::getenv("SATCHEL_TEST_TIER");
+  return t && std::string(t) == "full";
+}
+
+}  // namespace
+
+TEST_CASE("through a proxy breaking 20% of connections, every bundle is stored exactly once and "
+          "byte-identical",
+          "[sync][proxy]") {
+  TestRelay relay([](relay::RelayConfig& c) {
+    c.limits.read_timeout_seconds = 3;
+    c.limits.token_requests_per_minute = 100000;
+  });
+  TestOrganisation org(1);
+  const std::string mailbox = relay.add_mailbox(org);
+  SecretBytes token = enroll(relay, mailbox);
+  Device device;
+  const size_t count = full_tier() ? 300 : 60;
+  std::map<std::string, Bytes> sent;
+  uint64_t total = 0;
+  for (size_t i = 0; i < count; ++i) {
+    // Mixed sizes: mostly small records, every tenth with an attachment of 1 to 2 MiB.
+    size_t size = (i % 10 == 9) ? (1u << 20) + (i * 7919) % (1u << 20) : 1 + (i * 104729) % 200000;
+    OutboxEntry e = device.add(size, static_cast<uint32_t>(1000 + i));
+    sent[e.upload_id] = satchel::relay::testing::test_bytes(size, static_cast<uint32_t>(1000 + i));
+    total += size;
+  }
+
+  // A quarter of connections draw a fault; a few finish before theirs fires, so about a fifth
+  // really break.
+  FaultProxy proxy({"--target", "127.0.0.1:" + std::to_string(relay.port()), "--seed", "20261201",
+                    "--break-fraction", "0.25", "--window", "2048", "--cut-up", "--cut-down",
+                    "--stall", "1", "--reset"});
+  auto url = parse_relay_url("https://127.0.0.1:" + std::to_string(proxy.port()));
+  REQUIRE(url);
+  RelayClientOptions o;
+  o.connect_timeout_seconds = 3;
+  o.read_timeout_seconds = 3;
+  o.write_timeout_seconds = 3;
+  o.keep_alive = false;  // every request on its own connection: 20% of requests are broken
+  auto c = RelayClient::create(*url, {pin_of(relay)}, o);
+  REQUIRE(c);
+  SyncOptions so = fast_options();
+  so.max_request_bytes = 512 * 1024;
+  uint64_t bytes_sent = 0;
+  size_t runs = 0;
+  for (; runs < 20; ++runs) {
+    auto report = sync_outbox(device.outbox, **c, token, so);
+    REQUIRE(report);
+    bytes_sent += report->bytes_sent;
+    auto left = device.outbox.list();
+    REQUIRE(left);
+    if (left->empty()) break;
+  }
+  auto left = device.outbox.list();
+  REQUIRE(left);
+  CHECK(left->empty());
+  const auto stats = proxy.stats();
+  std::ostringstream line;
+  line << count << " bundles, " << total << " bytes: " << runs + 1 << " sync run(s), "
+       << bytes_sent << " body bytes sent, " << stats.at("connections") << " connections, "
+       << stats.at("faults") << " broken";
+  std::cout << "proxy test: " << line.str() << "\n";
+  INFO(line.str());
+  CHECK(stats.at("faults") * 100 >= stats.at("connections") * 12);  // ~20% really broken
+
+  // The coordinator's view: each upload listed once, and its bytes identical.
+  const std::string session = relay.coordinator_session(org.coordinators[0], mailbox);
+  auto http = relay.client();
+  std::map<std::string, int> listed;
+  std::string after;
+  for (int page = 0; page < 100; ++page) {
+    auto res = http->Get("/v1/coordinator/uploads?limit=100" + (after.empty() ? "" : "&after=" + after),
+                         satchel::relay::testing::bearer(session));
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    auto j = nlohmann::json::parse(res->body);
+    for (auto& u : j["uploads"]) listed[u["id"].get<std::string>()]++;
+    if (j["next"].is_null()) break;
+    after = j["next"].get<std::string>();
+  }
+  CHECK(listed.size() == count);
+  for (const auto& [id, n] : listed) {
+    INFO(id);
+    CHECK(n == 1);
+    REQUIRE(sent.count(id) == 1);
+    auto res = http->Get("/v1/coordinator/uploads/" + id, satchel::relay::testing::bearer(session));
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    CHECK(res->body == satchel::relay::testing::body_of(sent[id]));
+  }
 }

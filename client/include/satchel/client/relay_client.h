@@ -38,6 +38,9 @@ struct RelayClientOptions {
   int connect_timeout_seconds = 30;
   int read_timeout_seconds = 60;
   int write_timeout_seconds = 60;
+  // Reuse one connection across requests (off: one connection per request, as tests use to
+  // put every request through the fault proxy's dice).
+  bool keep_alive = true;
 };
 
 enum class UploadState { kAbsent, kPartial, kStored, kDelivered };
