@@ -27,6 +27,7 @@ base_pkgs=(
   clang-14 libfuzzer-14-dev libclang-rt-14-dev llvm-14
   age time
   nginx-light wrk fiu-utils openssl curl nodejs
+  python3-cryptography  # Ed25519 coordinator challenge in tests/relay/test_nginx_topology.sh
 )
 bpo_pkgs=(libsqlcipher-dev libcatch2-dev)
 
