@@ -2,7 +2,9 @@
 # Sets up, builds, and runs Satchel's main job end to end on embedded defaults, with no external
 # service: an organisation with two coordinators; an advocate's encrypted profile that trusts it,
 # records a sample testimony with an attachment, finalizes it into the outbox; a coordinator opens
-# the sealed bundle; tampering is refused. Later issues add the relay and the coordinator workflow.
+# the sealed bundle; tampering is refused. Then a relay (satchel-relay, TLS 1.3 on 127.0.0.1) is
+# started, the device enrolls with a one-time code and syncs the demo bundle, and the relay is
+# stopped. A later issue adds the coordinator workflow (pull, reports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,8 +13,14 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
 satchel=$PWD/build/bin/satchel
 
+relay_bin=$PWD/build/bin/satchel-relay
 demo=$(mktemp -d "${TMPDIR:-/tmp}/satchel-demo.XXXXXX")
-trap 'rm -rf "$demo"' EXIT
+relay_pid=
+cleanup() {
+  [ -n "$relay_pid" ] && kill -TERM "$relay_pid" 2>/dev/null && wait "$relay_pid" 2>/dev/null
+  rm -rf "$demo"
+}
+trap cleanup EXIT
 cd "$demo"
 say() { printf '\n== %s\n' "$*"; }
 pub() { sed -n 's/^# public key: //p' "$1"; }
@@ -22,11 +30,16 @@ say "The organisation creates its offline signing key"
 say "Two coordinators create their keys"
 "$satchel" keygen coordinator -o amira.key
 "$satchel" keygen coordinator -o bao.key
+say "An operator sets up a relay: a self-signed TLS certificate and a backup key, printing both pins"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$relay_bin" init relay --name 127.0.0.1 --listen "127.0.0.1:$port" | tee relay-init.txt
+sed -i 's/^health = .*/health = off/' relay/relay.conf
+pin=$(sed -n 's/^spki pin: *//p' relay-init.txt)
+backup_pin=$(sed -n 's/^backup pin: *//p' relay-init.txt)
 say "The organisation signs a roster: who may read bundles, and which relay to use"
 "$satchel" org roster --org-key org.key --version 1 \
   --coordinator "Amira=$(pub amira.key)" --coordinator "Bao=$(pub bao.key)" --slots 3 \
-  --relay https://relay.example.org --pin "$(printf '%064d' 1)" --backup-pin "$(printf '%064d' 2)" \
-  -o roster.txt
+  --relay "https://127.0.0.1:$port" --pin "$pin" --backup-pin "$backup_pin" -o roster.txt
 say "A field device creates its key"
 "$satchel" keygen device -o device.key
 
@@ -86,6 +99,28 @@ say "Offline path: the outbox is exported to a folder (a USB stick) and a coordi
 mkdir usb
 sat outbox export usb
 "$satchel" bundle open --key amira.key usb/*.bundle delivered.package | head -4
+say "THE RELAY: it gets a mailbox from the organisation's registration (authentication keys only)"
+"$satchel" org registration --org-key org.key --version 1 \
+  --coordinator "$(pub amira.key)" --coordinator "$(pub bao.key)" -o registration.txt
+"$relay_bin" mailbox create --config relay/relay.conf --registration registration.txt
+mailbox=$("$relay_bin" mailbox list --config relay/relay.conf | cut -d' ' -f1)
+code=$("$relay_bin" mailbox code --config relay/relay.conf "$mailbox" | sed -n 's/^enrollment code: //p')
+"$relay_bin" serve --config relay/relay.conf &
+relay_pid=$!
+for _ in $(seq 100); do
+  curl -s --cacert relay/tls/cert.pem -o /dev/null "https://127.0.0.1:$port/" && break || sleep 0.1
+done
+say "The device enrolls with the one-time code (typed at a prompt; here from a descriptor)"
+sat enroll --code-fd 4 4<<<"$code"
+say "Sync: the bundle goes to the relay (TLS 1.3, pinned), which stores ciphertext only"
+sat sync
+sat outbox
+echo "What the relay's storage holds (files named by the ciphertext's hash, dated to the day):"
+(cd relay/storage && find . -type f -printf '%TY-%Tm-%Td %TH:%TM  %8s  %p\n' | sort -k4)
+if grep -rqa "border" relay/storage; then echo "plaintext on the relay!"; exit 1; fi
+kill -TERM "$relay_pid"
+wait "$relay_pid" || true
+relay_pid=
 say "Nothing readable is left in the profile"
 if grep -rqa "statement" "$demo/profile"; then echo "plaintext found!"; exit 1; fi
 echo "(no plaintext of the testimony or the attachment in any profile file)"
