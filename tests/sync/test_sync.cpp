@@ -475,3 +475,44 @@ TEST_CASE("through a proxy breaking 20% of connections, every bundle is stored e
     CHECK(res->body == satchel::relay::testing::body_of(sent[id]));
   }
 }
+
+TEST_CASE("a seized relay's storage holds no token, code, client address or user agent",
+          "[sync]") {
+  TestRelay relay;
+  TestOrganisation org(1);
+  const std::string mailbox = relay.add_mailbox(org);
+  const std::string code = relay.mint_code(mailbox);
+  auto c = client_of(relay, {pin_of(relay)});
+  auto enrolled = c->enroll(secret_text(code));
+  REQUIRE(enrolled);
+  const std::string token(reinterpret_cast<const char*>(enrolled->token.data()),
+                          enrolled->token.size());
+  auto token_bytes = from_base64url(token);
+  REQUIRE(token_bytes);
+  auto code_bytes = from_base32(code);
+  REQUIRE(code_bytes);
+  Device device;
+  for (uint32_t i = 0; i < 5; ++i) device.add(10000 + i, 50 + i);
+  auto report = sync_outbox(device.outbox, *c, enrolled->token, fast_options());
+  REQUIRE(report);
+  REQUIRE(report->stored == 5);
+  relay.stop();  // checkpoint and close the database, as a seizure of a stopped relay would find
+
+  std::string everything;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(relay.config.storage)) {
+    if (!f.is_regular_file()) continue;
+    std::ifstream in(f.path(), std::ios::binary);
+    everything.append(std::istreambuf_iterator<char>(in), {});
+  }
+  REQUIRE(everything.size() > 50000);  // the bundles are there
+  auto absent = [&](std::string_view what, std::string_view needle) {
+    INFO(what);
+    CHECK(everything.find(needle) == std::string::npos);
+  };
+  absent("token text", token);
+  absent("token bytes", {reinterpret_cast<const char*>(token_bytes->data()), token_bytes->size()});
+  absent("code text", code);
+  absent("code bytes", {reinterpret_cast<const char*>(code_bytes->data()), code_bytes->size()});
+  absent("client address", "127.0.0.1");
+  absent("user agent", "tus-client");
+}
