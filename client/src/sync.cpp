@@ -195,6 +195,9 @@ Result<SyncReport> sync_outbox(Outbox& outbox, RelayClient& relay, const SecretB
     }
   }
   report.bytes_sent = relay.body_bytes_sent() - before_sent;
+  // Deleted means gone: secure_delete zeroed the rows' pages, and the checkpoint removes the WAL
+  // frames that still held the bundles' earlier pages.
+  if (report.deleted > 0) SATCHEL_TRY(outbox.checkpoint());
   return report;
 }
 

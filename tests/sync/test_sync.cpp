@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "client/client_fixture.h"
+#include "client/sqlcipher_pages.h"
 #include "relay_harness.h"
 #include "satchel/client/outbox.h"
 #include "satchel/client/relay_client.h"
@@ -515,4 +516,69 @@ TEST_CASE("a seized relay's storage holds no token, code, client address or user
   absent("code bytes", {reinterpret_cast<const char*>(code_bytes->data()), code_bytes->size()});
   absent("client address", "127.0.0.1");
   absent("user agent", "tus-client");
+}
+
+TEST_CASE("a bundle deleted after sync leaves no byte of it in any database page or WAL frame",
+          "[sync][forensics]") {
+  TestRelay relay;
+  TestOrganisation org(1);
+  const std::string mailbox = relay.add_mailbox(org);
+  SecretBytes token = enroll(relay, mailbox);
+  Device device;
+  const size_t size = 300000;
+  device.add(size, 77);
+  Bytes data = satchel::relay::testing::test_bytes(size, 77);
+  // Samples of the bundle: 32 bytes from every 16 KiB.
+  std::vector<Bytes> samples;
+  for (size_t at = 0; at + 32 <= size; at += 16384) samples.emplace_back(data.begin() + at, data.begin() + at + 32);
+  auto key = [&] {
+    SecretBytes wipe(32);
+    std::ifstream w(wipe_key_path(device.profile.home), std::ios::binary);
+    Bytes wb((std::istreambuf_iterator<char>(w)), {});
+    std::copy(wb.begin(), wb.end(), wipe.data());
+    std::ifstream k(keyslots_path(device.profile.home), std::ios::binary);
+    Bytes kb((std::istreambuf_iterator<char>(k)), {});
+    return unlock_keyslots(kb, device.profile.passphrase, wipe).value();
+  }();
+  auto count_hits = [&] {
+    size_t n = 0;
+    auto scan = [&](const std::vector<Bytes>& pages) {
+      for (const Bytes& page : pages)
+        for (const Bytes& s : samples)
+          if (std::search(page.begin(), page.end(), s.begin(), s.end()) != page.end()) ++n;
+    };
+    scan(satchel::testing::decrypt_database_pages(database_path(device.profile.home), key));
+    scan(satchel::testing::decrypt_wal_frames(database_path(device.profile.home) + "-wal", key));
+    return n;
+  };
+  // Positive control: before the sync the scan finds the bundle's bytes.
+  REQUIRE(count_hits() >= samples.size());
+
+  auto c = client_of(relay, {pin_of(relay)});
+  auto report = sync_outbox(device.outbox, *c, token, fast_options());
+  REQUIRE(report);
+  REQUIRE(report->deleted == 1);
+  CHECK(count_hits() == 0);
+}
+
+TEST_CASE("a bundle exported to a folder is still uploaded, unless sync is told to skip it",
+          "[sync]") {
+  TestRelay relay;
+  TestOrganisation org(1);
+  const std::string mailbox = relay.add_mailbox(org);
+  SecretBytes token = enroll(relay, mailbox);
+  Device device;
+  OutboxEntry e = device.add(4000, 21);
+  REQUIRE(device.outbox.set_state(e.outbox_id, "exported", 0));
+  auto c = client_of(relay, {pin_of(relay)});
+  SyncOptions skip = fast_options();
+  skip.include_exported = false;
+  auto skipped = sync_outbox(device.outbox, *c, token, skip);
+  REQUIRE(skipped);
+  CHECK(skipped->stored == 0);
+  CHECK(state_on_relay(relay, token, e.upload_id) == UploadState::kAbsent);
+  auto sent = sync_outbox(device.outbox, *c, token, fast_options());
+  REQUIRE(sent);
+  CHECK(sent->stored == 1);
+  CHECK(state_on_relay(relay, token, e.upload_id) == UploadState::kStored);
 }

@@ -51,8 +51,10 @@ class Outbox {
   // at the end of the bundle).
   Status read_range(int64_t outbox_id, uint64_t offset, size_t max, Bytes& out);
   Status set_state(int64_t outbox_id, const std::string& state, uint64_t offset);
-  // Deletes an entry and its bytes: no row or receipt is kept.
+  // Deletes an entry and its bytes: no row or receipt is kept. Call checkpoint() after a batch
+  // of removals so that no earlier page version survives in the WAL.
   Status remove(int64_t outbox_id);
+  Status checkpoint() { return db_.checkpoint_truncate(); }
 
  private:
   Database& db_;
