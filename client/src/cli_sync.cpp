@@ -38,7 +38,8 @@ void install_stop_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: a blocked read returns, and the run stops between requests
+  sa.sa_flags = 0;  // the flag is checked between requests and while waiting; a request in
+                    // flight finishes or times out first (cpp-httplib retries after EINTR)
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 }
@@ -124,10 +125,10 @@ int enroll(int code_fd, size_t relay_index, bool again) {
   auto link = relay_from_roster(*profile, (*roster)->relays[relay_index].url);
   if (!link) return fail(link.error());
 
-  auto src = client::PassphraseSource::resolve(-1);
-  if (!src) return fail(src.error());
-  if (code_fd >= 0) src->fd = code_fd;
-  auto code = client::read_passphrase(*src, "Enrollment code: ");
+  // The code comes from --code-fd or the terminal, never from the passphrase's descriptor.
+  client::PassphraseSource src;
+  if (code_fd >= 0) src.fd = code_fd;
+  auto code = client::read_passphrase(src, "Enrollment code: ");
   if (!code) return fail(code.error());
 
   auto relay = client_for(*link);
@@ -136,10 +137,16 @@ int enroll(int code_fd, size_t relay_index, bool again) {
   if (!enrolled) return fail(enrolled.error());
   const std::string_view token(reinterpret_cast<const char*>(enrolled->token.data()),
                                enrolled->token.size());
-  Status s = profile->set_setting(kTokenSetting, token);
+  // The token, its id and the relay that issued it are written together or not at all.
+  Status s = profile->db().begin();
+  if (s) s = profile->set_setting(kTokenSetting, token);
   if (s) s = profile->set_setting(kTokenIdSetting, enrolled->token_id);
   if (s) s = profile->set_setting(kRelayUrlSetting, link->relay.url);
-  if (!s) return fail(s.error());
+  if (s) s = profile->db().commit();
+  if (!s) {
+    profile->db().rollback();
+    return fail(s.error());
+  }
   std::cout << "enrolled with " << link->relay.url << " (token id " << enrolled->token_id
             << ")\n";
   return kExitOk;
@@ -180,7 +187,10 @@ bool sync_once(client::Profile& profile, const SyncArgs& args, bool& fatal) {
   if (!url) return stop(url.error());
   auto token = secret_setting(profile, kTokenSetting);
   if (!token) return stop(token.error());
-  auto link = relay_from_roster(profile, url->value_or(""));
+  if (!*url || (*url)->empty())
+    return stop(make_error(Errc::kNotFound, "this device is not enrolled with a relay: run "
+                                            "`satchel enroll` with the code from your coordinator"));
+  auto link = relay_from_roster(profile, **url);
   if (!link) return stop(link.error());
   auto relay = client_for(*link);
   if (!relay) return stop(relay.error());
@@ -191,6 +201,11 @@ bool sync_once(client::Profile& profile, const SyncArgs& args, bool& fatal) {
   options.delete_when_stored = !(*keep && **keep == "yes");
   options.include_exported = !args.skip_exported;
   options.cancelled = [] { return g_stop.load(); };
+  options.sleep = [](std::chrono::milliseconds d) {  // a wait that a stop signal cuts short
+    const auto until = std::chrono::steady_clock::now() + d;
+    while (!g_stop.load() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  };
   const bool tty = ::isatty(STDERR_FILENO) == 1;
   if (tty) options.progress = draw_bar;
   client::Outbox outbox(profile.db());

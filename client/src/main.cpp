@@ -1,4 +1,5 @@
 // satchel: the field client and coordinator command line. Commands live in cli_*.cpp.
+#include <csignal>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -16,6 +17,9 @@ void harden_process() {
   };
   setrlimit(RLIMIT_CORE, &none);
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // A relay may close a connection while a request body is still being written (it refuses
+  // before reading); that must be an error value, not a SIGPIPE that kills `satchel sync`.
+  signal(SIGPIPE, SIG_IGN);
 }
 
 }  // namespace

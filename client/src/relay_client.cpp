@@ -182,6 +182,18 @@ struct RelayClient::Impl {
     return 0;
   }
 
+  // A CONNECT proxy's own refusal (407 and the like) comes back as if it were the relay's
+  // answer, on a socket left without TLS: drop that socket so the next request starts afresh.
+  Status check_proxy(const httplib::Response& res) {
+    if (res.status == 407 || (res.status >= 400 && !res.has_header("Content-Type") &&
+                              !res.has_header("Tus-Resumable"))) {
+      http.stop();
+      return make_error(Errc::kNetwork, "the proxy (or something between) refused the "
+                                        "connection to the relay (HTTP " + std::to_string(res.status) + ")");
+    }
+    return Status::Ok();
+  }
+
   Error transport_error(httplib::Error e) {
     if (pin_mismatch)
       return make_error(Errc::kRelayPinMismatch,
@@ -217,6 +229,7 @@ Result<std::unique_ptr<RelayClient>> RelayClient::create(const RelayUrl& url,
   impl->http.set_read_timeout(options.read_timeout_seconds, 0);
   impl->http.set_write_timeout(options.write_timeout_seconds, 0);
   impl->http.set_follow_location(false);
+  impl->http.set_decompress(false);  // the relay never compresses: no decompression bombs
   impl->http.set_default_headers({{"User-Agent", kUserAgent}});
   if (options.proxy) impl->http.set_proxy(options.proxy->host, options.proxy->port);
   return std::unique_ptr<RelayClient>(new RelayClient(std::move(impl)));
@@ -224,8 +237,9 @@ Result<std::unique_ptr<RelayClient>> RelayClient::create(const RelayUrl& url,
 
 namespace {
 
-Error refusal(const httplib::Response& res, int64_t& retry_after) {
+Error refusal(const httplib::Response& res, int64_t& retry_after, bool& unchanged) {
   retry_after = 0;
+  unchanged = res.status == 429 || res.status == 503 || res.status == 423;
   if (res.has_header("Retry-After")) {
     if (auto v = parse_decimal(res.get_header_value("Retry-After")))
       retry_after = static_cast<int64_t>(std::min<uint64_t>(*v, 86400 * 2));
@@ -247,19 +261,24 @@ Error refusal(const httplib::Response& res, int64_t& retry_after) {
     case 500:
       return make_error(Errc::kRelayRetryLater, what);
     case 400:
-      if (code == "incomplete-body" || code == "upload-hash-mismatch")
-        return make_error(Errc::kRelayRetryLater, what);
+      // upload-hash-mismatch is not retried: the device's copy hashes to the id, so the relay
+      // (or the path to it) is corrupting bytes, and sending them again would not help.
+      if (code == "incomplete-body") return make_error(Errc::kRelayRetryLater, what);
       return make_error(Errc::kRelayRefused, what);
     case 507:
       if (code == "insufficient-storage") return make_error(Errc::kRelayRetryLater, what);
       return make_error(Errc::kRelayRefused, what);
     default:
+      // 502/504 from a front proxy, and any other server error: come back later.
+      if (res.status >= 500) return make_error(Errc::kRelayRetryLater, what);
       return make_error(Errc::kRelayRefused, what);
   }
 }
 
 Result<UploadStatus> upload_status_of(const httplib::Response& res) {
   UploadStatus s;
+  if (res.get_header_value("Tus-Resumable") != "1.0.0")
+    return make_error(Errc::kNetwork, "the answer did not come from a tus relay");
   const std::string state = res.get_header_value("Upload-State");
   if (state == "partial") s.state = UploadState::kPartial;
   else if (state == "stored") s.state = UploadState::kStored;
@@ -269,6 +288,8 @@ Result<UploadStatus> upload_status_of(const httplib::Response& res) {
   auto length = parse_decimal(res.get_header_value("Upload-Length"));
   if (!offset || !length || *offset > *length)
     return make_error(Errc::kRelayRefused, "the relay's answer has an invalid Upload-Offset");
+  if (s.state != UploadState::kPartial && *offset != *length)
+    return make_error(Errc::kRelayRefused, "the relay's answer says complete but is not");
   s.offset = *offset;
   s.length = *length;
   return s;
@@ -279,8 +300,8 @@ Result<UploadStatus> upload_status_of(const httplib::Response& res) {
 httplib::Headers auth_headers(const SecretBytes& token) {
   std::string value = "Bearer ";
   value.append(reinterpret_cast<const char*>(token.data()), token.size());
-  httplib::Headers h{{"Authorization", value}, {"Tus-Resumable", "1.0.0"}};
-  sodium_memzero(value.data(), value.size());
+  httplib::Headers h{{"Tus-Resumable", "1.0.0"}};
+  h.emplace("Authorization", std::move(value));  // moved, not copied: wipe_headers() reaches it
   return h;
 }
 
@@ -314,11 +335,18 @@ Result<Enrollment> RelayClient::enroll(const SecretBytes& code) {
                                                   std::to_string(digits));
   put("\"}");
   impl_->pin_mismatch = false;
-  auto res = impl_->http.Post(impl_->path("/v1/enroll").c_str(), httplib::Headers{},
-                              reinterpret_cast<const char*>(body.data()), n, "application/json");
+  unchanged_ = false;
+  retry_after_ = 0;
+  // Streamed from secret memory, so cpp-httplib holds no std::string copy of the code.
+  auto provider = [&](size_t offset, size_t want, httplib::DataSink& sink) {
+    return sink.write(reinterpret_cast<const char*>(body.data()) + offset, std::min(want, n - offset));
+  };
+  auto res = impl_->http.Post(impl_->path("/v1/enroll").c_str(), httplib::Headers{}, n, provider,
+                              "application/json");
   if (!res) return impl_->transport_error(res.error());
+  if (Status p = impl_->check_proxy(*res); !p) return p.error();
   if (res->status != 200) {
-    Error e = refusal(*res, retry_after_);
+    Error e = refusal(*res, retry_after_, unchanged_);
     if (res->status == 403)
       e.message = "the relay refused the enrollment code: it is unknown, used or expired";
     return e;
@@ -347,12 +375,15 @@ Result<Enrollment> RelayClient::enroll(const SecretBytes& code) {
 Result<UploadStatus> RelayClient::status(const std::string& upload_id, const SecretBytes& token) {
   if (!valid_upload_id(upload_id)) return make_error(Errc::kInvalidArgument, "bad upload id");
   impl_->pin_mismatch = false;
+  unchanged_ = false;
+  retry_after_ = 0;
   httplib::Headers h = auth_headers(token);
   auto res = impl_->http.Head(impl_->path("/v1/uploads/" + upload_id).c_str(), h);
   wipe_headers(h);
   if (!res) return impl_->transport_error(res.error());
+  if (Status p = impl_->check_proxy(*res); !p) return p.error();
   if (res->status == 404) return UploadStatus{};
-  if (res->status != 200) return refusal(*res, retry_after_);
+  if (res->status != 200) return refusal(*res, retry_after_, unchanged_);
   return upload_status_of(*res);
 }
 
@@ -361,6 +392,8 @@ Result<UploadStatus> RelayClient::create(const std::string& upload_id, uint64_t 
                                          const BodyReader& body) {
   if (!valid_upload_id(upload_id)) return make_error(Errc::kInvalidArgument, "bad upload id");
   impl_->pin_mismatch = false;
+  unchanged_ = false;
+  retry_after_ = 0;
   impl_->body_error = Status::Ok();
   httplib::Headers h = auth_headers(token);
   h.emplace("Upload-Length", std::to_string(length));
@@ -382,7 +415,8 @@ Result<UploadStatus> RelayClient::create(const std::string& upload_id, uint64_t 
   wipe_headers(h);
   if (!impl_->body_error) return impl_->body_error.error();
   if (!res) return impl_->transport_error(res.error());
-  if (res->status != 201 && res->status != 200) return refusal(*res, retry_after_);
+  if (Status p = impl_->check_proxy(*res); !p) return p.error();
+  if (res->status != 201 && res->status != 200) return refusal(*res, retry_after_, unchanged_);
   return upload_status_of(*res);
 }
 
@@ -391,6 +425,8 @@ Result<UploadStatus> RelayClient::append(const std::string& upload_id, uint64_t 
                                          const BodyReader& body) {
   if (!valid_upload_id(upload_id)) return make_error(Errc::kInvalidArgument, "bad upload id");
   impl_->pin_mismatch = false;
+  unchanged_ = false;
+  retry_after_ = 0;
   impl_->body_error = Status::Ok();
   httplib::Headers h = auth_headers(token);
   h.emplace("Upload-Offset", std::to_string(offset));
@@ -410,7 +446,8 @@ Result<UploadStatus> RelayClient::append(const std::string& upload_id, uint64_t 
   wipe_headers(h);
   if (!impl_->body_error) return impl_->body_error.error();
   if (!res) return impl_->transport_error(res.error());
-  if (res->status != 204) return refusal(*res, retry_after_);
+  if (Status p = impl_->check_proxy(*res); !p) return p.error();
+  if (res->status != 204) return refusal(*res, retry_after_, unchanged_);
   return upload_status_of(*res);
 }
 

@@ -41,58 +41,66 @@ class BundleUpload {
     const BodyReader body = [&](uint64_t offset, size_t max, Bytes& out) {
       return outbox_.read_range(entry.outbox_id, offset, max, out);
     };
+    // What to do next. A bundle never sent starts with one creation request carrying its bytes;
+    // one that was being sent first asks the relay where it stands.
+    enum class Step { kCreate, kAsk, kAppend };
+    Step step = entry.state == "uploading" ? Step::kAsk : Step::kCreate;
+    uint64_t at = 0;  // the relay's committed offset, for kAppend
+    uint64_t best_offset = 0;
     uint32_t failures = 0;
-    uint64_t best_offset = entry.state == "uploading" ? entry.uploaded_offset : 0;
-    // A bundle never sent starts with one creation request carrying its bytes; anything else
-    // first asks the relay where it stands.
-    bool ask_first = entry.state == "uploading";
+    const uint64_t sent_before = relay_.body_bytes_sent();
     for (;;) {
       if (options_.cancelled && options_.cancelled()) {
         report_.problems.push_back(entry.upload_id.substr(0, 16) + ": interrupted");
         return false;
       }
       Result<UploadStatus> answer = Error{};
-      if (ask_first) {
-        ++report_.requests;
+      ++report_.requests;
+      if (step == Step::kAsk) {
         answer = relay_.status(entry.upload_id, token_);
-        if (answer && answer->state == UploadState::kPartial) {
-          if (answer->offset > best_offset) failures = 0;  // the relay kept what arrived
-          best_offset = answer->offset;
-          committed(answer->offset);
-          SATCHEL_TRY(outbox_.set_state(entry.outbox_id, "uploading", answer->offset));
-          ++report_.requests;
-          answer = relay_.append(entry.upload_id, answer->offset,
-                                 std::min(entry.size - answer->offset, options_.max_request_bytes),
-                                 token_, body);
-        } else if (answer && answer->state == UploadState::kAbsent) {
-          SATCHEL_TRY(outbox_.set_state(entry.outbox_id, "uploading", 0));
-          ++report_.requests;
-          answer = relay_.create(entry.upload_id, entry.size, options_.max_request_bytes, token_,
-                                 body);
+        if (answer && answer->state == UploadState::kAbsent) {
+          step = Step::kCreate;
+          continue;
         }
-      } else {
+      } else if (step == Step::kCreate) {
         SATCHEL_TRY(outbox_.set_state(entry.outbox_id, "uploading", 0));
-        ++report_.requests;
         answer = relay_.create(entry.upload_id, entry.size, options_.max_request_bytes, token_,
                                body);
+      } else {
+        SATCHEL_TRY(outbox_.set_state(entry.outbox_id, "uploading", at));
+        answer = relay_.append(entry.upload_id, at,
+                               std::min(entry.size - at, options_.max_request_bytes), token_,
+                               body);
+      }
+      if (answer && answer->length != entry.size) {
+        report_.problems.push_back(entry.upload_id.substr(0, 16) +
+                                   ": the relay reports another length for it");
+        return false;
+      }
+      // However the relay answers, one run never sends a bundle's bytes more than about twice.
+      if (relay_.body_bytes_sent() - sent_before > 2 * entry.size + (1u << 20)) {
+        report_.problems.push_back(entry.upload_id.substr(0, 16) +
+                                   ": the relay keeps too little of what is sent; left for later");
+        return false;
       }
       if (answer) {
-        if (answer->length != entry.size)
-          return make_error(Errc::kRelayRefused,
-                            "the relay reports another length for bundle " +
-                                entry.upload_id.substr(0, 16));
         if (answer->state == UploadState::kStored || answer->state == UploadState::kDelivered) {
           committed(entry.size);
           return true;
         }
-        // Partial after a request that completed: continue from the new offset.
-        if (answer->offset > best_offset) failures = 0;
+        // Partial: continue from the relay's committed offset (it kept what arrived).
+        const bool moved = answer->offset > best_offset;
+        const bool was_ask = step == Step::kAsk;
         best_offset = std::max(best_offset, answer->offset);
         committed(answer->offset);
-        ask_first = true;
-        continue;
+        at = answer->offset;
+        step = Step::kAppend;
+        if (moved) failures = 0;
+        if (moved || was_ask) continue;  // a HEAD's answer is simply where to continue from
       }
-      const Error& e = answer.error();
+      // A failure, or an answer that moved nothing: back off, within bounds.
+      const Error e = answer ? make_error(Errc::kRelayRetryLater, "the relay made no progress")
+                             : answer.error();
       if (fatal(e.code)) return e;
       if (!retryable(e.code)) {
         report_.problems.push_back(entry.upload_id.substr(0, 16) + ": " + e.message);
@@ -110,7 +118,9 @@ class BundleUpload {
       }
       options_.sleep(backoff_delay(failures - 1, options_.backoff_base, options_.backoff_cap,
                                    retry_after));
-      ask_first = true;
+      // A refusal given before the body was read (rate limit, busy, locked) changed nothing on
+      // the relay: repeat the same request. After anything else, ask where the upload stands.
+      if (!answer && !relay_.last_refusal_changed_nothing()) step = Step::kAsk;
     }
   }
 
@@ -124,8 +134,10 @@ class BundleUpload {
 
 }  // namespace
 
-Result<SyncReport> sync_outbox(Outbox& outbox, RelayClient& relay, const SecretBytes& token,
-                               const SyncOptions& given) {
+namespace {
+
+Result<SyncReport> sync_entries(Outbox& outbox, RelayClient& relay, const SecretBytes& token,
+                                const SyncOptions& given, size_t& deleted) {
   SyncOptions options = given;
   if (!options.sleep) options.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
   if (options.max_request_bytes == 0 || options.max_failures == 0)
@@ -145,9 +157,12 @@ Result<SyncReport> sync_outbox(Outbox& outbox, RelayClient& relay, const SecretB
         if (fatal(s.error().code)) return s.error();
         continue;
       }
-      if (s->state == UploadState::kDelivered || (options.delete_when_stored && s->state == UploadState::kStored)) {
+      if (s->length != e.size) continue;  // not this bundle's answer: keep it, ask next time
+      if (s->state == UploadState::kDelivered ||
+          (options.delete_when_stored && s->state == UploadState::kStored)) {
         SATCHEL_TRY(outbox.remove(e.outbox_id));
         ++report.deleted;
+        ++deleted;
       } else if (s->state == UploadState::kAbsent || s->state == UploadState::kPartial) {
         // The relay lost track of it (tombstone lapsed after delivery, or an operator's
         // retention): send it again rather than assume it arrived.
@@ -190,14 +205,27 @@ Result<SyncReport> sync_outbox(Outbox& outbox, RelayClient& relay, const SecretB
     if (options.delete_when_stored) {
       SATCHEL_TRY(outbox.remove(e.outbox_id));
       ++report.deleted;
+      ++deleted;
     } else {
       SATCHEL_TRY(outbox.set_state(e.outbox_id, "stored", e.size));
     }
   }
   report.bytes_sent = relay.body_bytes_sent() - before_sent;
+  return report;
+}
+
+}  // namespace
+
+Result<SyncReport> sync_outbox(Outbox& outbox, RelayClient& relay, const SecretBytes& token,
+                               const SyncOptions& options) {
+  size_t deleted = 0;
+  auto report = sync_entries(outbox, relay, token, options, deleted);
   // Deleted means gone: secure_delete zeroed the rows' pages, and the checkpoint removes the WAL
-  // frames that still held the bundles' earlier pages.
-  if (report.deleted > 0) SATCHEL_TRY(outbox.checkpoint());
+  // frames that still held the bundles' earlier pages — also when the run ended in an error.
+  if (deleted > 0) {
+    Status st = outbox.checkpoint();
+    if (!st && report) return st.error();
+  }
   return report;
 }
 

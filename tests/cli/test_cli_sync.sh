@@ -105,8 +105,8 @@ check "stored bundles are deleted from the device" test "$(outbox_count)" -eq 0
 sat settings set proxy off >/dev/null
 
 # The relay answers "stored" for them (the coordinator side lists them).
-stored=$(find relay/storage -type f -size +1k | wc -l)
-check "the relay holds the two bundles" test "$stored" -ge 2
+stored=$(find relay/storage/uploads -type f -regextype posix-extended -regex '.*/[0-9a-f]{64}' | wc -l)
+check "the relay holds the two bundles, named by their hashes" test "$stored" -eq 2
 
 # sync --watch: a new bundle goes out on the next round; SIGTERM stops it cleanly.
 rid=$(sat record testimony-intake --answers "$schema/forms/testimony-intake.answers.json")

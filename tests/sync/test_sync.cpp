@@ -11,6 +11,8 @@
 #include <map>
 #include <iostream>
 #include <set>
+#include <thread>
+#include <atomic>
 #include <sstream>
 
 #include "client/client_fixture.h"
@@ -228,7 +230,7 @@ TEST_CASE("keeping bundles until delivered: a stored bundle leaves the device on
   CHECK(gone->empty());
 }
 
-TEST_CASE("a bundle the relay already holds is not sent again", "[sync]") {
+TEST_CASE("a bundle being sent that the relay already holds is not sent again", "[sync]") {
   TestRelay relay;
   TestOrganisation org(1);
   const std::string mailbox = relay.add_mailbox(org);
@@ -581,4 +583,110 @@ TEST_CASE("a bundle exported to a folder is still uploaded, unless sync is told 
   REQUIRE(sent);
   CHECK(sent->stored == 1);
   CHECK(state_on_relay(relay, token, e.upload_id) == UploadState::kStored);
+}
+
+TEST_CASE("sync waits as long as a 429's Retry-After asks, then finishes", "[sync]") {
+  TestRelay relay([](relay::RelayConfig& c) { c.limits.token_requests_per_minute = 4; });
+  TestOrganisation org(1);
+  const std::string mailbox = relay.add_mailbox(org);
+  SecretBytes token = enroll(relay, mailbox);
+  Device device;
+  for (uint32_t i = 0; i < 10; ++i) device.add(2000 + i, 300 + i);
+  auto c = client_of(relay, {pin_of(relay)});
+  SyncOptions o = fast_options();
+  o.backoff_base = std::chrono::milliseconds(1);  // so only Retry-After can make a wait of 1 s
+  o.backoff_cap = std::chrono::milliseconds(10);
+  std::vector<int64_t> waits;
+  o.sleep = [&](std::chrono::milliseconds d) {
+    waits.push_back(d.count());
+    relay.clock.advance((d.count() + 999) / 1000);  // the relay's clock moves as the device waits
+  };
+  auto report = sync_outbox(device.outbox, *c, token, o);
+  REQUIRE(report);
+  CHECK(report->stored == 10);
+  REQUIRE_FALSE(waits.empty());
+  CHECK(*std::max_element(waits.begin(), waits.end()) >= 1000);  // Retry-After is whole seconds
+}
+
+namespace {
+
+// A pinned server that speaks just enough tus to lie: every request gets `answer`.
+struct LyingRelay {
+  std::unique_ptr<httplib::SSLServer> server;
+  std::thread thread;
+  int port = 0;
+  std::atomic<int> requests{0};
+
+  LyingRelay(const TestRelay& real, std::function<void(httplib::Response&)> answer) {
+    server = std::make_unique<httplib::SSLServer>(real.config.certificate.c_str(),
+                                                  real.config.private_key.c_str());
+    auto handler = [this, answer](const httplib::Request&, httplib::Response& res) {
+      ++requests;
+      answer(res);
+    };
+    server->Post("/v1/uploads", handler);
+    server->Patch(R"(/v1/uploads/.*)", handler);
+    server->Get(R"(/v1/uploads/.*)", handler);  // HEAD goes to the Get handler
+    port = server->bind_to_any_port("127.0.0.1");
+    thread = std::thread([this] { server->listen_after_bind(); });
+    for (int i = 0; i < 200 && !server->is_running(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ~LyingRelay() {
+    server->stop();
+    thread.join();
+  }
+};
+
+void tus_answer(httplib::Response& res, const char* state, uint64_t offset, uint64_t length) {
+  res.status = 204;
+  res.set_header("Tus-Resumable", "1.0.0");
+  res.set_header("Upload-State", state);
+  res.set_header("Upload-Offset", std::to_string(offset));
+  res.set_header("Upload-Length", std::to_string(length));
+}
+
+}  // namespace
+
+TEST_CASE("answers a relay cannot honestly give never make the device delete a bundle",
+          "[sync][hostile]") {
+  TestRelay real;
+  Device device;
+  OutboxEntry e = device.add(100000, 31);
+  RelayClientOptions o;
+  o.read_timeout_seconds = 5;
+  auto url_for = [](int port) {
+    return parse_relay_url("https://127.0.0.1:" + std::to_string(port)).value();
+  };
+  struct Lie {
+    const char* what;
+    std::function<void(httplib::Response&)> answer;
+  };
+  const uint64_t n = e.size;
+  const std::vector<Lie> lies = {
+      {"stored, but with an offset short of the length",
+       [n](httplib::Response& r) { tus_answer(r, "stored", n - 1, n); }},
+      {"delivered, for another length", [n](httplib::Response& r) { tus_answer(r, "delivered", n + 1, n + 1); }},
+      {"stored, without Tus-Resumable",
+       [n](httplib::Response& r) {
+         tus_answer(r, "stored", n, n);
+         r.headers.erase("Tus-Resumable");
+       }},
+      {"an unknown state", [n](httplib::Response& r) { tus_answer(r, "kept", n, n); }},
+      {"partial forever, never moving", [n](httplib::Response& r) { tus_answer(r, "partial", 0, n); }},
+  };
+  for (const Lie& lie : lies) {
+    INFO(lie.what);
+    LyingRelay liar(real, lie.answer);
+    auto c = RelayClient::create(url_for(liar.port), {pin_of(real)}, o);
+    REQUIRE(c);
+    SyncOptions so = fast_options();
+    auto report = sync_outbox(device.outbox, **c, secret_text(std::string(43, 'A')), so);
+    if (report) CHECK(report->stored == 0);
+    auto left = device.outbox.list();
+    REQUIRE(left);
+    REQUIRE(left->size() == 1);  // still on the device
+    CHECK(liar.requests.load() <= 40);  // bounded however the relay answers
+    CHECK((*c)->body_bytes_sent() <= 2 * n + (1u << 20));
+  }
 }

@@ -85,6 +85,9 @@ class RelayClient {
 
   // Seconds the last refusal asked to wait (Retry-After), 0 when none.
   int64_t retry_after_seconds() const { return retry_after_; }
+  // True if the last request was refused before its body was read (429, 503, 423): the
+  // relay's state is as it was, and the same request may simply be repeated.
+  bool last_refusal_changed_nothing() const { return unchanged_; }
   // Bytes of request bodies handed to the connection so far (a dropped request counts too).
   uint64_t body_bytes_sent() const { return body_bytes_sent_; }
 
@@ -93,6 +96,7 @@ class RelayClient {
   explicit RelayClient(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   int64_t retry_after_ = 0;
+  bool unchanged_ = false;
   uint64_t body_bytes_sent_ = 0;
 };
 
