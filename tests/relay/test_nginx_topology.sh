@@ -23,7 +23,7 @@ nginx=$(command -v nginx || echo /usr/sbin/nginx)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/satchel-nginx.XXXXXX")
 prefix=$work/nginx
-relay_pid= nginx_pid=
+relay_pid='' nginx_pid=''
 cleanup() {
   [ -n "$nginx_pid" ] && kill -TERM "$nginx_pid" 2>/dev/null && wait "$nginx_pid" || true
   [ -n "$relay_pid" ] && kill -TERM "$relay_pid" 2>/dev/null && wait "$relay_pid" || true
