@@ -32,7 +32,9 @@ constexpr const char* kTokenIdSetting = "relay.token_id";
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
+extern "C" void on_stop_signal(int) {
+  g_stop.store(true);
+}
 
 void install_stop_handlers() {
   struct sigaction sa {};
@@ -59,8 +61,7 @@ Result<RelayLink> relay_from_roster(client::Profile& profile, const std::string&
     return make_error(Errc::kNotFound,
                       "no roster is trusted yet: add one with `satchel trust org` and "
                       "`satchel roster add`");
-  if ((*roster)->relays.empty())
-    return make_error(Errc::kNotFound, "the roster names no relay");
+  if ((*roster)->relays.empty()) return make_error(Errc::kNotFound, "the roster names no relay");
   RelayLink link;
   bool found = false;
   for (const RosterRelay& r : (*roster)->relays) {
@@ -147,8 +148,7 @@ int enroll(int code_fd, size_t relay_index, bool again) {
     profile->db().rollback();
     return fail(s.error());
   }
-  std::cout << "enrolled with " << link->relay.url << " (token id " << enrolled->token_id
-            << ")\n";
+  std::cout << "enrolled with " << link->relay.url << " (token id " << enrolled->token_id << ")\n";
   return kExitOk;
 }
 
@@ -188,8 +188,9 @@ bool sync_once(client::Profile& profile, const SyncArgs& args, bool& fatal) {
   auto token = secret_setting(profile, kTokenSetting);
   if (!token) return stop(token.error());
   if (!*url || (*url)->empty())
-    return stop(make_error(Errc::kNotFound, "this device is not enrolled with a relay: run "
-                                            "`satchel enroll` with the code from your coordinator"));
+    return stop(make_error(Errc::kNotFound,
+                           "this device is not enrolled with a relay: run "
+                           "`satchel enroll` with the code from your coordinator"));
   auto link = relay_from_roster(profile, **url);
   if (!link) return stop(link.error());
   auto relay = client_for(*link);
@@ -220,8 +221,8 @@ bool sync_once(client::Profile& profile, const SyncArgs& args, bool& fatal) {
   for (const std::string& p : report->problems) std::cerr << "satchel: pending " << p << "\n";
   std::cout << "sync: " << report->stored << " stored, " << report->deleted
             << " deleted from this device, " << report->pending << " pending; "
-            << report->bytes_sent << " bytes sent for " << report->bundle_bytes
-            << " bundle bytes" << std::endl;  // flushed: --watch writes one line per round
+            << report->bytes_sent << " bytes sent for " << report->bundle_bytes << " bundle bytes"
+            << std::endl;  // flushed: --watch writes one line per round
   return report->pending == 0;
 }
 
@@ -271,9 +272,8 @@ int settings_set(const std::string& name, const std::string& value) {
   }
   auto profile = open_profile();
   if (!profile) return fail(profile.error());
-  Status s = name == "proxy"
-                 ? profile->set_setting(kProxySetting, value == "off" ? "" : value)
-                 : profile->set_setting(kKeepSetting, value);
+  Status s = name == "proxy" ? profile->set_setting(kProxySetting, value == "off" ? "" : value)
+                             : profile->set_setting(kKeepSetting, value);
   if (!s) return fail(s.error());
   std::cout << name << " set\n";
   return kExitOk;
@@ -293,17 +293,15 @@ void add_sync_commands(CLI::App& app, Action& action) {
   en->add_option("--code-fd", ea->code_fd, "read the code from this descriptor, not the terminal");
   en->add_option("--relay", ea->relay, "which relay of the roster (from 0)");
   en->add_flag("--again", ea->again, "replace an existing enrollment");
-  en->callback([&action, ea] {
-    action = [ea] { return enroll(ea->code_fd, ea->relay, ea->again); };
-  });
+  en->callback(
+      [&action, ea] { action = [ea] { return enroll(ea->code_fd, ea->relay, ea->again); }; });
 
   auto sa = std::make_shared<SyncArgs>();
   auto* sy = app.add_subcommand("sync", "Upload the outbox to the relay (resumes, then deletes)");
   sy->add_flag("--watch", sa->watch, "keep running, syncing at random intervals");
   sy->add_option("--interval", sa->interval, "mean seconds between runs with --watch")
       ->check(CLI::Range(1.0, 86400.0));
-  sy->add_flag("--skip-exported", sa->skip_exported,
-               "leave bundles already exported to a folder");
+  sy->add_flag("--skip-exported", sa->skip_exported, "leave bundles already exported to a folder");
   sy->callback([&action, sa] { action = [sa] { return sync(*sa); }; });
 
   auto* st = app.add_subcommand("settings", "Show or change this device's sync settings");
@@ -312,9 +310,8 @@ void add_sync_commands(CLI::App& app, Action& action) {
   auto* set = st->add_subcommand("set", "proxy HOST:PORT|off, keep-until-delivered yes|no");
   set->add_option("NAME", *name)->required();
   set->add_option("VALUE", *value)->required();
-  set->callback([&action, name, value] {
-    action = [name, value] { return settings_set(*name, *value); };
-  });
+  set->callback(
+      [&action, name, value] { action = [name, value] { return settings_set(*name, *value); }; });
   st->callback([&action, st] {
     if (!st->got_subcommand("set")) action = [] { return settings_show(); };
   });

@@ -1,7 +1,7 @@
 // satchel: the field client and coordinator command line. Commands live in cli_*.cpp.
-#include <csignal>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <csignal>
 
 #include <iostream>
 

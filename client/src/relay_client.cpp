@@ -86,8 +86,9 @@ std::string refusal_code(const httplib::Response& res) {
   auto j = nlohmann::json::parse(res.body, nullptr, false);
   if (!j.is_object() || !j.contains("error") || !j["error"].is_string()) return "unknown";
   std::string code = j["error"].get<std::string>();
-  if (code.empty() || code.size() > 40 ||
-      !std::all_of(code.begin(), code.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '-'; }))
+  if (code.empty() || code.size() > 40 || !std::all_of(code.begin(), code.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || c == '-';
+      }))
     return "unknown";
   return code;
 }
@@ -152,7 +153,8 @@ struct RelayClient::Impl {
   bool pin_mismatch = false;  // set by the verify callback during the last handshake
   Status body_error = Status::Ok();
 
-  Impl(RelayUrl u, std::vector<Hash32> p) : url(std::move(u)), pins(std::move(p)), http(url.host, url.port) {}
+  Impl(RelayUrl u, std::vector<Hash32> p)
+      : url(std::move(u)), pins(std::move(p)), http(url.host, url.port) {}
 
   std::string path(std::string_view tail) const { return url.base_path + std::string(tail); }
 
@@ -188,8 +190,10 @@ struct RelayClient::Impl {
     if (res.status == 407 || (res.status >= 400 && !res.has_header("Content-Type") &&
                               !res.has_header("Tus-Resumable"))) {
       http.stop();
-      return make_error(Errc::kNetwork, "the proxy (or something between) refused the "
-                                        "connection to the relay (HTTP " + std::to_string(res.status) + ")");
+      return make_error(Errc::kNetwork,
+                        "the proxy (or something between) refused the "
+                        "connection to the relay (HTTP " +
+                            std::to_string(res.status) + ")");
     }
     return Status::Ok();
   }
@@ -245,8 +249,8 @@ Error refusal(const httplib::Response& res, int64_t& retry_after, bool& unchange
       retry_after = static_cast<int64_t>(std::min<uint64_t>(*v, 86400 * 2));
   }
   const std::string code = refusal_code(res);
-  const std::string what = "the relay refused the request: " + code + " (HTTP " +
-                           std::to_string(res.status) + ")";
+  const std::string what =
+      "the relay refused the request: " + code + " (HTTP " + std::to_string(res.status) + ")";
   switch (res.status) {
     case 401:
     case 403:
@@ -280,10 +284,14 @@ Result<UploadStatus> upload_status_of(const httplib::Response& res) {
   if (res.get_header_value("Tus-Resumable") != "1.0.0")
     return make_error(Errc::kNetwork, "the answer did not come from a tus relay");
   const std::string state = res.get_header_value("Upload-State");
-  if (state == "partial") s.state = UploadState::kPartial;
-  else if (state == "stored") s.state = UploadState::kStored;
-  else if (state == "delivered") s.state = UploadState::kDelivered;
-  else return make_error(Errc::kRelayRefused, "the relay's answer has no valid Upload-State");
+  if (state == "partial")
+    s.state = UploadState::kPartial;
+  else if (state == "stored")
+    s.state = UploadState::kStored;
+  else if (state == "delivered")
+    s.state = UploadState::kDelivered;
+  else
+    return make_error(Errc::kRelayRefused, "the relay's answer has no valid Upload-State");
   auto offset = parse_decimal(res.get_header_value("Upload-Offset"));
   auto length = parse_decimal(res.get_header_value("Upload-Length"));
   if (!offset || !length || *offset > *length)
@@ -331,15 +339,17 @@ Result<Enrollment> RelayClient::enroll(const SecretBytes& code) {
     ++digits;
   }
   if (digits != 32)
-    return make_error(Errc::kInvalidArgument, "an enrollment code has 32 characters, this one has " +
-                                                  std::to_string(digits));
+    return make_error(
+        Errc::kInvalidArgument,
+        "an enrollment code has 32 characters, this one has " + std::to_string(digits));
   put("\"}");
   impl_->pin_mismatch = false;
   unchanged_ = false;
   retry_after_ = 0;
   // Streamed from secret memory, so cpp-httplib holds no std::string copy of the code.
   auto provider = [&](size_t offset, size_t want, httplib::DataSink& sink) {
-    return sink.write(reinterpret_cast<const char*>(body.data()) + offset, std::min(want, n - offset));
+    return sink.write(reinterpret_cast<const char*>(body.data()) + offset,
+                      std::min(want, n - offset));
   };
   auto res = impl_->http.Post(impl_->path("/v1/enroll").c_str(), httplib::Headers{}, n, provider,
                               "application/json");
@@ -357,9 +367,10 @@ Result<Enrollment> RelayClient::enroll(const SecretBytes& code) {
       j["token_id"].is_string()) {
     std::string& token = j["token"].get_ref<std::string&>();
     std::string id = j["token_id"].get<std::string>();
-    const bool token_ok = token.size() == 43 && std::all_of(token.begin(), token.end(), [](char c) {
-                            return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-                          });
+    const bool token_ok =
+        token.size() == 43 && std::all_of(token.begin(), token.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+        });
     if (token_ok && id.size() == 16 && from_hex(id)) {
       out.token = SecretBytes(token.size());
       std::memcpy(out.token.data(), token.data(), token.size());
@@ -368,7 +379,8 @@ Result<Enrollment> RelayClient::enroll(const SecretBytes& code) {
     sodium_memzero(token.data(), token.size());
   }
   sodium_memzero(res->body.data(), res->body.size());
-  if (out.token.empty()) return make_error(Errc::kRelayRefused, "the relay's enrollment answer is malformed");
+  if (out.token.empty())
+    return make_error(Errc::kRelayRefused, "the relay's enrollment answer is malformed");
   return out;
 }
 
@@ -403,8 +415,8 @@ Result<UploadStatus> RelayClient::create(const std::string& upload_id, uint64_t 
     Bytes chunk;
     Status st = body(offset, std::min(want, kProviderStep), chunk);
     if (!st || chunk.empty()) {
-      impl_->body_error = st ? make_error(Errc::kIoError, "outbox entry is shorter than its size")
-                             : st;
+      impl_->body_error =
+          st ? make_error(Errc::kIoError, "outbox entry is shorter than its size") : st;
       return false;
     }
     body_bytes_sent_ += chunk.size();
@@ -434,8 +446,8 @@ Result<UploadStatus> RelayClient::append(const std::string& upload_id, uint64_t 
     Bytes chunk;
     Status st = body(offset + sent, std::min(want, kProviderStep), chunk);
     if (!st || chunk.empty()) {
-      impl_->body_error = st ? make_error(Errc::kIoError, "outbox entry is shorter than its size")
-                             : st;
+      impl_->body_error =
+          st ? make_error(Errc::kIoError, "outbox entry is shorter than its size") : st;
       return false;
     }
     body_bytes_sent_ += chunk.size();

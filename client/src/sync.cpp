@@ -16,8 +16,8 @@ std::chrono::milliseconds backoff_delay(uint32_t failures, std::chrono::millisec
   if (ceiling > 0)
     delay = static_cast<int64_t>(
         randombytes_uniform(static_cast<uint32_t>(std::min<int64_t>(ceiling, UINT32_MAX - 1)) + 1));
-  return std::chrono::milliseconds(
-      std::max<int64_t>(delay, std::chrono::duration_cast<std::chrono::milliseconds>(retry_after).count()));
+  return std::chrono::milliseconds(std::max<int64_t>(
+      delay, std::chrono::duration_cast<std::chrono::milliseconds>(retry_after).count()));
 }
 
 namespace {
@@ -27,7 +27,9 @@ bool fatal(Errc code) {
          code == Errc::kIoError || code == Errc::kInternal;
 }
 
-bool retryable(Errc code) { return code == Errc::kNetwork || code == Errc::kRelayRetryLater; }
+bool retryable(Errc code) {
+  return code == Errc::kNetwork || code == Errc::kRelayRetryLater;
+}
 
 class BundleUpload {
  public:
@@ -64,13 +66,12 @@ class BundleUpload {
         }
       } else if (step == Step::kCreate) {
         SATCHEL_TRY(outbox_.set_state(entry.outbox_id, "uploading", 0));
-        answer = relay_.create(entry.upload_id, entry.size, options_.max_request_bytes, token_,
-                               body);
+        answer =
+            relay_.create(entry.upload_id, entry.size, options_.max_request_bytes, token_, body);
       } else {
         SATCHEL_TRY(outbox_.set_state(entry.outbox_id, "uploading", at));
         answer = relay_.append(entry.upload_id, at,
-                               std::min(entry.size - at, options_.max_request_bytes), token_,
-                               body);
+                               std::min(entry.size - at, options_.max_request_bytes), token_, body);
       }
       if (answer && answer->length != entry.size) {
         report_.problems.push_back(entry.upload_id.substr(0, 16) +
@@ -108,16 +109,16 @@ class BundleUpload {
       }
       const auto retry_after = std::chrono::seconds(relay_.retry_after_seconds());
       if (retry_after > options_.max_wait)
-        return make_error(Errc::kRelayRetryLater,
-                          e.message + "; the relay asks to wait " +
-                              std::to_string(retry_after.count()) + " s: try again later");
+        return make_error(Errc::kRelayRetryLater, e.message + "; the relay asks to wait " +
+                                                      std::to_string(retry_after.count()) +
+                                                      " s: try again later");
       if (++failures >= options_.max_failures) {
         report_.problems.push_back(entry.upload_id.substr(0, 16) + ": gave up after " +
                                    std::to_string(failures) + " failures (" + e.message + ")");
         return false;
       }
-      options_.sleep(backoff_delay(failures - 1, options_.backoff_base, options_.backoff_cap,
-                                   retry_after));
+      options_.sleep(
+          backoff_delay(failures - 1, options_.backoff_base, options_.backoff_cap, retry_after));
       // A refusal given before the body was read (rate limit, busy, locked) changed nothing on
       // the relay: repeat the same request. After anything else, ask where the upload stands.
       if (!answer && !relay_.last_refusal_changed_nothing()) step = Step::kAsk;
@@ -139,7 +140,8 @@ namespace {
 Result<SyncReport> sync_entries(Outbox& outbox, RelayClient& relay, const SecretBytes& token,
                                 const SyncOptions& given, size_t& deleted) {
   SyncOptions options = given;
-  if (!options.sleep) options.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+  if (!options.sleep)
+    options.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
   if (options.max_request_bytes == 0 || options.max_failures == 0)
     return make_error(Errc::kInvalidArgument, "sync options: zero request size or failures");
 

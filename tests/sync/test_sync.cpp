@@ -6,14 +6,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
-#include <map>
 #include <iostream>
+#include <map>
 #include <set>
-#include <thread>
-#include <atomic>
 #include <sstream>
+#include <thread>
 
 #include "client/client_fixture.h"
 #include "client/sqlcipher_pages.h"
@@ -30,7 +30,9 @@ using satchel::relay::testing::TestRelay;
 
 namespace {
 
-SecretBytes secret_text(const std::string& s) { return satchel::testing::secret_of(s); }
+SecretBytes secret_text(const std::string& s) {
+  return satchel::testing::secret_of(s);
+}
 
 // A device profile with an outbox, enrolled with a relay's mailbox.
 struct Device {
@@ -102,7 +104,8 @@ TEST_CASE("sync stores every outbox bundle on the relay, resuming large ones, th
   SecretBytes token = enroll(relay, mailbox);
   Device device;
   std::vector<OutboxEntry> entries;
-  for (size_t size : {1u, 4096u, 65536u, 65537u, 3u << 20}) entries.push_back(device.add(size, static_cast<uint32_t>(size)));
+  for (size_t size : {1u, 4096u, 65536u, 65537u, 3u << 20})
+    entries.push_back(device.add(size, static_cast<uint32_t>(size)));
 
   auto c = client_of(relay, {pin_of(relay)});
   SyncOptions o = fast_options();
@@ -119,7 +122,8 @@ TEST_CASE("sync stores every outbox bundle on the relay, resuming large ones, th
   CHECK(report->pending == 0);
   CHECK(report->bytes_sent == report->bundle_bytes);  // nothing sent twice on a clean network
   CHECK(progress_calls > entries.size());
-  for (const auto& e : entries) CHECK(state_on_relay(relay, token, e.upload_id) == UploadState::kStored);
+  for (const auto& e : entries)
+    CHECK(state_on_relay(relay, token, e.upload_id) == UploadState::kStored);
   auto left = device.outbox.list();
   REQUIRE(left);
   CHECK(left->empty());
@@ -217,9 +221,9 @@ TEST_CASE("keeping bundles until delivered: a stored bundle leaves the device on
   CHECK(second->deleted == 0);
 
   const std::string session = relay.coordinator_session(org.coordinators[0], mailbox);
-  auto ack = relay.client()->Post("/v1/coordinator/uploads/" + e.upload_id + "/ack",
-                                  satchel::relay::testing::bearer(session), std::string(),
-                                  std::string());
+  auto ack =
+      relay.client()->Post("/v1/coordinator/uploads/" + e.upload_id + "/ack",
+                           satchel::relay::testing::bearer(session), std::string(), std::string());
   REQUIRE(ack);
   REQUIRE(ack->status == 200);
   auto third = sync_outbox(device.outbox, *c, token, keep);
@@ -241,7 +245,9 @@ TEST_CASE("a bundle being sent that the relay already holds is not sent again", 
   // Another copy of the device (a restored backup) already sent it.
   auto c = client_of(relay, {pin_of(relay)});
   Bytes data = satchel::relay::testing::test_bytes(300000, 11);
-  auto up = satchel::relay::testing::tus_upload_whole(*relay.client(), std::string(reinterpret_cast<const char*>(token.data()), token.size()), data);
+  auto up = satchel::relay::testing::tus_upload_whole(
+      *relay.client(), std::string(reinterpret_cast<const char*>(token.data()), token.size()),
+      data);
   REQUIRE(up);
   REQUIRE(up->status == 201);
   auto report = sync_outbox(device.outbox, *c, token, fast_options());
@@ -296,11 +302,13 @@ TEST_CASE("backoff is full jitter under an exponential cap and honours Retry-Aft
     CHECK(d.count() >= 0);
     CHECK(d.count() <= std::min<int64_t>(5000, int64_t{100} << std::min<uint32_t>(f, 20)));
   }
-  CHECK(backoff_delay(0, milliseconds(100), milliseconds(5000), std::chrono::seconds(7)).count() >= 7000);
+  CHECK(backoff_delay(0, milliseconds(100), milliseconds(5000), std::chrono::seconds(7)).count() >=
+        7000);
   // Jitter: twenty draws at the cap are not all equal.
   std::set<int64_t> seen;
   for (int i = 0; i < 20; ++i)
-    seen.insert(backoff_delay(10, milliseconds(1000), milliseconds(60000), std::chrono::seconds(0)).count());
+    seen.insert(backoff_delay(10, milliseconds(1000), milliseconds(60000), std::chrono::seconds(0))
+                    .count());
   CHECK(seen.size() > 1);
 }
 
@@ -310,13 +318,14 @@ TEST_CASE("relay URLs and proxy addresses are parsed strictly", "[sync]") {
   CHECK(u->host == "relay.example.org");
   CHECK(u->port == 8443);
   CHECK(u->base_path == "/base");
-  auto onion = parse_relay_url("https://abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.onion");
+  auto onion =
+      parse_relay_url("https://abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.onion");
   REQUIRE(onion);
   CHECK(onion->port == 443);
   CHECK(parse_relay_url("https://[::1]:9")->host == "::1");
-  for (const char* bad : {"http://relay.example.org", "https://user@relay", "https://relay/?q=1",
-                          "https://relay:0", "https://relay:99999", "https://", "https://a b",
-                          "ftp://relay"}) {
+  for (const char* bad :
+       {"http://relay.example.org", "https://user@relay", "https://relay/?q=1", "https://relay:0",
+        "https://relay:99999", "https://", "https://a b", "ftp://relay"}) {
     INFO(bad);
     CHECK_FALSE(parse_relay_url(bad));
   }
@@ -338,8 +347,9 @@ class FaultProxy {
     stats_ = (std::filesystem::temp_directory_path() /
               ("satchel-proxy-" + std::to_string(::getpid()) + ".stats"))
                  .string();
-    args.insert(args.begin(), {"python3", std::string(SATCHEL_SOURCE_DIR) + "/tests/support/fault_proxy.py",
-                               "--stats", stats_});
+    args.insert(args.begin(),
+                {"python3", std::string(SATCHEL_SOURCE_DIR) + "/tests/support/fault_proxy.py",
+                 "--stats", stats_});
     pid_ = ::fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
@@ -392,9 +402,10 @@ bool full_tier() {
 
 }  // namespace
 
-TEST_CASE("through a proxy breaking 20% of connections, every bundle is stored exactly once and "
-          "byte-identical",
-          "[sync][proxy]") {
+TEST_CASE(
+    "through a proxy breaking 20% of connections, every bundle is stored exactly once and "
+    "byte-identical",
+    "[sync][proxy]") {
   TestRelay relay([](relay::RelayConfig& c) {
     c.limits.read_timeout_seconds = 3;
     c.limits.token_requests_per_minute = 100000;
@@ -445,9 +456,9 @@ TEST_CASE("through a proxy breaking 20% of connections, every bundle is stored e
   CHECK(left->empty());
   const auto stats = proxy.stats();
   std::ostringstream line;
-  line << count << " bundles, " << total << " bytes: " << runs + 1 << " sync run(s), "
-       << bytes_sent << " body bytes sent, " << stats.at("connections") << " connections, "
-       << stats.at("faults") << " broken";
+  line << count << " bundles, " << total << " bytes: " << runs + 1 << " sync run(s), " << bytes_sent
+       << " body bytes sent, " << stats.at("connections") << " connections, " << stats.at("faults")
+       << " broken";
   std::cout << "proxy test: " << line.str() << "\n";
   INFO(line.str());
   CHECK(stats.at("faults") * 100 >= stats.at("connections") * 12);  // ~20% really broken
@@ -458,8 +469,9 @@ TEST_CASE("through a proxy breaking 20% of connections, every bundle is stored e
   std::map<std::string, int> listed;
   std::string after;
   for (int page = 0; page < 100; ++page) {
-    auto res = http->Get("/v1/coordinator/uploads?limit=100" + (after.empty() ? "" : "&after=" + after),
-                         satchel::relay::testing::bearer(session));
+    auto res =
+        http->Get("/v1/coordinator/uploads?limit=100" + (after.empty() ? "" : "&after=" + after),
+                  satchel::relay::testing::bearer(session));
     REQUIRE(res);
     REQUIRE(res->status == 200);
     auto j = nlohmann::json::parse(res->body);
@@ -479,8 +491,7 @@ TEST_CASE("through a proxy breaking 20% of connections, every bundle is stored e
   }
 }
 
-TEST_CASE("a seized relay's storage holds no token, code, client address or user agent",
-          "[sync]") {
+TEST_CASE("a seized relay's storage holds no token, code, client address or user agent", "[sync]") {
   TestRelay relay;
   TestOrganisation org(1);
   const std::string mailbox = relay.add_mailbox(org);
@@ -532,7 +543,8 @@ TEST_CASE("a bundle deleted after sync leaves no byte of it in any database page
   Bytes data = satchel::relay::testing::test_bytes(size, 77);
   // Samples of the bundle: 32 bytes from every 16 KiB.
   std::vector<Bytes> samples;
-  for (size_t at = 0; at + 32 <= size; at += 16384) samples.emplace_back(data.begin() + at, data.begin() + at + 32);
+  for (size_t at = 0; at + 32 <= size; at += 16384)
+    samples.emplace_back(data.begin() + at, data.begin() + at + 32);
   auto key = [&] {
     SecretBytes wipe(32);
     std::ifstream w(wipe_key_path(device.profile.home), std::ios::binary);
@@ -666,14 +678,16 @@ TEST_CASE("answers a relay cannot honestly give never make the device delete a b
   const std::vector<Lie> lies = {
       {"stored, but with an offset short of the length",
        [n](httplib::Response& r) { tus_answer(r, "stored", n - 1, n); }},
-      {"delivered, for another length", [n](httplib::Response& r) { tus_answer(r, "delivered", n + 1, n + 1); }},
+      {"delivered, for another length",
+       [n](httplib::Response& r) { tus_answer(r, "delivered", n + 1, n + 1); }},
       {"stored, without Tus-Resumable",
        [n](httplib::Response& r) {
          tus_answer(r, "stored", n, n);
          r.headers.erase("Tus-Resumable");
        }},
       {"an unknown state", [n](httplib::Response& r) { tus_answer(r, "kept", n, n); }},
-      {"partial forever, never moving", [n](httplib::Response& r) { tus_answer(r, "partial", 0, n); }},
+      {"partial forever, never moving",
+       [n](httplib::Response& r) { tus_answer(r, "partial", 0, n); }},
   };
   for (const Lie& lie : lies) {
     INFO(lie.what);
@@ -685,7 +699,7 @@ TEST_CASE("answers a relay cannot honestly give never make the device delete a b
     if (report) CHECK(report->stored == 0);
     auto left = device.outbox.list();
     REQUIRE(left);
-    REQUIRE(left->size() == 1);  // still on the device
+    REQUIRE(left->size() == 1);         // still on the device
     CHECK(liar.requests.load() <= 40);  // bounded however the relay answers
     CHECK((*c)->body_bytes_sent() <= 2 * n + (1u << 20));
   }

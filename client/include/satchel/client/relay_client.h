@@ -63,8 +63,7 @@ using BodyReader = std::function<Status(uint64_t offset, size_t max, Bytes& out)
 class RelayClient {
  public:
   // Prepares a client (no connection yet). `pins` are the accepted SPKI SHA-256 hashes.
-  static Result<std::unique_ptr<RelayClient>> create(const RelayUrl& url,
-                                                     std::vector<Hash32> pins,
+  static Result<std::unique_ptr<RelayClient>> create(const RelayUrl& url, std::vector<Hash32> pins,
                                                      const RelayClientOptions& options);
   ~RelayClient();
   RelayClient(const RelayClient&) = delete;

@@ -39,9 +39,9 @@ struct SyncOptions {
 };
 
 struct SyncReport {
-  size_t stored = 0;     // newly stored (or found stored/delivered) on the relay in this run
-  size_t deleted = 0;    // removed from the device
-  size_t pending = 0;    // still on the device, not yet stored
+  size_t stored = 0;          // newly stored (or found stored/delivered) on the relay in this run
+  size_t deleted = 0;         // removed from the device
+  size_t pending = 0;         // still on the device, not yet stored
   uint64_t bundle_bytes = 0;  // bytes of the bundles stored in this run
   uint64_t bytes_sent = 0;    // request body bytes sent, retries included
   size_t requests = 0;

@@ -54,11 +54,11 @@ enum class Errc : uint16_t {
   kDocNotConfirmed,
   kDocContentMismatch,
   // Talking to a relay (client/relay_client.h).
-  kNetwork,             // no answer: connection refused, reset, timed out; worth retrying
-  kRelayPinMismatch,    // the relay's certificate matches neither pin: fail closed
-  kRelayRetryLater,     // the relay asked to come back later (429, 503, 423, 507 disk full)
-  kRelayUnauthorized,   // the relay refused the credential (401) or the enrollment code (403)
-  kRelayRefused,        // any other refusal; the relay's error code is in the message
+  kNetwork,            // no answer: connection refused, reset, timed out; worth retrying
+  kRelayPinMismatch,   // the relay's certificate matches neither pin: fail closed
+  kRelayRetryLater,    // the relay asked to come back later (429, 503, 423, 507 disk full)
+  kRelayUnauthorized,  // the relay refused the credential (401) or the enrollment code (403)
+  kRelayRefused,       // any other refusal; the relay's error code is in the message
 };
 
 // Stable, lower-case name of a code ("bundle-truncated"), used in vectors and messages.
