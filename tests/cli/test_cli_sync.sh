@@ -98,8 +98,10 @@ pids+=($!)
 for _ in $(seq 50); do [ -s proxy.out ] && break; sleep 0.1; done
 proxy_port=$(sed -n 's/^port //p' proxy.out)
 sat settings set proxy "127.0.0.1:$proxy_port" >/dev/null
-out=$(sat sync)
+# On a terminal (script(1) gives it one) sync draws a progress bar.
+out=$(script -qec "'$satchel' --home '$work/home' --passphrase-fd 3 sync 3<<<'$pass'" /dev/null | tr '\r' '\n')
 check "sync stores both bundles (backup pin, through the proxy)" grep -q "^sync: 2 stored, 2 deleted" <<<"$out"
+check "on a terminal it shows a progress bar" grep -q '^\[#*\] bundle 2/2' <<<"$out"
 check "the proxy carried the tunnel to the relay" grep -qx "127.0.0.1:$port" proxy.log
 check "stored bundles are deleted from the device" test "$(outbox_count)" -eq 0
 sat settings set proxy off >/dev/null
