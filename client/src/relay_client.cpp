@@ -343,9 +343,7 @@ Result<Enrollment> RelayClient::enroll(const SecretBytes& code) {
         Errc::kInvalidArgument,
         "an enrollment code has 32 characters, this one has " + std::to_string(digits));
   put("\"}");
-  impl_->pin_mismatch = false;
-  unchanged_ = false;
-  retry_after_ = 0;
+  begin_request();
   // Streamed from secret memory, so cpp-httplib holds no std::string copy of the code.
   auto provider = [&](size_t offset, size_t want, httplib::DataSink& sink) {
     return sink.write(reinterpret_cast<const char*>(body.data()) + offset,
@@ -384,83 +382,76 @@ Result<Enrollment> RelayClient::enroll(const SecretBytes& code) {
   return out;
 }
 
-Result<UploadStatus> RelayClient::status(const std::string& upload_id, const SecretBytes& token) {
-  if (!valid_upload_id(upload_id)) return make_error(Errc::kInvalidArgument, "bad upload id");
+void RelayClient::begin_request() {
   impl_->pin_mismatch = false;
+  impl_->body_error = Status::Ok();
   unchanged_ = false;
   retry_after_ = 0;
+}
+
+// Streams bundle bytes [base, base + content length) from `body` in 64 KiB steps.
+std::function<bool(size_t, size_t, httplib::DataSink&)> RelayClient::body_provider(
+    const BodyReader& body, uint64_t base) {
+  return [this, &body, base](size_t sent, size_t want, httplib::DataSink& sink) {
+    Bytes chunk;
+    Status st = body(base + sent, std::min(want, kProviderStep), chunk);
+    if (!st || chunk.empty()) {
+      impl_->body_error =
+          st ? make_error(Errc::kIoError, "outbox entry is shorter than its size") : st;
+      return false;
+    }
+    body_bytes_sent_ += chunk.size();
+    return sink.write(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+  };
+}
+
+// The upload's state from a tus answer, or the error the request ended in.
+Result<UploadStatus> RelayClient::tus_answer(const httplib::Result& res, int ok_status,
+                                             int other_ok_status) {
+  if (!impl_->body_error) return impl_->body_error.error();
+  if (!res) return impl_->transport_error(res.error());
+  if (Status p = impl_->check_proxy(*res); !p) return p.error();
+  if (res->status != ok_status && res->status != other_ok_status)
+    return refusal(*res, retry_after_, unchanged_);
+  return upload_status_of(*res);
+}
+
+Result<UploadStatus> RelayClient::status(const std::string& upload_id, const SecretBytes& token) {
+  if (!valid_upload_id(upload_id)) return make_error(Errc::kInvalidArgument, "bad upload id");
+  begin_request();
   httplib::Headers h = auth_headers(token);
   auto res = impl_->http.Head(impl_->path("/v1/uploads/" + upload_id).c_str(), h);
   wipe_headers(h);
-  if (!res) return impl_->transport_error(res.error());
-  if (Status p = impl_->check_proxy(*res); !p) return p.error();
-  if (res->status == 404) return UploadStatus{};
-  if (res->status != 200) return refusal(*res, retry_after_, unchanged_);
-  return upload_status_of(*res);
+  if (res && res->status == 404 && impl_->check_proxy(*res)) return UploadStatus{};
+  return tus_answer(res, 200, 200);
 }
 
 Result<UploadStatus> RelayClient::create(const std::string& upload_id, uint64_t length,
                                          uint64_t max_body, const SecretBytes& token,
                                          const BodyReader& body) {
   if (!valid_upload_id(upload_id)) return make_error(Errc::kInvalidArgument, "bad upload id");
-  impl_->pin_mismatch = false;
-  unchanged_ = false;
-  retry_after_ = 0;
-  impl_->body_error = Status::Ok();
+  begin_request();
   httplib::Headers h = auth_headers(token);
   h.emplace("Upload-Length", std::to_string(length));
   h.emplace("Upload-Metadata", "sha256 " + base64_standard(upload_id));
-  const uint64_t count = std::min(length, max_body);
-  auto provider = [&](size_t offset, size_t want, httplib::DataSink& sink) {
-    Bytes chunk;
-    Status st = body(offset, std::min(want, kProviderStep), chunk);
-    if (!st || chunk.empty()) {
-      impl_->body_error =
-          st ? make_error(Errc::kIoError, "outbox entry is shorter than its size") : st;
-      return false;
-    }
-    body_bytes_sent_ += chunk.size();
-    return sink.write(reinterpret_cast<const char*>(chunk.data()), chunk.size());
-  };
-  auto res = impl_->http.Post(impl_->path("/v1/uploads").c_str(), h, static_cast<size_t>(count),
-                              provider, kOctets);
+  auto res = impl_->http.Post(impl_->path("/v1/uploads").c_str(), h,
+                              static_cast<size_t>(std::min(length, max_body)),
+                              body_provider(body, 0), kOctets);
   wipe_headers(h);
-  if (!impl_->body_error) return impl_->body_error.error();
-  if (!res) return impl_->transport_error(res.error());
-  if (Status p = impl_->check_proxy(*res); !p) return p.error();
-  if (res->status != 201 && res->status != 200) return refusal(*res, retry_after_, unchanged_);
-  return upload_status_of(*res);
+  return tus_answer(res, 201, 200);
 }
 
 Result<UploadStatus> RelayClient::append(const std::string& upload_id, uint64_t offset,
                                          uint64_t count, const SecretBytes& token,
                                          const BodyReader& body) {
   if (!valid_upload_id(upload_id)) return make_error(Errc::kInvalidArgument, "bad upload id");
-  impl_->pin_mismatch = false;
-  unchanged_ = false;
-  retry_after_ = 0;
-  impl_->body_error = Status::Ok();
+  begin_request();
   httplib::Headers h = auth_headers(token);
   h.emplace("Upload-Offset", std::to_string(offset));
-  auto provider = [&](size_t sent, size_t want, httplib::DataSink& sink) {
-    Bytes chunk;
-    Status st = body(offset + sent, std::min(want, kProviderStep), chunk);
-    if (!st || chunk.empty()) {
-      impl_->body_error =
-          st ? make_error(Errc::kIoError, "outbox entry is shorter than its size") : st;
-      return false;
-    }
-    body_bytes_sent_ += chunk.size();
-    return sink.write(reinterpret_cast<const char*>(chunk.data()), chunk.size());
-  };
   auto res = impl_->http.Patch(impl_->path("/v1/uploads/" + upload_id).c_str(), h,
-                               static_cast<size_t>(count), provider, kOctets);
+                               static_cast<size_t>(count), body_provider(body, offset), kOctets);
   wipe_headers(h);
-  if (!impl_->body_error) return impl_->body_error.error();
-  if (!res) return impl_->transport_error(res.error());
-  if (Status p = impl_->check_proxy(*res); !p) return p.error();
-  if (res->status != 204) return refusal(*res, retry_after_, unchanged_);
-  return upload_status_of(*res);
+  return tus_answer(res, 204, 204);
 }
 
 }  // namespace satchel::client

@@ -81,6 +81,15 @@ SecretBytes enroll(TestRelay& relay, const std::string& mailbox) {
   return std::move(e->token);
 }
 
+// A relay with one organisation's mailbox, and a device enrolled with it.
+struct Enrolled {
+  TestRelay relay;
+  TestOrganisation org{1};
+  std::string mailbox = relay.add_mailbox(org);
+  SecretBytes token = enroll(relay, mailbox);
+  Device device;
+};
+
 SyncOptions fast_options() {
   SyncOptions o;
   o.sleep = [](std::chrono::milliseconds) {};
@@ -98,11 +107,8 @@ UploadState state_on_relay(TestRelay& relay, const SecretBytes& token, const std
 
 TEST_CASE("sync stores every outbox bundle on the relay, resuming large ones, then deletes them",
           "[sync]") {
-  TestRelay relay;
-  TestOrganisation org(1);
-  const std::string mailbox = relay.add_mailbox(org);
-  SecretBytes token = enroll(relay, mailbox);
-  Device device;
+  Enrolled setup;
+  auto& [relay, org, mailbox, token, device] = setup;
   std::vector<OutboxEntry> entries;
   for (size_t size : {1u, 4096u, 65536u, 65537u, 3u << 20})
     entries.push_back(device.add(size, static_cast<uint32_t>(size)));
@@ -131,11 +137,8 @@ TEST_CASE("sync stores every outbox bundle on the relay, resuming large ones, th
 
 TEST_CASE("a relay certificate matching neither roster pin is refused before any byte is sent",
           "[sync]") {
-  TestRelay relay;
-  TestOrganisation org(1);
-  const std::string mailbox = relay.add_mailbox(org);
-  SecretBytes token = enroll(relay, mailbox);
-  Device device;
+  Enrolled setup;
+  auto& [relay, org, mailbox, token, device] = setup;
   OutboxEntry e = device.add(5000, 7);
 
   Hash32 wrong = pin_of(relay);
@@ -159,11 +162,8 @@ TEST_CASE("a relay certificate matching neither roster pin is refused before any
 }
 
 TEST_CASE("the backup pin is accepted in place of the primary", "[sync]") {
-  TestRelay relay;
-  TestOrganisation org(1);
-  const std::string mailbox = relay.add_mailbox(org);
-  SecretBytes token = enroll(relay, mailbox);
-  Device device;
+  Enrolled setup;
+  auto& [relay, org, mailbox, token, device] = setup;
   device.add(1000, 1);
   Hash32 retired{};
   retired.fill(9);
@@ -195,11 +195,8 @@ TEST_CASE("an enrollment code is redeemed once; a malformed one never reaches th
 
 TEST_CASE("keeping bundles until delivered: a stored bundle leaves the device once acknowledged",
           "[sync]") {
-  TestRelay relay;
-  TestOrganisation org(1);
-  const std::string mailbox = relay.add_mailbox(org);
-  SecretBytes token = enroll(relay, mailbox);
-  Device device;
+  Enrolled setup;
+  auto& [relay, org, mailbox, token, device] = setup;
   OutboxEntry e = device.add(20000, 3);
   auto c = client_of(relay, {pin_of(relay)});
   SyncOptions keep = fast_options();
@@ -235,11 +232,8 @@ TEST_CASE("keeping bundles until delivered: a stored bundle leaves the device on
 }
 
 TEST_CASE("a bundle being sent that the relay already holds is not sent again", "[sync]") {
-  TestRelay relay;
-  TestOrganisation org(1);
-  const std::string mailbox = relay.add_mailbox(org);
-  SecretBytes token = enroll(relay, mailbox);
-  Device device;
+  Enrolled setup;
+  auto& [relay, org, mailbox, token, device] = setup;
   OutboxEntry e = device.add(300000, 11);
   REQUIRE(device.outbox.set_state(e.outbox_id, "uploading", 0));
   // Another copy of the device (a restored backup) already sent it.
@@ -257,11 +251,8 @@ TEST_CASE("a bundle being sent that the relay already holds is not sent again", 
 }
 
 TEST_CASE("a revoked token ends the run with a clear error and keeps the bundles", "[sync]") {
-  TestRelay relay;
-  TestOrganisation org(1);
-  const std::string mailbox = relay.add_mailbox(org);
-  SecretBytes token = enroll(relay, mailbox);
-  Device device;
+  Enrolled setup;
+  auto& [relay, org, mailbox, token, device] = setup;
   device.add(1000, 5);
   SecretBytes forged = secret_text(std::string(43, 'A'));
   auto c = client_of(relay, {pin_of(relay)});
@@ -533,11 +524,8 @@ TEST_CASE("a seized relay's storage holds no token, code, client address or user
 
 TEST_CASE("a bundle deleted after sync leaves no byte of it in any database page or WAL frame",
           "[sync][forensics]") {
-  TestRelay relay;
-  TestOrganisation org(1);
-  const std::string mailbox = relay.add_mailbox(org);
-  SecretBytes token = enroll(relay, mailbox);
-  Device device;
+  Enrolled setup;
+  auto& [relay, org, mailbox, token, device] = setup;
   const size_t size = 300000;
   device.add(size, 77);
   Bytes data = satchel::relay::testing::test_bytes(size, 77);
@@ -577,11 +565,8 @@ TEST_CASE("a bundle deleted after sync leaves no byte of it in any database page
 
 TEST_CASE("a bundle exported to a folder is still uploaded, unless sync is told to skip it",
           "[sync]") {
-  TestRelay relay;
-  TestOrganisation org(1);
-  const std::string mailbox = relay.add_mailbox(org);
-  SecretBytes token = enroll(relay, mailbox);
-  Device device;
+  Enrolled setup;
+  auto& [relay, org, mailbox, token, device] = setup;
   OutboxEntry e = device.add(4000, 21);
   REQUIRE(device.outbox.set_state(e.outbox_id, "exported", 0));
   auto c = client_of(relay, {pin_of(relay)});

@@ -14,6 +14,11 @@
 #include "satchel/crypto/secret.h"
 #include "satchel/crypto/status.h"
 
+namespace httplib {
+class DataSink;
+class Result;
+}  // namespace httplib
+
 namespace satchel::client {
 
 // An https:// relay URL split into its parts. Refuses any other scheme, user info, queries,
@@ -93,6 +98,10 @@ class RelayClient {
  private:
   struct Impl;
   explicit RelayClient(std::unique_ptr<Impl> impl);
+  void begin_request();  // clears the previous request's verdicts
+  std::function<bool(size_t, size_t, httplib::DataSink&)> body_provider(const BodyReader& body,
+                                                                        uint64_t base);
+  Result<UploadStatus> tus_answer(const httplib::Result& res, int ok_status, int other_ok_status);
   std::unique_ptr<Impl> impl_;
   int64_t retry_after_ = 0;
   bool unchanged_ = false;
