@@ -18,6 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$work"
+. "$support/relay_fixture.sh"
 fails=0
 passes=0
 ok() { echo "ok - $1"; passes=$((passes + 1)); }
@@ -29,29 +30,12 @@ refuses() {
   out=$("$@" 2>&1) || rc=$?
   if [ "$rc" -ne 0 ] && grep -qF -- "$frag" <<<"$out"; then ok "$what"; else bad "$what (rc=$rc): $out"; fi
 }
-pub() { sed -n 's/^# public key: //p' "$1"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pass="harbor quill tangerine osprey velvet lattice"
 sat() { "$satchel" --home "$work/home" --passphrase-fd 3 "$@" 3<<<"$pass"; }
 outbox_count() { sat outbox | grep -c ' bytes ' || true; }
 
-# The relay: init, a mailbox from the organisation's registration, a code minted by the operator.
-port=$(free_port)
-"$relay" init relay --name 127.0.0.1 --listen "127.0.0.1:$port" >relay-init.txt
-sed -i -e 's/^health = .*/health = off/' -e 's/^threads = .*/threads = 8/' relay/relay.conf
-pin=$(sed -n 's/^spki pin: *//p' relay-init.txt)
-backup=$(sed -n 's/^backup pin: *//p' relay-init.txt)
-"$satchel" keygen org -o org.key >/dev/null 2>&1
-"$satchel" keygen coordinator -o a.key >/dev/null
-"$satchel" org registration --org-key org.key --version 1 --coordinator "$(pub a.key)" -o reg.txt >/dev/null
-"$relay" mailbox create --config relay/relay.conf --registration reg.txt >/dev/null
-mailbox=$("$relay" mailbox list --config relay/relay.conf | cut -d' ' -f1)
-code=$("$relay" mailbox code --config relay/relay.conf "$mailbox" | sed -n 's/^enrollment code: //p')
-"$relay" serve --config relay/relay.conf 2>serve.log &
-pids+=($!)
-for _ in $(seq 100); do
-  curl -s --cacert relay/tls/cert.pem -o /dev/null "https://127.0.0.1:$port/" && break || sleep 0.1
-done
+# The relay: a mailbox from the organisation's registration, a code minted by the operator.
+start_relay
 
 roster() {  # version pin backup output
   "$satchel" org roster --org-key org.key --version "$1" --coordinator "A=$(pub a.key)" --slots 2 \

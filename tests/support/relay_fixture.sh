@@ -1,0 +1,32 @@
+# Sourced by shell tests and benches: a real satchel-relay over TLS 1.3 on 127.0.0.1 in the
+# current directory, with one organisation's mailbox and an operator-minted enrollment code.
+# Needs $satchel and $relay (binaries) and a `pids` array the caller kills on exit.
+# start_relay sets: port, pin, backup (SPKI pins), mailbox, code; writes org.key, a.key (one
+# coordinator), relay/ and serve.log.
+
+pub() { sed -n 's/^# public key: //p' "$1"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_relay() {
+  port=$(free_port)
+  "$relay" init relay --name 127.0.0.1 --listen "127.0.0.1:$port" >relay-init.txt
+  sed -i -e 's/^health = .*/health = off/' -e 's/^threads = .*/threads = 8/' relay/relay.conf
+  pin=$(sed -n 's/^spki pin: *//p' relay-init.txt)
+  backup=$(sed -n 's/^backup pin: *//p' relay-init.txt)
+  "$satchel" keygen org -o org.key >/dev/null 2>&1
+  "$satchel" keygen coordinator -o a.key >/dev/null
+  "$satchel" org registration --org-key org.key --version 1 --coordinator "$(pub a.key)" \
+    -o reg.txt >/dev/null
+  "$relay" mailbox create --config relay/relay.conf --registration reg.txt >/dev/null
+  mailbox=$("$relay" mailbox list --config relay/relay.conf | cut -d' ' -f1)
+  code=$("$relay" mailbox code --config relay/relay.conf "$mailbox" | sed -n 's/^enrollment code: //p')
+  "$relay" serve --config relay/relay.conf 2>serve.log &
+  pids+=($!)
+  local _
+  for _ in $(seq 100); do
+    curl -s --cacert relay/tls/cert.pem -o /dev/null "https://127.0.0.1:$port/" && return 0
+    sleep 0.1
+  done
+  echo "relay_fixture: the relay did not start" >&2
+  return 1
+}
