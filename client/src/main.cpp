@@ -1,6 +1,4 @@
 // satchel: the field client and coordinator command line. Commands live in cli_*.cpp.
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <csignal>
 
 #include <iostream>
@@ -8,24 +6,11 @@
 #include "cli.h"
 #include "satchel/crypto/secret.h"
 
-namespace {
-
-// No core dumps and no ptrace attach by other users: a crash must not write keys to disk.
-void harden_process() {
-  struct rlimit none {
-    0, 0
-  };
-  setrlimit(RLIMIT_CORE, &none);
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+int main(int argc, char** argv) {
+  satchel::harden_process();
   // A relay may close a connection while a request body is still being written (it refuses
   // before reading); that must be an error value, not a SIGPIPE that kills `satchel sync`.
-  signal(SIGPIPE, SIG_IGN);
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  harden_process();
+  std::signal(SIGPIPE, SIG_IGN);
   satchel::crypto_init();
   CLI::App app{
       "satchel: collect survey answers and testimony offline, sealed for your coordinators"};

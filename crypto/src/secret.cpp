@@ -1,6 +1,8 @@
 #include "satchel/crypto/secret.h"
 
 #include <sodium.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -8,6 +10,14 @@
 #include <utility>
 
 namespace satchel {
+
+void harden_process() {
+  struct rlimit none {
+    0, 0
+  };
+  setrlimit(RLIMIT_CORE, &none);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
 
 void crypto_init() {
   if (sodium_init() < 0) {

@@ -1,8 +1,5 @@
 // satchel-relay: the relay server. Stores ciphertext it cannot read; see schema/relay-api.md.
 // Commands live in cli_*.cpp.
-#include <sys/prctl.h>
-#include <sys/resource.h>
-
 #include <iostream>
 
 #include "cli.h"
@@ -17,21 +14,8 @@ int fail(const std::string& message) {
 
 }  // namespace satchel::relay::cli
 
-namespace {
-
-// No core dumps and no ptrace attach: a crash must not write tokens or keys to disk.
-void harden_process() {
-  struct rlimit none {
-    0, 0
-  };
-  setrlimit(RLIMIT_CORE, &none);
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  harden_process();
+  satchel::harden_process();
   satchel::crypto_init();
   CLI::App app{
       "satchel-relay: stores sealed bundles it cannot read, until coordinators collect them"};

@@ -11,6 +11,10 @@ namespace satchel {
 // Initialises libsodium once; aborts the process if it cannot (no safe way to continue).
 void crypto_init();
 
+// For programs holding secrets: no core dumps and no ptrace attach by other processes, so a
+// crash or a debugger cannot copy keys or tokens to disk. Call first thing in main().
+void harden_process();
+
 class SecretBytes {
  public:
   SecretBytes() = default;
