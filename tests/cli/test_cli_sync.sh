@@ -3,7 +3,7 @@
 # read from a descriptor and syncs its outbox; a wrong pin fails closed; an HTTP CONNECT proxy
 # (Tor's HTTPTunnelPort stand-in) carries the traffic when set; `sync --watch` stops on SIGTERM.
 # Usage: test_cli_sync.sh BIN_DIR SCHEMA_DIR
-set -euo pipefail
+set -Eeuo pipefail
 bin=$(cd "$1" && pwd)
 schema=$(cd "$2" && pwd)
 support=$(cd "$(dirname "$0")/../support" && pwd)
@@ -17,6 +17,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# A command failing outside a check ends the test: say which, rather than stop silently.
+trap 'echo "FAIL - line $LINENO: $BASH_COMMAND exited non-zero"' ERR
 cd "$work"
 . "$support/relay_fixture.sh"
 fails=0
@@ -82,8 +84,9 @@ pids+=($!)
 for _ in $(seq 50); do [ -s proxy.out ] && break; sleep 0.1; done
 proxy_port=$(sed -n 's/^port //p' proxy.out)
 sat settings set proxy "127.0.0.1:$proxy_port" >/dev/null
-# On a terminal (script(1) gives it one) sync draws a progress bar.
-out=$(script -qec "'$satchel' --home '$work/home' --passphrase-fd 3 sync 3<<<'$pass'" /dev/null | tr '\r' '\n')
+# On a terminal (script(1) gives it one) sync draws a progress bar. script(1) runs the command
+# with $SHELL, which CI may leave unset (then /bin/sh, which has no here-strings): name bash.
+out=$(SHELL=$BASH script -qec "'$satchel' --home '$work/home' --passphrase-fd 3 sync 3<<<'$pass'" /dev/null | tr '\r' '\n')
 check "sync stores both bundles (backup pin, through the proxy)" grep -q "^sync: 2 stored, 2 deleted" <<<"$out"
 check "on a terminal it shows a progress bar" grep -q '^\[#*\] bundle 2/2' <<<"$out"
 check "the proxy carried the tunnel to the relay" grep -qx "127.0.0.1:$port" proxy.log
