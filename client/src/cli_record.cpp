@@ -213,7 +213,8 @@ int outbox() {
   if (!entries) return fail(entries.error());
   if (entries->empty()) std::cout << "outbox is empty\n";
   for (const auto& e : *entries)
-    std::cout << e.upload_id.substr(0, 16) << "  " << e.size << " bytes  " << e.state << "\n";
+    std::cout << e.upload_id.substr(0, 16) << "  " << e.size << " bytes  " << e.state
+              << (e.exported ? ", exported" : "") << "\n";
   return kExitOk;
 }
 
@@ -241,8 +242,8 @@ int outbox_export(const std::string& dir) {
         return fail("cannot write " + path);
       written++;
     }
-    if (e.state == "sealed") {
-      Status s = box.set_state(e.outbox_id, "exported", e.uploaded_offset);
+    if (!e.exported) {
+      Status s = box.mark_exported(e.outbox_id);
       if (!s) return fail(s.error());
     }
   }

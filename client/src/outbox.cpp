@@ -67,8 +67,8 @@ Result<OutboxEntry> OutboxWriter::finish(uint64_t sequence) {
 
 Result<std::vector<OutboxEntry>> Outbox::list() {
   auto st = db_.prepare(
-      "SELECT outbox_id, upload_id, size, sequence, state, uploaded_offset FROM outbox ORDER BY "
-      "outbox_id");
+      "SELECT outbox_id, upload_id, size, sequence, state, uploaded_offset, exported FROM outbox "
+      "ORDER BY outbox_id");
   if (!st) return st.error();
   std::vector<OutboxEntry> out;
   for (;;) {
@@ -77,7 +77,7 @@ Result<std::vector<OutboxEntry>> Outbox::list() {
     if (!*row) break;
     out.push_back({st->int64(0), st->text(1), static_cast<uint64_t>(st->int64(2)),
                    static_cast<uint64_t>(st->int64(3)), st->text(4),
-                   static_cast<uint64_t>(st->int64(5))});
+                   static_cast<uint64_t>(st->int64(5)), st->int64(6) != 0});
   }
   return out;
 }
@@ -128,6 +128,13 @@ Status Outbox::set_state(int64_t outbox_id, const std::string& state, uint64_t o
   auto st = db_.prepare("UPDATE outbox SET state = ?1, uploaded_offset = ?2 WHERE outbox_id = ?3");
   if (!st) return st.error();
   st->bind(1, state).bind(2, static_cast<int64_t>(offset)).bind(3, outbox_id);
+  return st->run();
+}
+
+Status Outbox::mark_exported(int64_t outbox_id) {
+  auto st = db_.prepare("UPDATE outbox SET exported = 1 WHERE outbox_id = ?1");
+  if (!st) return st.error();
+  st->bind(1, outbox_id);
   return st->run();
 }
 

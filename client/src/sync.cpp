@@ -150,7 +150,7 @@ Result<SyncReport> sync_entries(Outbox& outbox, RelayClient& relay, const Secret
   SyncReport report;
   std::vector<OutboxEntry> work;
   for (OutboxEntry& e : *listed) {
-    if (e.state == "exported" && !options.include_exported) continue;
+    if (e.exported && !options.include_exported) continue;
     if (e.state == "stored") {
       // Kept until delivered: ask, and forget it once the coordinators have it.
       ++report.requests;

@@ -568,7 +568,11 @@ TEST_CASE("a bundle exported to a folder is still uploaded, unless sync is told 
   Enrolled setup;
   auto& [relay, org, mailbox, token, device] = setup;
   OutboxEntry e = device.add(4000, 21);
-  REQUIRE(device.outbox.set_state(e.outbox_id, "exported", 0));
+  REQUIRE(device.outbox.mark_exported(e.outbox_id));
+  // A second exported bundle whose upload had begun: the mark outlives the upload state.
+  OutboxEntry begun = device.add(3000, 22);
+  REQUIRE(device.outbox.mark_exported(begun.outbox_id));
+  REQUIRE(device.outbox.set_state(begun.outbox_id, "uploading", 0));
   auto c = client_of(relay, {pin_of(relay)});
   SyncOptions skip = fast_options();
   skip.include_exported = false;
@@ -576,10 +580,45 @@ TEST_CASE("a bundle exported to a folder is still uploaded, unless sync is told 
   REQUIRE(skipped);
   CHECK(skipped->stored == 0);
   CHECK(state_on_relay(relay, token, e.upload_id) == UploadState::kAbsent);
+  CHECK(state_on_relay(relay, token, begun.upload_id) == UploadState::kAbsent);
   auto sent = sync_outbox(device.outbox, *c, token, fast_options());
   REQUIRE(sent);
-  CHECK(sent->stored == 1);
+  CHECK(sent->stored == 2);
   CHECK(state_on_relay(relay, token, e.upload_id) == UploadState::kStored);
+  CHECK(state_on_relay(relay, token, begun.upload_id) == UploadState::kStored);
+}
+
+TEST_CASE("a version-1 profile's exported bundles keep their mark after the migration") {
+  satchel::testing::TestProfile profile{"migrate-exported"};
+  {
+    // Version 1's outbox, where "exported" was a state.
+    Profile p = profile.open();
+    Database& db = p.db();
+    REQUIRE(db.exec("DROP TABLE outbox_chunks"));
+    REQUIRE(db.exec("DROP TABLE outbox"));
+    REQUIRE(db.exec(
+        "CREATE TABLE outbox (outbox_id INTEGER PRIMARY KEY, upload_id TEXT NOT NULL UNIQUE, "
+        "size INTEGER NOT NULL, sequence INTEGER NOT NULL, state TEXT NOT NULL CHECK (state IN "
+        "('sealed', 'uploading', 'stored', 'exported')), uploaded_offset INTEGER NOT NULL "
+        "DEFAULT 0, created_day INTEGER NOT NULL);"
+        "CREATE TABLE outbox_chunks (outbox_id INTEGER NOT NULL REFERENCES outbox (outbox_id) "
+        "ON DELETE CASCADE, seq INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (outbox_id, "
+        "seq));"
+        "INSERT INTO outbox (upload_id, size, sequence, state, uploaded_offset, created_day) "
+        "VALUES ('aa', 10, 1, 'exported', 0, 1), ('bb', 10, 2, 'uploading', 4, 1);"
+        "PRAGMA user_version = 1;"));
+  }
+  Profile again = profile.open();
+  CHECK(again.db().schema_version() == 2);
+  Outbox box(again.db());
+  auto l = box.list();
+  REQUIRE(l);
+  REQUIRE(l->size() == 2);
+  CHECK((*l)[0].exported);
+  CHECK((*l)[0].state == "sealed");
+  CHECK_FALSE((*l)[1].exported);
+  CHECK((*l)[1].state == "uploading");
+  CHECK((*l)[1].uploaded_offset == 4);
 }
 
 TEST_CASE("sync waits as long as a 429's Retry-After asks, then finishes", "[sync]") {

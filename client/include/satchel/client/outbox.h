@@ -1,5 +1,6 @@
 // The outbox: sealed bundles waiting to leave the device, stored as 64 KiB chunk rows. An entry
-// shows only its upload id, size and state (sealed -> uploading(offset) -> stored; exported).
+// shows only its upload id, size, state (sealed -> uploading(offset) -> stored) and whether it
+// was exported to a folder.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@ struct OutboxEntry {
   uint64_t sequence = 0;
   std::string state;
   uint64_t uploaded_offset = 0;
+  bool exported = false;  // written to a folder by `satchel outbox export`; independent of state
 };
 
 // A sink that stores a bundle as a new outbox entry. Use inside a transaction; finish() names
@@ -51,6 +53,8 @@ class Outbox {
   // at the end of the bundle).
   Status read_range(int64_t outbox_id, uint64_t offset, size_t max, Bytes& out);
   Status set_state(int64_t outbox_id, const std::string& state, uint64_t offset);
+  // Marks an entry as written to a folder; its state (and upload) are unchanged.
+  Status mark_exported(int64_t outbox_id);
   // Deletes an entry and its bytes: no row or receipt is kept. Call checkpoint() after a batch
   // of removals so that no earlier page version survives in the WAL.
   Status remove(int64_t outbox_id);
