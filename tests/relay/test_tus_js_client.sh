@@ -5,34 +5,23 @@
 # tus-js-client is missing.
 # Usage: test_tus_js_client.sh SATCHEL_RELAY SATCHEL
 set -euo pipefail
-relay=$1
-satchel=$2
+relay=$(realpath "$1")
+satchel=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 command -v node >/dev/null && [ -d "$here/tus_js_client/node_modules/tus-js-client" ] || {
   echo "skipped: run 'npm ci' in $here/tus_js_client to install tus-js-client"; exit 77; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/satchel-tusjs.XXXXXX")
-server=
-cleanup() { [ -n "$server" ] && kill -TERM "$server" 2>/dev/null && wait "$server" || true; rm -rf "$work"; }
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-
-"$relay" init "$work/relay" --name 127.0.0.1 --listen "127.0.0.1:$port" >/dev/null
-sed -i -e 's/^health = .*/health = off/' -e 's/^threads = .*/threads = 8/' "$work/relay/relay.conf"
-"$satchel" keygen org -o "$work/org.key" >/dev/null 2>&1
-"$satchel" keygen coordinator -o "$work/c.key" >/dev/null
-"$satchel" org registration --org-key "$work/org.key" --version 1 \
-  --coordinator "$(sed -n 's/^# public key: //p' "$work/c.key")" -o "$work/reg.txt" >/dev/null
-"$relay" mailbox create --config "$work/relay/relay.conf" --registration "$work/reg.txt" >/dev/null
-mailbox=$("$relay" mailbox list --config "$work/relay/relay.conf" | cut -d' ' -f1)
-code=$("$relay" mailbox code --config "$work/relay/relay.conf" "$mailbox" | sed -n 's/^enrollment code: //p')
-
-"$relay" serve --config "$work/relay/relay.conf" 2>"$work/serve.log" &
-server=$!
+cd "$work"
+. "$here/../support/relay_fixture.sh"
+start_relay
 ca=$work/relay/tls/cert.pem
-for _ in $(seq 100); do
-  curl -s --cacert "$ca" -o /dev/null "https://127.0.0.1:$port/" && break || sleep 0.1
-done
 token=$(curl -sf --cacert "$ca" "https://127.0.0.1:$port/v1/enroll" -H 'Content-Type: application/json' \
   -d "{\"code\":\"$code\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 
