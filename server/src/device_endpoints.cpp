@@ -73,6 +73,19 @@ std::optional<std::optional<Hash32>> checksum_header(const Request& req, Respons
   return std::optional<Hash32>(*c);
 }
 
+// Creates the upload of a tus creation. When the body is the whole upload, the store records
+// the upload only when that body is committed, in one metadata commit with its outcome.
+Result<BegunUpload> create_for_body(Relay& relay, const RequestContext& ctx, const Hash32& id,
+                                    uint64_t length) {
+  const uint64_t quota = relay.config.limits.mailbox_quota_bytes;
+  const Day today = relay.clock.today();
+  if (ctx.content_length == length)
+    return relay.store.begin_upload(ctx.mailbox, id, length, quota, today);
+  auto created = relay.store.create_upload(ctx.mailbox, id, length, quota, today);
+  if (!created) return created.error();
+  return BegunUpload{std::move(created.value()), nullptr};
+}
+
 void tus_create(Relay& relay, const Request& req, Response& res, const ContentReader& reader) {
   const RequestContext* ctx = current_request(Endpoint::kTusCreate);
   if (!ctx) return tus_refuse(req, res, 500, "internal", true);
@@ -88,12 +101,12 @@ void tus_create(Relay& relay, const Request& req, Response& res, const ContentRe
   auto checksum = checksum_header(req, res);
   if (!checksum) return;
 
-  auto created = relay.store.create_upload(
-      ctx->mailbox, *id, *length, relay.config.limits.mailbox_quota_bytes, relay.clock.today());
-  if (!created) {
+  auto begun = create_for_body(relay, *ctx, *id, *length);
+  if (!begun) {
     res.set_header("Tus-Resumable", kTusVersion);
-    return refuse_store_failure(req, res, created.error(), true);
+    return refuse_store_failure(req, res, begun.error(), true);
   }
+  const CreateResult* created = &begun->created;
   const bool has_body = ctx->content_length > 0;
   switch (created->outcome) {
     case CreateOutcome::kOverQuota:
@@ -117,7 +130,8 @@ void tus_create(Relay& relay, const Request& req, Response& res, const ContentRe
   bool stored = false;
   if (has_body) {
     BodyTarget target{*id, u.length, u.committed, 0, *checksum};
-    auto outcome = receive_upload_body(relay, req, res, reader, *ctx, target);
+    auto outcome =
+        receive_upload_body(relay, req, res, reader, *ctx, target, std::move(begun->writer));
     if (!outcome) return;
     offset = outcome->committed;
     stored = outcome->stored;

@@ -3,6 +3,12 @@
 //   append:   pwrite → fsync(file) [→ fsync(dir) for the first bytes] → metadata offset commit
 //   complete: verify SHA-256 → rename .part → final → fsync(dir) → metadata "stored" commit
 //   delete:   metadata commit (tombstone) → unlink → fsync(dir)
+// A creation whose request carries the whole upload (begin_upload) has no row until its
+// writer's commit, which inserts it with its offset and state: one metadata commit, not two.
+// Until then only the in-memory reservation (begun_) and a file no metadata names exist, and
+// recovery removes such a file: nothing about the upload had been answered.
+// Upload metadata commits are grouped (commit_grouped): the requests waiting to commit at one
+// moment share one transaction and its one WAL sync; each is answered with that commit's result.
 // A failed write or fsync fails the call and cuts the file back; it is never retried as if it
 // had succeeded (a later request writes the bytes again). A failed metadata commit leaves the
 // synced data in place: SQLite may still replay that commit after a crash.
@@ -89,8 +95,10 @@ UploadRecord read_upload_row(Statement& st, std::string_view mailbox, const Hash
 
 class EmbeddedUploadWriter final : public UploadWriter {
  public:
+  // `unrecorded`: a begun creation, whose row the commit inserts.
   EmbeddedUploadWriter(EmbeddedRelayStore& store, std::string mailbox, const Hash32& id,
-                       uint64_t length, uint64_t committed, FileHandle fd, Day today)
+                       uint64_t length, uint64_t committed, FileHandle fd, Day today,
+                       bool unrecorded)
       : store_(store),
         mailbox_(std::move(mailbox)),
         id_(id),
@@ -98,7 +106,8 @@ class EmbeddedUploadWriter final : public UploadWriter {
         length_(length),
         committed_(committed),
         fd_(std::move(fd)),
-        today_(today) {
+        today_(today),
+        unrecorded_(unrecorded) {
     // Hashing as the bytes arrive saves re-reading them when one writer sends the whole bundle.
     if (committed_ == 0) hasher_ = std::make_unique<Sha256>();
     // A writer cuts back only what it appended: bytes already past the committed offset may be
@@ -110,6 +119,7 @@ class EmbeddedUploadWriter final : public UploadWriter {
 
   ~EmbeddedUploadWriter() override {
     if (!spent_ && written_ > 0) cut_back();
+    if (unrecorded_) record_empty();
     store_.release_writer(key_);
   }
 
@@ -144,30 +154,41 @@ class EmbeddedUploadWriter final : public UploadWriter {
       if (hasher_) precomputed = hasher_->finish();
       hasher_.reset();
       // Durable from here on: a failed completion leaves the data in place (see below).
-      return store_.finish_upload(mailbox_, id_, fd_.get(), length_, committed_, precomputed,
-                                  today_);
+      auto done = store_.finish_upload(mailbox_, id_, fd_.get(), length_, committed_, precomputed,
+                                       today_, unrecorded_);
+      // Recorded stored, or discarded for its hash: either way there is nothing to record.
+      if (done || done.code() == Errc::kInvalidArgument) unrecorded_ = false;
+      return done;
     }
-    if (written_ > 0) {
-      SATCHEL_TRY(make_durable(committed_ == 0));
-      // The data is durable: a metadata failure from here on must leave it in place. A commit
-      // whose WAL sync failed can still take effect when the relay restarts after a crash
-      // (SQLite recovery replays the frames it wrote), and must then find its bytes.
-      std::lock_guard lock(store_.mu_);
-      auto tx = Transaction::begin(*store_.db_);
-      if (!tx) return tx.error();
-      auto st = store_.db_->prepare(
-          "UPDATE uploads SET committed = ?1, day = ?2 "
-          "WHERE mailbox_id = ?3 AND id = ?4 AND state = 0 AND committed = ?5");
-      if (!st) return st.error();
-      st->bind(1, static_cast<int64_t>(target))
-          .bind(2, today_)
-          .bind(3, mailbox_)
-          .bind_blob(4, id_)
-          .bind(5, static_cast<int64_t>(committed_));
-      if (Status s = st->run(); !s) return s.error();
-      if (store_.db_->changes() != 1)
-        return make_error(Errc::kIoError, "upload metadata changed under its writer");
-      if (Status s = tx->commit(); !s) return s.error();
+    if (written_ > 0) SATCHEL_TRY(make_durable(committed_ == 0));
+    // The data is durable: a metadata failure from here on must leave it in place. A commit
+    // whose WAL sync failed can still take effect when the relay restarts after a crash
+    // (SQLite recovery replays the frames it wrote), and must then find its bytes.
+    if (unrecorded_) {
+      // A body cut short: the upload is recorded partial at what arrived (perhaps nothing;
+      // recovery recreates a missing empty file), and the client resumes from there.
+      SATCHEL_TRY(
+          store_.record_begun(mailbox_, id_, length_, target, UploadState::kPartial, today_));
+      unrecorded_ = false;
+      store_.trace("offset-committed");
+    } else if (written_ > 0) {
+      EmbeddedRelayStore::GroupedChange change;
+      change.apply = [&]() -> Status {
+        auto st = store_.db_->prepare(
+            "UPDATE uploads SET committed = ?1, day = ?2 "
+            "WHERE mailbox_id = ?3 AND id = ?4 AND state = 0 AND committed = ?5");
+        if (!st) return st.error();
+        st->bind(1, static_cast<int64_t>(target))
+            .bind(2, today_)
+            .bind(3, mailbox_)
+            .bind_blob(4, id_)
+            .bind(5, static_cast<int64_t>(committed_));
+        SATCHEL_TRY(st->run());
+        if (store_.db_->changes() != 1)
+          return make_error(Errc::kIoError, "upload metadata changed under its writer");
+        return Status::Ok();
+      };
+      SATCHEL_TRY(store_.commit_grouped(change));
       store_.trace("offset-committed");
     }
     return CommitResult{target, false};
@@ -189,6 +210,14 @@ class EmbeddedUploadWriter final : public UploadWriter {
     return Status::Ok();
   }
 
+  // A begun creation that ends without a commit recording it is recorded as create_upload
+  // would have it, partial at offset 0 (after a failed metadata commit too: a new commit means
+  // the failed one can no longer be replayed), so that the client continues it as before.
+  void record_empty() {
+    Status s = store_.record_begun(mailbox_, id_, length_, 0, UploadState::kPartial, today_);
+    if (!s) store_.log("cannot record an upload whose body failed: " + s.error().message);
+  }
+
   Error fail(Error e) {
     cut_back();
     return e;
@@ -207,6 +236,7 @@ class EmbeddedUploadWriter final : public UploadWriter {
   uint64_t committed_;
   FileHandle fd_;
   Day today_;
+  bool unrecorded_;    // a begun creation that no row records yet
   uint64_t keep_ = 0;  // the file's size when this writer opened it, if past committed_
   uint64_t written_ = 0;
   bool spent_ = false;
@@ -216,6 +246,116 @@ class EmbeddedUploadWriter final : public UploadWriter {
 void EmbeddedRelayStore::release_writer(const std::string& key) {
   std::lock_guard lock(mu_);
   busy_.erase(key);
+  begun_.erase(key);
+}
+
+Result<bool> EmbeddedRelayStore::fits_quota_locked(std::string_view mailbox, uint64_t length,
+                                                   uint64_t quota) {
+  if (quota == 0) return true;
+  auto st = db_->prepare("SELECT bytes FROM mailbox_usage WHERE mailbox_id = ?1");
+  if (!st) return st.error();
+  st->bind(1, mailbox);
+  auto row = st->step();
+  if (!row) return row.error();
+  auto held = *row ? static_cast<uint64_t>(st->int64(0)) : 0;
+  for (const auto& [key, begun] : begun_)
+    if (begun.mailbox == mailbox) held += begun.length;
+  return held <= quota && quota - held >= length;
+}
+
+Result<std::optional<CreateResult>> EmbeddedRelayStore::existing_locked(std::string_view mailbox,
+                                                                        const Hash32& id,
+                                                                        uint64_t length,
+                                                                        uint64_t quota) {
+  using Found = std::optional<CreateResult>;
+  auto now = lookup_locked(mailbox, id);
+  if (!now) return now.error();
+  if (now->upload) return Found(CreateResult{CreateOutcome::kExisting, std::move(now.value())});
+  if (now->tombstone) return Found(CreateResult{CreateOutcome::kDelivered, std::move(now.value())});
+  if (auto b = begun_.find(upload_key(mailbox, id)); b != begun_.end()) {
+    // Another request is writing it: a partial upload at offset 0 whose writer is taken.
+    UploadRecord u;
+    u.mailbox = std::string(mailbox);
+    u.id = id;
+    u.length = b->second.length;
+    u.day = b->second.day;
+    return Found(CreateResult{CreateOutcome::kExisting, UploadLookup{u, std::nullopt}});
+  }
+  auto fits = fits_quota_locked(mailbox, length, quota);
+  if (!fits) return fits.error();
+  if (!*fits) return Found(CreateResult{CreateOutcome::kOverQuota, {}});
+  return Found();
+}
+
+Status EmbeddedRelayStore::commit_grouped(GroupedChange& change) {
+  std::unique_lock group(group_mu_);
+  group_queue_.push_back(&change);
+  group_cv_.wait(group, [&] { return change.result.has_value() || !group_leading_; });
+  if (change.result) return *change.result;
+  // Lead: commit everything queued so far (this change included) in one transaction. Changes
+  // queued meanwhile wait for the next leader.
+  group_leading_ = true;
+  std::vector<GroupedChange*> batch;
+  batch.swap(group_queue_);
+  group.unlock();
+  std::vector<Status> results = run_group(batch);
+  group.lock();
+  for (size_t i = 0; i < batch.size(); i++) batch[i]->result = std::move(results[i]);
+  group_leading_ = false;
+  group_cv_.notify_all();
+  return *change.result;
+}
+
+std::vector<Status> EmbeddedRelayStore::run_group(const std::vector<GroupedChange*>& group) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return std::vector<Status>(group.size(), Status(tx.error()));
+  std::vector<Status> results(group.size(), Status::Ok());
+  for (size_t i = 0; i < group.size(); i++) {
+    Status s = db_->exec("SAVEPOINT change");
+    if (s) s = group[i]->apply();
+    if (s) s = db_->exec("RELEASE change");
+    if (s) continue;
+    // Undo this change alone; if SQLite already rolled the whole transaction back (some I/O
+    // errors do), or undoing fails, nothing in the group can be trusted: fail it all.
+    if (!db_->in_transaction() || !db_->exec("ROLLBACK TO change") || !db_->exec("RELEASE change"))
+      return std::vector<Status>(group.size(), s);
+    results[i] = s;
+  }
+  // Durable for all at once, or failed for all (the transaction is rolled back).
+  Status committed = tx->commit();
+  for (size_t i = 0; i < group.size(); i++) {
+    if (!results[i]) continue;
+    results[i] = committed;
+    if (committed && group[i]->on_commit) group[i]->on_commit();
+  }
+  return results;
+}
+
+Status EmbeddedRelayStore::record_begun(std::string_view mailbox, const Hash32& id, uint64_t length,
+                                        uint64_t committed, UploadState state, Day today) {
+  GroupedChange change;
+  change.apply = [&] {
+    return insert_begun_row_locked(mailbox, id, length, committed, state, today);
+  };
+  change.on_commit = [&] { begun_.erase(upload_key(mailbox, id)); };
+  return commit_grouped(change);
+}
+
+Status EmbeddedRelayStore::insert_begun_row_locked(std::string_view mailbox, const Hash32& id,
+                                                   uint64_t length, uint64_t committed,
+                                                   UploadState state, Day today) {
+  auto st = db_->prepare(
+      "INSERT INTO uploads (mailbox_id, id, length, committed, state, day) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!st) return st.error();
+  st->bind(1, mailbox)
+      .bind_blob(2, id)
+      .bind(3, static_cast<int64_t>(length))
+      .bind(4, static_cast<int64_t>(committed))
+      .bind(5, int64_t{state == UploadState::kStored ? 1 : 0})
+      .bind(6, today);
+  return st->run();
 }
 
 Result<UploadLookup> EmbeddedRelayStore::lookup_locked(std::string_view mailbox, const Hash32& id) {
@@ -272,20 +412,9 @@ Result<CreateResult> EmbeddedRelayStore::create_upload(std::string_view mailbox,
   if (!is_mailbox_id(mailbox)) return make_error(Errc::kInvalidArgument, "bad mailbox id");
   if (length == 0) return make_error(Errc::kInvalidArgument, "an upload has at least one byte");
   std::lock_guard lock(mu_);
-  auto now = lookup_locked(mailbox, id);
-  if (!now) return now.error();
-  if (now->upload) return CreateResult{CreateOutcome::kExisting, std::move(now.value())};
-  if (now->tombstone) return CreateResult{CreateOutcome::kDelivered, std::move(now.value())};
-  if (mailbox_quota > 0) {
-    auto st = db_->prepare("SELECT COALESCE(SUM(length), 0) FROM uploads WHERE mailbox_id = ?1");
-    if (!st) return st.error();
-    st->bind(1, mailbox);
-    auto row = st->step();
-    if (!row) return row.error();
-    const auto held = static_cast<uint64_t>(st->int64(0));
-    if (held > mailbox_quota || mailbox_quota - held < length)
-      return CreateResult{CreateOutcome::kOverQuota, {}};
-  }
+  auto existing = existing_locked(mailbox, id, length, mailbox_quota);
+  if (!existing) return existing.error();
+  if (*existing) return std::move(**existing);
   const std::string dir = mailbox_dir(mailbox);
   SATCHEL_TRY(make_private_directory(*ops_, dir));
   // Not synced yet: the first commit syncs the file and its directory entry before recording
@@ -315,6 +444,52 @@ Result<CreateResult> EmbeddedRelayStore::create_upload(std::string_view mailbox,
   return CreateResult{CreateOutcome::kCreated, UploadLookup{u, std::nullopt}};
 }
 
+Result<BegunUpload> EmbeddedRelayStore::begin_upload(std::string_view mailbox, const Hash32& id,
+                                                     uint64_t length, uint64_t mailbox_quota,
+                                                     Day today) {
+  if (!is_mailbox_id(mailbox)) return make_error(Errc::kInvalidArgument, "bad mailbox id");
+  if (length == 0) return make_error(Errc::kInvalidArgument, "an upload has at least one byte");
+  const std::string key = upload_key(mailbox, id);
+  const std::string dir = mailbox_dir(mailbox);
+  const std::string path = partial_path(mailbox, id);
+  {
+    std::lock_guard lock(mu_);
+    auto existing = existing_locked(mailbox, id, length, mailbox_quota);
+    if (!existing) return existing.error();
+    if (*existing) return BegunUpload{std::move(**existing), nullptr};
+    busy_.insert(key);
+    begun_[key] = Begun{std::string(mailbox), length, today};
+  }
+  // Reserved: no other request creates, writes or terminates this upload, so the file is
+  // created outside the lock (allocating an inode is the slowest step of a small upload, and
+  // other requests need the lock meanwhile).
+  Status made = make_private_directory(*ops_, dir);
+  // Not truncated: a leftover file may hold synced bytes that a failed (yet replayable)
+  // commit names, and the writer never cuts below them; it overwrites them from offset 0.
+  FileHandle fd;
+  if (made) {
+    fd = FileHandle(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd.valid()) made = errno_error("cannot create upload file", errno);
+  }
+  if (!made) {
+    release_writer(key);
+    return made.error();
+  }
+  (void)set_times_to_day(fd.get(), today);
+  (void)set_path_times_to_day(dir, today);
+  (void)set_path_times_to_day(dir_ + "/uploads", today);
+  trace("begun");
+  UploadRecord u;
+  u.mailbox = std::string(mailbox);
+  u.id = id;
+  u.length = length;
+  u.day = today;
+  // The writer owns the reservation from here: destroying it uncommitted releases both.
+  return BegunUpload{CreateResult{CreateOutcome::kCreated, UploadLookup{u, std::nullopt}},
+                     std::make_unique<EmbeddedUploadWriter>(*this, std::string(mailbox), id, length,
+                                                            0, std::move(fd), today, true)};
+}
+
 Result<std::unique_ptr<UploadWriter>> EmbeddedRelayStore::open_writer(std::string_view mailbox,
                                                                       const Hash32& id,
                                                                       uint64_t offset, Day today) {
@@ -324,6 +499,8 @@ Result<std::unique_ptr<UploadWriter>> EmbeddedRelayStore::open_writer(std::strin
     std::lock_guard lock(mu_);
     auto now = lookup_locked(mailbox, id);
     if (!now) return now.error();
+    if (!now->upload && begun_.count(key))
+      return make_error(Errc::kAlreadyExists, "the upload is being written by another request");
     if (!now->upload || now->upload->state != UploadState::kPartial)
       return make_error(Errc::kNotFound, "no partial upload with this id");
     u = *now->upload;
@@ -349,13 +526,13 @@ Result<std::unique_ptr<UploadWriter>> EmbeddedRelayStore::open_writer(std::strin
     return e;
   }
   return std::unique_ptr<UploadWriter>(std::make_unique<EmbeddedUploadWriter>(
-      *this, std::string(mailbox), id, u.length, u.committed, std::move(fd), today));
+      *this, std::string(mailbox), id, u.length, u.committed, std::move(fd), today, false));
 }
 
 Result<CommitResult> EmbeddedRelayStore::finish_upload(std::string_view mailbox, const Hash32& id,
                                                        int fd, uint64_t length, uint64_t committed,
                                                        const std::optional<Hash32>& precomputed,
-                                                       Day today) {
+                                                       Day today, bool unrecorded) {
   Hash32 actual{};
   if (precomputed) {
     actual = *precomputed;
@@ -366,7 +543,7 @@ Result<CommitResult> EmbeddedRelayStore::finish_upload(std::string_view mailbox,
   }
   const std::string part = partial_path(mailbox, id);
   if (!equal_in_constant_time(actual, id)) {
-    {
+    if (!unrecorded) {
       std::lock_guard lock(mu_);
       SATCHEL_TRY(delete_upload_row_locked(mailbox, id));
     }
@@ -382,15 +559,24 @@ Result<CommitResult> EmbeddedRelayStore::finish_upload(std::string_view mailbox,
   if (ops_->fsync_directory(dir.c_str()) != 0) return errno_error("directory sync failed", errno);
   trace("directory-synced");
   (void)set_path_times_to_day(dir, today);
-  std::lock_guard lock(mu_);
-  auto st = db_->prepare(
-      "UPDATE uploads SET state = 1, committed = length, day = ?1 "
-      "WHERE mailbox_id = ?2 AND id = ?3 AND state = 0 AND committed = ?4");
-  if (!st) return st.error();
-  st->bind(1, today).bind(2, mailbox).bind_blob(3, id).bind(4, static_cast<int64_t>(committed));
-  SATCHEL_TRY(st->run());
-  if (db_->changes() != 1)
-    return make_error(Errc::kIoError, "upload metadata changed while it was being stored");
+  if (unrecorded) {
+    SATCHEL_TRY(record_begun(mailbox, id, length, length, UploadState::kStored, today));
+    trace("stored");
+    return CommitResult{length, true};
+  }
+  GroupedChange change;
+  change.apply = [&]() -> Status {
+    auto st = db_->prepare(
+        "UPDATE uploads SET state = 1, committed = length, day = ?1 "
+        "WHERE mailbox_id = ?2 AND id = ?3 AND state = 0 AND committed = ?4");
+    if (!st) return st.error();
+    st->bind(1, today).bind(2, mailbox).bind_blob(3, id).bind(4, static_cast<int64_t>(committed));
+    SATCHEL_TRY(st->run());
+    if (db_->changes() != 1)
+      return make_error(Errc::kIoError, "upload metadata changed while it was being stored");
+    return Status::Ok();
+  };
+  SATCHEL_TRY(commit_grouped(change));
   trace("stored");
   return CommitResult{length, true};
 }
@@ -400,6 +586,8 @@ Status EmbeddedRelayStore::terminate_upload(std::string_view mailbox, const Hash
     std::lock_guard lock(mu_);
     auto now = lookup_locked(mailbox, id);
     if (!now) return now.error();
+    if (!now->upload && begun_.count(upload_key(mailbox, id)))
+      return make_error(Errc::kAlreadyExists, "the upload is being written by another request");
     if (!now->upload) return make_error(Errc::kNotFound, "no upload with this id");
     if (now->upload->state == UploadState::kStored)
       return make_error(Errc::kInvalidArgument, "a stored upload leaves only by acknowledgement");

@@ -69,6 +69,29 @@ CREATE TABLE IF NOT EXISTS documents (
   content BLOB NOT NULL,
   PRIMARY KEY (mailbox_id, name)
 ) WITHOUT ROWID;
+-- The declared bytes of each mailbox's uploads (partial and stored), kept by triggers in the
+-- transaction that changes `uploads` (an upload's length never changes), so that the quota
+-- check of a creation reads one row instead of summing every upload.
+CREATE TABLE IF NOT EXISTS mailbox_usage (
+  mailbox_id TEXT PRIMARY KEY,
+  bytes INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS uploads_usage_insert AFTER INSERT ON uploads BEGIN
+  INSERT INTO mailbox_usage (mailbox_id, bytes) VALUES (NEW.mailbox_id, NEW.length)
+    ON CONFLICT (mailbox_id) DO UPDATE SET bytes = bytes + NEW.length;
+END;
+CREATE TRIGGER IF NOT EXISTS uploads_usage_delete AFTER DELETE ON uploads BEGIN
+  UPDATE mailbox_usage SET bytes = bytes - OLD.length WHERE mailbox_id = OLD.mailbox_id;
+END;
+)sql";
+
+// Recomputed whenever the database is opened: the triggers keep it from there.
+constexpr const char* kRecountUsage = R"sql(
+BEGIN IMMEDIATE;
+DELETE FROM mailbox_usage;
+INSERT INTO mailbox_usage (mailbox_id, bytes)
+  SELECT mailbox_id, SUM(length) FROM uploads GROUP BY mailbox_id;
+COMMIT;
 )sql";
 
 }  // namespace
@@ -158,6 +181,10 @@ Result<MetadataDb> MetadataDb::open(const std::string& path) {
   SATCHEL_TRY(db.exec("PRAGMA synchronous = FULL"));
   SATCHEL_TRY(db.exec("PRAGMA foreign_keys = ON"));
   SATCHEL_TRY(db.exec(kSchema));
+  if (Status s = db.exec(kRecountUsage); !s) {
+    (void)db.exec("ROLLBACK");
+    return s.error();
+  }
   return db;
 }
 

@@ -55,6 +55,8 @@ class MetadataDb {
 
   Status exec(const char* sql);
   Result<Statement> prepare(const char* sql);
+  // Whether a transaction is open (SQLite rolls one back by itself after some I/O errors).
+  bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int64_t changes() const { return sqlite3_changes64(db_); }
   // Copies the WAL into the database and truncates it, so deleted rows leave no old frames.

@@ -62,7 +62,8 @@ bool discard_upload_body(Relay& relay, const httplib::Request& req, httplib::Res
 std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Request& req,
                                                httplib::Response& res,
                                                const httplib::ContentReader& reader,
-                                               const RequestContext& ctx, const BodyTarget& t) {
+                                               const RequestContext& ctx, const BodyTarget& t,
+                                               std::unique_ptr<UploadWriter> begun) {
   const uint64_t body = ctx.content_length;
   const uint64_t skip = t.committed - t.body_offset;  // bytes of this body already held
   const uint64_t fresh = body > skip ? body - skip : 0;
@@ -85,7 +86,9 @@ std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Requ
     return std::nullopt;
   }
   const Day today = relay.clock.today();
-  auto writer = relay.store.open_writer(ctx.mailbox, t.id, t.committed, today);
+  // Refusals above drop a begun upload's writer: the creation then leaves nothing behind.
+  auto writer = begun ? Result<std::unique_ptr<UploadWriter>>(std::move(begun))
+                      : relay.store.open_writer(ctx.mailbox, t.id, t.committed, today);
   if (!writer) {
     relay.daily_bytes.release(ctx.credential, fresh);
     res.set_header("Tus-Resumable", kTusVersion);

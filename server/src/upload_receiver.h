@@ -26,12 +26,14 @@ struct BodyOutcome {
   bool stored = false;     // complete, verified and durable
 };
 
-// Receives the body of `ctx` into the upload. On failure writes the refusal into `res` and
-// returns nullopt; on success the caller answers.
+// Receives the body of `ctx` into the upload, through `begun` when the request began the upload
+// (RelayStore::begin_upload), else through a writer it opens. On failure writes the refusal
+// into `res` and returns nullopt; on success the caller answers.
 std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Request& req,
                                                httplib::Response& res,
                                                const httplib::ContentReader& reader,
-                                               const RequestContext& ctx, const BodyTarget& target);
+                                               const RequestContext& ctx, const BodyTarget& target,
+                                               std::unique_ptr<UploadWriter> begun = nullptr);
 
 // Reads and discards the body of a request for an upload the relay already holds completely,
 // so that the client reads the answer (closing unread would reset the connection under it).

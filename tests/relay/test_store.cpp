@@ -4,8 +4,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch_test_macros.hpp>
 #include <fstream>
+#include <thread>
 
 #include "store_fixture.h"
 
@@ -275,6 +277,186 @@ TEST_CASE("a crash while storing a complete upload loses nothing that was acknow
   }
 }
 
+// Begins a creation whose request carries all of `data` and commits it in one writer.
+Result<CommitResult> create_whole(RelayStore& store, const std::string& mailbox, ByteView data,
+                                  const Hash32& id) {
+  auto begun = store.begin_upload(mailbox, id, data.size(), 0, kToday);
+  if (!begun) return begun.error();
+  if (begun->created.outcome != CreateOutcome::kCreated || !begun->writer)
+    return make_error(Errc::kAlreadyExists, "the creation found an upload");
+  SATCHEL_TRY(begun->writer->write(data));
+  return begun->writer->commit();
+}
+
+TEST_CASE(
+    "a creation carrying the whole upload makes one metadata commit, after its data is durable") {
+  RecordingFileOps ops;
+  EmbeddedStoreOptions o;
+  o.file_ops = &ops;
+  o.trace = [&ops](std::string_view step) { ops.record(step); };
+  StoreWithMailbox f(o);
+  const Bytes data = test_bytes(64 << 10, 40);
+  const Hash32 id = sha256_of(data);
+  ops.log.clear();
+  auto r = create_whole(*f.store, f.mailbox, data, id);
+  REQUIRE(r);
+  CHECK(r->stored);
+  // (The mailbox's first upload also creates and syncs its directory, before "begun".)
+  const size_t begun = ops.find("begun");
+  REQUIRE(begun != std::string::npos);
+  CHECK(std::vector<std::string>(ops.log.begin() + static_cast<long>(begun), ops.log.end()) ==
+        std::vector<std::string>{"begun", "pwrite", "fsync", "file-synced", "rename", "renamed",
+                                 "fsync-dir", "directory-synced", "stored"});
+  const UploadRecord u = upload_of(*f.store, f.mailbox, id);
+  CHECK(u.state == UploadState::kStored);
+  CHECK(u.committed == data.size());
+  auto again = f.store->begin_upload(f.mailbox, id, data.size(), 0, kToday);
+  REQUIRE(again);
+  CHECK(again->created.outcome == CreateOutcome::kExisting);
+  CHECK_FALSE(again->writer);
+}
+
+TEST_CASE(
+    "a crash during a creation carrying the whole upload leaves nothing or the stored bundle") {
+  TempDir dir("crash-whole");
+  TestOrganisation org(1);
+  const std::string mailbox = org.mailbox_id();
+  {
+    auto s = open_store(dir.path);
+    REQUIRE(s->put_mailbox(org.record()));
+  }
+  uint32_t seed = 41;
+  // Before the one commit nothing was answered and nothing remains; after it, the bundle is
+  // stored and byte-identical.
+  for (const char* point : {"begun", "file-synced", "renamed", "directory-synced", "stored"}) {
+    CAPTURE(point);
+    const Bytes data = test_bytes(70'000, seed++);
+    const Hash32 id = sha256_of(data);
+    crash_child_at(dir.path, point,
+                   [&](EmbeddedRelayStore& s) { (void)create_whole(s, mailbox, data, id); });
+    auto s = open_store(dir.path);
+    auto l = s->find_upload(mailbox, id);
+    REQUIRE(l);
+    if (std::string_view(point) == "stored") {
+      REQUIRE(l->upload);
+      CHECK(l->upload->state == UploadState::kStored);
+      auto src = s->open_stored(mailbox, id);
+      REQUIRE(src);
+      Bytes back(data.size());
+      REQUIRE((*src)->read_at(0, back));
+      CHECK(back == data);
+      continue;
+    }
+    CHECK_FALSE(l->upload);
+    CHECK_FALSE(file_exists(s->partial_path(mailbox, id)));
+    CHECK_FALSE(file_exists(s->stored_path(mailbox, id)));
+    auto r = create_whole(*s, mailbox, data, id);  // the client sends it again
+    REQUIRE(r);
+    CHECK(r->stored);
+  }
+}
+
+TEST_CASE("a creation whose body is cut short is recorded partial at what arrived, or at 0") {
+  StoreWithMailbox f;
+  const Bytes data = test_bytes(50'000, 47);
+  const Hash32 id = sha256_of(data);
+  {
+    // Half arrives, then the connection drops: the client resumes from 20 000.
+    auto begun = f.store->begin_upload(f.mailbox, id, data.size(), 0, kToday);
+    REQUIRE(begun);
+    REQUIRE(begun->writer);
+    REQUIRE(begun->writer->write(ByteView(data).first(20'000)));
+    auto c = begun->writer->commit();
+    REQUIRE(c);
+    CHECK_FALSE(c->stored);
+    CHECK(c->committed == 20'000);
+  }
+  UploadRecord u = upload_of(*f.store, f.mailbox, id);
+  CHECK(u.state == UploadState::kPartial);
+  CHECK(u.committed == 20'000);
+  REQUIRE(append(*f.store, f.mailbox, id, 20'000, ByteView(data).subspan(20'000)));
+  CHECK(upload_of(*f.store, f.mailbox, id).state == UploadState::kStored);
+
+  // A writer dropped without a commit (the request was refused or failed): partial at 0, as a
+  // creation without a body would have left it.
+  const Bytes other = test_bytes(9000, 48);
+  const Hash32 other_id = sha256_of(other);
+  {
+    auto begun = f.store->begin_upload(f.mailbox, other_id, other.size(), 0, kToday);
+    REQUIRE(begun);
+    REQUIRE(begun->writer);
+    REQUIRE(begun->writer->write(ByteView(other).first(4000)));
+  }
+  u = upload_of(*f.store, f.mailbox, other_id);
+  CHECK(u.state == UploadState::kPartial);
+  CHECK(u.committed == 0);
+  REQUIRE(append(*f.store, f.mailbox, other_id, 0, other));
+  CHECK(upload_of(*f.store, f.mailbox, other_id).state == UploadState::kStored);
+}
+
+TEST_CASE(
+    "a creation in flight is found by another creation, counts against the quota, and holds its "
+    "writer") {
+  StoreWithMailbox f;
+  const Bytes data = test_bytes(6000, 49);
+  const Hash32 id = sha256_of(data);
+  auto begun = f.store->begin_upload(f.mailbox, id, data.size(), 10'000, kToday);
+  REQUIRE(begun);
+  REQUIRE(begun->writer);
+  auto twin = f.store->begin_upload(f.mailbox, id, data.size(), 10'000, kToday);
+  REQUIRE(twin);
+  CHECK(twin->created.outcome == CreateOutcome::kExisting);
+  CHECK_FALSE(twin->writer);
+  CHECK(f.store->open_writer(f.mailbox, id, 0, kToday).code() == Errc::kAlreadyExists);
+  CHECK(f.store->terminate_upload(f.mailbox, id, kToday).code() == Errc::kAlreadyExists);
+  const Bytes b = test_bytes(5000, 50);
+  auto over = f.store->create_upload(f.mailbox, sha256_of(b), b.size(), 10'000, kToday);
+  REQUIRE(over);
+  CHECK(over->outcome == CreateOutcome::kOverQuota);
+  REQUIRE(begun->writer->write(data));
+  auto c = begun->writer->commit();
+  REQUIRE(c);
+  CHECK(c->stored);
+}
+
+TEST_CASE("a whole-body creation whose bytes do not hash to its id leaves nothing") {
+  StoreWithMailbox f;
+  const Bytes data = test_bytes(5000, 51);
+  const Hash32 id = sha256_of(test_bytes(5000, 52));
+  auto r = create_whole(*f.store, f.mailbox, data, id);
+  REQUIRE_FALSE(r);
+  CHECK(r.code() == Errc::kInvalidArgument);
+  auto l = f.store->find_upload(f.mailbox, id);
+  REQUIRE(l);
+  CHECK_FALSE(l->upload);
+  CHECK_FALSE(file_exists(f.store->partial_path(f.mailbox, id)));
+  CHECK_FALSE(file_exists(f.store->stored_path(f.mailbox, id)));
+}
+
+TEST_CASE(
+    "concurrent creations, committed in groups, are each stored and still there after reopening") {
+  StoreWithMailbox f;
+  constexpr int kThreads = 16, kEach = 8;
+  std::vector<std::thread> threads;
+  std::atomic<int> stored{0};
+  for (int t = 0; t < kThreads; t++)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; i++) {
+        const Bytes data = test_bytes(3000, static_cast<uint32_t>(1000 + t * kEach + i));
+        auto r = create_whole(*f.store, f.mailbox, data, sha256_of(data));
+        if (r && r->stored) stored++;
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(stored == kThreads * kEach);
+  f.reopen();
+  for (int n = 0; n < kThreads * kEach; n++) {
+    const Bytes data = test_bytes(3000, static_cast<uint32_t>(1000 + n));
+    const UploadRecord u = upload_of(*f.store, f.mailbox, sha256_of(data));
+    CHECK(u.state == UploadState::kStored);
+  }
+}
+
 TEST_CASE("recovery removes data files that no metadata names") {
   StoreWithMailbox f;
   const Bytes data = test_bytes(5000, 8);
@@ -501,6 +683,16 @@ TEST_CASE("the mailbox quota counts partial and stored bytes") {
   auto fits = f.store->create_upload(f.mailbox, sha256_of(b), b.size(), 11'000, kToday);
   REQUIRE(fits);
   CHECK(fits->outcome == CreateOutcome::kCreated);
+  // The count survives reopening, and a removed upload gives its bytes back.
+  f.reopen();
+  const Bytes c = test_bytes(4000, 24);
+  auto full = f.store->create_upload(f.mailbox, sha256_of(c), c.size(), 11'000, kToday);
+  REQUIRE(full);
+  CHECK(full->outcome == CreateOutcome::kOverQuota);
+  REQUIRE(f.store->terminate_upload(f.mailbox, sha256_of(a), kToday));
+  auto room = f.store->create_upload(f.mailbox, sha256_of(c), c.size(), 11'000, kToday);
+  REQUIRE(room);
+  CHECK(room->outcome == CreateOutcome::kCreated);
 }
 
 TEST_CASE("upload files and their directory carry only the arrival day in their times") {

@@ -8,7 +8,9 @@
 // Opening in serving mode takes an exclusive lock on DIR and runs start-up recovery first.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -59,6 +61,8 @@ class EmbeddedRelayStore final : public RelayStore {
   Result<UploadLookup> find_upload(std::string_view mailbox, const Hash32& id) override;
   Result<CreateResult> create_upload(std::string_view mailbox, const Hash32& id, uint64_t length,
                                      uint64_t mailbox_quota, Day today) override;
+  Result<BegunUpload> begin_upload(std::string_view mailbox, const Hash32& id, uint64_t length,
+                                   uint64_t mailbox_quota, Day today) override;
   Result<std::unique_ptr<UploadWriter>> open_writer(std::string_view mailbox, const Hash32& id,
                                                     uint64_t offset, Day today) override;
   Status terminate_upload(std::string_view mailbox, const Hash32& id, Day today) override;
@@ -95,6 +99,13 @@ class EmbeddedRelayStore final : public RelayStore {
   void log(std::string_view message) const;
   // Requires mu_: SELECTs the upload row and tombstone.
   Result<UploadLookup> lookup_locked(std::string_view mailbox, const Hash32& id);
+  // Requires mu_: what a creation of `length` bytes finds instead of creating (an upload, a
+  // begun creation, a tombstone, or no room), or nullopt when it may create.
+  Result<std::optional<CreateResult>> existing_locked(std::string_view mailbox, const Hash32& id,
+                                                      uint64_t length, uint64_t quota);
+  // Requires mu_: whether `length` more bytes fit the mailbox's quota, counting its uploads and
+  // the creations begun but not yet recorded.
+  Result<bool> fits_quota_locked(std::string_view mailbox, uint64_t length, uint64_t quota);
   // Requires mu_: deletes the upload row in its own transaction.
   Status delete_upload_row_locked(std::string_view mailbox, const Hash32& id);
   // Removes a data file and syncs its directory; failures are logged (recovery removes
@@ -103,11 +114,32 @@ class EmbeddedRelayStore final : public RelayStore {
   // Verifies the hash of a complete upload whose data is synced in `fd`, renames it to its
   // final name, syncs the directory and records it stored (and its offset, which the metadata
   // still has at `committed`); on a hash mismatch discards it. `precomputed` is the hash of the
-  // file's bytes when the caller already has it.
+  // file's bytes when the caller already has it. With `unrecorded` (a begun creation), no row
+  // exists yet and the one commit inserts it stored.
   Result<CommitResult> finish_upload(std::string_view mailbox, const Hash32& id, int fd,
                                      uint64_t length, uint64_t committed,
-                                     const std::optional<Hash32>& precomputed, Day today);
+                                     const std::optional<Hash32>& precomputed, Day today,
+                                     bool unrecorded = false);
+  // Requires mu_: inserts the row of a begun creation; the caller ends its reservation
+  // (begun_) once that insert is committed.
+  Status insert_begun_row_locked(std::string_view mailbox, const Hash32& id, uint64_t length,
+                                 uint64_t committed, UploadState state, Day today);
+  // Records a begun creation through a group commit and ends its reservation.
+  Status record_begun(std::string_view mailbox, const Hash32& id, uint64_t length,
+                      uint64_t committed, UploadState state, Day today);
   void release_writer(const std::string& key);
+  // One metadata change waiting for a group commit.
+  struct GroupedChange {
+    std::function<Status()> apply;    // under mu_, inside the group's transaction
+    std::function<void()> on_commit;  // under mu_, once that transaction is durable
+    std::optional<Status> result;     // set by the leader, under group_mu_
+  };
+  // Applies `change` in one transaction with the changes other requests are waiting to commit
+  // at that moment: one durable commit (one WAL sync) for all of them. Returns the change's own
+  // failure (undone alone), or the commit's result: a failed commit fails every change in it.
+  Status commit_grouped(GroupedChange& change);
+  // Runs one group under mu_; returns each change's result.
+  std::vector<Status> run_group(const std::vector<GroupedChange*>& group);
   // Requires mu_ and an open transaction: applies the acknowledgement rule to one stored
   // upload; true when it became a tombstone (the caller removes the file after committing).
   Result<bool> deliver_if_acknowledged_locked(std::string_view mailbox, const Hash32& id,
@@ -123,8 +155,21 @@ class EmbeddedRelayStore final : public RelayStore {
   FileOps default_ops_;
   FileOps* ops_;
   FileHandle lock_file_;
-  std::mutex mu_;               // guards db_ and busy_
+  std::mutex mu_;               // guards db_, busy_ and begun_
   std::set<std::string> busy_;  // uploads held by a writer ("mailbox/hex")
+  // Creations begun (begin_upload) and not yet recorded, by key; each is also in busy_, held
+  // by its writer.
+  struct Begun {
+    std::string mailbox;
+    uint64_t length = 0;
+    Day day = 0;
+  };
+  std::map<std::string, Begun> begun_;
+  // Group commit: requests queue their changes; one leader at a time commits the queue.
+  std::mutex group_mu_;  // guards group_queue_, group_leading_ and the changes' results
+  std::condition_variable group_cv_;
+  std::vector<GroupedChange*> group_queue_;
+  bool group_leading_ = false;
 };
 
 }  // namespace satchel::relay

@@ -104,6 +104,12 @@ class UploadWriter {
   virtual Result<CommitResult> commit() = 0;
 };
 
+// A creation whose request carries the whole upload (RelayStore::begin_upload).
+struct BegunUpload {
+  CreateResult created;
+  std::unique_ptr<UploadWriter> writer;  // at offset 0; set only when created.outcome is kCreated
+};
+
 enum class AckState : uint8_t { kStored, kDelivered };
 
 struct AckResult {
@@ -164,6 +170,14 @@ class RelayStore {
   virtual Result<CreateResult> create_upload(std::string_view mailbox, const Hash32& id,
                                              uint64_t length, uint64_t mailbox_quota,
                                              Day today) = 0;
+  // Like create_upload, for a request whose body is the whole upload: a new upload is not
+  // recorded yet but returned as a writer at offset 0 whose commit() records it, with its offset
+  // and state, in one metadata commit ("stored" already when the body completes it). Until then
+  // it counts against the quota and another creation finds it existing (partial, offset 0) and
+  // its writer taken; a writer destroyed without a successful commit records it partial at
+  // offset 0, as create_upload would have (unless its hash mismatched: then nothing remains).
+  virtual Result<BegunUpload> begin_upload(std::string_view mailbox, const Hash32& id,
+                                           uint64_t length, uint64_t mailbox_quota, Day today) = 0;
   // Opens a writer at `offset`, which must equal the committed offset of a partial upload.
   // kNotFound (no partial upload), kInvalidArgument (other offset: nothing changes),
   // kAlreadyExists (another writer holds it).
