@@ -104,6 +104,8 @@ void tus_create(Relay& relay, const Request& req, Response& res, const ContentRe
   auto begun = create_for_body(relay, *ctx, *id, *length);
   if (!begun) {
     res.set_header("Tus-Resumable", kTusVersion);
+    // Held by another request's writer, or by a removal in progress: try again shortly.
+    if (begun.code() == Errc::kAlreadyExists) return refuse(req, res, 423, "locked", true);
     return refuse_store_failure(req, res, begun.error(), true);
   }
   const CreateResult* created = &begun->created;

@@ -213,9 +213,14 @@ class EmbeddedUploadWriter final : public UploadWriter {
   // A begun creation that ends without a commit recording it is recorded as create_upload
   // would have it, partial at offset 0 (after a failed metadata commit too: a new commit means
   // the failed one can no longer be replayed), so that the client continues it as before.
-  void record_empty() {
-    Status s = store_.record_begun(mailbox_, id_, length_, 0, UploadState::kPartial, today_);
-    if (!s) store_.log("cannot record an upload whose body failed: " + s.error().message);
+  void record_empty() noexcept {
+    try {
+      Status s = store_.record_begun(mailbox_, id_, length_, 0, UploadState::kPartial, today_);
+      if (!s) store_.log("cannot record an upload whose body failed: " + s.error().message);
+    } catch (...) {
+      // Out of memory: the file no row names is removed by recovery, and the client, finding
+      // no upload, creates it again.
+    }
   }
 
   Error fail(Error e) {
@@ -247,6 +252,18 @@ void EmbeddedRelayStore::release_writer(const std::string& key) {
   std::lock_guard lock(mu_);
   busy_.erase(key);
   begun_.erase(key);
+}
+
+EmbeddedRelayStore::RemovalHold::~RemovalHold() {
+  if (keys_.empty()) return;
+  std::lock_guard lock(store_.mu_);
+  for (const std::string& key : keys_) store_.busy_.erase(key);
+}
+
+bool EmbeddedRelayStore::RemovalHold::add_locked(std::string key) {
+  if (!store_.busy_.insert(key).second) return false;
+  keys_.push_back(std::move(key));
+  return true;
 }
 
 Result<bool> EmbeddedRelayStore::fits_quota_locked(std::string_view mailbox, uint64_t length,
@@ -298,9 +315,19 @@ Status EmbeddedRelayStore::commit_grouped(GroupedChange& change) {
   std::vector<GroupedChange*> batch;
   batch.swap(group_queue_);
   group.unlock();
-  std::vector<Status> results = run_group(batch);
+  std::vector<Status> results;
+  try {
+    results = run_group(batch);
+  } catch (...) {
+    // (Out of memory.) Whether the transaction committed is unknown: fail every change, as
+    // for a failed commit; the data of each stays in place, as after a failed WAL sync.
+    results.clear();
+  }
   group.lock();
-  for (size_t i = 0; i < batch.size(); i++) batch[i]->result = std::move(results[i]);
+  for (size_t i = 0; i < batch.size(); i++)
+    batch[i]->result = i < results.size()
+                           ? std::move(results[i])
+                           : Status(make_error(Errc::kIoError, "metadata group commit failed"));
   group_leading_ = false;
   group_cv_.notify_all();
   return *change.result;
@@ -415,6 +442,8 @@ Result<CreateResult> EmbeddedRelayStore::create_upload(std::string_view mailbox,
   auto existing = existing_locked(mailbox, id, length, mailbox_quota);
   if (!existing) return existing.error();
   if (*existing) return std::move(**existing);
+  if (busy_.count(upload_key(mailbox, id)))
+    return make_error(Errc::kAlreadyExists, "the upload is being written by another request");
   const std::string dir = mailbox_dir(mailbox);
   SATCHEL_TRY(make_private_directory(*ops_, dir));
   // Not synced yet: the first commit syncs the file and its directory entry before recording
@@ -457,23 +486,26 @@ Result<BegunUpload> EmbeddedRelayStore::begin_upload(std::string_view mailbox, c
     auto existing = existing_locked(mailbox, id, length, mailbox_quota);
     if (!existing) return existing.error();
     if (*existing) return BegunUpload{std::move(**existing), nullptr};
+    // A writer still holds the key (one whose upload was just discarded), or a removal is
+    // unlinking its file: a new file of that name must wait until they are done.
+    if (busy_.count(key))
+      return make_error(Errc::kAlreadyExists, "the upload is being written by another request");
+    // Under the lock: a second upload must not go on before the first one's new mailbox
+    // directory is synced.
+    SATCHEL_TRY(make_private_directory(*ops_, dir));
     busy_.insert(key);
     begun_[key] = Begun{std::string(mailbox), length, today};
   }
-  // Reserved: no other request creates, writes or terminates this upload, so the file is
-  // created outside the lock (allocating an inode is the slowest step of a small upload, and
-  // other requests need the lock meanwhile).
-  Status made = make_private_directory(*ops_, dir);
-  // Not truncated: a leftover file may hold synced bytes that a failed (yet replayable)
-  // commit names, and the writer never cuts below them; it overwrites them from offset 0.
-  FileHandle fd;
-  if (made) {
-    fd = FileHandle(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (!fd.valid()) made = errno_error("cannot create upload file", errno);
-  }
-  if (!made) {
+  // Reserved: no other request creates, writes or removes this upload, so the file is created
+  // outside the lock (allocating an inode is the slowest step of a small upload, and other
+  // requests need the lock meanwhile). Not truncated: a leftover file may hold synced bytes
+  // that a failed (yet replayable) commit names, and the writer never cuts below them; it
+  // overwrites them from offset 0.
+  FileHandle fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
+    Error e = errno_error("cannot create upload file", errno);
     release_writer(key);
-    return made.error();
+    return e;
   }
   (void)set_times_to_day(fd.get(), today);
   (void)set_path_times_to_day(dir, today);
@@ -582,6 +614,7 @@ Result<CommitResult> EmbeddedRelayStore::finish_upload(std::string_view mailbox,
 }
 
 Status EmbeddedRelayStore::terminate_upload(std::string_view mailbox, const Hash32& id, Day today) {
+  RemovalHold hold(*this);  // destroyed after the lock below is released
   {
     std::lock_guard lock(mu_);
     auto now = lookup_locked(mailbox, id);
@@ -591,10 +624,11 @@ Status EmbeddedRelayStore::terminate_upload(std::string_view mailbox, const Hash
     if (!now->upload) return make_error(Errc::kNotFound, "no upload with this id");
     if (now->upload->state == UploadState::kStored)
       return make_error(Errc::kInvalidArgument, "a stored upload leaves only by acknowledgement");
-    if (busy_.count(upload_key(mailbox, id)))
+    if (!hold.add_locked(upload_key(mailbox, id)))
       return make_error(Errc::kAlreadyExists, "the upload is being written by another request");
     SATCHEL_TRY(delete_upload_row_locked(mailbox, id));
   }
+  trace("removing");
   remove_data_file(partial_path(mailbox, id), mailbox, today);
   return Status::Ok();
 }
@@ -781,6 +815,7 @@ Result<size_t> EmbeddedRelayStore::deliver_acknowledged(std::string_view mailbox
 Result<size_t> EmbeddedRelayStore::remove_stored_before(std::string_view mailbox, Day cutoff,
                                                         Day today) {
   std::vector<Hash32> removed;
+  RemovalHold hold(*this);  // destroyed after the lock below is released
   {
     std::lock_guard lock(mu_);
     auto tx = Transaction::begin(*db_);
@@ -794,12 +829,14 @@ Result<size_t> EmbeddedRelayStore::remove_stored_before(std::string_view mailbox
       if (!row) return row.error();
       if (!*row) break;
       Hash32 id{};
-      if (copy_key(st->blob(0), id)) removed.push_back(id);
+      if (copy_key(st->blob(0), id) && hold.add_locked(upload_key(mailbox, id)))
+        removed.push_back(id);
     }
     st = Statement();
     for (const Hash32& id : removed) SATCHEL_TRY(delete_upload_row_locked(mailbox, id));
     SATCHEL_TRY(tx->commit());
   }
+  if (!removed.empty()) trace("removing");
   for (const Hash32& id : removed) remove_data_file(stored_path(mailbox, id), mailbox, today);
   return removed.size();
 }
@@ -807,6 +844,7 @@ Result<size_t> EmbeddedRelayStore::remove_stored_before(std::string_view mailbox
 Result<HousekeepingReport> EmbeddedRelayStore::expire(Day partial_cutoff, Day today, int64_t now) {
   HousekeepingReport report;
   std::vector<std::pair<std::string, Hash32>> expired;
+  RemovalHold hold(*this);  // destroyed after the lock below is released
   {
     std::lock_guard lock(mu_);
     auto tx = Transaction::begin(*db_);
@@ -820,7 +858,7 @@ Result<HousekeepingReport> EmbeddedRelayStore::expire(Day partial_cutoff, Day to
       if (!*row) break;
       Hash32 id{};
       std::string mailbox = st->text(0);
-      if (copy_key(st->blob(1), id) && !busy_.count(upload_key(mailbox, id)))
+      if (copy_key(st->blob(1), id) && hold.add_locked(upload_key(mailbox, id)))
         expired.emplace_back(std::move(mailbox), id);
     }
     st = Statement();
@@ -839,6 +877,7 @@ Result<HousekeepingReport> EmbeddedRelayStore::expire(Day partial_cutoff, Day to
     // Deleted rows must not survive in old WAL frames.
     SATCHEL_TRY(db_->checkpoint_truncate());
   }
+  if (!expired.empty()) trace("removing");
   for (const auto& [mailbox, id] : expired)
     remove_data_file(partial_path(mailbox, id), mailbox, today);
   report.partial_expired = expired.size();

@@ -86,7 +86,8 @@ std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Requ
     return std::nullopt;
   }
   const Day today = relay.clock.today();
-  // Refusals above drop a begun upload's writer: the creation then leaves nothing behind.
+  // Refusals above drop a begun upload's writer, which records the upload partial at offset 0,
+  // as a creation without a body would have left it.
   auto writer = begun ? Result<std::unique_ptr<UploadWriter>>(std::move(begun))
                       : relay.store.open_writer(ctx.mailbox, t.id, t.committed, today);
   if (!writer) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <catch2/catch_test_macros.hpp>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "store_fixture.h"
@@ -417,6 +418,52 @@ TEST_CASE(
   auto c = begun->writer->commit();
   REQUIRE(c);
   CHECK(c->stored);
+}
+
+TEST_CASE("no creation reuses an upload's file while a discarded writer still holds it") {
+  StoreWithMailbox f;
+  const Bytes data = test_bytes(5000, 53);
+  const Hash32 id = sha256_of(test_bytes(5000, 54));  // the id of other bytes
+  REQUIRE(f.store->create_upload(f.mailbox, id, data.size(), 0, kToday));
+  auto w = f.store->open_writer(f.mailbox, id, 0, kToday);
+  REQUIRE(w);
+  REQUIRE((*w)->write(data));
+  REQUIRE((*w)->commit().code() == Errc::kInvalidArgument);  // discarded; the writer lives on
+  CHECK(f.store->begin_upload(f.mailbox, id, data.size(), 0, kToday).code() ==
+        Errc::kAlreadyExists);
+  CHECK(f.store->create_upload(f.mailbox, id, data.size(), 0, kToday).code() ==
+        Errc::kAlreadyExists);
+  w->reset();
+  auto again = f.store->begin_upload(f.mailbox, id, data.size(), 0, kToday);
+  REQUIRE(again);
+  CHECK(again->created.outcome == CreateOutcome::kCreated);
+}
+
+TEST_CASE("no creation reuses an upload's file while an expiry is unlinking it") {
+  EmbeddedRelayStore* store = nullptr;
+  std::string mailbox;
+  const Bytes data = test_bytes(7000, 55);
+  const Hash32 id = sha256_of(data);
+  std::optional<Errc> during;
+  EmbeddedStoreOptions o;
+  o.trace = [&](std::string_view step) {
+    if (step == "removing" && store && !during) {
+      auto b = store->begin_upload(mailbox, id, data.size(), 0, kToday);
+      during = b ? Errc::kOk : b.code();
+    }
+  };
+  StoreWithMailbox f(o);
+  store = f.store.get();
+  mailbox = f.mailbox;
+  REQUIRE(f.store->create_upload(f.mailbox, id, data.size(), 0, kToday - 10));
+  REQUIRE(f.store->expire(kToday - 7, kToday, 0));
+  REQUIRE(during);
+  CHECK(*during == Errc::kAlreadyExists);
+  // Once the file is gone, the client's creation makes a new one and it is stored.
+  auto r = create_whole(*f.store, f.mailbox, data, id);
+  REQUIRE(r);
+  CHECK(r->stored);
+  CHECK(file_size(f.store->stored_path(f.mailbox, id)) == data.size());
 }
 
 TEST_CASE("a whole-body creation whose bytes do not hash to its id leaves nothing") {

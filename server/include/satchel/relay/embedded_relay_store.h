@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "satchel/relay/file_ops.h"
 #include "satchel/relay/relay_store.h"
@@ -128,6 +129,22 @@ class EmbeddedRelayStore final : public RelayStore {
   Status record_begun(std::string_view mailbox, const Hash32& id, uint64_t length,
                       uint64_t committed, UploadState state, Day today);
   void release_writer(const std::string& key);
+  // Holds upload keys in busy_ from the commit that deletes their rows until their files are
+  // unlinked, so that no creation or writer reuses a file about to be unlinked. Destroy it
+  // without mu_ held.
+  class RemovalHold {
+   public:
+    explicit RemovalHold(EmbeddedRelayStore& store) : store_(store) {}
+    RemovalHold(const RemovalHold&) = delete;
+    RemovalHold& operator=(const RemovalHold&) = delete;
+    ~RemovalHold();
+    // Requires mu_: holds `key`; false when a writer or another removal holds it already.
+    bool add_locked(std::string key);
+
+   private:
+    EmbeddedRelayStore& store_;
+    std::vector<std::string> keys_;
+  };
   // One metadata change waiting for a group commit.
   struct GroupedChange {
     std::function<Status()> apply;    // under mu_, inside the group's transaction
