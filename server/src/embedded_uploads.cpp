@@ -351,6 +351,7 @@ std::vector<Status> EmbeddedRelayStore::run_group(const std::vector<GroupedChang
   }
   // Durable for all at once, or failed for all (the transaction is rolled back).
   Status committed = tx->commit();
+  if (committed) trace("metadata-committed");
   for (size_t i = 0; i < group.size(); i++) {
     if (!results[i]) continue;
     results[i] = committed;

@@ -103,7 +103,8 @@ TEST_CASE("an upload is stored only after write, fsync, rename and directory syn
   REQUIRE(part);
   CHECK_FALSE(part->stored);
   CHECK(ops.log == std::vector<std::string>{"pwrite", "fsync", "file-synced", "fsync-dir",
-                                            "directory-synced", "offset-committed"});
+                                            "directory-synced", "metadata-committed",
+                                            "offset-committed"});
 
   // The last part: data synced, renamed, directory synced, then one commit says "stored".
   ops.log.clear();
@@ -307,7 +308,7 @@ TEST_CASE(
   REQUIRE(begun != std::string::npos);
   CHECK(std::vector<std::string>(ops.log.begin() + static_cast<long>(begun), ops.log.end()) ==
         std::vector<std::string>{"begun", "pwrite", "fsync", "file-synced", "rename", "renamed",
-                                 "fsync-dir", "directory-synced", "stored"});
+                                 "fsync-dir", "directory-synced", "metadata-committed", "stored"});
   const UploadRecord u = upload_of(*f.store, f.mailbox, id);
   CHECK(u.state == UploadState::kStored);
   CHECK(u.committed == data.size());
