@@ -6,10 +6,15 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "satchel/crypto/encoding.h"
 #include "satchel/crypto/sha256.h"
@@ -146,15 +151,61 @@ Result<Hash32> spki_pin_of_der_certificate(ByteView der) {
   return pin;
 }
 
+namespace {
+
+// While alive, a watchdog that cancels the client's request in flight once `limit` has passed,
+// by shutting its socket down (cpp-httplib's stop() is the one call safe from another thread).
+class RequestDeadline {
+ public:
+  RequestDeadline(httplib::SSLClient& http, std::chrono::seconds limit, std::atomic<bool>& expired)
+      : http_(http), limit_(limit), expired_(expired), thread_([this] { watch(); }) {}
+  RequestDeadline(const RequestDeadline&) = delete;
+  RequestDeadline& operator=(const RequestDeadline&) = delete;
+  ~RequestDeadline() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void watch() {
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, limit_, [this] { return done_; })) return;
+    expired_ = true;
+    http_.stop();
+  }
+
+  httplib::SSLClient& http_;
+  std::chrono::seconds limit_;
+  std::atomic<bool>& expired_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: started once the members above exist
+};
+
+}  // namespace
+
 struct RelayClient::Impl {
   RelayUrl url;
   std::vector<Hash32> pins;
   httplib::SSLClient http;
   bool pin_mismatch = false;  // set by the verify callback during the last handshake
   Status body_error = Status::Ok();
+  int deadline_base_seconds = 120;
+  uint32_t min_rate = 4096;
+  std::atomic<bool> deadline_expired{false};  // set by the last request's watchdog
 
   Impl(RelayUrl u, std::vector<Hash32> p)
       : url(std::move(u)), pins(std::move(p)), http(url.host, url.port) {}
+
+  // The deadline of a request carrying `body` bytes.
+  std::chrono::seconds deadline(uint64_t body) const {
+    return std::chrono::seconds(deadline_base_seconds + body / std::max<uint32_t>(min_rate, 1));
+  }
 
   std::string path(std::string_view tail) const { return url.base_path + std::string(tail); }
 
@@ -199,6 +250,10 @@ struct RelayClient::Impl {
   }
 
   Error transport_error(httplib::Error e) {
+    if (deadline_expired)
+      return make_error(Errc::kNetwork,
+                        "the request to the relay outlasted its deadline (a stalled or "
+                        "deliberately slowed connection): cancelled");
     if (pin_mismatch)
       return make_error(Errc::kRelayPinMismatch,
                         "the relay's certificate matches neither pin in the roster: something on "
@@ -228,6 +283,8 @@ Result<std::unique_ptr<RelayClient>> RelayClient::create(const RelayUrl& url,
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_cert_verify_callback(ctx, &Impl::verify_pin, impl.get());
   impl->http.enable_server_certificate_verification(true);
+  impl->deadline_base_seconds = options.deadline_base_seconds;
+  impl->min_rate = options.min_rate_bytes_per_second;
   impl->http.set_keep_alive(options.keep_alive);
   impl->http.set_connection_timeout(options.connect_timeout_seconds, 0);
   impl->http.set_read_timeout(options.read_timeout_seconds, 0);
@@ -349,8 +406,11 @@ Result<Enrollment> RelayClient::enroll(const SecretBytes& code) {
     return sink.write(reinterpret_cast<const char*>(body.data()) + offset,
                       std::min(want, n - offset));
   };
-  auto res = impl_->http.Post(impl_->path("/v1/enroll").c_str(), httplib::Headers{}, n, provider,
-                              "application/json");
+  auto res = [&] {  // the watchdog ends with the request
+    RequestDeadline deadline(impl_->http, impl_->deadline(n), impl_->deadline_expired);
+    return impl_->http.Post(impl_->path("/v1/enroll").c_str(), httplib::Headers{}, n, provider,
+                            "application/json");
+  }();
   if (!res) return impl_->transport_error(res.error());
   if (Status p = impl_->check_proxy(*res); !p) return p.error();
   if (res->status != 200) {
@@ -384,6 +444,7 @@ Result<Enrollment> RelayClient::enroll(const SecretBytes& code) {
 
 void RelayClient::begin_request() {
   impl_->pin_mismatch = false;
+  impl_->deadline_expired = false;
   impl_->body_error = Status::Ok();
   unchanged_ = false;
   retry_after_ = 0;
@@ -420,7 +481,10 @@ Result<UploadStatus> RelayClient::status(const std::string& upload_id, const Sec
   if (!valid_upload_id(upload_id)) return make_error(Errc::kInvalidArgument, "bad upload id");
   begin_request();
   httplib::Headers h = auth_headers(token);
-  auto res = impl_->http.Head(impl_->path("/v1/uploads/" + upload_id).c_str(), h);
+  auto res = [&] {  // the watchdog ends with the request
+    RequestDeadline deadline(impl_->http, impl_->deadline(0), impl_->deadline_expired);
+    return impl_->http.Head(impl_->path("/v1/uploads/" + upload_id).c_str(), h);
+  }();
   wipe_headers(h);
   if (res && res->status == 404 && impl_->check_proxy(*res)) return UploadStatus{};
   return tus_answer(res, 200, 200);
@@ -434,9 +498,12 @@ Result<UploadStatus> RelayClient::create(const std::string& upload_id, uint64_t 
   httplib::Headers h = auth_headers(token);
   h.emplace("Upload-Length", std::to_string(length));
   h.emplace("Upload-Metadata", "sha256 " + base64_standard(upload_id));
-  auto res = impl_->http.Post(impl_->path("/v1/uploads").c_str(), h,
-                              static_cast<size_t>(std::min(length, max_body)),
-                              body_provider(body, 0), kOctets);
+  const uint64_t n = std::min(length, max_body);
+  auto res = [&] {  // the watchdog ends with the request
+    RequestDeadline deadline(impl_->http, impl_->deadline(n), impl_->deadline_expired);
+    return impl_->http.Post(impl_->path("/v1/uploads").c_str(), h, static_cast<size_t>(n),
+                            body_provider(body, 0), kOctets);
+  }();
   wipe_headers(h);
   return tus_answer(res, 201, 200);
 }
@@ -448,8 +515,11 @@ Result<UploadStatus> RelayClient::append(const std::string& upload_id, uint64_t 
   begin_request();
   httplib::Headers h = auth_headers(token);
   h.emplace("Upload-Offset", std::to_string(offset));
-  auto res = impl_->http.Patch(impl_->path("/v1/uploads/" + upload_id).c_str(), h,
-                               static_cast<size_t>(count), body_provider(body, offset), kOctets);
+  auto res = [&] {  // the watchdog ends with the request
+    RequestDeadline deadline(impl_->http, impl_->deadline(count), impl_->deadline_expired);
+    return impl_->http.Patch(impl_->path("/v1/uploads/" + upload_id).c_str(), h,
+                             static_cast<size_t>(count), body_provider(body, offset), kOctets);
+  }();
   wipe_headers(h);
   return tus_answer(res, 204, 204);
 }

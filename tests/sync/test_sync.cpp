@@ -728,3 +728,47 @@ TEST_CASE("answers a relay cannot honestly give never make the device delete a b
     CHECK((*c)->body_bytes_sent() <= 2 * n + (1u << 20));
   }
 }
+
+TEST_CASE("a relay trickling its answer cannot hold a request past its deadline",
+          "[sync][hostile]") {
+  TestRelay real;
+  std::atomic<bool> done{false};
+  // Each byte comes well within the receive timeout, so only the request's deadline ends it.
+  LyingRelay trickler(real, [&done](httplib::Response& res) {
+    res.status = 200;  // (a 204 has no body to trickle)
+    res.set_header("Tus-Resumable", "1.0.0");
+    res.set_chunked_content_provider("text/plain", [&done](size_t, httplib::DataSink& sink) {
+      for (int i = 0; i < 400 && !done; ++i) {  // at most 20 s
+        if (!sink.write("x", 1)) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      sink.done();
+      return true;
+    });
+  });
+  RelayClientOptions o;
+  o.read_timeout_seconds = 5;
+  o.deadline_base_seconds = 1;
+  o.min_rate_bytes_per_second = 1 << 20;
+  auto c = RelayClient::create(
+      parse_relay_url("https://127.0.0.1:" + std::to_string(trickler.port)).value(),
+      {pin_of(real)}, o);
+  REQUIRE(c);
+  const Bytes data = satchel::relay::testing::test_bytes(1000, 61);
+  BodyReader body = [&data](uint64_t offset, size_t max, Bytes& out) -> Status {
+    const size_t n = std::min<size_t>(max, data.size() - offset);
+    out.assign(data.begin() + static_cast<long>(offset),
+               data.begin() + static_cast<long>(offset + n));
+    return Status::Ok();
+  };
+  const auto start = std::chrono::steady_clock::now();
+  auto r = (*c)->append(std::string(64, 'a'), 0, data.size(), secret_text(std::string(43, 'A')),
+                        body);
+  const auto took = std::chrono::steady_clock::now() - start;
+  done = true;
+  REQUIRE_FALSE(r);
+  CHECK(r.code() == Errc::kNetwork);
+  CHECK(r.error().message.find("deadline") != std::string::npos);
+  CHECK(took < std::chrono::seconds(4));
+  CHECK(trickler.requests == 1);
+}

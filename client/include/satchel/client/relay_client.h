@@ -43,6 +43,12 @@ struct RelayClientOptions {
   int connect_timeout_seconds = 30;
   int read_timeout_seconds = 60;
   int write_timeout_seconds = 60;
+  // A whole request (connect, body, answer) that outlasts deadline_base_seconds plus its body at
+  // min_rate_bytes_per_second is cancelled as a network failure: a relay or network trickling
+  // bytes (each within the receive timeout) cannot hold sync open. The relay keeps the body
+  // bytes that arrived, so a resumed upload loses little.
+  int deadline_base_seconds = 120;
+  uint32_t min_rate_bytes_per_second = 4096;
   // Reuse one connection across requests (off: one connection per request, as tests use to
   // put every request through the fault proxy's dice).
   bool keep_alive = true;
