@@ -91,6 +91,16 @@ UploadRecord read_upload_row(Statement& st, std::string_view mailbox, const Hash
   return u;
 }
 
+// What a creation reports for an upload it has just made: nothing committed yet.
+UploadLookup new_upload(std::string_view mailbox, const Hash32& id, uint64_t length, Day today) {
+  UploadRecord u;
+  u.mailbox = std::string(mailbox);
+  u.id = id;
+  u.length = length;
+  u.day = today;
+  return UploadLookup{u, std::nullopt};
+}
+
 }  // namespace
 
 class EmbeddedUploadWriter final : public UploadWriter {
@@ -466,12 +476,7 @@ Result<CreateResult> EmbeddedRelayStore::create_upload(std::string_view mailbox,
   (void)set_path_times_to_day(dir, today);
   (void)set_path_times_to_day(dir_ + "/uploads", today);
   trace("created");
-  UploadRecord u;
-  u.mailbox = std::string(mailbox);
-  u.id = id;
-  u.length = length;
-  u.day = today;
-  return CreateResult{CreateOutcome::kCreated, UploadLookup{u, std::nullopt}};
+  return CreateResult{CreateOutcome::kCreated, new_upload(mailbox, id, length, today)};
 }
 
 Result<BegunUpload> EmbeddedRelayStore::begin_upload(std::string_view mailbox, const Hash32& id,
@@ -512,13 +517,8 @@ Result<BegunUpload> EmbeddedRelayStore::begin_upload(std::string_view mailbox, c
   (void)set_path_times_to_day(dir, today);
   (void)set_path_times_to_day(dir_ + "/uploads", today);
   trace("begun");
-  UploadRecord u;
-  u.mailbox = std::string(mailbox);
-  u.id = id;
-  u.length = length;
-  u.day = today;
   // The writer owns the reservation from here: destroying it uncommitted releases both.
-  return BegunUpload{CreateResult{CreateOutcome::kCreated, UploadLookup{u, std::nullopt}},
+  return BegunUpload{CreateResult{CreateOutcome::kCreated, new_upload(mailbox, id, length, today)},
                      std::make_unique<EmbeddedUploadWriter>(*this, std::string(mailbox), id, length,
                                                             0, std::move(fd), today, true)};
 }

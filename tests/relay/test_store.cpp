@@ -85,6 +85,28 @@ struct StoreWithMailbox {
   }
 };
 
+// No row and no file remain of upload `id`.
+void check_nothing_left(StoreWithMailbox& f, const Hash32& id) {
+  auto l = f.store->find_upload(f.mailbox, id);
+  REQUIRE(l);
+  CHECK_FALSE(l->upload);
+  CHECK_FALSE(file_exists(f.store->partial_path(f.mailbox, id)));
+  CHECK_FALSE(file_exists(f.store->stored_path(f.mailbox, id)));
+}
+
+// A store directory with one organisation's mailbox, closed again: crash tests open it in a
+// child that dies, then reopen it (recovery) in the test.
+struct CrashDir {
+  TempDir dir;
+  TestOrganisation org{1};
+  std::string mailbox = org.mailbox_id();
+
+  explicit CrashDir(const std::string& tag) : dir(tag) {
+    auto s = open_store(dir.path);
+    REQUIRE(s->put_mailbox(org.record()));
+  }
+};
+
 }  // namespace
 
 TEST_CASE("an upload is stored only after write, fsync, rename and directory sync, in that order") {
@@ -243,13 +265,9 @@ TEST_CASE("recovery after a crash mid-write keeps exactly the committed bytes") 
 }
 
 TEST_CASE("a crash while storing a complete upload loses nothing that was acknowledged") {
-  TempDir dir("crash-complete");
-  TestOrganisation org(1);
-  const std::string mailbox = org.mailbox_id();
-  {
-    auto s = open_store(dir.path);
-    REQUIRE(s->put_mailbox(org.record()));
-  }
+  CrashDir crash("crash-complete");
+  const std::string& mailbox = crash.mailbox;
+  const TempDir& dir = crash.dir;
   // The child stores 30 000 bytes, then sends the rest and dies after the data is synced and
   // renamed (before and after the directory sync) but before the metadata says "stored": the
   // relay never answered "stored", and after recovery the upload is back at 30 000 bytes.
@@ -320,13 +338,9 @@ TEST_CASE(
 
 TEST_CASE(
     "a crash during a creation carrying the whole upload leaves nothing or the stored bundle") {
-  TempDir dir("crash-whole");
-  TestOrganisation org(1);
-  const std::string mailbox = org.mailbox_id();
-  {
-    auto s = open_store(dir.path);
-    REQUIRE(s->put_mailbox(org.record()));
-  }
+  CrashDir crash("crash-whole");
+  const std::string& mailbox = crash.mailbox;
+  const TempDir& dir = crash.dir;
   uint32_t seed = 41;
   // Before the one commit nothing was answered and nothing remains; after it, the bundle is
   // stored and byte-identical.
@@ -474,11 +488,7 @@ TEST_CASE("a whole-body creation whose bytes do not hash to its id leaves nothin
   auto r = create_whole(*f.store, f.mailbox, data, id);
   REQUIRE_FALSE(r);
   CHECK(r.code() == Errc::kInvalidArgument);
-  auto l = f.store->find_upload(f.mailbox, id);
-  REQUIRE(l);
-  CHECK_FALSE(l->upload);
-  CHECK_FALSE(file_exists(f.store->partial_path(f.mailbox, id)));
-  CHECK_FALSE(file_exists(f.store->stored_path(f.mailbox, id)));
+  check_nothing_left(f, id);
 }
 
 TEST_CASE(
@@ -573,11 +583,7 @@ TEST_CASE("a bundle whose bytes do not hash to its id is discarded at completion
   auto r = append(*f.store, f.mailbox, id, 0, data);
   REQUIRE_FALSE(r);
   CHECK(r.code() == Errc::kInvalidArgument);
-  auto l = f.store->find_upload(f.mailbox, id);
-  REQUIRE(l);
-  CHECK_FALSE(l->upload);
-  CHECK_FALSE(file_exists(f.store->partial_path(f.mailbox, id)));
-  CHECK_FALSE(file_exists(f.store->stored_path(f.mailbox, id)));
+  check_nothing_left(f, id);
 }
 
 TEST_CASE("deletion waits for every registered coordinator, then leaves a tombstone") {
