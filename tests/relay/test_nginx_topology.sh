@@ -31,9 +31,8 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+cd "$work"
+. "$here/../support/relay_fixture.sh"  # free_port, make_mailbox
 relay_port=$(free_port)
 port=$(free_port)
 # Sent by every client of this test; it must not be found anywhere afterwards.
@@ -55,13 +54,7 @@ sed -i -e 's/^tls = .*/tls = off/' -e 's/^health = .*/health = off/' -e 's/^thre
   "$conf"
 echo "challenge_pin = $pin" >>"$conf"
 
-"$satchel" keygen org -o "$work/org.key" >/dev/null 2>&1
-"$satchel" keygen coordinator -o "$work/c.key" >/dev/null
-"$satchel" org registration --org-key "$work/org.key" --version 1 \
-  --coordinator "$(sed -n 's/^# public key: //p' "$work/c.key")" -o "$work/reg.txt" >/dev/null
-"$relay" mailbox create --config "$conf" --registration "$work/reg.txt" >/dev/null
-mailbox=$("$relay" mailbox list --config "$conf" | cut -d' ' -f1)
-code=$("$relay" mailbox code --config "$conf" "$mailbox" | sed -n 's/^enrollment code: //p')
+make_mailbox "$conf"  # sets mailbox and code; a.key is the coordinator's key
 
 "$relay" serve --config "$conf" 2>"$work/relay/serve.log" &
 relay_pid=$!
@@ -276,7 +269,7 @@ status, grant = session(pin)
 listed = call("/v1/coordinator/uploads", token=grant["session"])[1] if status == 200 else None
 print("wrong=%d right=%d listed=%d" % (wrong, status, len(listed["uploads"]) if listed else -1))
 EOF
-out=$(python3 -c "$coordinator" "$base" "$ca" "$ua" "$work/c.key" "$mailbox" "$pin")
+out=$(python3 -c "$coordinator" "$base" "$ca" "$ua" "$work/a.key" "$mailbox" "$pin")
 case $out in
   skipped) echo "skipped (d): python3 has no 'cryptography' module for Ed25519" ;;
   "wrong=401 right=200 listed=3") echo "ok: a challenge signed over nginx's pin opens a session" \

@@ -3,9 +3,21 @@
 # Needs $satchel and $relay (binaries) and a `pids` array the caller kills on exit.
 # start_relay sets: port, pin, backup (SPKI pins), mailbox, code; writes org.key, a.key (one
 # coordinator), relay/ and serve.log.
+# make_mailbox CONF (for a relay set up otherwise) does the mailbox part alone: sets mailbox and
+# code; writes org.key, a.key and reg.txt.
 
 pub() { sed -n 's/^# public key: //p' "$1"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+make_mailbox() {
+  "$satchel" keygen org -o org.key >/dev/null 2>&1
+  "$satchel" keygen coordinator -o a.key >/dev/null
+  "$satchel" org registration --org-key org.key --version 1 --coordinator "$(pub a.key)" \
+    -o reg.txt >/dev/null
+  "$relay" mailbox create --config "$1" --registration reg.txt >/dev/null
+  mailbox=$("$relay" mailbox list --config "$1" | cut -d' ' -f1)
+  code=$("$relay" mailbox code --config "$1" "$mailbox" | sed -n 's/^enrollment code: //p')
+}
 
 start_relay() {
   port=$(free_port)
@@ -13,13 +25,7 @@ start_relay() {
   sed -i -e 's/^health = .*/health = off/' -e 's/^threads = .*/threads = 8/' relay/relay.conf
   pin=$(sed -n 's/^spki pin: *//p' relay-init.txt)
   backup=$(sed -n 's/^backup pin: *//p' relay-init.txt)
-  "$satchel" keygen org -o org.key >/dev/null 2>&1
-  "$satchel" keygen coordinator -o a.key >/dev/null
-  "$satchel" org registration --org-key org.key --version 1 --coordinator "$(pub a.key)" \
-    -o reg.txt >/dev/null
-  "$relay" mailbox create --config relay/relay.conf --registration reg.txt >/dev/null
-  mailbox=$("$relay" mailbox list --config relay/relay.conf | cut -d' ' -f1)
-  code=$("$relay" mailbox code --config relay/relay.conf "$mailbox" | sed -n 's/^enrollment code: //p')
+  make_mailbox relay/relay.conf
   "$relay" serve --config relay/relay.conf 2>serve.log &
   pids+=($!)
   local _
