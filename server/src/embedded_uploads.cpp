@@ -301,12 +301,8 @@ Result<std::optional<CreateResult>> EmbeddedRelayStore::existing_locked(std::str
   if (now->tombstone) return Found(CreateResult{CreateOutcome::kDelivered, std::move(now.value())});
   if (auto b = begun_.find(upload_key(mailbox, id)); b != begun_.end()) {
     // Another request is writing it: a partial upload at offset 0 whose writer is taken.
-    UploadRecord u;
-    u.mailbox = std::string(mailbox);
-    u.id = id;
-    u.length = b->second.length;
-    u.day = b->second.day;
-    return Found(CreateResult{CreateOutcome::kExisting, UploadLookup{u, std::nullopt}});
+    return Found(CreateResult{CreateOutcome::kExisting,
+                              new_upload(mailbox, id, b->second.length, b->second.day)});
   }
   auto fits = fits_quota_locked(mailbox, length, quota);
   if (!fits) return fits.error();
