@@ -14,6 +14,7 @@
 #include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <system_error>
 #include <thread>
 
 #include "satchel/crypto/encoding.h"
@@ -154,11 +155,18 @@ Result<Hash32> spki_pin_of_der_certificate(ByteView der) {
 namespace {
 
 // While alive, a watchdog that cancels the client's request in flight once `limit` has passed,
-// by shutting its socket down (cpp-httplib's stop() is the one call safe from another thread).
+// by shutting its socket down (cpp-httplib's stop() is the one call safe from another thread;
+// it waits while the connection is being set up, so a slow handshake is cut only after it).
 class RequestDeadline {
  public:
   RequestDeadline(httplib::SSLClient& http, std::chrono::seconds limit, std::atomic<bool>& expired)
-      : http_(http), limit_(limit), expired_(expired), thread_([this] { watch(); }) {}
+      : http_(http), limit_(limit), expired_(expired) {
+    try {
+      thread_ = std::thread([this] { watch(); });
+    } catch (const std::system_error&) {
+      // No thread to spare: the request runs with its per-receive timeouts only.
+    }
+  }
   RequestDeadline(const RequestDeadline&) = delete;
   RequestDeadline& operator=(const RequestDeadline&) = delete;
   ~RequestDeadline() {
@@ -167,7 +175,7 @@ class RequestDeadline {
       done_ = true;
     }
     cv_.notify_all();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
 
  private:
@@ -184,7 +192,7 @@ class RequestDeadline {
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
-  std::thread thread_;  // last: started once the members above exist
+  std::thread thread_;  // started in the constructor, once the members above exist
 };
 
 }  // namespace
@@ -250,7 +258,7 @@ struct RelayClient::Impl {
   }
 
   Error transport_error(httplib::Error e) {
-    if (deadline_expired)
+    if (deadline_expired && !pin_mismatch)
       return make_error(Errc::kNetwork,
                         "the request to the relay outlasted its deadline (a stalled or "
                         "deliberately slowed connection): cancelled");

@@ -150,7 +150,8 @@ Result<SyncReport> sync_entries(Outbox& outbox, RelayClient& relay, const Secret
   SyncReport report;
   std::vector<OutboxEntry> work;
   for (OutboxEntry& e : *listed) {
-    if (e.exported && !options.include_exported) continue;
+    // (A stored entry is only asked about, which sends no bundle bytes: never skipped.)
+    if (e.exported && !options.include_exported && e.state != "stored") continue;
     if (e.state == "stored") {
       // Kept until delivered: ask, and forget it once the coordinators have it.
       ++report.requests;

@@ -581,11 +581,22 @@ TEST_CASE("a bundle exported to a folder is still uploaded, unless sync is told 
   CHECK(skipped->stored == 0);
   CHECK(state_on_relay(relay, token, e.upload_id) == UploadState::kAbsent);
   CHECK(state_on_relay(relay, token, begun.upload_id) == UploadState::kAbsent);
-  auto sent = sync_outbox(device.outbox, *c, token, fast_options());
+  // Kept until delivered: stored on the relay, still on the device, still marked exported.
+  SyncOptions keep = fast_options();
+  keep.delete_when_stored = false;
+  auto sent = sync_outbox(device.outbox, *c, token, keep);
   REQUIRE(sent);
   CHECK(sent->stored == 2);
   CHECK(state_on_relay(relay, token, e.upload_id) == UploadState::kStored);
   CHECK(state_on_relay(relay, token, begun.upload_id) == UploadState::kStored);
+  // A stored bundle is only asked about (no bundle bytes go out), so --skip-exported does not
+  // keep it on the device once the relay has it.
+  auto forgotten = sync_outbox(device.outbox, *c, token, skip);
+  REQUIRE(forgotten);
+  CHECK(forgotten->deleted == 2);
+  auto left = device.outbox.list();
+  REQUIRE(left);
+  CHECK(left->empty());
 }
 
 TEST_CASE("a version-1 profile's exported bundles keep their mark after the migration") {
@@ -751,8 +762,8 @@ TEST_CASE("a relay trickling its answer cannot hold a request past its deadline"
   o.deadline_base_seconds = 2;
   o.min_rate_bytes_per_second = 1 << 20;
   auto c = RelayClient::create(
-      parse_relay_url("https://127.0.0.1:" + std::to_string(trickler.port)).value(),
-      {pin_of(real)}, o);
+      parse_relay_url("https://127.0.0.1:" + std::to_string(trickler.port)).value(), {pin_of(real)},
+      o);
   REQUIRE(c);
   const Bytes data = satchel::relay::testing::test_bytes(1000, 61);
   BodyReader body = [&data](uint64_t offset, size_t max, Bytes& out) -> Status {
@@ -762,8 +773,8 @@ TEST_CASE("a relay trickling its answer cannot hold a request past its deadline"
     return Status::Ok();
   };
   const auto start = std::chrono::steady_clock::now();
-  auto r = (*c)->append(std::string(64, 'a'), 0, data.size(), secret_text(std::string(43, 'A')),
-                        body);
+  auto r =
+      (*c)->append(std::string(64, 'a'), 0, data.size(), secret_text(std::string(43, 'A')), body);
   const auto took = std::chrono::steady_clock::now() - start;
   done = true;
   REQUIRE_FALSE(r);

@@ -43,10 +43,11 @@ struct RelayClientOptions {
   int connect_timeout_seconds = 30;
   int read_timeout_seconds = 60;
   int write_timeout_seconds = 60;
-  // A whole request (connect, body, answer) that outlasts deadline_base_seconds plus its body at
+  // A request (body and answer) that outlasts deadline_base_seconds plus its body at
   // min_rate_bytes_per_second is cancelled as a network failure: a relay or network trickling
   // bytes (each within the receive timeout) cannot hold sync open. The relay keeps the body
-  // bytes that arrived, so a resumed upload loses little.
+  // bytes that arrived, so a resumed upload loses little. Connection setup (connect, a CONNECT
+  // tunnel, the TLS handshake) cannot be cut: cpp-httplib holds the lock stop() needs meanwhile.
   int deadline_base_seconds = 120;
   uint32_t min_rate_bytes_per_second = 4096;
   // Reuse one connection across requests (off: one connection per request, as tests use to

@@ -1,7 +1,8 @@
 // Sending the outbox to the relay: every pending bundle is uploaded with tus, resumed from the
 // relay's committed offset after any failure, and (by default) deleted from the device once the
-// relay answers "stored". States are persisted before acting: sealed/exported -> uploading(offset)
-// -> stored (kept only when the device keeps bundles until delivered) -> gone.
+// relay answers "stored". States are persisted before acting: sealed -> uploading(offset) ->
+// stored (kept only when the device keeps bundles until delivered) -> gone; a bundle written to a
+// folder carries the exported mark whatever its state.
 #pragma once
 
 #include <chrono>
