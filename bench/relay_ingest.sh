@@ -17,7 +17,7 @@
 #   are kept there and reused by later runs), CONNECTIONS (32; wrk runs one thread each).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD:-$root/build}
+build=$(cd "${BUILD:-$root/build}" && pwd)  # absolute: the runs happen in a work directory
 relay=$build/bin/satchel-relay
 satchel=$build/bin/satchel
 small_count=${1:-6000}
@@ -28,13 +28,11 @@ nginx=$(command -v nginx || echo /usr/sbin/nginx)
 for tool in "$relay" "$satchel" "$nginx" "$(command -v wrk || echo wrk)"; do
   [ -x "$tool" ] || { echo "relay_ingest.sh: $tool is missing (build, or apt-get install)" >&2; exit 1; }
 done
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 # --- Distinct sealed bundles, made once with `satchel bundle seal` and kept in $dir/bundles ---
 # Each seal draws fresh ephemeral keys, so sealing one input N times gives N distinct bundles.
 mkdir -p "$dir/bundles"
+dir=$(cd "$dir" && pwd)
 keys=$dir/bundles/keys
 if [ ! -f "$keys/device.key" ]; then
   mkdir -p "$keys"
@@ -70,14 +68,9 @@ make_bundles 64KiB 65536 "$small_count"
 make_bundles 4MiB 4194304 "$large_count"
 
 # --- A fresh relay (direct TLS) and a fresh nginx anchor ----------------------------------
-run=$(mktemp -d "$dir/run.XXXXXX")
-relay_pid='' nginx_pid=''
-cleanup() {
-  [ -n "$nginx_pid" ] && kill -TERM "$nginx_pid" 2>/dev/null && wait "$nginx_pid" || true
-  [ -n "$relay_pid" ] && kill -TERM "$relay_pid" 2>/dev/null && wait "$relay_pid" || true
-  rm -rf "$run"
-}
-trap cleanup EXIT
+. "$root/tests/support/relay_fixture.sh"  # in_work_dir, free_port
+in_work_dir run "$dir"
+run=$work
 relay_port=$(free_port)
 nginx_port=$(free_port)
 
@@ -96,7 +89,7 @@ sed -i -e 's/^health = .*/health = off/' \
 mailbox=$("$relay" mailbox list --config "$conf" | cut -d' ' -f1)
 code=$("$relay" mailbox code --config "$conf" "$mailbox" | sed -n 's/^enrollment code: //p')
 "$relay" serve --config "$conf" 2>"$run/relay.log" &
-relay_pid=$!
+pids+=($!)
 
 # The anchor: nginx 1.22 with the same certificate, TLS 1.3 only, WebDAV PUT into a directory on
 # the same file system. keepalive_requests matches the relay's 100 requests per connection, so
@@ -131,7 +124,7 @@ http {
 }
 EOF
 "$nginx" -p "$run/nginx" -c "$run/nginx/nginx.conf" -g 'daemon off;' 2>"$run/nginx/stderr.log" &
-nginx_pid=$!
+pids+=($!)
 
 ca=$run/relay/tls/cert.pem
 for _ in $(seq 100); do

@@ -13,16 +13,8 @@ mib=${2:-100}
 cut_mib=${3:-4}
 satchel="$bin/satchel"
 relay="$bin/satchel-relay"
-work=$(mktemp -d "${TMPDIR:-/tmp}/satchel-resume.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
 . "$root/tests/support/relay_fixture.sh"
+in_work_dir satchel-resume
 pass="bench only: cobalt harbor lantern quiver"
 sat() { "$satchel" --home "$work/home" --passphrase-fd 3 "$@" 3<<<"$pass"; }
 
@@ -38,12 +30,7 @@ proxy_port=$(sed -n 's/^port //p' proxy.out)
 # The roster sends the device to the proxy's port; the relay's pin is unchanged.
 "$satchel" org roster --org-key org.key --version 1 --coordinator "A=$(pub a.key)" --slots 1 \
   --relay "https://127.0.0.1:$proxy_port" --pin "$pin" --backup-pin "$backup" -o roster.txt >/dev/null
-sat init --kdf-passes 2 --kdf-memory 64 >/dev/null
-fp=$("$satchel" fingerprint "$(pub org.key)" | sed -n 's/^fingerprint: //p')
-sat trust org "$(pub org.key)" --confirm "$fp" >/dev/null
-sat roster add roster.txt >/dev/null
-"$satchel" org form --org-key org.key "$root/schema/forms/testimony-intake.json" -o form.signed >/dev/null
-sat form add form.signed >/dev/null
+make_device roster.txt "$root/schema"
 rid=$(sat record testimony-intake --answers "$root/schema/forms/testimony-intake.answers.json")
 head -c $((mib << 20)) /dev/urandom >evidence.bin
 question=$(python3 -c "import json,sys; f=json.load(open(sys.argv[1])); print(next(q['id'] for q in f['questions'] if q['type']=='attachment'))" "$root/schema/forms/testimony-intake.json")

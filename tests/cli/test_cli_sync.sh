@@ -9,18 +9,10 @@ schema=$(cd "$2" && pwd)
 support=$(cd "$(dirname "$0")/../support" && pwd)
 satchel="$bin/satchel"
 relay="$bin/satchel-relay"
-work=$(mktemp -d "${TMPDIR:-/tmp}/satchel-cli-sync.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$support/relay_fixture.sh"
+in_work_dir satchel-cli-sync
 # A command failing outside a check ends the test: say which, rather than stop silently.
 trap 'echo "FAIL - line $LINENO: $BASH_COMMAND exited non-zero"' ERR
-cd "$work"
-. "$support/relay_fixture.sh"
 fails=0
 passes=0
 ok() { echo "ok - $1"; passes=$((passes + 1)); }
@@ -46,12 +38,7 @@ roster() {  # version pin backup output
 roster 1 "$pin" "$backup" r1.txt
 
 # The device: profile, trust, a form, two finalized records.
-sat init --kdf-passes 2 --kdf-memory 64 >/dev/null
-fp=$("$satchel" fingerprint "$(pub org.key)" | sed -n 's/^fingerprint: //p')
-sat trust org "$(pub org.key)" --confirm "$fp" >/dev/null
-sat roster add r1.txt >/dev/null
-"$satchel" org form --org-key org.key "$schema/forms/testimony-intake.json" -o form.signed >/dev/null
-sat form add form.signed >/dev/null
+make_device r1.txt "$schema"
 for _ in 1 2; do
   rid=$(sat record testimony-intake --answers "$schema/forms/testimony-intake.answers.json")
   sat finalize "$rid" >/dev/null

@@ -21,18 +21,10 @@ shipped=$here/../../server/deploy/nginx-satchel-relay.conf
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$nginx" ] || { echo "skipped: nginx is not installed (apt-get install nginx-light)"; exit 77; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/satchel-nginx.XXXXXX")
+. "$here/../support/relay_fixture.sh"  # in_work_dir, free_port, make_mailbox
+in_work_dir satchel-nginx
 prefix=$work/nginx
-relay_pid='' nginx_pid=''
-cleanup() {
-  [ -n "$nginx_pid" ] && kill -TERM "$nginx_pid" 2>/dev/null && wait "$nginx_pid" || true
-  [ -n "$relay_pid" ] && kill -TERM "$relay_pid" 2>/dev/null && wait "$relay_pid" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-cd "$work"
-. "$here/../support/relay_fixture.sh"  # free_port, make_mailbox
 relay_port=$(free_port)
 port=$(free_port)
 # Sent by every client of this test; it must not be found anywhere afterwards.
@@ -58,6 +50,7 @@ make_mailbox "$conf"  # sets mailbox and code; a.key is the coordinator's key
 
 "$relay" serve --config "$conf" 2>"$work/relay/serve.log" &
 relay_pid=$!
+pids+=("$relay_pid")
 
 # --- nginx, from the shipped file --------------------------------------------------------
 mkdir -p "$prefix/logs" "$prefix/tmp"
@@ -78,6 +71,7 @@ grep -q "listen 127.0.0.1:$port ssl" "$prefix/nginx.conf" || fail "the shipped l
   { cat "$prefix/logs/stderr.log"; fail "nginx -t refused the shipped configuration"; }
 "$nginx" -p "$prefix" -c "$prefix/nginx.conf" -g 'daemon off;' 2>>"$prefix/logs/stderr.log" &
 nginx_pid=$!
+pids+=("$nginx_pid")
 
 base=https://127.0.0.1:$port
 c() { curl -sS --tlsv1.3 --cacert "$ca" -A "$ua" --max-time 20 "$@"; }
@@ -279,9 +273,8 @@ esac
 
 # --- (c) nothing kept the client's address or User-Agent ---------------------------------
 kill -QUIT "$nginx_pid" && wait "$nginx_pid" || true
-nginx_pid=
 kill -TERM "$relay_pid" && wait "$relay_pid" || true
-relay_pid=
+pids=()  # both stopped and reaped: their numbers may be reused
 # The two configuration files name 127.0.0.1 as listen and proxy addresses, and the relay's
 # start line names its own listen address; anything else naming it would be a client address.
 leaks=$(find "$prefix" "$work/relay" -type f ! -name nginx.conf ! -name relay.conf \

@@ -12,7 +12,6 @@
 # Usage: test_relay_disk_full.py SATCHEL_RELAY SATCHEL
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -156,5 +155,4 @@ def main():
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    sys.exit(main())
+    tus.run_test(main)

@@ -28,7 +28,6 @@ import http.client
 import os
 import random
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -448,5 +447,4 @@ def main():
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    sys.exit(main())
+    tus.run_test(main)

@@ -18,7 +18,6 @@ import http.client
 import os
 import random
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -308,6 +307,4 @@ def main():
 
 
 if __name__ == "__main__":
-    # ctest's timeout sends SIGTERM: unwind so `finally` stops the relay and removes the files.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    sys.exit(main())
+    tus.run_test(main)

@@ -11,15 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v node >/dev/null && [ -d "$here/tus_js_client/node_modules/tus-js-client" ] || {
   echo "skipped: run 'npm ci' in $here/tus_js_client to install tus-js-client"; exit 77; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/satchel-tusjs.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
 . "$here/../support/relay_fixture.sh"
+in_work_dir satchel-tusjs
 start_relay
 ca=$work/relay/tls/cert.pem
 token=$(curl -sf --cacert "$ca" "https://127.0.0.1:$port/v1/enroll" -H 'Content-Type: application/json' \

@@ -16,6 +16,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import sys
 import time
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -94,6 +95,13 @@ class Connection:
 
 
 # --- devices -----------------------------------------------------------------------------------
+
+def run_test(main):
+    """Exits with main()'s status. ctest's timeout sends SIGTERM: it unwinds (SystemExit), so the
+    test's `finally` stops its relay and removes its files."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    sys.exit(main())
+
 
 def enroll(conn, code):
     r = conn.request("POST", "/v1/enroll", json.dumps({"code": code}).encode(),

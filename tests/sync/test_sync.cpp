@@ -90,6 +90,12 @@ struct Enrolled {
   Device device;
 };
 
+bool outbox_is_empty(Outbox& outbox) {
+  auto l = outbox.list();
+  REQUIRE(l);
+  return l->empty();
+}
+
 SyncOptions fast_options() {
   SyncOptions o;
   o.sleep = [](std::chrono::milliseconds) {};
@@ -130,9 +136,7 @@ TEST_CASE("sync stores every outbox bundle on the relay, resuming large ones, th
   CHECK(progress_calls > entries.size());
   for (const auto& e : entries)
     CHECK(state_on_relay(relay, token, e.upload_id) == UploadState::kStored);
-  auto left = device.outbox.list();
-  REQUIRE(left);
-  CHECK(left->empty());
+  CHECK(outbox_is_empty(device.outbox));
 }
 
 TEST_CASE("a relay certificate matching neither roster pin is refused before any byte is sent",
@@ -226,9 +230,7 @@ TEST_CASE("keeping bundles until delivered: a stored bundle leaves the device on
   auto third = sync_outbox(device.outbox, *c, token, keep);
   REQUIRE(third);
   CHECK(third->deleted == 1);
-  auto gone = device.outbox.list();
-  REQUIRE(gone);
-  CHECK(gone->empty());
+  CHECK(outbox_is_empty(device.outbox));
 }
 
 TEST_CASE("a bundle being sent that the relay already holds is not sent again", "[sync]") {
@@ -442,9 +444,7 @@ TEST_CASE(
     REQUIRE(left);
     if (left->empty()) break;
   }
-  auto left = device.outbox.list();
-  REQUIRE(left);
-  CHECK(left->empty());
+  CHECK(outbox_is_empty(device.outbox));
   const auto stats = proxy.stats();
   std::ostringstream line;
   line << count << " bundles, " << total << " bytes: " << runs + 1 << " sync run(s), " << bytes_sent
@@ -576,27 +576,27 @@ TEST_CASE("a bundle exported to a folder is still uploaded, unless sync is told 
   auto c = client_of(relay, {pin_of(relay)});
   SyncOptions skip = fast_options();
   skip.include_exported = false;
+  auto both_on_relay = [&](UploadState s) {
+    return state_on_relay(relay, token, e.upload_id) == s &&
+           state_on_relay(relay, token, begun.upload_id) == s;
+  };
   auto skipped = sync_outbox(device.outbox, *c, token, skip);
   REQUIRE(skipped);
   CHECK(skipped->stored == 0);
-  CHECK(state_on_relay(relay, token, e.upload_id) == UploadState::kAbsent);
-  CHECK(state_on_relay(relay, token, begun.upload_id) == UploadState::kAbsent);
+  CHECK(both_on_relay(UploadState::kAbsent));
   // Kept until delivered: stored on the relay, still on the device, still marked exported.
   SyncOptions keep = fast_options();
   keep.delete_when_stored = false;
   auto sent = sync_outbox(device.outbox, *c, token, keep);
   REQUIRE(sent);
   CHECK(sent->stored == 2);
-  CHECK(state_on_relay(relay, token, e.upload_id) == UploadState::kStored);
-  CHECK(state_on_relay(relay, token, begun.upload_id) == UploadState::kStored);
+  CHECK(both_on_relay(UploadState::kStored));
   // A stored bundle is only asked about (no bundle bytes go out), so --skip-exported does not
   // keep it on the device once the relay has it.
   auto forgotten = sync_outbox(device.outbox, *c, token, skip);
   REQUIRE(forgotten);
   CHECK(forgotten->deleted == 2);
-  auto left = device.outbox.list();
-  REQUIRE(left);
-  CHECK(left->empty());
+  CHECK(outbox_is_empty(device.outbox));
 }
 
 TEST_CASE("a version-1 profile's exported bundles keep their mark after the migration") {
