@@ -6,6 +6,7 @@
 //     crash came between its last commit and "stored");
 //   - a stored upload whose whole, verified data is under its .part name gets its final name
 //     back (a failed "stored" commit that SQLite replayed after the crash);
+//   - an upload whose bytes are in relay.db needs nothing (row and bytes commit together);
 //   - files that no metadata row names are removed (a crash between creating a file and
 //     recording it, or between a deletion's commit and its unlink).
 // Data that the metadata says was committed but is missing cannot come back: such an upload is
@@ -32,6 +33,7 @@ struct RowState {
   UploadState state;
   uint64_t length;
   uint64_t committed;
+  bool in_database;  // a stored upload whose bytes are in relay.db: it has no file
 };
 
 std::vector<std::string> directory_entries(const std::string& path) {
@@ -74,7 +76,9 @@ Status EmbeddedRelayStore::recover(Day today) {
   std::map<std::pair<std::string, Hash32>, RowState> rows;
   {
     std::lock_guard lock(mu_);
-    auto st = db_->prepare("SELECT mailbox_id, id, state, length, committed FROM uploads");
+    auto st = db_->prepare(
+        "SELECT mailbox_id, id, state, length, committed, EXISTS (SELECT 1 FROM upload_content c "
+        "WHERE c.mailbox_id = u.mailbox_id AND c.upload_id = u.id) FROM uploads u");
     if (!st) return st.error();
     for (;;) {
       auto row = st->step();
@@ -85,7 +89,8 @@ Status EmbeddedRelayStore::recover(Day today) {
         return make_error(Errc::kIoError, "metadata damaged: upload id");
       rows[{st->text(0), id}] =
           RowState{st->int64(2) == 1 ? UploadState::kStored : UploadState::kPartial,
-                   static_cast<uint64_t>(st->int64(3)), static_cast<uint64_t>(st->int64(4))};
+                   static_cast<uint64_t>(st->int64(3)), static_cast<uint64_t>(st->int64(4)),
+                   st->int64(5) != 0};
     }
   }
 
@@ -96,6 +101,10 @@ Status EmbeddedRelayStore::recover(Day today) {
     const std::string part = partial_path(mailbox, id);
     const std::string stored = stored_path(mailbox, id);
     struct stat st {};
+    if (row.in_database) {
+      ++it;  // committed with its row, atomically: nothing to make consistent
+      continue;
+    }
     if (row.state == UploadState::kStored) {
       if (::stat(stored.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) != row.length) {
         // A "stored" commit that failed (its WAL sync) can still be replayed by SQLite after a
@@ -127,8 +136,10 @@ Status EmbeddedRelayStore::recover(Day today) {
         return errno_error("recovery cannot rename an unfinished upload back", errno);
     }
     FileHandle fd(::open(part.c_str(), O_RDWR | O_CLOEXEC));
-    if (!fd.valid() && errno == ENOENT && row.committed == 0)
-      fd = FileHandle(::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd.valid() && errno == ENOENT && row.committed == 0) {
+      auto created = create_partial_file(mailbox, id, today);
+      if (created) fd = std::move(created.value());
+    }
     if (fd.valid() && ::fstat(fd.get(), &st) != 0)
       return errno_error("recovery cannot stat", errno);
     if (!fd.valid() || static_cast<uint64_t>(st.st_size) < row.committed) {
@@ -177,8 +188,8 @@ Status EmbeddedRelayStore::recover(Day today) {
       bool partial = false;
       if (!parse_data_file_name(name, id, partial)) continue;
       auto row = rows.find({mailbox, id});
-      const bool wanted =
-          row != rows.end() && (row->second.state == UploadState::kPartial) == partial;
+      const bool wanted = row != rows.end() && !row->second.in_database &&
+                          (row->second.state == UploadState::kPartial) == partial;
       if (wanted) continue;
       if (::unlink((mdir + "/" + name).c_str()) == 0) {
         orphans++;

@@ -74,6 +74,22 @@ class StoredFileSource final : public RandomAccessSource {
   uint64_t size_;
 };
 
+// A stored upload kept in relay.db, copied out whole (it is small).
+class StoredBytesSource final : public RandomAccessSource {
+ public:
+  explicit StoredBytesSource(Bytes data) : data_(std::move(data)) {}
+  uint64_t size() const override { return data_.size(); }
+  Status read_at(uint64_t offset, std::span<uint8_t> out) override {
+    if (offset > data_.size() || data_.size() - offset < out.size())
+      return make_error(Errc::kInvalidArgument, "read past the end of a stored upload");
+    std::copy_n(data_.begin() + static_cast<std::ptrdiff_t>(offset), out.size(), out.begin());
+    return Status::Ok();
+  }
+
+ private:
+  Bytes data_;
+};
+
 int open_for_reading(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
   if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -367,10 +383,17 @@ std::vector<Status> EmbeddedRelayStore::run_group(const std::vector<GroupedChang
 }
 
 Status EmbeddedRelayStore::record_begun(std::string_view mailbox, const Hash32& id, uint64_t length,
-                                        uint64_t committed, UploadState state, Day today) {
+                                        uint64_t committed, UploadState state, Day today,
+                                        std::optional<ByteView> content) {
   GroupedChange change;
-  change.apply = [&] {
-    return insert_begun_row_locked(mailbox, id, length, committed, state, today);
+  change.apply = [&]() -> Status {
+    SATCHEL_TRY(insert_begun_row_locked(mailbox, id, length, committed, state, today));
+    if (!content) return Status::Ok();
+    auto st = db_->prepare(
+        "INSERT INTO upload_content (mailbox_id, upload_id, content) VALUES (?1, ?2, ?3)");
+    if (!st) return st.error();
+    st->bind(1, mailbox).bind_blob(2, id).bind_blob(3, *content);
+    return st->run();
   };
   change.on_commit = [&] { begun_.erase(upload_key(mailbox, id)); };
   return commit_grouped(change);
@@ -411,6 +434,19 @@ Result<UploadLookup> EmbeddedRelayStore::lookup_locked(std::string_view mailbox,
     out.tombstone =
         Tombstone{std::string(mailbox), id, static_cast<uint64_t>(ts->int64(0)), ts->int64(1)};
   return out;
+}
+
+Result<std::optional<Bytes>> EmbeddedRelayStore::inline_content_locked(std::string_view mailbox,
+                                                                       const Hash32& id) {
+  auto st =
+      db_->prepare("SELECT content FROM upload_content WHERE mailbox_id = ?1 AND upload_id = ?2");
+  if (!st) return st.error();
+  st->bind(1, mailbox).bind_blob(2, id);
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<Bytes>();
+  const ByteView b = st->blob(0);
+  return std::optional<Bytes>(Bytes(b.begin(), b.end()));
 }
 
 Status EmbeddedRelayStore::delete_upload_row_locked(std::string_view mailbox, const Hash32& id) {
@@ -481,8 +517,6 @@ Result<BegunUpload> EmbeddedRelayStore::begin_upload(std::string_view mailbox, c
   if (!is_mailbox_id(mailbox)) return make_error(Errc::kInvalidArgument, "bad mailbox id");
   if (length == 0) return make_error(Errc::kInvalidArgument, "an upload has at least one byte");
   const std::string key = upload_key(mailbox, id);
-  const std::string dir = mailbox_dir(mailbox);
-  const std::string path = partial_path(mailbox, id);
   {
     std::lock_guard lock(mu_);
     auto existing = existing_locked(mailbox, id, length, mailbox_quota);
@@ -492,31 +526,53 @@ Result<BegunUpload> EmbeddedRelayStore::begin_upload(std::string_view mailbox, c
     // unlinking its file: a new file of that name must wait until they are done.
     if (busy_.count(key))
       return make_error(Errc::kAlreadyExists, "the upload is being written by another request");
-    // Under the lock: a second upload must not go on before the first one's new mailbox
-    // directory is synced.
-    SATCHEL_TRY(make_private_directory(*ops_, dir));
     busy_.insert(key);
     begun_[key] = Begun{std::string(mailbox), length, today};
   }
-  // Reserved: no other request creates, writes or removes this upload, so the file is created
-  // outside the lock (allocating an inode is the slowest step of a small upload, and other
-  // requests need the lock meanwhile). Not truncated: a leftover file may hold synced bytes
-  // that a failed (yet replayable) commit names, and the writer never cuts below them; it
-  // overwrites them from offset 0.
-  FileHandle fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd.valid()) {
-    Error e = errno_error("cannot create upload file", errno);
-    release_writer(key);
-    return e;
+  CreateResult created{CreateOutcome::kCreated, new_upload(mailbox, id, length, today)};
+  // Reserved: no other request creates, writes or removes this upload. A small upload is held
+  // in memory until it is whole (or cut short, when it moves to a file).
+  if (length <= options_.inline_max_bytes) {
+    trace("begun");
+    return BegunUpload{std::move(created), inline_writer(mailbox, id, length, today)};
   }
+  auto writer = begun_file_writer(mailbox, id, length, today);
+  if (!writer) {
+    release_writer(key);
+    return writer.error();
+  }
+  trace("begun");
+  // The writer owns the reservation from here: destroying it uncommitted releases both.
+  return BegunUpload{std::move(created), std::move(writer.value())};
+}
+
+Result<std::unique_ptr<UploadWriter>> EmbeddedRelayStore::begun_file_writer(
+    std::string_view mailbox, const Hash32& id, uint64_t length, Day today) {
+  auto fd = create_partial_file(mailbox, id, today);
+  if (!fd) return fd.error();
+  return std::unique_ptr<UploadWriter>(std::make_unique<EmbeddedUploadWriter>(
+      *this, std::string(mailbox), id, length, 0, std::move(fd.value()), today, true));
+}
+
+Result<FileHandle> EmbeddedRelayStore::create_partial_file(std::string_view mailbox,
+                                                           const Hash32& id, Day today) {
+  const std::string dir = mailbox_dir(mailbox);
+  {
+    // Under the lock: a second upload must not go on before the first one's new mailbox
+    // directory is synced.
+    std::lock_guard lock(mu_);
+    SATCHEL_TRY(make_private_directory(*ops_, dir));
+  }
+  // The file is created outside the lock (allocating an inode is the slowest step of a small
+  // upload, and other requests need the lock meanwhile). Not truncated: a leftover file may
+  // hold synced bytes that a failed (yet replayable) commit names, and a writer never cuts
+  // below them; it overwrites them from offset 0.
+  FileHandle fd(::open(partial_path(mailbox, id).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) return errno_error("cannot create upload file", errno);
   (void)set_times_to_day(fd.get(), today);
   (void)set_path_times_to_day(dir, today);
   (void)set_path_times_to_day(dir_ + "/uploads", today);
-  trace("begun");
-  // The writer owns the reservation from here: destroying it uncommitted releases both.
-  return BegunUpload{CreateResult{CreateOutcome::kCreated, new_upload(mailbox, id, length, today)},
-                     std::make_unique<EmbeddedUploadWriter>(*this, std::string(mailbox), id, length,
-                                                            0, std::move(fd), today, true)};
+  return fd;
 }
 
 Result<std::unique_ptr<UploadWriter>> EmbeddedRelayStore::open_writer(std::string_view mailbox,
@@ -544,10 +600,17 @@ Result<std::unique_ptr<UploadWriter>> EmbeddedRelayStore::open_writer(std::strin
     // A completion that failed after its rename leaves the data under the final name: move it
     // back (a fresh rename, synced again by the next completion).
     const std::string stored = stored_path(mailbox, id);
-    if (u.committed == 0)
-      fd = FileHandle(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    else if (ops_->rename(stored.c_str(), path.c_str()) == 0)
+    if (u.committed == 0) {
+      // Recorded with nothing committed, perhaps without a file (a small creation that failed).
+      auto created = create_partial_file(mailbox, id, today);
+      if (!created) {
+        release_writer(key);
+        return created.error();
+      }
+      fd = std::move(created.value());
+    } else if (ops_->rename(stored.c_str(), path.c_str()) == 0) {
       fd = FileHandle(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    }
   }
   if (!fd.valid()) {
     Error e = errno_error("cannot open upload file", errno);
@@ -684,6 +747,14 @@ Result<std::unique_ptr<RandomAccessSource>> EmbeddedRelayStore::open_stored(
     if (!now->upload || now->upload->state != UploadState::kStored)
       return make_error(Errc::kNotFound, "no stored upload with this id");
     length = now->upload->length;
+    auto kept = inline_content_locked(mailbox, id);
+    if (!kept) return kept.error();
+    if (*kept) {
+      if ((*kept)->size() != length)
+        return make_error(Errc::kIoError, "a stored upload's content differs from its length");
+      return std::unique_ptr<RandomAccessSource>(
+          std::make_unique<StoredBytesSource>(std::move(**kept)));
+    }
   }
   FileHandle fd(open_for_reading(stored_path(mailbox, id)));
   if (!fd.valid()) return errno_error("cannot open a stored upload", errno);

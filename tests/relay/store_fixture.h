@@ -5,10 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -60,6 +62,27 @@ inline uint64_t file_size(const std::string& path) {
 inline bool file_exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
+}
+
+// Writes `data` to `path`, creating its parent directories.
+inline void write_file(const std::string& path, ByteView data) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+// Whether any file under `dir` (the database, its WAL, data files) holds `probe`.
+inline bool storage_files_contain(const std::string& dir, ByteView probe) {
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (std::search(text.begin(), text.end(), probe.begin(), probe.end(),
+                    [](char a, uint8_t b) { return static_cast<uint8_t>(a) == b; }) != text.end())
+      return true;
+  }
+  return false;
 }
 
 // Records every call into a shared log and fails the chosen ones.

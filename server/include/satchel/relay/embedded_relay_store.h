@@ -1,7 +1,8 @@
 // EmbeddedRelayStore: the default RelayStore on one machine. One file per upload in a 0700
 // directory tree, plus a metadata database (relay.db, SQLite through libsqlcipher, unkeyed):
 //
-//   DIR/relay.db                       mailboxes, token hashes, uploads, acks, tombstones
+//   DIR/relay.db                       mailboxes, token hashes, uploads, acks, tombstones, and
+//                                      the bytes of small uploads stored whole in one request
 //   DIR/uploads/<mailbox>/<id>.part    a partial upload (bytes past the committed offset are junk)
 //   DIR/uploads/<mailbox>/<id>         a stored upload (complete, hash verified)
 //
@@ -25,6 +26,7 @@ namespace satchel::relay {
 
 class MetadataDb;
 class EmbeddedUploadWriter;
+class InlineUploadWriter;
 
 struct EmbeddedStoreOptions {
   // The file-system seam; nullptr means the POSIX calls. Must outlive the store.
@@ -36,6 +38,11 @@ struct EmbeddedStoreOptions {
   std::function<void(std::string_view)> trace;
   // Where recovery and deletion problems are reported; stderr when unset.
   std::function<void(std::string_view)> log;
+  // A creation whose whole upload (at most this many bytes) arrives in its request is stored
+  // in relay.db, in the one commit that records it, instead of in a data file of its own; 0
+  // sends every upload to a file. Larger uploads, and bodies cut short, use files.
+  uint64_t inline_max_bytes = kDefaultInlineMaxBytes;
+  static constexpr uint64_t kDefaultInlineMaxBytes = 256 * 1024;
 };
 
 class EmbeddedRelayStore final : public RelayStore {
@@ -93,6 +100,7 @@ class EmbeddedRelayStore final : public RelayStore {
 
  private:
   friend class EmbeddedUploadWriter;
+  friend class InlineUploadWriter;
   EmbeddedRelayStore(std::string dir, std::unique_ptr<MetadataDb> db, EmbeddedStoreOptions options);
 
   std::string mailbox_dir(std::string_view mailbox) const;
@@ -125,9 +133,25 @@ class EmbeddedRelayStore final : public RelayStore {
   // (begun_) once that insert is committed.
   Status insert_begun_row_locked(std::string_view mailbox, const Hash32& id, uint64_t length,
                                  uint64_t committed, UploadState state, Day today);
-  // Records a begun creation through a group commit and ends its reservation.
+  // Records a begun creation through a group commit and ends its reservation. With `content`
+  // (a stored upload's whole, verified bytes), they are kept in relay.db in the same commit.
   Status record_begun(std::string_view mailbox, const Hash32& id, uint64_t length,
-                      uint64_t committed, UploadState state, Day today);
+                      uint64_t committed, UploadState state, Day today,
+                      std::optional<ByteView> content = std::nullopt);
+  // For a begun creation (reserved in busy_ and begun_): creates its .part file and returns the
+  // writer that takes the reservation over. On failure the caller still holds the reservation.
+  Result<std::unique_ptr<UploadWriter>> begun_file_writer(std::string_view mailbox,
+                                                          const Hash32& id, uint64_t length,
+                                                          Day today);
+  // Creates (or opens, never truncating) an upload's .part file, and its mailbox directory if
+  // needed; neither is synced yet.
+  Result<FileHandle> create_partial_file(std::string_view mailbox, const Hash32& id, Day today);
+  // For a begun creation of at most inline_max_bytes: the writer that holds its body in memory
+  // and stores it in relay.db once whole; it takes the reservation over.
+  std::unique_ptr<UploadWriter> inline_writer(std::string_view mailbox, const Hash32& id,
+                                              uint64_t length, Day today);
+  // Requires mu_: the bytes of a stored upload kept in relay.db, or nullopt when it has a file.
+  Result<std::optional<Bytes>> inline_content_locked(std::string_view mailbox, const Hash32& id);
   void release_writer(const std::string& key);
   // Holds upload keys in busy_ from the commit that deletes their rows until their files are
   // unlinked, so that no creation or writer reuses a file about to be unlinked. Destroy it

@@ -1,0 +1,103 @@
+// The writer of a small begun creation (EmbeddedStoreOptions::inline_max_bytes): the body is
+// held in memory and hashed as it arrives; once whole and verified, one grouped metadata commit
+// inserts the upload already "stored" together with its bytes (schema/relay-api.md,
+// "Durability"). No data file, no file or directory fsync: the commit's WAL sync makes data
+// and metadata durable at once, and a crash before it leaves nothing (the relay had answered
+// nothing). A body cut short moves to a .part file and continues as any partial upload.
+#include "satchel/crypto/sha256.h"
+#include "satchel/relay/embedded_relay_store.h"
+#include "store_rows.h"
+
+namespace satchel::relay {
+
+class InlineUploadWriter final : public UploadWriter {
+ public:
+  // Takes over the reservation (busy_ and begun_) that begin_upload made for this upload.
+  InlineUploadWriter(EmbeddedRelayStore& store, std::string mailbox, const Hash32& id,
+                     uint64_t length, Day today)
+      : store_(store),
+        mailbox_(std::move(mailbox)),
+        id_(id),
+        key_(upload_key(mailbox_, id)),
+        length_(length),
+        today_(today) {
+    data_.reserve(static_cast<size_t>(length_));
+  }
+
+  ~InlineUploadWriter() override {
+    if (!reserved_) return;  // handed to a file writer
+    // Ended without a commit recording it: recorded partial at 0, as a separate creation would
+    // have been, so that the client continues it (with a file, created when bytes arrive).
+    if (unrecorded_) {
+      try {
+        Status s =
+            store_.record_begun(mailbox_, id_, length_, 0, UploadState::kPartial, today_);
+        if (!s) store_.log("cannot record an upload whose body failed: " + s.error().message);
+      } catch (...) {
+        // Out of memory: nothing is recorded, and the client, finding no upload, creates it.
+      }
+    }
+    store_.release_writer(key_);
+  }
+
+  Status write(ByteView data) override {
+    if (spent_) return make_error(Errc::kInvalidArgument, "upload writer already used");
+    if (data.size() > length_ - data_.size())
+      return make_error(Errc::kInvalidArgument, "data past the declared upload length");
+    data_.insert(data_.end(), data.begin(), data.end());
+    hasher_.update(data);
+    return Status::Ok();
+  }
+
+  uint64_t written() const override { return data_.size(); }
+
+  Result<CommitResult> commit() override {
+    if (spent_) return make_error(Errc::kInvalidArgument, "upload writer already used");
+    spent_ = true;
+    if (data_.size() < length_) return continue_in_file();
+    if (!equal_in_constant_time(hasher_.finish(), id_)) {
+      unrecorded_ = false;  // discarded: nothing was kept and nothing is recorded
+      store_.trace("discarded");
+      return make_error(Errc::kInvalidArgument, "upload hash mismatch: the upload was discarded");
+    }
+    // A failed commit leaves nothing recorded; SQLite may replay it after a crash, and then
+    // inserts row and bytes together. The destructor records the upload partial at 0.
+    SATCHEL_TRY(store_.record_begun(mailbox_, id_, length_, length_, UploadState::kStored, today_,
+                                    ByteView(data_)));
+    unrecorded_ = false;
+    store_.trace("stored");
+    return CommitResult{length_, true};
+  }
+
+ private:
+  // A body cut short: what arrived goes to a .part file through the file writer, which takes
+  // the reservation over and records the upload partial at that offset.
+  Result<CommitResult> continue_in_file() {
+    auto file = store_.begun_file_writer(mailbox_, id_, length_, today_);
+    if (!file) return file.error();
+    reserved_ = false;
+    std::unique_ptr<UploadWriter> writer = std::move(file.value());
+    if (!data_.empty()) SATCHEL_TRY(writer->write(ByteView(data_)));
+    return writer->commit();
+  }
+
+  EmbeddedRelayStore& store_;
+  std::string mailbox_;
+  Hash32 id_;
+  std::string key_;
+  uint64_t length_;
+  Day today_;
+  Bytes data_;
+  Sha256 hasher_;
+  bool spent_ = false;
+  bool reserved_ = true;    // this writer still holds the reservation
+  bool unrecorded_ = true;  // no commit has recorded the upload yet
+};
+
+std::unique_ptr<UploadWriter> EmbeddedRelayStore::inline_writer(std::string_view mailbox,
+                                                                const Hash32& id, uint64_t length,
+                                                                Day today) {
+  return std::make_unique<InlineUploadWriter>(*this, std::string(mailbox), id, length, today);
+}
+
+}  // namespace satchel::relay
