@@ -4,8 +4,9 @@
 # 32 concurrent TLS 1.3 clients (wrk, bench/relay_ingest.lua) upload distinct pre-sealed
 # bundles of 64 KiB and of 4 MiB, each exactly once:
 #   - to satchel-relay in direct TLS mode, as one-request tus creations (POST /v1/uploads with
-#     the whole body): answered 201 only once the bundle is verified and durable (fsync of file
-#     and directory, SQLite commit with synchronous=FULL);
+#     the whole body): answered 201 only once the bundle is verified and durable (64 KiB: its
+#     bytes in relay.db, in a SQLite commit with synchronous=FULL; 4 MiB: fsync of its file and
+#     directory, then that commit);
 #   - to nginx, as WebDAV PUTs of the same bodies over TLS 1.3 (nginx writes a temporary file
 #     and renames it: no fsync, so the anchor is not durable and the comparison favours it).
 # Prints requests/s for both and their ratio (target: relay >= 0.5 x nginx), and, for scale, the
@@ -214,7 +215,11 @@ for size in 64KiB 4MiB; do
   python3 -c "import sys; print('%s: relay/fsync = %.2f' % (sys.argv[1], float(sys.argv[2]) / float(sys.argv[3])))" \
     "$size" "$(field rate "$r")" "$(field rate "$f")"
 done
-stored=$(find "$run/relay/storage/uploads" -type f ! -name '*.part' | wc -l)
+# Stored bundles: files, plus those of at most 256 KiB kept in relay.db (schema/relay-api.md).
+in_files=$(find "$run/relay/storage/uploads" -type f ! -name '*.part' | wc -l)
+in_db=$(python3 -c 'import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+print(db.execute("SELECT COUNT(*) FROM upload_content").fetchone()[0])' "$run/relay/storage/relay.db")
 put=$(find "$run/nginx/www/dav" -type f | wc -l)
-echo "files on disk: relay $stored stored bundles, nginx $put PUT files" \
-  "(expected $((small_count + large_count)) each)"
+echo "on disk: relay $((in_files + in_db)) stored bundles ($in_files in files, $in_db in relay.db)," \
+  "nginx $put PUT files (expected $((small_count + large_count)) each)"

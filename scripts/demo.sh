@@ -115,8 +115,14 @@ sat enroll --code-fd 4 4<<<"$code"
 say "Sync: the bundle goes to the relay (TLS 1.3, pinned), which stores ciphertext only"
 sat sync
 sat outbox
-echo "What the relay's storage holds (files named by the ciphertext's hash, dated to the day):"
+echo "What the relay's storage holds (files dated to the day; a small bundle's ciphertext is in"
+echo "relay.db, a larger one in a file named by the ciphertext's hash):"
 (cd relay/storage && find . -type f -printf '%TY-%Tm-%Td %TH:%TM  %8s  %p\n' | sort -k4)
+echo "Its uploads, as relay.db records them (id = SHA-256 of the ciphertext, arrival day):"
+python3 -c 'import sqlite3
+db = sqlite3.connect("file:relay/storage/relay.db?mode=ro", uri=True)
+for id, length, day, state in db.execute("SELECT hex(id), length, day, state FROM uploads"):
+    print("  %s  %d bytes  day %d  %s" % (id.lower(), length, day, "stored" if state else "partial"))'
 if grep -rqa "border" relay/storage; then echo "plaintext on the relay!"; exit 1; fi
 kill -TERM "$relay_pid"
 wait "$relay_pid" || true

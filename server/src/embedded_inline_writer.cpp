@@ -30,8 +30,7 @@ class InlineUploadWriter final : public UploadWriter {
     // have been, so that the client continues it (with a file, created when bytes arrive).
     if (unrecorded_) {
       try {
-        Status s =
-            store_.record_begun(mailbox_, id_, length_, 0, UploadState::kPartial, today_);
+        Status s = store_.record_begun(mailbox_, id_, length_, 0, UploadState::kPartial, today_);
         if (!s) store_.log("cannot record an upload whose body failed: " + s.error().message);
       } catch (...) {
         // Out of memory: nothing is recorded, and the client, finding no upload, creates it.

@@ -25,9 +25,11 @@ std::string mailbox_id_for(const OrgPublicKey& org) {
 }
 
 EmbeddedRelayStore::EmbeddedRelayStore(std::string dir, std::unique_ptr<MetadataDb> db,
+                                       std::unique_ptr<MetadataDb> group_db,
                                        EmbeddedStoreOptions options)
     : dir_(std::move(dir)),
       db_(std::move(db)),
+      group_db_(std::move(group_db)),
       options_(std::move(options)),
       ops_(options_.file_ops ? options_.file_ops : &default_ops_) {}
 
@@ -42,8 +44,11 @@ Result<std::unique_ptr<EmbeddedRelayStore>> EmbeddedRelayStore::open(const std::
   SATCHEL_TRY(make_private_directory(ops, dir + "/uploads"));
   auto db = MetadataDb::open(dir + "/relay.db");
   if (!db) return db.error();
+  auto group_db = MetadataDb::open(dir + "/relay.db");
+  if (!group_db) return group_db.error();
   std::unique_ptr<EmbeddedRelayStore> store(new EmbeddedRelayStore(
-      dir, std::make_unique<MetadataDb>(std::move(db.value())), std::move(options)));
+      dir, std::make_unique<MetadataDb>(std::move(db.value())),
+      std::make_unique<MetadataDb>(std::move(group_db.value())), std::move(options)));
   if (store->options_.serve) {
     SATCHEL_TRY(store->lock_directory());
     SATCHEL_TRY(store->recover(today));

@@ -199,8 +199,8 @@ class EmbeddedUploadWriter final : public UploadWriter {
       store_.trace("offset-committed");
     } else if (written_ > 0) {
       EmbeddedRelayStore::GroupedChange change;
-      change.apply = [&]() -> Status {
-        auto st = store_.db_->prepare(
+      change.apply = [&](MetadataDb& db) -> Status {
+        auto st = db.prepare(
             "UPDATE uploads SET committed = ?1, day = ?2 "
             "WHERE mailbox_id = ?3 AND id = ?4 AND state = 0 AND committed = ?5");
         if (!st) return st.error();
@@ -210,7 +210,7 @@ class EmbeddedUploadWriter final : public UploadWriter {
             .bind_blob(4, id_)
             .bind(5, static_cast<int64_t>(committed_));
         SATCHEL_TRY(st->run());
-        if (store_.db_->changes() != 1)
+        if (db.changes() != 1)
           return make_error(Errc::kIoError, "upload metadata changed under its writer");
         return Status::Ok();
       };
@@ -329,6 +329,7 @@ Result<std::optional<CreateResult>> EmbeddedRelayStore::existing_locked(std::str
 Status EmbeddedRelayStore::commit_grouped(GroupedChange& change) {
   std::unique_lock group(group_mu_);
   group_queue_.push_back(&change);
+  trace("commit-queued");
   group_cv_.wait(group, [&] { return change.result.has_value() || !group_leading_; });
   if (change.result) return *change.result;
   // Lead: commit everything queued so far (this change included) in one transaction. Changes
@@ -356,24 +357,27 @@ Status EmbeddedRelayStore::commit_grouped(GroupedChange& change) {
 }
 
 std::vector<Status> EmbeddedRelayStore::run_group(const std::vector<GroupedChange*>& group) {
-  std::lock_guard lock(mu_);
-  auto tx = Transaction::begin(*db_);
+  // On the group's own connection and without mu_: requests go on reading (authenticating,
+  // looking uploads up) while the group is written and its WAL synced.
+  MetadataDb& db = *group_db_;
+  auto tx = Transaction::begin(db);
   if (!tx) return std::vector<Status>(group.size(), Status(tx.error()));
   std::vector<Status> results(group.size(), Status::Ok());
   for (size_t i = 0; i < group.size(); i++) {
-    Status s = db_->exec("SAVEPOINT change");
-    if (s) s = group[i]->apply();
-    if (s) s = db_->exec("RELEASE change");
+    Status s = db.exec("SAVEPOINT change");
+    if (s) s = group[i]->apply(db);
+    if (s) s = db.exec("RELEASE change");
     if (s) continue;
     // Undo this change alone; if SQLite already rolled the whole transaction back (some I/O
     // errors do), or undoing fails, nothing in the group can be trusted: fail it all.
-    if (!db_->in_transaction() || !db_->exec("ROLLBACK TO change") || !db_->exec("RELEASE change"))
+    if (!db.in_transaction() || !db.exec("ROLLBACK TO change") || !db.exec("RELEASE change"))
       return std::vector<Status>(group.size(), s);
     results[i] = s;
   }
   // Durable for all at once, or failed for all (the transaction is rolled back).
   Status committed = tx->commit();
   if (committed) trace("metadata-committed");
+  std::lock_guard lock(mu_);
   for (size_t i = 0; i < group.size(); i++) {
     if (!results[i]) continue;
     results[i] = committed;
@@ -386,10 +390,10 @@ Status EmbeddedRelayStore::record_begun(std::string_view mailbox, const Hash32& 
                                         uint64_t committed, UploadState state, Day today,
                                         std::optional<ByteView> content) {
   GroupedChange change;
-  change.apply = [&]() -> Status {
-    SATCHEL_TRY(insert_begun_row_locked(mailbox, id, length, committed, state, today));
+  change.apply = [&](MetadataDb& db) -> Status {
+    SATCHEL_TRY(insert_begun_row(db, mailbox, id, length, committed, state, today));
     if (!content) return Status::Ok();
-    auto st = db_->prepare(
+    auto st = db.prepare(
         "INSERT INTO upload_content (mailbox_id, upload_id, content) VALUES (?1, ?2, ?3)");
     if (!st) return st.error();
     st->bind(1, mailbox).bind_blob(2, id).bind_blob(3, *content);
@@ -399,10 +403,10 @@ Status EmbeddedRelayStore::record_begun(std::string_view mailbox, const Hash32& 
   return commit_grouped(change);
 }
 
-Status EmbeddedRelayStore::insert_begun_row_locked(std::string_view mailbox, const Hash32& id,
-                                                   uint64_t length, uint64_t committed,
-                                                   UploadState state, Day today) {
-  auto st = db_->prepare(
+Status EmbeddedRelayStore::insert_begun_row(MetadataDb& db, std::string_view mailbox,
+                                            const Hash32& id, uint64_t length, uint64_t committed,
+                                            UploadState state, Day today) {
+  auto st = db.prepare(
       "INSERT INTO uploads (mailbox_id, id, length, committed, state, day) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   if (!st) return st.error();
@@ -657,14 +661,14 @@ Result<CommitResult> EmbeddedRelayStore::finish_upload(std::string_view mailbox,
     return CommitResult{length, true};
   }
   GroupedChange change;
-  change.apply = [&]() -> Status {
-    auto st = db_->prepare(
+  change.apply = [&](MetadataDb& db) -> Status {
+    auto st = db.prepare(
         "UPDATE uploads SET state = 1, committed = length, day = ?1 "
         "WHERE mailbox_id = ?2 AND id = ?3 AND state = 0 AND committed = ?4");
     if (!st) return st.error();
     st->bind(1, today).bind(2, mailbox).bind_blob(3, id).bind(4, static_cast<int64_t>(committed));
     SATCHEL_TRY(st->run());
-    if (db_->changes() != 1)
+    if (db.changes() != 1)
       return make_error(Errc::kIoError, "upload metadata changed while it was being stored");
     return Status::Ok();
   };

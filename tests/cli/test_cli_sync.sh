@@ -80,9 +80,14 @@ check "the proxy carried the tunnel to the relay" grep -qx "127.0.0.1:$port" pro
 check "stored bundles are deleted from the device" test "$(outbox_count)" -eq 0
 sat settings set proxy off >/dev/null
 
-# The relay answers "stored" for them (the coordinator side lists them).
-stored=$(find relay/storage/uploads -type f -regextype posix-extended -regex '.*/[0-9a-f]{64}' | wc -l)
-check "the relay holds the two bundles, named by their hashes" test "$stored" -eq 2
+# The relay holds them stored; small bundles sent whole keep their bytes in relay.db.
+relay_db() { python3 -c 'import sqlite3, sys
+print(sqlite3.connect("file:relay/storage/relay.db?mode=ro", uri=True).execute(sys.argv[1]).fetchone()[0])' "$1"; }
+check "the relay holds the two bundles as stored uploads" \
+  test "$(relay_db 'SELECT COUNT(*) FROM uploads WHERE state = 1')" -eq 2
+check "their bytes are in relay.db, not in files" \
+  test "$(relay_db 'SELECT COUNT(*) FROM upload_content')" -eq 2 -a \
+  "$(find relay/storage/uploads -type f | wc -l)" -eq 0
 
 # sync --watch: a new bundle goes out on the next round; SIGTERM stops it cleanly.
 rid=$(sat record testimony-intake --answers "$schema/forms/testimony-intake.answers.json")

@@ -7,7 +7,10 @@
 #include <atomic>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
+#include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -130,8 +133,8 @@ TEST_CASE("an upload is stored only after write, fsync, rename and directory syn
   REQUIRE(part);
   CHECK_FALSE(part->stored);
   CHECK(ops.log == std::vector<std::string>{"pwrite", "fsync", "file-synced", "fsync-dir",
-                                            "directory-synced", "metadata-committed",
-                                            "offset-committed"});
+                                            "directory-synced", "commit-queued",
+                                            "metadata-committed", "offset-committed"});
 
   // The last part: data synced, renamed, directory synced, then one commit says "stored".
   ops.log.clear();
@@ -338,7 +341,8 @@ TEST_CASE(
   REQUIRE(begun != std::string::npos);
   CHECK(std::vector<std::string>(ops.log.begin() + static_cast<long>(begun), ops.log.end()) ==
         std::vector<std::string>{"begun", "pwrite", "fsync", "file-synced", "rename", "renamed",
-                                 "fsync-dir", "directory-synced", "metadata-committed", "stored"});
+                                 "fsync-dir", "directory-synced", "commit-queued",
+                                 "metadata-committed", "stored"});
   const UploadRecord u = upload_of(*f.store, f.mailbox, id);
   CHECK(u.state == UploadState::kStored);
   CHECK(u.committed == data.size());
@@ -372,7 +376,8 @@ TEST_CASE(
   REQUIRE(r);
   CHECK(r->stored);
   // No write, fsync or rename of any file: the commit's WAL sync makes bytes and row durable.
-  CHECK(ops.log == std::vector<std::string>{"begun", "metadata-committed", "stored"});
+  CHECK(ops.log ==
+        std::vector<std::string>{"begun", "commit-queued", "metadata-committed", "stored"});
   check_no_data_file(f, id);
   CHECK(upload_of(*f.store, f.mailbox, id).state == UploadState::kStored);
   CHECK(read_stored(*f.store, f.mailbox, id) == data);
@@ -405,8 +410,8 @@ TEST_CASE("a delivered small upload's bytes do not remain in the relay's storage
   REQUIRE(create_whole(*f.store, f.mailbox, data, id));
   const Bytes probe(data.begin() + 50'000, data.begin() + 50'064);
   CHECK(storage_files_contain(f.dir.path, probe));  // the probe finds the stored bytes
-  auto ack = f.store->acknowledge(f.mailbox, id, f.org.keys()[0], f.org.keys(), 1, kToday,
-                                  kToday + 30);
+  auto ack =
+      f.store->acknowledge(f.mailbox, id, f.org.keys()[0], f.org.keys(), 1, kToday, kToday + 30);
   REQUIRE(ack);
   REQUIRE(ack->state == AckState::kDelivered);
   CHECK(f.store->open_stored(f.mailbox, id).code() == Errc::kNotFound);
@@ -428,17 +433,15 @@ TEST_CASE(
     bool in_file;
   };
   for (const Case c : {Case{"begun", true}, Case{"file-synced", true}, Case{"renamed", true},
-                       Case{"directory-synced", true}, Case{"stored", true},
-                       Case{"begun", false}, Case{"metadata-committed", false},
-                       Case{"stored", false}}) {
+                       Case{"directory-synced", true}, Case{"stored", true}, Case{"begun", false},
+                       Case{"metadata-committed", false}, Case{"stored", false}}) {
     const std::string_view point = c.point;
     CAPTURE(point, c.in_file);
     const Bytes data = test_bytes(70'000, seed++);
     const Hash32 id = sha256_of(data);
     crash_child_at(
-        dir.path, point,
-        [&](EmbeddedRelayStore& s) { (void)create_whole(s, mailbox, data, id); }, 1,
-        c.in_file ? files_only() : EmbeddedStoreOptions{});
+        dir.path, point, [&](EmbeddedRelayStore& s) { (void)create_whole(s, mailbox, data, id); },
+        1, c.in_file ? files_only() : EmbeddedStoreOptions{});
     auto s = open_store(dir.path);
     auto l = s->find_upload(mailbox, id);
     REQUIRE(l);
@@ -605,6 +608,75 @@ TEST_CASE(
     const UploadRecord u = upload_of(*f.store, f.mailbox, sha256_of(data));
     CHECK(u.state == UploadState::kStored);
   }
+}
+
+TEST_CASE(
+    "a change that fails inside a group commit is undone alone and the others in the group are "
+    "stored") {
+  // The first creation's leader is held right after its commit, so the next three creations
+  // queue behind it and are committed as one group. One of them names a mailbox no
+  // registration created: its insert breaks a foreign key and must fail on its own.
+  std::mutex mu;
+  std::condition_variable cv;
+  int queued = 0, commits = 0;
+  bool release = false;
+  EmbeddedStoreOptions o;
+  o.trace = [&](std::string_view step) {
+    std::unique_lock lock(mu);
+    if (step == "commit-queued") {
+      queued++;
+      cv.notify_all();
+    } else if (step == "metadata-committed" && ++commits == 1) {
+      cv.wait(lock, [&] { return release; });
+    }
+  };
+  StoreWithMailbox f(o);
+  const std::string unregistered(32, 'e');
+  const Bytes first = test_bytes(2000, 70), good1 = test_bytes(2000, 71),
+              good2 = test_bytes(2000, 72), orphan = test_bytes(2000, 73);
+  {
+    std::lock_guard lock(mu);
+    commits = 0;
+    queued = 0;
+  }
+  std::thread leader([&] { CHECK(create_whole(*f.store, f.mailbox, first, sha256_of(first))); });
+  {
+    std::unique_lock lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return queued == 1; }));
+  }
+  std::vector<std::thread> group;
+  std::atomic<int> stored{0};
+  std::optional<Errc> orphan_result;
+  for (const Bytes* b : {&good1, &good2})
+    group.emplace_back([&, b] {
+      auto r = create_whole(*f.store, f.mailbox, *b, sha256_of(*b));
+      if (r && r->stored) stored++;
+    });
+  group.emplace_back([&] {
+    auto r = create_whole(*f.store, unregistered, orphan, sha256_of(orphan));
+    orphan_result = r ? Errc::kOk : r.code();
+  });
+  {
+    std::unique_lock lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return queued == 4; }));
+    release = true;
+    cv.notify_all();
+  }
+  leader.join();
+  for (auto& t : group) t.join();
+  CHECK(stored == 2);
+  REQUIRE(orphan_result);
+  CHECK(*orphan_result != Errc::kOk);
+  // All three were queued before the held leader let go, so the next leader took them as one
+  // group (the failed creation's "partial at 0" record then failed alone, in a later one).
+  CHECK(commits >= 2);
+  for (const Bytes* b : {&first, &good1, &good2}) {
+    CHECK(upload_of(*f.store, f.mailbox, sha256_of(*b)).state == UploadState::kStored);
+    CHECK(read_stored(*f.store, f.mailbox, sha256_of(*b)) == *b);
+  }
+  auto gone = f.store->find_upload(unregistered, sha256_of(orphan));
+  REQUIRE(gone);
+  CHECK_FALSE(gone->upload);
 }
 
 TEST_CASE("recovery removes data files that no metadata names") {

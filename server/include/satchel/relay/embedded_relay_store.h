@@ -101,7 +101,8 @@ class EmbeddedRelayStore final : public RelayStore {
  private:
   friend class EmbeddedUploadWriter;
   friend class InlineUploadWriter;
-  EmbeddedRelayStore(std::string dir, std::unique_ptr<MetadataDb> db, EmbeddedStoreOptions options);
+  EmbeddedRelayStore(std::string dir, std::unique_ptr<MetadataDb> db,
+                     std::unique_ptr<MetadataDb> group_db, EmbeddedStoreOptions options);
 
   std::string mailbox_dir(std::string_view mailbox) const;
   void trace(std::string_view step) const;
@@ -129,10 +130,10 @@ class EmbeddedRelayStore final : public RelayStore {
                                      uint64_t length, uint64_t committed,
                                      const std::optional<Hash32>& precomputed, Day today,
                                      bool unrecorded = false);
-  // Requires mu_: inserts the row of a begun creation; the caller ends its reservation
-  // (begun_) once that insert is committed.
-  Status insert_begun_row_locked(std::string_view mailbox, const Hash32& id, uint64_t length,
-                                 uint64_t committed, UploadState state, Day today);
+  // Inserts the row of a begun creation through `db` (a group's connection); the caller ends
+  // its reservation (begun_) once that insert is committed.
+  Status insert_begun_row(MetadataDb& db, std::string_view mailbox, const Hash32& id,
+                          uint64_t length, uint64_t committed, UploadState state, Day today);
   // Records a begun creation through a group commit and ends its reservation. With `content`
   // (a stored upload's whole, verified bytes), they are kept in relay.db in the same commit.
   Status record_begun(std::string_view mailbox, const Hash32& id, uint64_t length,
@@ -171,7 +172,9 @@ class EmbeddedRelayStore final : public RelayStore {
   };
   // One metadata change waiting for a group commit.
   struct GroupedChange {
-    std::function<Status()> apply;    // under mu_, inside the group's transaction
+    // On the group's connection, inside its transaction; mu_ is not held and must not be taken
+    // (the change's upload is reserved in busy_).
+    std::function<Status(MetadataDb&)> apply;
     std::function<void()> on_commit;  // under mu_, once that transaction is durable
     std::optional<Status> result;     // set by the leader, under group_mu_
   };
@@ -179,7 +182,8 @@ class EmbeddedRelayStore final : public RelayStore {
   // at that moment: one durable commit (one WAL sync) for all of them. Returns the change's own
   // failure (undone alone), or the commit's result: a failed commit fails every change in it.
   Status commit_grouped(GroupedChange& change);
-  // Runs one group under mu_; returns each change's result.
+  // Runs one group on group_db_ (mu_ only for the changes' on_commit); returns each change's
+  // result.
   std::vector<Status> run_group(const std::vector<GroupedChange*>& group);
   // Requires mu_ and an open transaction: applies the acknowledgement rule to one stored
   // upload; true when it became a tombstone (the caller removes the file after committing).
@@ -191,7 +195,10 @@ class EmbeddedRelayStore final : public RelayStore {
   Status recover(Day today);
 
   std::string dir_;
-  std::unique_ptr<MetadataDb> db_;
+  std::unique_ptr<MetadataDb> db_;  // everything but group commits, under mu_
+  // The group commits' own connection (used by one leader at a time): in WAL mode, reads on
+  // db_ go on while a group is written and synced, and see it once committed.
+  std::unique_ptr<MetadataDb> group_db_;
   EmbeddedStoreOptions options_;
   FileOps default_ops_;
   FileOps* ops_;
