@@ -90,7 +90,8 @@ sed -i -e 's/^health = .*/health = off/' \
 mailbox=$("$relay" mailbox list --config "$conf" | cut -d' ' -f1)
 code=$("$relay" mailbox code --config "$conf" "$mailbox" | sed -n 's/^enrollment code: //p')
 "$relay" serve --config "$conf" 2>"$run/relay.log" &
-pids+=($!)
+relay_pid=$!
+pids+=($relay_pid)
 
 # The anchor: nginx 1.22 with the same certificate, TLS 1.3 only, WebDAV PUT into a directory on
 # the same file system. keepalive_requests matches the relay's 100 requests per connection, so
@@ -137,9 +138,11 @@ token=$(curl -sf --cacert "$ca" "https://127.0.0.1:$relay_port/v1/enroll" \
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 
 # --- The runs --------------------------------------------------------------------------------
-bench() {  # MODE PORT LIST -> the RESULT line of relay_ingest.lua
-  local wrk_pid finished
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user + system, in clock ticks
+bench() {  # MODE PORT LIST -> the RESULT line of relay_ingest.lua (+ cpu_ms for the relay)
+  local wrk_pid finished cpu0
   sync  # writes of the previous run are not billed to this one
+  cpu0=$(cpu_ticks "$relay_pid")
   # wrk runs for its whole -d; the script reports when each connection's share is answered, and
   # SIGINT then ends wrk, which prints the summary (bench/relay_ingest.lua explains).
   BENCH_MODE=$1 BENCH_LIST=$3 BENCH_THREADS=$connections BENCH_TOKEN=$token \
@@ -154,7 +157,13 @@ bench() {  # MODE PORT LIST -> the RESULT line of relay_ingest.lua
   done
   kill -INT "$wrk_pid" 2>/dev/null || true
   wait "$wrk_pid" || true
-  grep '^RESULT' "$run/wrk.out" || { cat "$run/wrk.out" >&2; echo "RESULT mode=$1 failed"; }
+  local line
+  line=$(grep '^RESULT' "$run/wrk.out") || { cat "$run/wrk.out" >&2; line="RESULT mode=$1 failed"; }
+  # The relay's CPU time (user + system) per upload during its run.
+  [ "$1" = relay ] && line+=" cpu_ms=$(python3 -c 'import os, sys
+print("%.2f" % ((int(sys.argv[2]) - int(sys.argv[1])) * 1000 / os.sysconf("SC_CLK_TCK") / int(sys.argv[3])))' \
+    "$cpu0" "$(cpu_ticks "$relay_pid")" "$(wc -l <"$3")")"
+  echo "$line"
 }
 # A second anchor, for scale: the same bodies written as durable files by 32 threads of plain
 # Python (write, fsync, rename, fsync the directory; no network, no TLS, no metadata database).
@@ -194,7 +203,8 @@ EOF
   rm -rf "$run/fsync"
 }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
-printf '\n%-7s %-6s %9s %8s %9s %8s %8s\n' bundle server uploads seconds "req/s" "p50 ms" "p99 ms"
+printf '\n%-7s %-6s %9s %8s %9s %8s %8s %8s\n' bundle server uploads seconds "req/s" "p50 ms" \
+  "p99 ms" "CPU ms"
 for size in 64KiB 4MiB; do
   list=$dir/bundles/$size/list
   count=$(wc -l <"$list")
@@ -202,10 +212,10 @@ for size in 64KiB 4MiB; do
   n=$(bench nginx "$nginx_port" "$list")
   f=$(fsync_files "$list")
   for line in "$r" "$n" "$f"; do
-    printf '%-7s %-6s %9s %8s %9s %8s %8s\n' "$(head -1 "$list" | cut -d' ' -f2)" \
+    printf '%-7s %-6s %9s %8s %9s %8s %8s %8s\n' "$(head -1 "$list" | cut -d' ' -f2)" \
       "$(field mode "$line")" \
       "$(field uploads "$line")" "$(field seconds "$line")" "$(field rate "$line")" \
-      "$(field p50_ms "$line")" "$(field p99_ms "$line")"
+      "$(field p50_ms "$line")" "$(field p99_ms "$line")" "$(field cpu_ms "$line")"
     [ "$(field uploads "$line")" = "$count" ] && [ "$(field refused "$line")" = 0 ] ||
       echo "warning: $(field mode "$line") stored $(field uploads "$line") of $count," \
         "refused $(field refused "$line")"

@@ -108,14 +108,47 @@ COMMIT;
 
 Statement& Statement::operator=(Statement&& o) noexcept {
   if (this != &o) {
-    if (s_) sqlite3_finalize(s_);
+    release();
     s_ = std::exchange(o.s_, nullptr);
+    cache_ = std::exchange(o.cache_, nullptr);
   }
   return *this;
 }
 
 Statement::~Statement() {
-  if (s_) sqlite3_finalize(s_);
+  release();
+}
+
+void Statement::release() {
+  if (!s_) return;
+  if (cache_)
+    cache_->give_back(s_);
+  else
+    sqlite3_finalize(s_);
+  s_ = nullptr;
+}
+
+StatementCache::~StatementCache() {
+  for (auto& [sql, e] : by_sql_) sqlite3_finalize(e.stmt);
+}
+
+sqlite3_stmt* StatementCache::take(const std::string& sql) {
+  auto it = by_sql_.find(sql);
+  if (it == by_sql_.end() || it->second.in_use) return nullptr;
+  it->second.in_use = true;
+  return it->second.stmt;
+}
+
+void StatementCache::add(const std::string& sql, sqlite3_stmt* s) {
+  by_sql_.emplace(sql, Entry{s, true});
+  sql_of_.emplace(s, sql);
+}
+
+void StatementCache::give_back(sqlite3_stmt* s) {
+  // Reset ends the statement's read of the database (a stepped statement holds its snapshot).
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  by_sql_.at(sql_of_.at(s)).in_use = false;
 }
 
 Statement& Statement::bind(int i, int64_t v) {
@@ -167,13 +200,16 @@ void Statement::reset() {
 
 MetadataDb& MetadataDb::operator=(MetadataDb&& o) noexcept {
   if (this != &o) {
+    cache_.reset();
     if (db_) sqlite3_close_v2(db_);
     db_ = std::exchange(o.db_, nullptr);
+    cache_ = std::move(o.cache_);
   }
   return *this;
 }
 
 MetadataDb::~MetadataDb() {
+  cache_.reset();
   if (db_) sqlite3_close_v2(db_);
 }
 
@@ -187,6 +223,9 @@ Result<MetadataDb> MetadataDb::open(const std::string& path) {
   sqlite3_busy_timeout(raw, 10000);
   SATCHEL_TRY(db.exec("PRAGMA temp_store = MEMORY"));
   SATCHEL_TRY(db.exec("PRAGMA secure_delete = ON"));
+  // 16 KiB pages (for a new database; an existing one keeps its size): a small upload's bytes
+  // (table upload_content) take a quarter of the pages, WAL frames and writes of 4 KiB pages.
+  SATCHEL_TRY(db.exec("PRAGMA page_size = 16384"));
   SATCHEL_TRY(db.exec("PRAGMA journal_mode = WAL"));
   SATCHEL_TRY(db.exec("PRAGMA synchronous = FULL"));
   SATCHEL_TRY(db.exec("PRAGMA foreign_keys = ON"));
@@ -208,9 +247,17 @@ Status MetadataDb::exec(const char* sql) {
 }
 
 Result<Statement> MetadataDb::prepare(const char* sql) {
+  const std::string text(sql);
+  if (sqlite3_stmt* cached = cache_->take(text)) return Statement(cached, cache_.get());
   sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK)
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
     return db_error(db_, "cannot prepare statement");
+  // The first statement for this text is kept; a second one, prepared while the first is in
+  // use, is the caller's alone.
+  if (!cache_->contains(text)) {
+    cache_->add(text, s);
+    return Statement(s, cache_.get());
+  }
   return Statement(s);
 }
 
