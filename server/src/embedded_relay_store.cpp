@@ -10,6 +10,7 @@
 #include "metadata_db.h"
 #include "satchel/crypto/trust_documents.h"
 #include "store_rows.h"
+#include "wal_checkpointer.h"
 
 namespace satchel::relay {
 
@@ -33,7 +34,13 @@ EmbeddedRelayStore::EmbeddedRelayStore(std::string dir, std::unique_ptr<Metadata
       options_(std::move(options)),
       ops_(options_.file_ops ? options_.file_ops : &default_ops_) {}
 
-EmbeddedRelayStore::~EmbeddedRelayStore() = default;
+EmbeddedRelayStore::~EmbeddedRelayStore() {
+  if (checkpointer_) {
+    WalCheckpointer::unwatch(*db_);
+    WalCheckpointer::unwatch(*group_db_);
+    checkpointer_.reset();
+  }
+}
 
 Result<std::unique_ptr<EmbeddedRelayStore>> EmbeddedRelayStore::open(const std::string& dir,
                                                                      Day today,
@@ -50,6 +57,13 @@ Result<std::unique_ptr<EmbeddedRelayStore>> EmbeddedRelayStore::open(const std::
       dir, std::make_unique<MetadataDb>(std::move(db.value())),
       std::make_unique<MetadataDb>(std::move(group_db.value())), std::move(options)));
   if (store->options_.serve) {
+    // Serving: WAL checkpoints run on a thread of their own (administration keeps SQLite's).
+    auto checkpointer = WalCheckpointer::start(
+        dir + "/relay.db", [s = store.get()](std::string_view m) { s->log(m); });
+    if (!checkpointer) return checkpointer.error();
+    store->checkpointer_ = std::move(checkpointer.value());
+    store->checkpointer_->watch(*store->db_);
+    store->checkpointer_->watch(*store->group_db_);
     SATCHEL_TRY(store->lock_directory());
     SATCHEL_TRY(store->recover(today));
   }

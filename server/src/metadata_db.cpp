@@ -223,9 +223,6 @@ Result<MetadataDb> MetadataDb::open(const std::string& path) {
   sqlite3_busy_timeout(raw, 10000);
   SATCHEL_TRY(db.exec("PRAGMA temp_store = MEMORY"));
   SATCHEL_TRY(db.exec("PRAGMA secure_delete = ON"));
-  // 16 KiB pages (for a new database; an existing one keeps its size): a small upload's bytes
-  // (table upload_content) take a quarter of the pages, WAL frames and writes of 4 KiB pages.
-  SATCHEL_TRY(db.exec("PRAGMA page_size = 16384"));
   SATCHEL_TRY(db.exec("PRAGMA journal_mode = WAL"));
   SATCHEL_TRY(db.exec("PRAGMA synchronous = FULL"));
   SATCHEL_TRY(db.exec("PRAGMA foreign_keys = ON"));
@@ -264,6 +261,13 @@ Result<Statement> MetadataDb::prepare(const char* sql) {
 Status MetadataDb::checkpoint_truncate() {
   int log = 0, done = 0;
   if (sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done) != SQLITE_OK)
+    return db_error(db_, "checkpoint failed");
+  return Status::Ok();
+}
+
+Status MetadataDb::checkpoint_passive() {
+  if (sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) !=
+      SQLITE_OK)
     return db_error(db_, "checkpoint failed");
   return Status::Ok();
 }

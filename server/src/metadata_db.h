@@ -97,6 +97,10 @@ class MetadataDb {
   int64_t changes() const { return sqlite3_changes64(db_); }
   // Copies the WAL into the database and truncates it, so deleted rows leave no old frames.
   Status checkpoint_truncate();
+  // Copies what it can of the WAL into the database without waiting for readers or writers.
+  Status checkpoint_passive();
+  // The connection, for hooks (WalCheckpointer).
+  sqlite3* handle() const { return db_; }
 
  private:
   explicit MetadataDb(sqlite3* db) : db_(db), cache_(std::make_unique<StatementCache>()) {}

@@ -25,6 +25,7 @@
 namespace satchel::relay {
 
 class MetadataDb;
+class WalCheckpointer;
 class EmbeddedUploadWriter;
 class InlineUploadWriter;
 
@@ -199,6 +200,8 @@ class EmbeddedRelayStore final : public RelayStore {
   // The group commits' own connection (used by one leader at a time): in WAL mode, reads on
   // db_ go on while a group is written and synced, and see it once committed.
   std::unique_ptr<MetadataDb> group_db_;
+  // Serving mode: checkpoints the WAL of both connections on its own thread.
+  std::unique_ptr<WalCheckpointer> checkpointer_;
   EmbeddedStoreOptions options_;
   FileOps default_ops_;
   FileOps* ops_;
