@@ -28,14 +28,7 @@ class InlineUploadWriter final : public UploadWriter {
     if (!reserved_) return;  // handed to a file writer
     // Ended without a commit recording it: recorded partial at 0, as a separate creation would
     // have been, so that the client continues it (with a file, created when bytes arrive).
-    if (unrecorded_) {
-      try {
-        Status s = store_.record_begun(mailbox_, id_, length_, 0, UploadState::kPartial, today_);
-        if (!s) store_.log("cannot record an upload whose body failed: " + s.error().message);
-      } catch (...) {
-        // Out of memory: nothing is recorded, and the client, finding no upload, creates it.
-      }
-    }
+    if (unrecorded_) store_.record_failed_creation(mailbox_, id_, length_, today_);
     store_.release_writer(key_);
   }
 

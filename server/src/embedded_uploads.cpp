@@ -239,15 +239,7 @@ class EmbeddedUploadWriter final : public UploadWriter {
   // A begun creation that ends without a commit recording it is recorded as create_upload
   // would have it, partial at offset 0 (after a failed metadata commit too: a new commit means
   // the failed one can no longer be replayed), so that the client continues it as before.
-  void record_empty() noexcept {
-    try {
-      Status s = store_.record_begun(mailbox_, id_, length_, 0, UploadState::kPartial, today_);
-      if (!s) store_.log("cannot record an upload whose body failed: " + s.error().message);
-    } catch (...) {
-      // Out of memory: the file no row names is removed by recovery, and the client, finding
-      // no upload, creates it again.
-    }
-  }
+  void record_empty() noexcept { store_.record_failed_creation(mailbox_, id_, length_, today_); }
 
   Error fail(Error e) {
     cut_back();
@@ -401,6 +393,17 @@ Status EmbeddedRelayStore::record_begun(std::string_view mailbox, const Hash32& 
   };
   change.on_commit = [&] { begun_.erase(upload_key(mailbox, id)); };
   return commit_grouped(change);
+}
+
+void EmbeddedRelayStore::record_failed_creation(std::string_view mailbox, const Hash32& id,
+                                                uint64_t length, Day today) noexcept {
+  try {
+    Status s = record_begun(mailbox, id, length, 0, UploadState::kPartial, today);
+    if (!s) log("cannot record an upload whose body failed: " + s.error().message);
+  } catch (...) {
+    // Out of memory: nothing is recorded (recovery removes a file no row names), and the
+    // client, finding no upload, creates it again.
+  }
 }
 
 Status EmbeddedRelayStore::insert_begun_row(MetadataDb& db, std::string_view mailbox,

@@ -140,6 +140,10 @@ class EmbeddedRelayStore final : public RelayStore {
   Status record_begun(std::string_view mailbox, const Hash32& id, uint64_t length,
                       uint64_t committed, UploadState state, Day today,
                       std::optional<ByteView> content = std::nullopt);
+  // A begun creation that ends without a commit recording it is recorded partial at 0, as a
+  // creation without a body would have left it; failures are logged.
+  void record_failed_creation(std::string_view mailbox, const Hash32& id, uint64_t length,
+                              Day today) noexcept;
   // For a begun creation (reserved in busy_ and begun_): creates its .part file and returns the
   // writer that takes the reservation over. On failure the caller still holds the reservation.
   Result<std::unique_ptr<UploadWriter>> begun_file_writer(std::string_view mailbox,
