@@ -5,8 +5,9 @@
 # bundles of 64 KiB and of 4 MiB, each exactly once:
 #   - to satchel-relay in direct TLS mode, as one-request tus creations (POST /v1/uploads with
 #     the whole body): answered 201 only once the bundle is verified and durable (64 KiB: its
-#     bytes in relay.db, in a SQLite commit with synchronous=FULL; 4 MiB: fsync of its file and
-#     directory, then that commit);
+#     bytes written into a pack file, fsync of the pack for the group of requests committing
+#     together, then their SQLite commit with synchronous=FULL; 4 MiB: fsync of its own file
+#     and directory, then that commit);
 #   - to nginx, as WebDAV PUTs of the same bodies over TLS 1.3 (nginx writes a temporary file
 #     and renames it: no fsync, so the anchor is not durable and the comparison favours it).
 # Prints requests/s for both and their ratio (target: relay >= 0.5 x nginx), and, for scale, the
@@ -72,7 +73,7 @@ make_bundles 4MiB 4194304 "$large_count"
 # ext4 without a journal (this machine's) skips inodes freed in the last 60 to 300 s when it
 # allocates new ones (fs/ext4/ialloc.c, recently_deleted), so after a large deletion every file
 # creation is slower for minutes: nginx's PUTs and the fsync anchor create a file per upload;
-# the relay's 64 KiB uploads do not (their bytes go to relay.db). Measured: nginx 5,500 req/s
+# the relay's 64 KiB uploads do not (their bytes go to a pack file). Measured: nginx 5,500 req/s
 # on a quiet disk, 2,300 right after the previous run's clean-up. A run therefore starts once
 # QUIET_SECONDS (default 300) have passed since the previous one removed its files; deletions
 # by other programs are not detected.
@@ -244,14 +245,17 @@ for size in 64KiB 4MiB; do
   python3 -c "import sys; print('%s: relay/fsync = %.2f' % (sys.argv[1], float(sys.argv[2]) / float(sys.argv[3])))" \
     "$size" "$(field rate "$r")" "$(field rate "$f")"
 done
-# Stored bundles: files, plus those of at most 256 KiB kept in relay.db (schema/relay-api.md).
+# Stored bundles: files, plus those of at most 256 KiB kept in pack files (schema/relay-api.md).
 in_files=$(find "$run/relay/storage/uploads" -type f ! -name '*.part' | wc -l)
 in_db=$(python3 -c 'import sqlite3, sys
 db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
 try:
-    print(db.execute("SELECT COUNT(*) FROM upload_content").fetchone()[0])
-except sqlite3.OperationalError:  # a relay from before upload_content (bench of an old build)
-    print(0)' "$run/relay/storage/relay.db")
+    print(db.execute("SELECT COUNT(*) FROM upload_packs").fetchone()[0])
+except sqlite3.OperationalError:  # a relay from before packs (bench of an old build)
+    try:
+        print(db.execute("SELECT COUNT(*) FROM upload_content").fetchone()[0])
+    except sqlite3.OperationalError:
+        print(0)' "$run/relay/storage/relay.db")
 put=$(find "$run/nginx/www/dav" -type f | wc -l)
-echo "on disk: relay $((in_files + in_db)) stored bundles ($in_files in files, $in_db in relay.db)," \
+echo "on disk: relay $((in_files + in_db)) stored bundles ($in_files in files of their own, $in_db in packs or relay.db)," \
   "nginx $put PUT files (expected $((small_count + large_count)) each)"

@@ -116,7 +116,7 @@ say "Sync: the bundle goes to the relay (TLS 1.3, pinned), which stores cipherte
 sat sync
 sat outbox
 echo "What the relay's storage holds (files dated to the day; a small bundle's ciphertext is in"
-echo "relay.db, a larger one in a file named by the ciphertext's hash):"
+echo "a pack file shared by small bundles, a larger one in a file named by the ciphertext's hash):"
 (cd relay/storage && find . -type f -printf '%TY-%Tm-%Td %TH:%TM  %8s  %p\n' | sort -k4)
 echo "Its uploads, as relay.db records them (id = SHA-256 of the ciphertext, arrival day):"
 python3 -c 'import sqlite3

@@ -1,9 +1,11 @@
 // The writer of a small begun creation (EmbeddedStoreOptions::inline_max_bytes): the body is
-// held in memory and hashed as it arrives; once whole and verified, one grouped metadata commit
-// inserts the upload already "stored" together with its bytes (schema/relay-api.md,
-// "Durability"). No data file, no file or directory fsync: the commit's WAL sync makes data
-// and metadata durable at once, and a crash before it leaves nothing (the relay had answered
-// nothing). A body cut short moves to a .part file and continues as any partial upload.
+// held in memory and hashed as it arrives; once whole and verified, it is written into a region
+// of a pack file (PackLog); the group commit it joins syncs the pack once for the whole group,
+// then inserts the upload already "stored" with that region (schema/relay-api.md,
+// "Durability"). No file of its own; a crash before the commit leaves bytes that no row names,
+// which recovery frees (the relay had answered nothing). A body cut short moves to a .part file and
+// continues as any partial upload.
+#include "pack_log.h"
 #include "satchel/crypto/sha256.h"
 #include "satchel/relay/embedded_relay_store.h"
 #include "store_rows.h"
@@ -52,10 +54,27 @@ class InlineUploadWriter final : public UploadWriter {
       store_.trace("discarded");
       return make_error(Errc::kInvalidArgument, "upload hash mismatch: the upload was discarded");
     }
-    // A failed commit leaves nothing recorded; SQLite may replay it after a crash, and then
-    // inserts row and bytes together. The destructor records the upload partial at 0.
-    SATCHEL_TRY(store_.record_begun(mailbox_, id_, length_, length_, UploadState::kStored, today_,
-                                    ByteView(data_)));
+    // Written into a pack, then synced (with the others of its group) and recorded in one group
+    // commit. A failed commit leaves the upload unrecorded (the destructor records it partial
+    // at 0) but its bytes in place: SQLite may replay the commit after a crash, and the row it
+    // inserts then names them.
+    auto region = store_.packs_->write(ByteView(data_), today_);
+    if (!region) return region.error();
+    // Settled however the commit ends (an exception included: then kept as if in doubt).
+    struct Settle {
+      PackLog& packs;
+      const PackRegion& region;
+      Day today;
+      PackLog::Outcome outcome = PackLog::Outcome::kInDoubt;
+      ~Settle() { packs.settle(region, outcome, today); }
+    } settle{*store_.packs_, *region, today_};
+    bool in_doubt = false;
+    Status recorded = store_.record_begun(mailbox_, id_, length_, length_, UploadState::kStored,
+                                          today_, &region.value(), &in_doubt);
+    settle.outcome = recorded   ? PackLog::Outcome::kCommitted
+                     : in_doubt ? PackLog::Outcome::kInDoubt
+                                : PackLog::Outcome::kNotCommitted;
+    SATCHEL_TRY(recorded);
     unrecorded_ = false;
     store_.trace("stored");
     return CommitResult{length_, true};

@@ -6,7 +6,10 @@
 //     crash came between its last commit and "stored");
 //   - a stored upload whose whole, verified data is under its .part name gets its final name
 //     back (a failed "stored" commit that SQLite replayed after the crash);
-//   - an upload whose bytes are in relay.db needs nothing (row and bytes commit together);
+//   - an upload whose bytes are in a pack needs nothing (they were synced before its row was
+//     committed); bytes in packs that no row names are freed, and packs that hold nothing
+//     are removed (a crash between a pack write and its commit, or between a deletion's
+//     commit and the freeing of its bytes);
 //   - files that no metadata row names are removed (a crash between creating a file and
 //     recording it, or between a deletion's commit and its unlink).
 // Data that the metadata says was committed but is missing cannot come back: such an upload is
@@ -19,9 +22,11 @@
 
 #include <cerrno>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "metadata_db.h"
+#include "pack_log.h"
 #include "satchel/relay/embedded_relay_store.h"
 #include "store_rows.h"
 
@@ -33,7 +38,7 @@ struct RowState {
   UploadState state;
   uint64_t length;
   uint64_t committed;
-  bool in_database;  // a stored upload whose bytes are in relay.db: it has no file
+  bool in_pack;  // a stored upload whose bytes are in a pack: it has no file
 };
 
 std::vector<std::string> directory_entries(const std::string& path) {
@@ -72,13 +77,71 @@ Status EmbeddedRelayStore::lock_directory() {
   return Status::Ok();
 }
 
+Status EmbeddedRelayStore::migrate_upload_content(Day today) {
+  std::lock_guard lock(mu_);
+  auto table =
+      db_->prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'upload_content'");
+  if (!table) return table.error();
+  auto found = table->step();
+  if (!found) return found.error();
+  table = Statement();
+  if (!*found) return Status::Ok();
+  size_t moved = 0;
+  for (;;) {
+    // One at a time: each is committed before the next is read.
+    auto st = db_->prepare("SELECT mailbox_id, upload_id, content FROM upload_content LIMIT 1");
+    if (!st) return st.error();
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const std::string mailbox = st->text(0);
+    const Bytes id_blob(st->blob(1).begin(), st->blob(1).end());
+    const Bytes content(st->blob(2).begin(), st->blob(2).end());
+    st = Statement();
+    if (content.empty())
+      return make_error(Errc::kIoError, "metadata damaged: empty upload content");
+    auto region = packs_->write(content, today);
+    if (!region) return region.error();
+    // Synced first; then the region recorded and the blob deleted in one commit.
+    auto record = [&]() -> Status {
+      const Status synced = packs_->sync({region->pack}).at(region->pack);
+      SATCHEL_TRY(synced);
+      auto tx = Transaction::begin(*db_);
+      if (!tx) return tx.error();
+      auto ins = db_->prepare(
+          "INSERT INTO upload_packs (mailbox_id, upload_id, pack, offset) VALUES (?1, ?2, ?3, "
+          "?4)");
+      if (!ins) return ins.error();
+      ins->bind(1, mailbox)
+          .bind_blob(2, id_blob)
+          .bind(3, region->pack)
+          .bind(4, static_cast<int64_t>(region->offset));
+      SATCHEL_TRY(ins->run());
+      auto del =
+          db_->prepare("DELETE FROM upload_content WHERE mailbox_id = ?1 AND upload_id = ?2");
+      if (!del) return del.error();
+      del->bind(1, mailbox).bind_blob(2, id_blob);
+      SATCHEL_TRY(del->run());
+      return tx->commit();
+    };
+    const Status s = record();
+    packs_->settle(*region, s ? PackLog::Outcome::kCommitted : PackLog::Outcome::kInDoubt, today);
+    if (!s) return s.error();
+    moved++;
+  }
+  SATCHEL_TRY(db_->exec("DROP TABLE upload_content"));
+  log("moved " + std::to_string(moved) + " small upload(s) from relay.db into pack files");
+  return Status::Ok();
+}
+
 Status EmbeddedRelayStore::recover(Day today) {
+  SATCHEL_TRY(migrate_upload_content(today));
   std::map<std::pair<std::string, Hash32>, RowState> rows;
   {
     std::lock_guard lock(mu_);
     auto st = db_->prepare(
-        "SELECT mailbox_id, id, state, length, committed, EXISTS (SELECT 1 FROM upload_content c "
-        "WHERE c.mailbox_id = u.mailbox_id AND c.upload_id = u.id) FROM uploads u");
+        "SELECT mailbox_id, id, state, length, committed, EXISTS (SELECT 1 FROM upload_packs p "
+        "WHERE p.mailbox_id = u.mailbox_id AND p.upload_id = u.id) FROM uploads u");
     if (!st) return st.error();
     for (;;) {
       auto row = st->step();
@@ -101,8 +164,8 @@ Status EmbeddedRelayStore::recover(Day today) {
     const std::string part = partial_path(mailbox, id);
     const std::string stored = stored_path(mailbox, id);
     struct stat st {};
-    if (row.in_database) {
-      ++it;  // committed with its row, atomically: nothing to make consistent
+    if (row.in_pack) {
+      ++it;  // synced before its row was committed: recover_packs checks the pack
       continue;
     }
     if (row.state == UploadState::kStored) {
@@ -188,7 +251,7 @@ Status EmbeddedRelayStore::recover(Day today) {
       bool partial = false;
       if (!parse_data_file_name(name, id, partial)) continue;
       auto row = rows.find({mailbox, id});
-      const bool wanted = row != rows.end() && !row->second.in_database &&
+      const bool wanted = row != rows.end() && !row->second.in_pack &&
                           (row->second.state == UploadState::kPartial) == partial;
       if (wanted) continue;
       if (::unlink((mdir + "/" + name).c_str()) == 0) {
@@ -199,6 +262,7 @@ Status EmbeddedRelayStore::recover(Day today) {
     if (changed && ops_->fsync_directory(mdir.c_str()) != 0)
       return errno_error("recovery cannot sync " + mdir, errno);
   }
+  SATCHEL_TRY(recover_packs(today));
   if (dropped + completed + cut + orphans > 0)
     log("recovery: " + std::to_string(cut) +
         " partial upload(s) cut back to their committed "
@@ -206,6 +270,47 @@ Status EmbeddedRelayStore::recover(Day today) {
         std::to_string(completed) + " completed, " + std::to_string(dropped) + " dropped, " +
         std::to_string(orphans) + " orphan file(s) removed");
   trace("recovered");
+  return Status::Ok();
+}
+
+Status EmbeddedRelayStore::recover_packs(Day today) {
+  std::map<int64_t, std::map<uint64_t, uint64_t>> live;  // pack → offset → length
+  {
+    std::lock_guard lock(mu_);
+    auto st = db_->prepare(
+        "SELECT p.pack, p.offset, u.length FROM upload_packs p JOIN uploads u ON "
+        "u.mailbox_id = p.mailbox_id AND u.id = p.upload_id");
+    if (!st) return st.error();
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      live[st->int64(0)][static_cast<uint64_t>(st->int64(1))] = static_cast<uint64_t>(st->int64(2));
+    }
+  }
+  const std::set<int64_t> on_disk = packs_->packs_on_disk();
+  std::set<int64_t> short_packs;
+  size_t removed = 0;
+  for (int64_t pack : on_disk) {
+    auto it = live.find(pack);
+    if (it == live.end()) {
+      if (::unlink(packs_->path(pack).c_str()) != 0 && errno != ENOENT)
+        return errno_error("recovery cannot remove an unused pack file", errno);
+      removed++;
+      continue;
+    }
+    auto whole = packs_->keep_only(pack, it->second, today);
+    if (!whole) return whole.error();
+    if (!*whole) short_packs.insert(pack);
+  }
+  if (removed > 0 && ops_->fsync_directory((dir_ + "/packs").c_str()) != 0)
+    return errno_error("recovery cannot sync the pack directory", errno);
+  if (removed > 0) (void)set_path_times_to_day(dir_ + "/packs", today);
+  for (const auto& [pack, regions] : live)
+    if (!on_disk.count(pack) || short_packs.count(pack))
+      log("a pack of stored uploads is missing or shorter than recorded (the disk lost synced "
+          "data); its uploads stay listed so the operator notices, and a download of one "
+          "fails");
   return Status::Ok();
 }
 

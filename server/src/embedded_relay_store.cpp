@@ -5,9 +5,11 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "metadata_db.h"
+#include "pack_log.h"
 #include "satchel/crypto/trust_documents.h"
 #include "store_rows.h"
 #include "wal_checkpointer.h"
@@ -32,7 +34,10 @@ EmbeddedRelayStore::EmbeddedRelayStore(std::string dir, std::unique_ptr<Metadata
       db_(std::move(db)),
       group_db_(std::move(group_db)),
       options_(std::move(options)),
-      ops_(options_.file_ops ? options_.file_ops : &default_ops_) {}
+      ops_(options_.file_ops ? options_.file_ops : &default_ops_) {
+  options_.inline_max_bytes =
+      std::min(options_.inline_max_bytes, EmbeddedStoreOptions::kLargestInlineMaxBytes);
+}
 
 EmbeddedRelayStore::~EmbeddedRelayStore() {
   if (checkpointer_) {
@@ -49,14 +54,29 @@ Result<std::unique_ptr<EmbeddedRelayStore>> EmbeddedRelayStore::open(const std::
   FileOps& ops = options.file_ops ? *options.file_ops : posix;
   SATCHEL_TRY(make_private_directory(ops, dir));
   SATCHEL_TRY(make_private_directory(ops, dir + "/uploads"));
+  SATCHEL_TRY(make_private_directory(ops, dir + "/packs"));
   auto db = MetadataDb::open(dir + "/relay.db");
   if (!db) return db.error();
+  // New regions go to a pack numbered above every pack on disk or named by the metadata.
+  auto last_pack = db->prepare("SELECT COALESCE(MAX(pack), -1) FROM upload_packs");
+  if (!last_pack) return last_pack.error();
+  auto row = last_pack->step();
+  if (!row) return row.error();
+  int64_t first_pack = *row ? last_pack->int64(0) + 1 : 0;
+  last_pack = Statement();
   auto group_db = MetadataDb::open(dir + "/relay.db");
   if (!group_db) return group_db.error();
   std::unique_ptr<EmbeddedRelayStore> store(new EmbeddedRelayStore(
       dir, std::make_unique<MetadataDb>(std::move(db.value())),
       std::make_unique<MetadataDb>(std::move(group_db.value())), std::move(options)));
+  const uint64_t pack_bytes = store->options_.pack_max_bytes;
+  store->packs_ = std::make_unique<PackLog>(dir + "/packs", *store->ops_, first_pack, pack_bytes);
+  if (auto on_disk = store->packs_->packs_on_disk(); !on_disk.empty())
+    store->packs_ = std::make_unique<PackLog>(
+        dir + "/packs", *store->ops_, std::max(first_pack, *on_disk.rbegin() + 1), pack_bytes);
   if (store->options_.serve) {
+    // Locked first: a second relay on the same directory must fail before it starts anything.
+    SATCHEL_TRY(store->lock_directory());
     // Serving: WAL checkpoints run on a thread of their own (administration keeps SQLite's).
     auto checkpointer = WalCheckpointer::start(
         dir + "/relay.db", [s = store.get()](std::string_view m) { s->log(m); });
@@ -64,7 +84,6 @@ Result<std::unique_ptr<EmbeddedRelayStore>> EmbeddedRelayStore::open(const std::
     store->checkpointer_ = std::move(checkpointer.value());
     store->checkpointer_->watch(*store->db_);
     store->checkpointer_->watch(*store->group_db_);
-    SATCHEL_TRY(store->lock_directory());
     SATCHEL_TRY(store->recover(today));
   }
   return store;

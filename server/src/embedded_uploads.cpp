@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "metadata_db.h"
+#include "pack_log.h"
 #include "satchel/crypto/sha256.h"
 #include "satchel/relay/embedded_relay_store.h"
 #include "store_rows.h"
@@ -49,18 +50,20 @@ Result<Hash32> hash_file_prefix(int fd, uint64_t length) {
 
 namespace {
 
-// A stored upload opened for reading; O_NOATIME keeps reads from stamping the access time.
+// A stored upload opened for reading: `size` bytes from `base` of a data file or a pack.
+// O_NOATIME keeps reads from stamping the access time.
 class StoredFileSource final : public RandomAccessSource {
  public:
-  StoredFileSource(FileHandle fd, uint64_t size) : fd_(std::move(fd)), size_(size) {}
+  StoredFileSource(FileHandle fd, uint64_t size, uint64_t base = 0)
+      : fd_(std::move(fd)), size_(size), base_(base) {}
   uint64_t size() const override { return size_; }
   Status read_at(uint64_t offset, std::span<uint8_t> out) override {
     if (offset > size_ || size_ - offset < out.size())
       return make_error(Errc::kInvalidArgument, "read past the end of a stored upload");
     size_t got = 0;
     while (got < out.size()) {
-      const ssize_t n =
-          ::pread(fd_.get(), out.data() + got, out.size() - got, static_cast<off_t>(offset + got));
+      const ssize_t n = ::pread(fd_.get(), out.data() + got, out.size() - got,
+                                static_cast<off_t>(base_ + offset + got));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return errno_error("cannot read stored upload", errno);
       if (n == 0) return make_error(Errc::kIoError, "stored upload shorter than recorded");
@@ -72,9 +75,10 @@ class StoredFileSource final : public RandomAccessSource {
  private:
   FileHandle fd_;
   uint64_t size_;
+  uint64_t base_;
 };
 
-// A stored upload kept in relay.db, copied out whole (it is small).
+// A stored upload copied into memory (a small one, out of its pack).
 class StoredBytesSource final : public RandomAccessSource {
  public:
   explicit StoredBytesSource(Bytes data) : data_(std::move(data)) {}
@@ -352,14 +356,33 @@ std::vector<Status> EmbeddedRelayStore::run_group(const std::vector<GroupedChang
   // On the group's own connection and without mu_: requests go on reading (authenticating,
   // looking uploads up) while the group is written and its WAL synced.
   MetadataDb& db = *group_db_;
+  std::vector<Status> results(group.size(), Status::Ok());
+  // The bytes that changes name must be durable before the commit that names them: one sync
+  // per pack for the whole group (their writes returned before they were queued).
+  std::set<int64_t> packs;
+  for (const GroupedChange* c : group)
+    if (c->pack) packs.insert(*c->pack);
+  if (!packs.empty()) {
+    const std::map<int64_t, Status> synced = packs_->sync(packs);
+    bool all = true;
+    for (size_t i = 0; i < group.size(); i++) {
+      if (!group[i]->pack) continue;
+      results[i] = synced.at(*group[i]->pack);
+      all = all && static_cast<bool>(results[i]);
+    }
+    if (all) trace("pack-synced");
+  }
   auto tx = Transaction::begin(db);
   if (!tx) return std::vector<Status>(group.size(), Status(tx.error()));
-  std::vector<Status> results(group.size(), Status::Ok());
   for (size_t i = 0; i < group.size(); i++) {
+    if (!results[i]) continue;  // its bytes are not durable: not recorded
     Status s = db.exec("SAVEPOINT change");
     if (s) s = group[i]->apply(db);
     if (s) s = db.exec("RELEASE change");
-    if (s) continue;
+    if (s) {
+      group[i]->in_commit = true;
+      continue;
+    }
     // Undo this change alone; if SQLite already rolled the whole transaction back (some I/O
     // errors do), or undoing fails, nothing in the group can be trusted: fail it all.
     if (!db.in_transaction() || !db.exec("ROLLBACK TO change") || !db.exec("RELEASE change"))
@@ -380,19 +403,25 @@ std::vector<Status> EmbeddedRelayStore::run_group(const std::vector<GroupedChang
 
 Status EmbeddedRelayStore::record_begun(std::string_view mailbox, const Hash32& id, uint64_t length,
                                         uint64_t committed, UploadState state, Day today,
-                                        std::optional<ByteView> content) {
+                                        const PackRegion* region, bool* in_doubt) {
   GroupedChange change;
   change.apply = [&](MetadataDb& db) -> Status {
     SATCHEL_TRY(insert_begun_row(db, mailbox, id, length, committed, state, today));
-    if (!content) return Status::Ok();
+    if (!region) return Status::Ok();
     auto st = db.prepare(
-        "INSERT INTO upload_content (mailbox_id, upload_id, content) VALUES (?1, ?2, ?3)");
+        "INSERT INTO upload_packs (mailbox_id, upload_id, pack, offset) VALUES (?1, ?2, ?3, ?4)");
     if (!st) return st.error();
-    st->bind(1, mailbox).bind_blob(2, id).bind_blob(3, *content);
+    st->bind(1, mailbox)
+        .bind_blob(2, id)
+        .bind(3, region->pack)
+        .bind(4, static_cast<int64_t>(region->offset));
     return st->run();
   };
   change.on_commit = [&] { begun_.erase(upload_key(mailbox, id)); };
-  return commit_grouped(change);
+  if (region) change.pack = region->pack;
+  Status s = commit_grouped(change);
+  if (in_doubt) *in_doubt = !s && change.in_commit;
+  return s;
 }
 
 void EmbeddedRelayStore::record_failed_creation(std::string_view mailbox, const Hash32& id,
@@ -443,24 +472,58 @@ Result<UploadLookup> EmbeddedRelayStore::lookup_locked(std::string_view mailbox,
   return out;
 }
 
-Result<std::optional<Bytes>> EmbeddedRelayStore::inline_content_locked(std::string_view mailbox,
-                                                                       const Hash32& id) {
-  auto st =
-      db_->prepare("SELECT content FROM upload_content WHERE mailbox_id = ?1 AND upload_id = ?2");
+Result<bool> EmbeddedRelayStore::pack_region_locked(std::string_view mailbox, const Hash32& id,
+                                                    PackRegion& region) {
+  auto st = db_->prepare(
+      "SELECT p.pack, p.offset, u.length FROM upload_packs p JOIN uploads u ON "
+      "u.mailbox_id = p.mailbox_id AND u.id = p.upload_id "
+      "WHERE p.mailbox_id = ?1 AND p.upload_id = ?2");
   if (!st) return st.error();
   st->bind(1, mailbox).bind_blob(2, id);
   auto row = st->step();
   if (!row) return row.error();
-  if (!*row) return std::optional<Bytes>();
-  const ByteView b = st->blob(0);
-  return std::optional<Bytes>(Bytes(b.begin(), b.end()));
+  if (!*row) return false;
+  region = PackRegion{st->int64(0), static_cast<uint64_t>(st->int64(1)),
+                      static_cast<uint64_t>(st->int64(2))};
+  return true;
 }
 
-Status EmbeddedRelayStore::delete_upload_row_locked(std::string_view mailbox, const Hash32& id) {
+Result<std::set<int64_t>> EmbeddedRelayStore::packs_in_use_locked() {
+  auto st = db_->prepare("SELECT DISTINCT pack FROM upload_packs");
+  if (!st) return st.error();
+  std::set<int64_t> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.insert(st->int64(0));
+  }
+  return out;
+}
+
+Status EmbeddedRelayStore::delete_upload_row_locked(std::string_view mailbox, const Hash32& id,
+                                                    std::vector<PackRegion>* freed) {
+  if (freed) {
+    PackRegion region;
+    auto in_pack = pack_region_locked(mailbox, id, region);
+    if (!in_pack) return in_pack.error();
+    if (*in_pack) freed->push_back(region);
+  }
   auto st = db_->prepare("DELETE FROM uploads WHERE mailbox_id = ?1 AND id = ?2");
   if (!st) return st.error();
   st->bind(1, mailbox).bind_blob(2, id);
   return st->run();
+}
+
+void EmbeddedRelayStore::free_regions(const std::vector<PackRegion>& regions, Day today) {
+  for (const PackRegion& r : regions) {
+    if (Status s = packs_->release(r, today); !s) {
+      log("cannot free a delivered upload's bytes in its pack (freed at the next start): " +
+          s.error().message);
+      continue;
+    }
+    trace("region-freed");
+  }
 }
 
 void EmbeddedRelayStore::remove_data_file(const std::string& path, std::string_view mailbox,
@@ -754,13 +817,22 @@ Result<std::unique_ptr<RandomAccessSource>> EmbeddedRelayStore::open_stored(
     if (!now->upload || now->upload->state != UploadState::kStored)
       return make_error(Errc::kNotFound, "no stored upload with this id");
     length = now->upload->length;
-    auto kept = inline_content_locked(mailbox, id);
-    if (!kept) return kept.error();
-    if (*kept) {
-      if ((*kept)->size() != length)
-        return make_error(Errc::kIoError, "a stored upload's content differs from its length");
+    PackRegion region;
+    auto in_pack = pack_region_locked(mailbox, id, region);
+    if (!in_pack) return in_pack.error();
+    if (*in_pack) {
+      // Copied out whole (at most inline_max_bytes) under the lock, so that a delivery
+      // committing meanwhile cannot free the region under a download; and checked, since the
+      // copy costs little and a pack is shared.
+      auto pack = packs_->open_for_reading(region.pack);
+      if (!pack) return pack.error();
+      Bytes bytes(static_cast<size_t>(region.length));
+      StoredFileSource source(std::move(pack.value()), region.length, region.offset);
+      SATCHEL_TRY(source.read_at(0, bytes));
+      if (!equal_in_constant_time(Sha256::digest(bytes), id))
+        return make_error(Errc::kIoError, "a stored upload's bytes in its pack are damaged");
       return std::unique_ptr<RandomAccessSource>(
-          std::make_unique<StoredBytesSource>(std::move(**kept)));
+          std::make_unique<StoredBytesSource>(std::move(bytes)));
     }
   }
   FileHandle fd(open_for_reading(stored_path(mailbox, id)));
@@ -775,7 +847,8 @@ Result<std::unique_ptr<RandomAccessSource>> EmbeddedRelayStore::open_stored(
 
 Result<bool> EmbeddedRelayStore::deliver_if_acknowledged_locked(
     std::string_view mailbox, const Hash32& id, const std::vector<Key32>& coordinators,
-    size_t required, Day tombstone_until, size_t* acknowledgements) {
+    size_t required, Day tombstone_until, size_t* acknowledgements,
+    std::vector<PackRegion>& freed) {
   auto st = db_->prepare(
       "SELECT coordinator_key FROM acknowledgements WHERE mailbox_id = ?1 AND upload_id = ?2");
   if (!st) return st.error();
@@ -799,7 +872,7 @@ Result<bool> EmbeddedRelayStore::deliver_if_acknowledged_locked(
   if (!row) return row.error();
   if (!*row) return false;
   const int64_t length = len->int64(0);
-  SATCHEL_TRY(delete_upload_row_locked(mailbox, id));
+  SATCHEL_TRY(delete_upload_row_locked(mailbox, id, &freed));
   auto ts = db_->prepare(
       "INSERT OR REPLACE INTO tombstones (mailbox_id, id, length, until_day) VALUES (?1, ?2, ?3, "
       "?4)");
@@ -822,6 +895,7 @@ Result<AckResult> EmbeddedRelayStore::acknowledge(std::string_view mailbox, cons
   const size_t needed = effective_required(required, coordinators.size());
   AckResult result;
   result.required = needed;
+  std::vector<PackRegion> freed;
   {
     std::lock_guard lock(mu_);
     auto tx = Transaction::begin(*db_);
@@ -841,15 +915,18 @@ Result<AckResult> EmbeddedRelayStore::acknowledge(std::string_view mailbox, cons
     if (!ins) return ins.error();
     ins->bind(1, mailbox).bind_blob(2, id).bind_blob(3, coordinator);
     SATCHEL_TRY(ins->run());
-    auto delivered = deliver_if_acknowledged_locked(mailbox, id, coordinators, needed,
-                                                    tombstone_until, &result.acknowledgements);
+    auto delivered = deliver_if_acknowledged_locked(
+        mailbox, id, coordinators, needed, tombstone_until, &result.acknowledgements, freed);
     if (!delivered) return delivered.error();
     SATCHEL_TRY(tx->commit());
     if (!*delivered) return result;
     trace("tombstoned");
     result.state = AckState::kDelivered;
   }
-  remove_data_file(stored_path(mailbox, id), mailbox, today);
+  if (freed.empty())
+    remove_data_file(stored_path(mailbox, id), mailbox, today);
+  else
+    free_regions(freed, today);
   return result;
 }
 
@@ -859,6 +936,8 @@ Result<size_t> EmbeddedRelayStore::deliver_acknowledged(std::string_view mailbox
                                                         Day tombstone_until) {
   const size_t needed = effective_required(required, coordinators.size());
   std::vector<Hash32> delivered;
+  std::vector<PackRegion> freed;
+  std::vector<bool> in_file;
   {
     std::lock_guard lock(mu_);
     auto tx = Transaction::begin(*db_);
@@ -876,20 +955,27 @@ Result<size_t> EmbeddedRelayStore::deliver_acknowledged(std::string_view mailbox
     }
     st = Statement();
     for (const Hash32& id : candidates) {
+      const size_t regions = freed.size();
       auto r = deliver_if_acknowledged_locked(mailbox, id, coordinators, needed, tombstone_until,
-                                              nullptr);
+                                              nullptr, freed);
       if (!r) return r.error();
-      if (*r) delivered.push_back(id);
+      if (!*r) continue;
+      delivered.push_back(id);
+      in_file.push_back(freed.size() == regions);
     }
     SATCHEL_TRY(tx->commit());
   }
-  for (const Hash32& id : delivered) remove_data_file(stored_path(mailbox, id), mailbox, today);
+  for (size_t i = 0; i < delivered.size(); i++)
+    if (in_file[i]) remove_data_file(stored_path(mailbox, delivered[i]), mailbox, today);
+  free_regions(freed, today);
   return delivered.size();
 }
 
 Result<size_t> EmbeddedRelayStore::remove_stored_before(std::string_view mailbox, Day cutoff,
                                                         Day today) {
   std::vector<Hash32> removed;
+  std::vector<PackRegion> freed;
+  std::vector<bool> in_file;
   RemovalHold hold(*this);  // destroyed after the lock below is released
   {
     std::lock_guard lock(mu_);
@@ -908,11 +994,17 @@ Result<size_t> EmbeddedRelayStore::remove_stored_before(std::string_view mailbox
         removed.push_back(id);
     }
     st = Statement();
-    for (const Hash32& id : removed) SATCHEL_TRY(delete_upload_row_locked(mailbox, id));
+    for (const Hash32& id : removed) {
+      const size_t regions = freed.size();
+      SATCHEL_TRY(delete_upload_row_locked(mailbox, id, &freed));
+      in_file.push_back(freed.size() == regions);
+    }
     SATCHEL_TRY(tx->commit());
   }
   if (!removed.empty()) trace("removing");
-  for (const Hash32& id : removed) remove_data_file(stored_path(mailbox, id), mailbox, today);
+  for (size_t i = 0; i < removed.size(); i++)
+    if (in_file[i]) remove_data_file(stored_path(mailbox, removed[i]), mailbox, today);
+  free_regions(freed, today);
   return removed.size();
 }
 
@@ -959,6 +1051,15 @@ Result<HousekeepingReport> EmbeddedRelayStore::expire(Day partial_cutoff, Day to
   for (const auto& [mailbox, id] : expired)
     remove_data_file(partial_path(mailbox, id), mailbox, today);
   report.partial_expired = expired.size();
+  // Packs whose every upload was delivered.
+  auto removed = packs_->remove_unused(
+      [this]() -> Result<std::set<int64_t>> {
+        std::lock_guard lock(mu_);
+        return packs_in_use_locked();
+      },
+      today);
+  if (!removed)
+    log("cannot remove unused pack files (retried next hour): " + removed.error().message);
   return report;
 }
 

@@ -69,16 +69,18 @@ CREATE TABLE IF NOT EXISTS documents (
   content BLOB NOT NULL,
   PRIMARY KEY (mailbox_id, name)
 ) WITHOUT ROWID;
--- The bytes of a small upload stored whole in one request, kept here instead of a data file
--- (EmbeddedStoreOptions::inline_max_bytes): inserted in the commit that records it stored,
--- deleted with its upload row. A rowid table: large rows belong in overflow pages.
-CREATE TABLE IF NOT EXISTS upload_content (
+-- Where the bytes of a small upload stored whole in one request are, instead of a data file of
+-- its own (EmbeddedStoreOptions::inline_max_bytes): `length` (the upload's) bytes at `offset` of
+-- packs/<pack>.pack. Inserted in the commit that records the upload stored, deleted with it.
+CREATE TABLE IF NOT EXISTS upload_packs (
   mailbox_id TEXT NOT NULL,
   upload_id BLOB NOT NULL,
-  content BLOB NOT NULL,
+  pack INTEGER NOT NULL,
+  offset INTEGER NOT NULL,
   PRIMARY KEY (mailbox_id, upload_id),
   FOREIGN KEY (mailbox_id, upload_id) REFERENCES uploads(mailbox_id, id) ON DELETE CASCADE
-);
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS upload_packs_by_pack ON upload_packs (pack, offset);
 -- The declared bytes of each mailbox's uploads (partial and stored), kept by triggers in the
 -- transaction that changes `uploads` (an upload's length never changes), so that the quota
 -- check of a creation reads one row instead of summing every upload.

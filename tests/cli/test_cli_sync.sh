@@ -80,14 +80,15 @@ check "the proxy carried the tunnel to the relay" grep -qx "127.0.0.1:$port" pro
 check "stored bundles are deleted from the device" test "$(outbox_count)" -eq 0
 sat settings set proxy off >/dev/null
 
-# The relay holds them stored; small bundles sent whole keep their bytes in relay.db.
+# The relay holds them stored; small bundles sent whole keep their bytes in a pack file.
 relay_db() { python3 -c 'import sqlite3, sys
 print(sqlite3.connect("file:relay/storage/relay.db?mode=ro", uri=True).execute(sys.argv[1]).fetchone()[0])' "$1"; }
 check "the relay holds the two bundles as stored uploads" \
   test "$(relay_db 'SELECT COUNT(*) FROM uploads WHERE state = 1')" -eq 2
-check "their bytes are in relay.db, not in files" \
-  test "$(relay_db 'SELECT COUNT(*) FROM upload_content')" -eq 2 -a \
-  "$(find relay/storage/uploads -type f | wc -l)" -eq 0
+check "their bytes are in a pack, not in files of their own" \
+  test "$(relay_db 'SELECT COUNT(*) FROM upload_packs')" -eq 2 -a \
+  "$(find relay/storage/uploads -type f | wc -l)" -eq 0 -a \
+  "$(find relay/storage/packs -name '*.pack' | wc -l)" -eq 1
 
 # sync --watch: a new bundle goes out on the next round; SIGTERM stops it cleanly.
 rid=$(sat record testimony-intake --answers "$schema/forms/testimony-intake.answers.json")

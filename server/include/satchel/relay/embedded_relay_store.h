@@ -28,6 +28,8 @@ class MetadataDb;
 class WalCheckpointer;
 class EmbeddedUploadWriter;
 class InlineUploadWriter;
+class PackLog;
+struct PackRegion;
 
 struct EmbeddedStoreOptions {
   // The file-system seam; nullptr means the POSIX calls. Must outlive the store.
@@ -39,11 +41,16 @@ struct EmbeddedStoreOptions {
   std::function<void(std::string_view)> trace;
   // Where recovery and deletion problems are reported; stderr when unset.
   std::function<void(std::string_view)> log;
-  // A creation whose whole upload (at most this many bytes) arrives in its request is stored
-  // in relay.db, in the one commit that records it, instead of in a data file of its own; 0
-  // sends every upload to a file. Larger uploads, and bodies cut short, use files.
+  // A creation whose whole upload (at most this many bytes) arrives in its request is held in
+  // memory, then stored in a pack file shared with other small uploads (storage/packs)
+  // instead of a data file of its own; 0 sends every upload to a file. Larger uploads, and
+  // bodies cut short, use files. Values above kLargestInlineMaxBytes are lowered to it (each
+  // such body is held in memory whole).
   uint64_t inline_max_bytes = kDefaultInlineMaxBytes;
   static constexpr uint64_t kDefaultInlineMaxBytes = 256 * 1024;
+  static constexpr uint64_t kLargestInlineMaxBytes = 16 * 1024 * 1024;
+  // A pack file takes no new upload once it holds this many bytes (tests lower it).
+  uint64_t pack_max_bytes = 64ull << 20;
 };
 
 class EmbeddedRelayStore final : public RelayStore {
@@ -117,8 +124,13 @@ class EmbeddedRelayStore final : public RelayStore {
   // Requires mu_: whether `length` more bytes fit the mailbox's quota, counting its uploads and
   // the creations begun but not yet recorded.
   Result<bool> fits_quota_locked(std::string_view mailbox, uint64_t length, uint64_t quota);
-  // Requires mu_: deletes the upload row in its own transaction.
-  Status delete_upload_row_locked(std::string_view mailbox, const Hash32& id);
+  // Requires mu_: deletes the upload row in its own transaction. When its bytes are in a pack
+  // and `freed` is given, adds their region to it: the caller frees it once that is committed.
+  Status delete_upload_row_locked(std::string_view mailbox, const Hash32& id,
+                                  std::vector<PackRegion>* freed = nullptr);
+  // Frees the pack regions of uploads whose deletion is committed; failures are logged (the
+  // bytes are freed at the next start).
+  void free_regions(const std::vector<PackRegion>& regions, Day today);
   // Removes a data file and syncs its directory; failures are logged (recovery removes
   // orphans), not returned: the metadata already says the upload is gone.
   void remove_data_file(const std::string& path, std::string_view mailbox, Day today);
@@ -135,11 +147,14 @@ class EmbeddedRelayStore final : public RelayStore {
   // its reservation (begun_) once that insert is committed.
   Status insert_begun_row(MetadataDb& db, std::string_view mailbox, const Hash32& id,
                           uint64_t length, uint64_t committed, UploadState state, Day today);
-  // Records a begun creation through a group commit and ends its reservation. With `content`
-  // (a stored upload's whole, verified bytes), they are kept in relay.db in the same commit.
+  // Records a begun creation through a group commit and ends its reservation. With `region`
+  // (where a stored upload's whole, verified bytes were written), the group syncs its pack and
+  // the same commit records it. On failure, `in_doubt` (if given) tells whether the change was
+  // in a commit that failed (which SQLite may replay after a crash) rather than never
+  // committed.
   Status record_begun(std::string_view mailbox, const Hash32& id, uint64_t length,
                       uint64_t committed, UploadState state, Day today,
-                      std::optional<ByteView> content = std::nullopt);
+                      const PackRegion* region = nullptr, bool* in_doubt = nullptr);
   // A begun creation that ends without a commit recording it is recorded partial at 0, as a
   // creation without a body would have left it; failures are logged.
   void record_failed_creation(std::string_view mailbox, const Hash32& id, uint64_t length,
@@ -153,11 +168,20 @@ class EmbeddedRelayStore final : public RelayStore {
   // needed; neither is synced yet.
   Result<FileHandle> create_partial_file(std::string_view mailbox, const Hash32& id, Day today);
   // For a begun creation of at most inline_max_bytes: the writer that holds its body in memory
-  // and stores it in relay.db once whole; it takes the reservation over.
+  // and stores it in a pack once whole; it takes the reservation over.
   std::unique_ptr<UploadWriter> inline_writer(std::string_view mailbox, const Hash32& id,
                                               uint64_t length, Day today);
-  // Requires mu_: the bytes of a stored upload kept in relay.db, or nullopt when it has a file.
-  Result<std::optional<Bytes>> inline_content_locked(std::string_view mailbox, const Hash32& id);
+  // Requires mu_: whether a stored upload's bytes are in a pack (then sets `region`) rather
+  // than in a data file of its own. Its length is the upload's.
+  Result<bool> pack_region_locked(std::string_view mailbox, const Hash32& id, PackRegion& region);
+  // Requires mu_: the numbers of the packs that hold a stored upload.
+  Result<std::set<int64_t>> packs_in_use_locked();
+  // Recovery of the packs: frees every byte no upload row names, removes packs nothing names.
+  Status recover_packs(Day today);
+  // Stores of an earlier version kept small uploads' bytes in relay.db (table upload_content):
+  // each moves to a pack (written and synced, then its region recorded and its blob deleted in
+  // one commit), and the table is dropped.
+  Status migrate_upload_content(Day today);
   void release_writer(const std::string& key);
   // Holds upload keys in busy_ from the commit that deletes their rows until their files are
   // unlinked, so that no creation or writer reuses a file about to be unlinked. Destroy it
@@ -181,7 +205,10 @@ class EmbeddedRelayStore final : public RelayStore {
     // (the change's upload is reserved in busy_).
     std::function<Status(MetadataDb&)> apply;
     std::function<void()> on_commit;  // under mu_, once that transaction is durable
-    std::optional<Status> result;     // set by the leader, under group_mu_
+    // A pack holding bytes this change names: synced before any change is applied.
+    std::optional<int64_t> pack;
+    bool in_commit = false;        // set by the leader: applied, and part of the group's COMMIT
+    std::optional<Status> result;  // set by the leader, under group_mu_
   };
   // Applies `change` in one transaction with the changes other requests are waiting to commit
   // at that moment: one durable commit (one WAL sync) for all of them. Returns the change's own
@@ -191,11 +218,13 @@ class EmbeddedRelayStore final : public RelayStore {
   // result.
   std::vector<Status> run_group(const std::vector<GroupedChange*>& group);
   // Requires mu_ and an open transaction: applies the acknowledgement rule to one stored
-  // upload; true when it became a tombstone (the caller removes the file after committing).
+  // upload; true when it became a tombstone (the caller removes the file, or frees the pack
+  // region added to `freed`, after committing).
   Result<bool> deliver_if_acknowledged_locked(std::string_view mailbox, const Hash32& id,
                                               const std::vector<Key32>& coordinators,
                                               size_t required, Day tombstone_until,
-                                              size_t* acknowledgements);
+                                              size_t* acknowledgements,
+                                              std::vector<PackRegion>& freed);
   Status lock_directory();
   Status recover(Day today);
 
@@ -204,6 +233,8 @@ class EmbeddedRelayStore final : public RelayStore {
   // The group commits' own connection (used by one leader at a time): in WAL mode, reads on
   // db_ go on while a group is written and synced, and see it once committed.
   std::unique_ptr<MetadataDb> group_db_;
+  // The pack files of small stored uploads (storage/packs).
+  std::unique_ptr<PackLog> packs_;
   // Serving mode: checkpoints the WAL of both connections on its own thread.
   std::unique_ptr<WalCheckpointer> checkpointer_;
   EmbeddedStoreOptions options_;
