@@ -504,15 +504,11 @@ TEST_CASE("a small upload whose bytes in its pack are damaged is not served") {
 }
 
 TEST_CASE("small uploads kept in relay.db by an earlier version move into a pack at start") {
-  TempDir dir("migrate");
-  TestOrganisation org(1);
-  const std::string mailbox = org.mailbox_id();
+  CrashDir store_dir("migrate");  // a store with a mailbox, closed
+  const TempDir& dir = store_dir.dir;
+  const std::string& mailbox = store_dir.mailbox;
   const Bytes a = test_bytes(20'000, 71);
   const Hash32 id = sha256_of(a);
-  {
-    auto s = open_store(dir.path);
-    REQUIRE(s->put_mailbox(org.record()));
-  }
   {
     // As the earlier version left it: the row stored, its bytes in upload_content.
     auto db = MetadataDb::open(dir.path + "/relay.db");
