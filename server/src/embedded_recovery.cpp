@@ -104,19 +104,11 @@ Status EmbeddedRelayStore::migrate_upload_content(Day today) {
     if (!region) return region.error();
     // Synced first; then the region recorded and the blob deleted in one commit.
     auto record = [&]() -> Status {
-      const Status synced = packs_->sync({region->pack}).at(region->pack);
+      const Status synced = packs_->sync({region->pack}, today).at(region->pack);
       SATCHEL_TRY(synced);
       auto tx = Transaction::begin(*db_);
       if (!tx) return tx.error();
-      auto ins = db_->prepare(
-          "INSERT INTO upload_packs (mailbox_id, upload_id, pack, offset) VALUES (?1, ?2, ?3, "
-          "?4)");
-      if (!ins) return ins.error();
-      ins->bind(1, mailbox)
-          .bind_blob(2, id_blob)
-          .bind(3, region->pack)
-          .bind(4, static_cast<int64_t>(region->offset));
-      SATCHEL_TRY(ins->run());
+      SATCHEL_TRY(insert_pack_row(*db_, mailbox, id_blob, *region));
       auto del =
           db_->prepare("DELETE FROM upload_content WHERE mailbox_id = ?1 AND upload_id = ?2");
       if (!del) return del.error();

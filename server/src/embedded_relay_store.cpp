@@ -57,23 +57,20 @@ Result<std::unique_ptr<EmbeddedRelayStore>> EmbeddedRelayStore::open(const std::
   SATCHEL_TRY(make_private_directory(ops, dir + "/packs"));
   auto db = MetadataDb::open(dir + "/relay.db");
   if (!db) return db.error();
-  // New regions go to a pack numbered above every pack on disk or named by the metadata.
+  // New regions go to a pack numbered above every pack named by the metadata (or on disk).
   auto last_pack = db->prepare("SELECT COALESCE(MAX(pack), -1) FROM upload_packs");
   if (!last_pack) return last_pack.error();
   auto row = last_pack->step();
   if (!row) return row.error();
-  int64_t first_pack = *row ? last_pack->int64(0) + 1 : 0;
+  const int64_t last_named = *row ? last_pack->int64(0) : -1;
   last_pack = Statement();
   auto group_db = MetadataDb::open(dir + "/relay.db");
   if (!group_db) return group_db.error();
   std::unique_ptr<EmbeddedRelayStore> store(new EmbeddedRelayStore(
       dir, std::make_unique<MetadataDb>(std::move(db.value())),
       std::make_unique<MetadataDb>(std::move(group_db.value())), std::move(options)));
-  const uint64_t pack_bytes = store->options_.pack_max_bytes;
-  store->packs_ = std::make_unique<PackLog>(dir + "/packs", *store->ops_, first_pack, pack_bytes);
-  if (auto on_disk = store->packs_->packs_on_disk(); !on_disk.empty())
-    store->packs_ = std::make_unique<PackLog>(
-        dir + "/packs", *store->ops_, std::max(first_pack, *on_disk.rbegin() + 1), pack_bytes);
+  store->packs_ = std::make_unique<PackLog>(dir + "/packs", *store->ops_, last_named,
+                                            store->options_.pack_max_bytes);
   if (store->options_.serve) {
     // Locked first: a second relay on the same directory must fail before it starts anything.
     SATCHEL_TRY(store->lock_directory());

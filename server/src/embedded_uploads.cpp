@@ -360,10 +360,14 @@ std::vector<Status> EmbeddedRelayStore::run_group(const std::vector<GroupedChang
   // The bytes that changes name must be durable before the commit that names them: one sync
   // per pack for the whole group (their writes returned before they were queued).
   std::set<int64_t> packs;
-  for (const GroupedChange* c : group)
-    if (c->pack) packs.insert(*c->pack);
+  Day today = 0;
+  for (const GroupedChange* c : group) {
+    if (!c->pack) continue;
+    packs.insert(*c->pack);
+    today = std::max(today, c->today);
+  }
   if (!packs.empty()) {
-    const std::map<int64_t, Status> synced = packs_->sync(packs);
+    const std::map<int64_t, Status> synced = packs_->sync(packs, today);
     bool all = true;
     for (size_t i = 0; i < group.size(); i++) {
       if (!group[i]->pack) continue;
@@ -401,24 +405,31 @@ std::vector<Status> EmbeddedRelayStore::run_group(const std::vector<GroupedChang
   return results;
 }
 
+Status EmbeddedRelayStore::insert_pack_row(MetadataDb& db, std::string_view mailbox, ByteView id,
+                                           const PackRegion& region) {
+  auto st = db.prepare(
+      "INSERT INTO upload_packs (mailbox_id, upload_id, pack, offset) VALUES (?1, ?2, ?3, ?4)");
+  if (!st) return st.error();
+  st->bind(1, mailbox)
+      .bind_blob(2, id)
+      .bind(3, region.pack)
+      .bind(4, static_cast<int64_t>(region.offset));
+  return st->run();
+}
+
 Status EmbeddedRelayStore::record_begun(std::string_view mailbox, const Hash32& id, uint64_t length,
                                         uint64_t committed, UploadState state, Day today,
                                         const PackRegion* region, bool* in_doubt) {
   GroupedChange change;
   change.apply = [&](MetadataDb& db) -> Status {
     SATCHEL_TRY(insert_begun_row(db, mailbox, id, length, committed, state, today));
-    if (!region) return Status::Ok();
-    auto st = db.prepare(
-        "INSERT INTO upload_packs (mailbox_id, upload_id, pack, offset) VALUES (?1, ?2, ?3, ?4)");
-    if (!st) return st.error();
-    st->bind(1, mailbox)
-        .bind_blob(2, id)
-        .bind(3, region->pack)
-        .bind(4, static_cast<int64_t>(region->offset));
-    return st->run();
+    return region ? insert_pack_row(db, mailbox, id, *region) : Status::Ok();
   };
   change.on_commit = [&] { begun_.erase(upload_key(mailbox, id)); };
-  if (region) change.pack = region->pack;
+  if (region) {
+    change.pack = region->pack;
+    change.today = today;
+  }
   Status s = commit_grouped(change);
   if (in_doubt) *in_doubt = !s && change.in_commit;
   return s;

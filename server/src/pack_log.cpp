@@ -50,8 +50,11 @@ Status free_range(FileOps& ops, int fd, uint64_t offset, uint64_t length) {
 
 }  // namespace
 
-PackLog::PackLog(std::string dir, FileOps& ops, int64_t first_pack, uint64_t max_bytes)
-    : dir_(std::move(dir)), ops_(ops), max_bytes_(max_bytes), active_(first_pack) {}
+PackLog::PackLog(std::string dir, FileOps& ops, int64_t last_named, uint64_t max_bytes)
+    : dir_(std::move(dir)), ops_(ops), max_bytes_(max_bytes), active_(last_named + 1) {
+  if (const std::set<int64_t> on_disk = packs_on_disk(); !on_disk.empty())
+    active_ = std::max(active_, *on_disk.rbegin() + 1);
+}
 
 std::string PackLog::path(int64_t pack) const {
   return dir_ + "/" + std::to_string(pack) + ".pack";
@@ -88,12 +91,10 @@ Result<PackRegion> PackLog::write(ByteView data, Day today) {
     settle(region, Outcome::kNotCommitted, today);
     return s.error();
   }
-  // The modification and access times show the day only (the change time cannot be set).
-  (void)set_times_to_day(fd->get(), today);
   return region;
 }
 
-std::map<int64_t, Status> PackLog::sync(const std::set<int64_t>& packs) {
+std::map<int64_t, Status> PackLog::sync(const std::set<int64_t>& packs, Day today) {
   std::map<int64_t, Status> out;
   for (int64_t pack : packs) {
     std::shared_ptr<FileHandle> fd;
@@ -110,6 +111,9 @@ std::map<int64_t, Status> PackLog::sync(const std::set<int64_t>& packs) {
       dir_synced = dir_synced_.count(pack) > 0;
     }
     Status s = fd ? Status::Ok() : Status(make_error(Errc::kIoError, "pack file not open"));
+    // Once per group rather than per write: the modification and access times show the day
+    // only (the change time cannot be set); writes after this are reset by the next group's.
+    if (s) (void)set_times_to_day(fd->get(), today);
     if (s && ops_.fsync(fd->get()) != 0) s = errno_error("pack file sync failed", errno);
     // The pack's name must be durable before a region in it is reported durable.
     if (s && !dir_synced && ops_.fsync_directory(dir_.c_str()) != 0)

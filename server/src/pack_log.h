@@ -31,24 +31,26 @@ class PackLog {
  public:
   // Regions start at multiples of this, so that freeing one releases whole blocks.
   static constexpr uint64_t kAlignment = 4096;
-  // Packs in `dir` (which must exist); new regions go to packs numbered from `first_pack` on,
-  // so no pack written before is ever appended to again. A pack takes no new region once it
-  // holds `max_bytes`; the next one starts.
-  PackLog(std::string dir, FileOps& ops, int64_t first_pack, uint64_t max_bytes);
+  // Packs in `dir` (which must exist); new regions go to packs numbered above every pack on
+  // disk and above `last_named` (the highest the metadata names, or -1), so no pack written
+  // before is ever appended to again. A pack takes no new region once it holds `max_bytes`;
+  // the next one starts.
+  PackLog(std::string dir, FileOps& ops, int64_t last_named, uint64_t max_bytes);
   PackLog(const PackLog&) = delete;
   PackLog& operator=(const PackLog&) = delete;
 
   // Writes `data` (not empty) into a fresh region of the active pack, not yet durable: sync()
-  // makes it so. Safe to call concurrently. A region returned stays pending (see
-  // remove_unused) until settle(). On failure nothing names the region's bytes; recovery frees
-  // them.
+  // makes it so (and sets the pack's times back to `today`). Safe to call concurrently. A region
+  // returned stays pending (see remove_unused) until settle(). On failure nothing names the
+  // region's bytes; recovery frees them.
   Result<PackRegion> write(ByteView data, Day today);
   // Makes every region whose write() returned before this call durable in the packs named
   // (fsync of each, and of the directory for a new pack); per pack, Ok or the failure. One
   // caller at a time (the group commit's leader): every pack is synced through one shared
   // descriptor, so a write-back error is reported to exactly one sync, and a pack whose sync
   // failed fails every later sync and takes no new region.
-  std::map<int64_t, Status> sync(const std::set<int64_t>& packs);
+  // The packs' modification and access times are set to `today` before each fsync.
+  std::map<int64_t, Status> sync(const std::set<int64_t>& packs, Day today);
   // How a region's metadata commit ended.
   enum class Outcome {
     kCommitted,     // a row names the region

@@ -21,7 +21,7 @@ struct PackDir {
 
   explicit PackDir(uint64_t max_bytes = 64ull << 20) {
     std::filesystem::create_directories(dir.path);
-    packs = std::make_unique<PackLog>(dir.path, ops, 0, max_bytes);
+    packs = std::make_unique<PackLog>(dir.path, ops, -1, max_bytes);
   }
   size_t count(std::string_view step) const {
     return static_cast<size_t>(std::count(ops.log.begin(), ops.log.end(), step));
@@ -60,7 +60,7 @@ TEST_CASE("regions written before a sync are made durable by one fsync of their 
   CHECK(rb.offset == 8192);
   CHECK(rc.offset == 16384);
   d.ops.log.clear();
-  CHECK(ok(d.packs->sync({ra.pack}), ra.pack));
+  CHECK(ok(d.packs->sync({ra.pack}, kToday), ra.pack));
   CHECK(d.count("fsync") == 1);
   CHECK(d.count("fsync-dir") == 1);  // a new pack's name
   CHECK(d.read(ra.pack, ra.offset, a.size()) == a);
@@ -68,7 +68,7 @@ TEST_CASE("regions written before a sync are made durable by one fsync of their 
   CHECK(d.read(rc.pack, rc.offset, c.size()) == c);
   written(d, a);
   d.ops.log.clear();
-  CHECK(ok(d.packs->sync({ra.pack}), ra.pack));
+  CHECK(ok(d.packs->sync({ra.pack}, kToday), ra.pack));
   CHECK(d.count("fsync") == 1);
   CHECK(d.count("fsync-dir") == 0);
 }
@@ -79,13 +79,13 @@ TEST_CASE("a pack whose sync failed fails every later sync and takes no new regi
   const PackRegion r2 = written(d, test_bytes(3000, 5));
   REQUIRE(r1.pack == r2.pack);
   d.ops.fail_fsync_at = d.ops.fsyncs.load();
-  CHECK_FALSE(ok(d.packs->sync({r1.pack}), r1.pack));
+  CHECK_FALSE(ok(d.packs->sync({r1.pack}, kToday), r1.pack));
   // The next fsync of that pack would return 0 (Linux reports a write-back error once): the
   // pack must not be vouched for again.
-  CHECK_FALSE(ok(d.packs->sync({r1.pack}), r1.pack));
+  CHECK_FALSE(ok(d.packs->sync({r1.pack}, kToday), r1.pack));
   const PackRegion r3 = written(d, test_bytes(3000, 6));
   CHECK(r3.pack != r1.pack);
-  CHECK(ok(d.packs->sync({r3.pack}), r3.pack));
+  CHECK(ok(d.packs->sync({r3.pack}, kToday), r3.pack));
 }
 
 TEST_CASE("a pack takes no region past its size limit; the next pack starts") {
@@ -102,7 +102,7 @@ TEST_CASE("a freed region reads back as zeros and its neighbours are untouched")
   PackDir d;
   const Bytes a = test_bytes(5000, 10), b = test_bytes(9000, 11), c = test_bytes(4096, 12);
   const PackRegion ra = written(d, a), rb = written(d, b), rc = written(d, c);
-  REQUIRE(ok(d.packs->sync({ra.pack}), ra.pack));
+  REQUIRE(ok(d.packs->sync({ra.pack}, kToday), ra.pack));
   REQUIRE(d.packs->release(rb, kToday));
   CHECK(d.read(ra.pack, ra.offset, a.size()) == a);
   CHECK(d.read(rb.pack, rb.offset, b.size()) == Bytes(b.size(), 0));
@@ -115,7 +115,7 @@ TEST_CASE("a region no commit can name is freed when settled; one in doubt keeps
   const PackRegion ra = written(d, a);
   const PackRegion rb = written(d, b);
   written(d, test_bytes(10, 15));  // the active pack is now a third one
-  REQUIRE(ok(d.packs->sync({ra.pack, rb.pack}), ra.pack));
+  REQUIRE(ok(d.packs->sync({ra.pack, rb.pack}, kToday), ra.pack));
   d.packs->settle(ra, PackLog::Outcome::kNotCommitted, kToday);
   CHECK(d.read(ra.pack, ra.offset, a.size()) == Bytes(a.size(), 0));
   d.packs->settle(rb, PackLog::Outcome::kInDoubt, kToday);
@@ -150,7 +150,7 @@ TEST_CASE("recovery's keep_only frees what no row names and never extends a shor
   PackDir d;
   const Bytes a = test_bytes(5000, 19), b = test_bytes(5000, 20);
   const PackRegion ra = written(d, a), rb = written(d, b);
-  REQUIRE(ok(d.packs->sync({ra.pack}), ra.pack));
+  REQUIRE(ok(d.packs->sync({ra.pack}, kToday), ra.pack));
   auto whole = d.packs->keep_only(ra.pack, {{ra.offset, ra.length}}, kToday);
   REQUIRE(whole);
   CHECK(*whole);

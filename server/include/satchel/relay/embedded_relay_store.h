@@ -147,6 +147,9 @@ class EmbeddedRelayStore final : public RelayStore {
   // its reservation (begun_) once that insert is committed.
   Status insert_begun_row(MetadataDb& db, std::string_view mailbox, const Hash32& id,
                           uint64_t length, uint64_t committed, UploadState state, Day today);
+  // Inserts the row naming where upload `id`'s bytes are in a pack, through `db`.
+  static Status insert_pack_row(MetadataDb& db, std::string_view mailbox, ByteView id,
+                                const PackRegion& region);
   // Records a begun creation through a group commit and ends its reservation. With `region`
   // (where a stored upload's whole, verified bytes were written), the group syncs its pack and
   // the same commit records it. On failure, `in_doubt` (if given) tells whether the change was
@@ -205,8 +208,10 @@ class EmbeddedRelayStore final : public RelayStore {
     // (the change's upload is reserved in busy_).
     std::function<Status(MetadataDb&)> apply;
     std::function<void()> on_commit;  // under mu_, once that transaction is durable
-    // A pack holding bytes this change names: synced before any change is applied.
+    // A pack holding bytes this change names: synced before any change is applied, its times
+    // set to `today`.
     std::optional<int64_t> pack;
+    Day today = 0;
     bool in_commit = false;        // set by the leader: applied, and part of the group's COMMIT
     std::optional<Status> result;  // set by the leader, under group_mu_
   };
