@@ -63,8 +63,10 @@ sed -e "s|^user .*;|user $(id -un) $(id -gn);|" \
     -e '/listen \[::\]:443/d' \
     -e "s|proxy_pass http://127.0.0.1:8080;|proxy_pass http://127.0.0.1:$relay_port;|" \
     "$shipped" >"$prefix/nginx.conf"
-# Every path and port of the shipped file must have been substituted.
-grep -v '^ *#' "$prefix/nginx.conf" | grep -e '/var/' -e '/etc/' -e '/run/' -e ':443' -e ':8080;' &&
+# Every path and port of the shipped file must have been substituted. (Port 443 as a whole
+# number only: the test's own random port may begin with 443.)
+grep -v '^ *#' "$prefix/nginx.conf" | grep -E -e '/var/' -e '/etc/' -e '/run/' -e ':443([^0-9]|$)' \
+  -e ':8080;' &&
   fail "the shipped configuration has a path or port this test does not substitute"
 grep -q "listen 127.0.0.1:$port ssl" "$prefix/nginx.conf" || fail "the shipped listen line changed"
 "$nginx" -t -q -p "$prefix" -c "$prefix/nginx.conf" 2>"$prefix/logs/stderr.log" ||
