@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
     auto p = Profile::open(home, pass);
     if (!p) return 1;
     w.trust(*p);
-    RecordStore store(p->db());
+    RecordStore store(*p);
     const std::string story(600, 'x');
     auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < records; i++) {
@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
     auto p = Profile::open(home, pass);
     if (!p) return 1;
     w.trust(*p);
-    RecordStore store(p->db());
+    RecordStore store(*p);
     auto t0 = std::chrono::steady_clock::now();
     auto id = store.create("bench", 1, {{"consent", true}});
     RandomSource src(size);

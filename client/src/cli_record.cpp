@@ -1,8 +1,11 @@
 // `satchel record | attach | finalize | list | show | outbox`: drafts and the outbox.
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <iostream>
+#include <optional>
 
 #include "cli.h"
 #include "cli_session.h"
@@ -56,7 +59,7 @@ int record_from_answers(const RecordArgs& a) {
   if (!issues.empty())
     return fail(a.answers_file + ": answers do not fit form " + f->id + ":\n" +
                 client::describe_issues(issues));
-  client::RecordStore records(profile->db());
+  client::RecordStore records(*profile);
   auto id = records.create(f->id, f->version, answers);
   if (!id) return fail(id.error());
   std::cout << *id << "\n";
@@ -68,7 +71,7 @@ int record(const RecordArgs& a) {
   auto profile = open_profile();
   if (!profile) return fail(profile.error());
   client::TrustStore trust(*profile);
-  client::RecordStore records(profile->db());
+  client::RecordStore records(*profile);
   std::string record_id = a.resume;
   nlohmann::json answers = nlohmann::json::object();
   std::optional<form::Form> f;
@@ -119,13 +122,55 @@ std::string kind_for(const std::string& path) {
   return "document";
 }
 
-int attach(const std::string& record_id, const std::string& path, std::string question) {
-  auto src = FileSource::open(path);
-  if (!src) return fail(src.error());
+// Standard input as a ByteSource: a pipe or redirected file whose size need not be known.
+class StdinSource final : public ByteSource {
+ public:
+  Result<size_t> read(std::span<uint8_t> out) override {
+    for (;;) {
+      ssize_t r = ::read(STDIN_FILENO, out.data(), out.size());
+      if (r >= 0) return static_cast<size_t>(r);
+      if (errno != EINTR)
+        return make_error(Errc::kIoError,
+                          std::string("cannot read standard input: ") + std::strerror(errno));
+    }
+  }
+};
+
+struct AttachArgs {
+  std::string record_id, path, question, name, kind;
+};
+
+int attach(AttachArgs a) {
+  const bool from_stdin = a.path.empty() || a.path == "-";
+  std::optional<FileSource> file;
+  StdinSource stdin_source;
+  if (from_stdin) {
+    if (a.name.empty())
+      return fail("attach from standard input needs --name (the file name the coordinators see)");
+    if (::isatty(STDIN_FILENO))
+      return fail(
+          "attach reads the file from standard input, which is a terminal: redirect a "
+          "file into it (satchel attach RECORD --name N < FILE) or name the file");
+    if (profile_options().passphrase_fd == 0)
+      return fail("--passphrase-fd 0 and an attachment on standard input cannot share it");
+  } else {
+    auto opened = FileSource::open(a.path);
+    if (!opened) return fail(opened.error());
+    file.emplace(std::move(opened.value()));
+    if (a.name.empty())
+      a.name = a.path.substr(a.path.rfind('/') == std::string::npos ? 0 : a.path.rfind('/') + 1);
+  }
+  if (a.name.find('/') != std::string::npos || a.name.size() > 255)
+    return fail("--name must be a file name without '/' (at most 255 bytes)");
+  if (a.kind.empty()) a.kind = kind_for(a.name);
+  if (a.kind != "audio" && a.kind != "photo" && a.kind != "document")
+    return fail("--kind must be audio, photo or document, not '" + a.kind + "'");
+  const std::string& record_id = a.record_id;
+  std::string question = a.question;
   auto profile = open_profile();
   if (!profile) return fail(profile.error());
   client::TrustStore trust(*profile);
-  client::RecordStore records(profile->db());
+  client::RecordStore records(*profile);
   auto info = records.info(record_id);
   if (!info) return fail(info.error());
   auto f = trust.form(info->form_id, info->form_version);
@@ -144,23 +189,30 @@ int attach(const std::string& record_id, const std::string& path, std::string qu
     if (top.id == question) q = &top;
   if (!q || q->type != form::QuestionType::kAttachment)
     return fail("form " + f->id + " has no top-level attachment question '" + question + "'");
-  const std::string kind = kind_for(path);
+  const std::string& kind = a.kind;
+  const std::string& name = a.name;
   bool accepted = false;
   for (auto k : q->accept) accepted |= form::attachment_kind_name(k) == kind;
   if (!accepted)
-    return fail("question '" + question + "' does not accept " + kind + " files (" + path + ")");
+    return fail("question '" + question + "' does not accept " + kind + " files (" + name + ")");
   auto answers = records.answers(record_id);
   if (!answers) return fail(answers.error());
-  const std::string name =
-      path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
-  auto att = records.attach(record_id, *src, src->size(), question, name, kind);
+  ByteSource& src = file ? static_cast<ByteSource&>(*file) : stdin_source;
+  const std::optional<uint64_t> expected =
+      file ? std::optional<uint64_t>(file->size()) : std::nullopt;
+  auto att = records.attach(record_id, src, expected, question, name, kind);
   if (!att) return fail(att.error());
   auto& list = (*answers)[question];
   if (!list.is_array()) list = nlohmann::json::array();
   list.push_back(*att);
   Status s = records.save_answers(record_id, *answers);
   if (!s) return fail(s.error());
-  std::cout << "attached " << name << " (" << src->size() << " bytes) as " << *att << "\n";
+  auto stored = records.attachments(record_id);
+  uint64_t size = 0;
+  if (stored)
+    for (const auto& x : *stored)
+      if (x.attachment_id == *att) size = x.size;
+  std::cout << "attached " << name << " (" << size << " bytes) as " << *att << "\n";
   return kExitOk;
 }
 
@@ -178,7 +230,7 @@ int finalize(const std::string& record_id) {
 int list() {
   auto profile = open_profile();
   if (!profile) return fail(profile.error());
-  client::RecordStore records(profile->db());
+  client::RecordStore records(*profile);
   auto drafts = records.list();
   if (!drafts) return fail(drafts.error());
   if (drafts->empty()) std::cout << "no drafts\n";
@@ -191,7 +243,7 @@ int list() {
 int show(const std::string& record_id) {
   auto profile = open_profile();
   if (!profile) return fail(profile.error());
-  client::RecordStore records(profile->db());
+  client::RecordStore records(*profile);
   auto answers = records.answers(record_id);
   if (!answers) return fail(answers.error());
   auto atts = records.attachments(record_id);
@@ -208,7 +260,7 @@ int show(const std::string& record_id) {
 int outbox() {
   auto profile = open_profile();
   if (!profile) return fail(profile.error());
-  client::Outbox box(profile->db());
+  client::Outbox box(*profile);
   auto entries = box.list();
   if (!entries) return fail(entries.error());
   if (entries->empty()) std::cout << "outbox is empty\n";
@@ -223,7 +275,7 @@ int outbox() {
 int outbox_export(const std::string& dir) {
   auto profile = open_profile();
   if (!profile) return fail(profile.error());
-  client::Outbox box(profile->db());
+  client::Outbox box(*profile);
   auto entries = box.list();
   if (!entries) return fail(entries.error());
   int written = 0;
@@ -263,17 +315,22 @@ void add_record_commands(CLI::App& app, Action& action) {
   rec->add_option("--resume", ra->resume, "continue the draft RECORD_ID");
   rec->callback([&action, ra] { action = [ra] { return record(*ra); }; });
 
-  auto rid = std::make_shared<std::string>();
-  auto file = std::make_shared<std::string>();
-  auto question = std::make_shared<std::string>();
-  auto* att =
-      app.add_subcommand("attach", "Attach a file to a draft (encrypted, streamed, no copy left)");
-  att->add_option("RECORD_ID", *rid, "draft")->required();
-  att->add_option("FILE", *file, "file to attach")->required();
-  att->add_option("--question", *question, "attachment question (default: the form's only one)");
-  att->callback([&action, rid, file, question] {
-    action = [rid, file, question] { return attach(*rid, *file, *question); };
-  });
+  auto aa = std::make_shared<AttachArgs>();
+  auto* att = app.add_subcommand(
+      "attach",
+      "Attach a file to a draft (encrypted, streamed). The source file is not removed: delete it "
+      "yourself if it must not stay on this device. A path on the command line stays in shell "
+      "history and is visible to other local users while it runs: prefer standard input "
+      "(satchel attach RECORD --name N < FILE)");
+  att->add_option("RECORD_ID", aa->record_id, "draft")->required();
+  att->add_option("FILE", aa->path, "file to attach; omit (or '-') to read standard input");
+  att->add_option("--name", aa->name,
+                  "file name the coordinators see (required with standard input; default: "
+                  "FILE's name)");
+  att->add_option("--kind", aa->kind,
+                  "audio, photo or document (default: from the name's extension)");
+  att->add_option("--question", aa->question, "attachment question (default: the form's only one)");
+  att->callback([&action, aa] { action = [aa] { return attach(*aa); }; });
 
   auto fid = std::make_shared<std::string>();
   auto* fin = app.add_subcommand("finalize",

@@ -209,7 +209,7 @@ bool sync_once(client::Profile& profile, const SyncArgs& args, bool& fatal) {
   };
   const bool tty = ::isatty(STDERR_FILENO) == 1;
   if (tty) options.progress = draw_bar;
-  client::Outbox outbox(profile.db());
+  client::Outbox outbox(profile);
   auto report = client::sync_outbox(outbox, **relay, *token, options);
   if (tty) std::cerr << "\n";
   if (!report) {

@@ -113,8 +113,15 @@ void Database::close() {
 
 Result<Database> Database::open(const std::string& path, const SecretBytes& key, bool create) {
   if (key.size() != 32) return make_error(Errc::kInvalidArgument, "database key must be 32 bytes");
+  if (create) {
+    // Created here with mode 0600, so that SQLite gives its journal the same mode.
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+      return make_error(Errc::kIoError, "cannot create " + path + ": " + std::strerror(errno));
+    ::close(fd);
+  }
   sqlite3* raw = nullptr;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   Database db(raw);
   if (rc != SQLITE_OK) return db_error(raw, "cannot open database " + path);
@@ -125,12 +132,23 @@ Result<Database> Database::open(const std::string& path, const SecretBytes& key,
   // "hmac check failed" on stderr).
   SATCHEL_TRY(db.exec("PRAGMA cipher_log_level = NONE"));
   SATCHEL_TRY(db.exec("PRAGMA cipher_memory_security = ON"));
+  // One process at a time, and a rollback journal that is kept (its header zeroed after each
+  // commit) rather than created and unlinked: opening and closing the profile create, remove and
+  // write no file, so the directory's and the files' times do not record each unlock
+  // (schema/client-database.md, "Database keying and settings").
+  SATCHEL_TRY(db.exec("PRAGMA locking_mode = EXCLUSIVE"));
   if (sqlite3_exec(raw, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) !=
-      SQLITE_OK)
+      SQLITE_OK) {
+    if (sqlite3_errcode(raw) == SQLITE_BUSY)
+      return make_error(Errc::kIoError, "the profile is in use by another satchel process");
     return make_error(Errc::kIoError, "cannot unlock the database (wrong key or damaged file)");
+  }
   SATCHEL_TRY(db.exec("PRAGMA temp_store = MEMORY"));
-  SATCHEL_TRY(db.exec("PRAGMA secure_delete = ON"));
-  SATCHEL_TRY(db.exec("PRAGMA journal_mode = WAL"));
+  // Deleted drafts and outbox entries are unreadable once their keys are destroyed (the
+  // keyring), so freed pages need not be zeroed; FAST still clears cells within their pages.
+  SATCHEL_TRY(db.exec("PRAGMA secure_delete = FAST"));
+  SATCHEL_TRY(db.exec("PRAGMA journal_mode = PERSIST"));
+  SATCHEL_TRY(db.exec("PRAGMA journal_size_limit = 67108864"));
   SATCHEL_TRY(db.exec("PRAGMA synchronous = FULL"));
   SATCHEL_TRY(db.exec("PRAGMA foreign_keys = ON"));
   sqlite3_busy_timeout(raw, 5000);
@@ -155,15 +173,6 @@ Result<Statement> Database::prepare(const char* sql) {
   if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK)
     return db_error(db_, "cannot prepare statement");
   return Statement(s);
-}
-
-Status Database::checkpoint_truncate() {
-  int log = 0, done = 0;
-  int rc = sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
-  if (rc != SQLITE_OK) return db_error(db_, "checkpoint failed");
-  if (log != 0 && log != done)
-    return make_error(Errc::kIoError, "checkpoint incomplete: another reader holds the WAL");
-  return Status::Ok();
 }
 
 Status Database::export_to(const std::string& path, const SecretBytes& new_key) {

@@ -19,7 +19,7 @@ std::string describe_issues(const std::vector<form::AnswerIssue>& issues) {
 
 Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& record_id,
                                         int64_t now) {
-  RecordStore records(profile.db());
+  RecordStore records(profile);
   TrustStore trust(profile);
   auto info = records.info(record_id);
   if (!info) return info.error();
@@ -90,18 +90,34 @@ Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& rec
   req.metadata.form_version = form->version;
   req.metadata.form_hash = Sha256::digest(as_bytes(form->source_text));
   req.metadata.body_length = body->size();
-  auto writer = OutboxWriter::begin(profile.db());
+  auto writer = OutboxWriter::begin(profile);
   if (!writer) return writer.error();
-  auto sealed = seal_bundle(std::move(req), *body, *writer);
-  if (!sealed) return sealed.error();
-  auto entry = writer->finish(*seq);
-  if (!entry) return entry.error();
-  SATCHEL_TRY(records.destroy(record_id));
-  SATCHEL_TRY(tx.commit());
-  // The draft's pages were zeroed on delete (secure_delete); TRUNCATE moves every WAL frame into
-  // the database and empties the WAL, so no frame keeps the record or its key.
-  SATCHEL_TRY(profile.db().checkpoint_truncate());
-  return FinalizedRecord{std::move(entry.value()), sealed->bundle_id};
+  // Until the commit below, the entry's key names nothing committed: destroy it on any failure.
+  auto sealed_entry = [&]() -> Result<std::pair<OutboxEntry, BundleId>> {
+    auto sealed = seal_bundle(std::move(req), *body, *writer);
+    if (!sealed) return sealed.error();
+    auto entry = writer->finish(*seq);
+    if (!entry) return entry.error();
+    return std::make_pair(std::move(entry.value()), sealed->bundle_id);
+  }();
+  std::optional<uint32_t> draft_slot;
+  Status s = sealed_entry ? Status::Ok() : Status(sealed_entry.error());
+  if (s) {
+    auto deleted = records.delete_rows(record_id);
+    if (deleted)
+      draft_slot = *deleted;
+    else
+      s = deleted.error();
+  }
+  if (s) s = tx.commit();
+  if (!s) {
+    (void)profile.keyring().destroy(writer->key_slot());
+    return s.error();
+  }
+  // Committed: the draft's rows are gone, so now its key. Every copy SQLite left of the draft
+  // (WAL frames, freed pages, free blocks) is unreadable from here on.
+  if (draft_slot) SATCHEL_TRY(profile.keyring().destroy(*draft_slot));
+  return FinalizedRecord{std::move(sealed_entry->first), sealed_entry->second};
 }
 
 }  // namespace satchel::client

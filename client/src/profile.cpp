@@ -10,6 +10,10 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <set>
+
+#include "disk_file.h"
+#include "generation_file.h"
 
 namespace satchel::client {
 namespace fs = std::filesystem;
@@ -17,11 +21,14 @@ namespace fs = std::filesystem;
 std::string keyslots_path(const std::string& home) {
   return home + "/keyslots";
 }
-std::string wipe_key_path(const std::string& home) {
-  return home + "/wipe.key";
+std::string keyring_path(const std::string& home) {
+  return home + "/keyring";
 }
 std::string database_path(const std::string& home) {
   return home + "/data.db";
+}
+std::string wipe_key_path(const std::string& home) {
+  return home + "/wipe.key";
 }
 
 std::string default_profile_home() {
@@ -31,103 +38,91 @@ std::string default_profile_home() {
   return std::string(home ? home : ".") + "/.local/share/fieldnotes";
 }
 
-namespace {
-
-Error errno_error(const std::string& what, const std::string& path) {
-  return make_error(Errc::kIoError, what + " " + path + ": " + std::strerror(errno));
-}
-
-Status fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno_error("cannot open directory", dir);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return errno_error("cannot sync directory", dir);
+Status shred_file(const std::string& path) {
+  auto file = DiskFile::open(path);
+  if (!file) return file.error().code == Errc::kNotFound ? Status::Ok() : Status(file.error());
+  auto size = file->size();
+  if (!size) return size.error();
+  SATCHEL_TRY(file->randomize(0, *size));
+  SATCHEL_TRY(file->sync());
+  if (::unlink(path.c_str()) != 0) return errno_error("cannot remove", path);
   return Status::Ok();
 }
 
-Result<SecretBytes> read_small_secret(const std::string& path, size_t size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno_error("cannot open", path);
-  SecretBytes out(size);
-  ssize_t r = ::read(fd, out.data(), size);
-  uint8_t extra;
-  ssize_t more = ::read(fd, &extra, 1);
-  ::close(fd);
-  if (r != static_cast<ssize_t>(size) || more != 0)
+namespace {
+
+Result<SecretBytes> read_secret_file(const std::string& path, size_t size) {
+  auto file = DiskFile::open(path);
+  if (!file) return file.error();
+  auto actual = file->size();
+  if (!actual) return actual.error();
+  if (*actual != size)
     return make_error(Errc::kIoError, path + " has the wrong size (damaged or wiped profile)");
+  SecretBytes out(size);
+  SATCHEL_TRY(file->read_at(0, out.span()));
   return out;
 }
 
-Result<Bytes> read_file(const std::string& path, size_t max) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno_error("cannot open", path);
-  Bytes out(max + 1);
-  size_t n = 0;
-  for (;;) {
-    ssize_t r = ::read(fd, out.data() + n, out.size() - n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    n += static_cast<size_t>(r);
-    if (n == out.size()) break;
-  }
-  ::close(fd);
-  out.resize(n);
-  return out;
+// Replaces the old database (shredded, with its journal) by the rekeyed copy. The copy's own
+// journal belongs to committed transactions only (its header is zeroed): shredded too. A WAL
+// left by a profile from before the persistent journal is shredded as well.
+Status finish_swap(const std::string& home) {
+  const std::string path = database_path(home), fresh = path + ".new";
+  SATCHEL_TRY(shred_file(path + "-journal"));
+  SATCHEL_TRY(shred_file(path + "-wal"));
+  (void)::unlink((path + "-shm").c_str());
+  SATCHEL_TRY(shred_file(path));
+  SATCHEL_TRY(shred_file(fresh + "-journal"));
+  if (::rename(fresh.c_str(), path.c_str()) != 0)
+    return errno_error("cannot finish rekey of", path);
+  return sync_directory(home);
+}
+
+// Opens `path` with `key` only to prove it opens, and closes it.
+Status check_opens(const std::string& path, const SecretBytes& key) {
+  auto db = Database::open(path, key, false);
+  if (!db) return db.error();
+  return Status::Ok();
+}
+
+// Unlocks a v1 profile (192-byte keyslots beside wipe.key) and upgrades it in place: a keyring,
+// then the v2 generation written over the v1 file, then wipe.key shredded.
+Result<ProfileKeys> upgrade_v1(const std::string& home, const SecretBytes& passphrase) {
+  auto wipe_key = read_secret_file(wipe_key_path(home), 32);
+  if (!wipe_key) return wipe_key.error();
+  auto v1 = read_secret_file(keyslots_path(home), kV1KeySlotFileSize);
+  if (!v1) return v1.error();
+  auto db_key = unlock_v1_keyslots(v1->span(), passphrase, *wipe_key);
+  if (!db_key) return db_key.error();
+  ProfileKeys keys{std::move(db_key.value()), SecretBytes(32)};
+  randombytes_buf(keys.ring_key.data(), 32);
+  // A keyring left by an upgrade that crashed before its keyslots were written holds no key.
+  SATCHEL_TRY(shred_file(keyring_path(home)));
+  SATCHEL_TRY(Keyring::create(keyring_path(home)));
+  const Argon2Params params{v1->data()[16] | (v1->data()[17] << 8) | (v1->data()[18] << 16) |
+                                (uint32_t{v1->data()[19]} << 24),
+                            v1->data()[20] | (v1->data()[21] << 8) | (v1->data()[22] << 16) |
+                                (uint32_t{v1->data()[23]} << 24)};
+  auto payload = make_keyslots(passphrase, keys, params);
+  if (!payload) return payload.error();
+  SATCHEL_TRY(GenerationFile::overwrite_v1(keyslots_path(home), kKeySlotFileDomain, *payload));
+  SATCHEL_TRY(shred_file(wipe_key_path(home)));
+  SATCHEL_TRY(sync_directory(home));
+  return keys;
 }
 
 }  // namespace
 
-// Replaces the old database (shredded, with its WAL) by the rekeyed copy.
-static Status finish_swap(const std::string& home) {
-  const std::string path = database_path(home), fresh = path + ".new";
-  SATCHEL_TRY(shred_file(path + "-wal"));
-  (void)::unlink((path + "-shm").c_str());
-  SATCHEL_TRY(shred_file(path));
-  if (::rename(fresh.c_str(), path.c_str()) != 0)
-    return errno_error("cannot finish rekey of", path);
-  return fsync_dir(home);
-}
-
-Status write_file_atomic(const std::string& path, ByteView data, mode_t mode) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return errno_error("cannot create", tmp);
-  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-            ::fsync(fd) == 0;
-  int saved = errno;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    errno = saved;
-    return errno_error("cannot write", tmp);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return errno_error("cannot replace", path);
-  return fsync_dir(fs::path(path).parent_path().string());
-}
-
-Status shred_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::Ok();
-    return errno_error("cannot open", path);
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) == 0) {
-    std::vector<uint8_t> buf(64 * 1024);
-    off_t left = st.st_size;
-    while (left > 0) {
-      size_t n = static_cast<size_t>(std::min<off_t>(left, static_cast<off_t>(buf.size())));
-      randombytes_buf(buf.data(), n);
-      if (::write(fd, buf.data(), n) != static_cast<ssize_t>(n)) break;
-      left -= static_cast<off_t>(n);
-    }
-    (void)::fsync(fd);
-  }
-  ::close(fd);
-  if (::unlink(path.c_str()) != 0) return errno_error("cannot remove", path);
-  return Status::Ok();
-}
+Profile::Profile(std::string home, std::unique_ptr<GenerationFile> keyslots, ProfileKeys keys,
+                 Keyring keyring, Database db)
+    : home_(std::move(home)),
+      keyslots_(std::move(keyslots)),
+      keys_(std::move(keys)),
+      keyring_(std::move(keyring)),
+      db_(std::move(db)) {}
+Profile::Profile(Profile&&) noexcept = default;
+Profile& Profile::operator=(Profile&&) noexcept = default;
+Profile::~Profile() = default;
 
 Result<ProfileInfo> Profile::create(const std::string& home, const SecretBytes& passphrase,
                                     Argon2Params params) {
@@ -139,16 +134,21 @@ Result<ProfileInfo> Profile::create(const std::string& home, const SecretBytes& 
   if (ec) return make_error(Errc::kIoError, "cannot create " + home + ": " + ec.message());
   ::chmod(home.c_str(), 0700);
 
-  SecretBytes wipe_key(32), db_key(32);
-  randombytes_buf(wipe_key.data(), 32);
-  randombytes_buf(db_key.data(), 32);
-  SATCHEL_TRY(write_file_atomic(wipe_key_path(home), wipe_key.span(), 0600));
-  Bytes slots = make_keyslot_file(passphrase, wipe_key, db_key, params);
-  SATCHEL_TRY(write_file_atomic(keyslots_path(home), slots, 0600));
-
-  auto db = Database::open(database_path(home), db_key, true);
+  ProfileKeys keys = ProfileKeys::generate();
+  auto payload = make_keyslots(passphrase, keys, params);
+  if (!payload) return payload.error();
+  // A keyring without keyslots is what an interrupted create leaves: it holds no key.
+  SATCHEL_TRY(shred_file(keyring_path(home)));
+  SATCHEL_TRY(Keyring::create(keyring_path(home)));
+  auto slots = GenerationFile::create(keyslots_path(home), kKeySlotFileDomain, *payload);
+  if (!slots) return slots.error();
+  auto ring = Keyring::open(keyring_path(home), keys.ring_key);
+  if (!ring) return ring.error();
+  auto db = Database::open(database_path(home), keys.db_key, true);
   if (!db) return db.error();
-  Profile p(home, std::move(wipe_key), std::move(db_key), std::move(db.value()));
+  ::chmod(database_path(home).c_str(), 0600);
+  Profile p(home, std::make_unique<GenerationFile>(std::move(slots.value())), std::move(keys),
+            std::move(ring.value()), std::move(db.value()));
   DeviceSecretKey device = DeviceSecretKey::generate();
   SecretBytes dev_text = device.to_text();
   Transaction tx(p.db_);
@@ -163,8 +163,6 @@ Result<ProfileInfo> Profile::create(const std::string& home, const SecretBytes& 
   // bundles this device has sent.
   SATCHEL_TRY(p.set_setting("next_sequence", std::to_string(randombytes_random())));
   SATCHEL_TRY(tx.commit());
-  SATCHEL_TRY(p.db_.checkpoint_truncate());
-  ::chmod(database_path(home).c_str(), 0600);
   return ProfileInfo{params, device.public_key()};
 }
 
@@ -172,25 +170,62 @@ Result<Profile> Profile::open(const std::string& home, const SecretBytes& passph
   crypto_init();
   if (!fs::exists(keyslots_path(home)))
     return make_error(Errc::kNotFound, "no profile in " + home + " (run satchel init)");
-  auto wipe_key = read_small_secret(wipe_key_path(home), 32);
-  if (!wipe_key) return wipe_key.error();
-  auto slots = read_file(keyslots_path(home), kKeySlotFileSize);
-  if (!slots) return slots.error();
-  auto db_key = unlock_keyslots(*slots, passphrase, *wipe_key);
-  if (!db_key) return db_key.error();
-  // A rekey interrupted after the keyslot was rewrapped leaves the new file beside the old.
+  ProfileKeys keys;
+  std::unique_ptr<GenerationFile> slots;
+  std::error_code ec;
+  if (fs::file_size(keyslots_path(home), ec) == kV1KeySlotFileSize && !ec) {
+    auto upgraded = upgrade_v1(home, passphrase);
+    if (!upgraded) return upgraded.error();
+  }
+  {
+    auto file = GenerationFile::open(keyslots_path(home), kKeySlotFileDomain, kKeySlotPayloadSize);
+    if (!file) return file.error();
+    auto unlocked = unlock_keyslots(file->payload(), passphrase);
+    if (!unlocked) return unlocked.error();
+    keys = std::move(unlocked.value());
+    slots = std::make_unique<GenerationFile>(std::move(file.value()));
+  }
+  if (fs::exists(wipe_key_path(home))) {
+    // A v1 upgrade interrupted after its v2 generation was written: erase the v1 bytes.
+    SATCHEL_TRY(slots->erase_spare());
+    SATCHEL_TRY(shred_file(wipe_key_path(home)));
+  }
+  auto ring = Keyring::open(keyring_path(home), keys.ring_key);
+  if (!ring) return ring.error();
+  // A rekey interrupted after the keyslot was replaced leaves the new file beside the old.
   const std::string path = database_path(home), fresh = path + ".new";
-  auto db = Database::open(path, *db_key, false);
+  auto db = Database::open(path, keys.db_key, false);
   if (!db && fs::exists(fresh)) {
-    if (!Database::open(fresh, *db_key, false).ok()) return db.error();
+    if (!check_opens(fresh, keys.db_key).ok()) return db.error();
     SATCHEL_TRY(finish_swap(home));
-    db = Database::open(path, *db_key, false);
+    db = Database::open(path, keys.db_key, false);
   } else if (db && fs::exists(fresh)) {
-    SATCHEL_TRY(shred_file(fresh));  // a rekey that never reached its keyslot: discard
+    // A rekey that never reached its keyslot: discard the copy.
+    SATCHEL_TRY(shred_file(fresh + "-journal"));
+    SATCHEL_TRY(shred_file(fresh));
   }
   if (!db) return db.error();
-  return Profile(home, std::move(wipe_key.value()), std::move(db_key.value()),
-                 std::move(db.value()));
+  Profile p(home, std::move(slots), std::move(keys), std::move(ring.value()),
+            std::move(db.value()));
+  SATCHEL_TRY(p.destroy_unnamed_keys());
+  return p;
+}
+
+Status Profile::destroy_unnamed_keys() {
+  auto st = db_.prepare(
+      "SELECT key_slot FROM records WHERE key_slot IS NOT NULL UNION ALL "
+      "SELECT key_slot FROM outbox WHERE key_slot IS NOT NULL");
+  if (!st) return st.error();
+  std::set<uint32_t> live;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    live.insert(static_cast<uint32_t>(st->int64(0)));
+  }
+  auto destroyed = keyring_.destroy_unlisted(live);
+  if (!destroyed) return destroyed.error();
+  return Status::Ok();
 }
 
 Result<std::optional<std::string>> Profile::setting(const std::string& name) {
@@ -230,41 +265,35 @@ Result<uint64_t> Profile::take_sequence() {
 }
 
 Status Profile::change_passphrase(const SecretBytes& new_passphrase) {
-  auto slots = read_file(keyslots_path(home_), kKeySlotFileSize);
-  if (!slots) return slots.error();
-  auto params = keyslot_params(*slots);
+  auto params = keyslot_params(keyslots_->payload());
   if (!params) return params.error();
-  auto fresh = rewrap_keyslot(*slots, 0, new_passphrase, wipe_key_, db_key_, *params);
+  auto fresh = rewrap_keyslot(keyslots_->payload(), 0, new_passphrase, keys_, *params);
   if (!fresh) return fresh.error();
-  return write_file_atomic(keyslots_path(home_), *fresh, 0600);
+  return keyslots_->replace(*fresh);
 }
 
 Status Profile::rekey(const SecretBytes& passphrase) {
+  // The current passphrase must open the keyslot: rekey rewraps it.
+  SATCHEL_TRY(unlock_keyslots(keyslots_->payload(), passphrase));
   const std::string path = database_path(home_), fresh = path + ".new";
-  SecretBytes new_key(32);
-  randombytes_buf(new_key.data(), 32);
-  SATCHEL_TRY(db_.checkpoint_truncate());
+  ProfileKeys next{SecretBytes(32), keys_.ring_key.clone()};
+  randombytes_buf(next.db_key.data(), 32);
+  SATCHEL_TRY(shred_file(fresh + "-journal"));
   SATCHEL_TRY(shred_file(fresh));
-  SATCHEL_TRY(db_.export_to(fresh, new_key));
-  {
-    auto check = Database::open(fresh, new_key, false);  // proves the copy opens
-    if (!check) return check.error();
-    SATCHEL_TRY(check->checkpoint_truncate());
-  }
-  auto slots = read_file(keyslots_path(home_), kKeySlotFileSize);
-  if (!slots) return slots.error();
-  auto params = keyslot_params(*slots);
+  SATCHEL_TRY(db_.export_to(fresh, next.db_key));
+  SATCHEL_TRY(check_opens(fresh, next.db_key));
+  auto params = keyslot_params(keyslots_->payload());
   if (!params) return params.error();
-  auto rewrapped = rewrap_keyslot(*slots, 0, passphrase, wipe_key_, new_key, *params);
+  auto rewrapped = rewrap_keyslot(keyslots_->payload(), 0, passphrase, next, *params);
   if (!rewrapped) return rewrapped.error();
   // From this write on, the new file is authoritative: open() finishes the swap after a crash.
-  SATCHEL_TRY(write_file_atomic(keyslots_path(home_), *rewrapped, 0600));
+  SATCHEL_TRY(keyslots_->replace(*rewrapped));
   db_.close();
   SATCHEL_TRY(finish_swap(home_));
-  auto db = Database::open(path, new_key, false);
+  auto db = Database::open(path, next.db_key, false);
   if (!db) return db.error();
   db_ = std::move(db.value());
-  db_key_ = std::move(new_key);
+  keys_ = std::move(next);
   return Status::Ok();
 }
 

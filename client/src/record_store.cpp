@@ -44,13 +44,18 @@ Bytes json_bytes(const nlohmann::json& j) {
 }  // namespace
 
 Result<SecretBytes> RecordStore::record_key(const std::string& record_id) {
-  auto st = db_.prepare("SELECT record_key FROM records WHERE record_id = ?1");
+  auto st = db_.prepare("SELECT key_slot, record_key FROM records WHERE record_id = ?1");
   if (!st) return st.error();
   st->bind(1, record_id);
   auto row = st->step();
   if (!row) return row.error();
   if (!*row) return not_found(record_id);
-  ByteView k = st->blob(0);
+  if (!st->is_null(0)) {
+    auto key = keyring_.key(static_cast<uint32_t>(st->int64(0)));
+    if (!key) return make_error(Errc::kIoError, "draft " + record_id + ": " + key.error().message);
+    return key;
+  }
+  ByteView k = st->blob(1);  // a version-1 draft keeps its key in its row
   if (k.size() != 32)
     return make_error(Errc::kIoError, "draft " + record_id + " has a damaged key");
   SecretBytes key(32);
@@ -61,18 +66,26 @@ Result<SecretBytes> RecordStore::record_key(const std::string& record_id) {
 Result<std::string> RecordStore::create(const std::string& form_id, uint64_t form_version,
                                         const nlohmann::json& answers) {
   const std::string id = random_hex(16);
-  SecretBytes key(32);
-  randombytes_buf(key.data(), 32);
+  // The key is synced into the keyring before the row that names it is committed; a crash in
+  // between leaves a key no row names, which the next open destroys.
+  auto added = keyring_.add();
+  if (!added) return added.error();
   Bytes plain = json_bytes(answers);
-  Bytes blob = seal_blob(key, answers_ad(id), plain);
+  Bytes blob = seal_blob(added->key, answers_ad(id), plain);
   wipe(plain.data(), plain.size());
   auto st = db_.prepare(
-      "INSERT INTO records (record_id, form_id, form_version, record_key, answers, created_at, "
-      "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)");
-  if (!st) return st.error();
-  st->bind(1, id).bind(2, form_id).bind(3, static_cast<int64_t>(form_version));
-  st->bind_blob(4, key.span()).bind_blob(5, blob).bind(6, now());
-  SATCHEL_TRY(st->run());
+      "INSERT INTO records (record_id, form_id, form_version, record_key, key_slot, answers, "
+      "created_at, updated_at) VALUES (?1, ?2, ?3, X'', ?4, ?5, ?6, ?6)");
+  Status s = st ? Status::Ok() : Status(st.error());
+  if (s) {
+    st->bind(1, id).bind(2, form_id).bind(3, static_cast<int64_t>(form_version));
+    st->bind(4, static_cast<int64_t>(added->slot)).bind_blob(5, blob).bind(6, now());
+    s = st->run();
+  }
+  if (!s) {
+    (void)keyring_.destroy(added->slot);
+    return s.error();
+  }
   return id;
 }
 
@@ -135,57 +148,61 @@ Status RecordStore::save_answers(const std::string& record_id, const nlohmann::j
 }
 
 Result<std::string> RecordStore::attach(const std::string& record_id, ByteSource& src,
-                                        uint64_t size, const std::string& question,
-                                        const std::string& name, const std::string& media_type) {
+                                        std::optional<uint64_t> expected_size,
+                                        const std::string& question, const std::string& name,
+                                        const std::string& media_type) {
   auto key = record_key(record_id);
   if (!key) return key.error();
   const std::string att = random_hex(8);
-  const uint64_t chunks = (size + kAttachmentChunk - 1) / kAttachmentChunk;
   Transaction tx(db_);
   SATCHEL_TRY(tx.begin());
   nlohmann::json meta = {{"question", question}, {"name", name}, {"media_type", media_type}};
   Bytes meta_plain = json_bytes(meta);
   auto ins = db_.prepare(
       "INSERT INTO attachments (record_id, attachment_id, meta, size, chunk_count, complete) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, 0)");
+      "VALUES (?1, ?2, ?3, 0, 0, 0)");
   if (!ins) return ins.error();
   ins->bind(1, record_id)
       .bind(2, att)
       .bind_blob(3, seal_blob(*key, meta_ad(record_id, att), meta_plain));
-  ins->bind(4, static_cast<int64_t>(size)).bind(5, static_cast<int64_t>(chunks));
   SATCHEL_TRY(ins->run());
   auto chunk = db_.prepare(
       "INSERT INTO attachment_chunks (record_id, attachment_id, seq, data) VALUES (?1, ?2, ?3, "
       "?4)");
   if (!chunk) return chunk.error();
   std::vector<uint8_t> buf(kAttachmentChunk);
-  uint64_t left = size;
-  for (int64_t seq = 0; left > 0; seq++) {
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(left, kAttachmentChunk));
+  uint64_t size = 0;
+  int64_t seq = 0;
+  for (bool end = false; !end;) {
+    // Fill a whole chunk (sources such as pipes return short reads) or reach the end.
     size_t got = 0;
-    while (got < want) {
-      auto r = src.read(std::span<uint8_t>(buf.data() + got, want - got));
+    while (got < buf.size()) {
+      auto r = src.read(std::span<uint8_t>(buf.data() + got, buf.size() - got));
       if (!r) return r.error();
-      if (*r == 0)
-        return make_error(Errc::kIoError,
-                          "attachment " + name + " ended early (it changed while being read?)");
+      if (*r == 0) {
+        end = true;
+        break;
+      }
       got += *r;
     }
-    Bytes blob = seal_blob(*key, chunk_ad(record_id, att, seq), ByteView(buf.data(), want));
+    if (got == 0) break;
+    size += got;
+    if (expected_size && size > *expected_size)
+      return make_error(Errc::kIoError, "attachment " + name + " grew while being read");
+    Bytes blob = seal_blob(*key, chunk_ad(record_id, att, seq), ByteView(buf.data(), got));
     chunk->reset();
-    chunk->bind(1, record_id).bind(2, att).bind(3, seq).bind_blob(4, blob);
+    chunk->bind(1, record_id).bind(2, att).bind(3, seq++).bind_blob(4, blob);
     SATCHEL_TRY(chunk->run());
-    left -= want;
   }
   wipe(buf.data(), buf.size());
-  uint8_t extra;
-  auto r = src.read(std::span<uint8_t>(&extra, 1));
-  if (!r) return r.error();
-  if (*r != 0) return make_error(Errc::kIoError, "attachment " + name + " grew while being read");
+  if (expected_size && size != *expected_size)
+    return make_error(Errc::kIoError,
+                      "attachment " + name + " ended early (it changed while being read?)");
   auto done = db_.prepare(
-      "UPDATE attachments SET complete = 1 WHERE record_id = ?1 AND attachment_id = ?2");
+      "UPDATE attachments SET complete = 1, size = ?3, chunk_count = ?4 WHERE record_id = ?1 AND "
+      "attachment_id = ?2");
   if (!done) return done.error();
-  done->bind(1, record_id).bind(2, att);
+  done->bind(1, record_id).bind(2, att).bind(3, static_cast<int64_t>(size)).bind(4, seq);
   SATCHEL_TRY(done->run());
   auto touch = db_.prepare("UPDATE records SET updated_at = ?1 WHERE record_id = ?2");
   if (!touch) return touch.error();
@@ -262,13 +279,27 @@ Result<size_t> AttachmentReader::read(std::span<uint8_t> out) {
   return got;
 }
 
-Status RecordStore::destroy(const std::string& record_id) {
+Result<std::optional<uint32_t>> RecordStore::delete_rows(const std::string& record_id) {
+  auto slot = db_.prepare("SELECT key_slot FROM records WHERE record_id = ?1");
+  if (!slot) return slot.error();
+  slot->bind(1, record_id);
+  auto row = slot->step();
+  if (!row) return row.error();
+  if (!*row) return not_found(record_id);
+  std::optional<uint32_t> key_slot;
+  if (!slot->is_null(0)) key_slot = static_cast<uint32_t>(slot->int64(0));
   // Chunks and metadata go through ON DELETE CASCADE; secure_delete zeroes the freed pages.
   auto st = db_.prepare("DELETE FROM records WHERE record_id = ?1");
   if (!st) return st.error();
   st->bind(1, record_id);
   SATCHEL_TRY(st->run());
-  if (db_.changes() == 0) return not_found(record_id);
+  return key_slot;
+}
+
+Status RecordStore::destroy(const std::string& record_id) {
+  auto slot = delete_rows(record_id);
+  if (!slot) return slot.error();
+  if (*slot) SATCHEL_TRY(keyring_.destroy(**slot));
   return Status::Ok();
 }
 

@@ -221,15 +221,10 @@ Result<SyncReport> sync_entries(Outbox& outbox, RelayClient& relay, const Secret
 
 Result<SyncReport> sync_outbox(Outbox& outbox, RelayClient& relay, const SecretBytes& token,
                                const SyncOptions& options) {
+  // A removed entry is gone for good: its rows are deleted and its key destroyed (Outbox::remove),
+  // so the copies SQLite leaves in its journal and free pages are unreadable.
   size_t deleted = 0;
-  auto report = sync_entries(outbox, relay, token, options, deleted);
-  // Deleted means gone: secure_delete zeroed the rows' pages, and the checkpoint removes the WAL
-  // frames that still held the bundles' earlier pages — also when the run ended in an error.
-  if (deleted > 0) {
-    Status st = outbox.checkpoint();
-    if (!st && report) return st.error();
-  }
-  return report;
+  return sync_entries(outbox, relay, token, options, deleted);
 }
 
 }  // namespace satchel::client

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "generation_file.h"  // client/src: the keyslot file
 #include "satchel/client/profile.h"
 #include "satchel/client/trust_store.h"
 
@@ -31,6 +32,17 @@ inline SecretBytes secret_of(std::string_view s) {
   SecretBytes b(s.size());
   std::memcpy(b.data(), s.data(), s.size());
   return b;
+}
+
+// The profile keys in home's keyslot file, unlocked with the passphrase (as an examiner who has
+// the passphrase would).
+inline client::ProfileKeys profile_keys(const std::string& home, const SecretBytes& passphrase) {
+  auto file = client::GenerationFile::open(client::keyslots_path(home), client::kKeySlotFileDomain,
+                                           client::kKeySlotPayloadSize);
+  if (!file) throw std::runtime_error(file.error().message);
+  auto keys = client::unlock_keyslots(file->payload(), passphrase);
+  if (!keys) throw std::runtime_error(keys.error().message);
+  return std::move(keys.value());
 }
 
 struct TestProfile {

@@ -1,6 +1,8 @@
 // Drafts, attachments and finalize: per-record encryption, validation, the outbox, and a sealed
 // record that the roster's coordinators can open.
 #include <catch2/catch_test_macros.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include "client_fixture.h"
 #include "satchel/client/finalize.h"
@@ -25,7 +27,7 @@ TEST_CASE("a finalized record opens for every coordinator with its answers and a
   TestProfile t("finalize");
   auto p = t.open();
   t.trust_all(p);
-  RecordStore records(p.db());
+  RecordStore records(p);
   auto id =
       records.create("intake", 1, {{"consent", true}, {"narrative", "It happened at night."}});
   REQUIRE(id.ok());
@@ -41,13 +43,13 @@ TEST_CASE("a finalized record opens for every coordinator with its answers and a
   REQUIRE(fin.ok());
   CHECK(records.info(*id).code() == Errc::kNotFound);
   CHECK(records.list().value().empty());
-  auto entries = Outbox(p.db()).list().value();
+  auto entries = Outbox(p).list().value();
   REQUIRE(entries.size() == 1);
   CHECK(entries[0].state == "sealed");
   CHECK(entries[0].upload_id.size() == 64);
 
   MemorySink bundle;
-  REQUIRE(Outbox(p.db()).read(entries[0].outbox_id, bundle).ok());
+  REQUIRE(Outbox(p).read(entries[0].outbox_id, bundle).ok());
   CHECK(bundle.data().size() == entries[0].size);
   MemorySource bsrc(bundle.data());
   CHECK(compute_upload_id(bsrc).value() == [&] {
@@ -82,7 +84,7 @@ TEST_CASE("finalize refuses an invalid draft, listing every failing question, an
   TestProfile t("invalid");
   auto p = t.open();
   t.trust_all(p);
-  RecordStore records(p.db());
+  RecordStore records(p);
   auto id = records.create("intake", 1, {{"consent", true}, {"narrative", 12}, {"bogus", 1}});
   REQUIRE(id.ok());
   auto fin = finalize_record(p, *id, t.now);
@@ -90,7 +92,7 @@ TEST_CASE("finalize refuses an invalid draft, listing every failing question, an
   CHECK(fin.error().message.find("narrative") != std::string::npos);
   CHECK(fin.error().message.find("bogus") != std::string::npos);
   CHECK(records.info(*id).ok());
-  CHECK(Outbox(p.db()).list().value().empty());
+  CHECK(Outbox(p).list().value().empty());
 }
 
 TEST_CASE("finalize needs a roster and refuses an answer naming a missing attachment",
@@ -98,7 +100,7 @@ TEST_CASE("finalize needs a roster and refuses an answer naming a missing attach
   TestProfile t("noroster");
   auto p = t.open();
   t.trust_all(p);
-  RecordStore records(p.db());
+  RecordStore records(p);
   auto id = records.create(
       "intake", 1, {{"consent", true}, {"narrative", "x"}, {"files", {"0011223344556677"}}});
   REQUIRE(id.ok());
@@ -114,7 +116,7 @@ TEST_CASE("a draft's data is bound to its record: moved blobs do not decrypt", "
   TestProfile t("bound");
   auto p = t.open();
   t.trust_all(p);
-  RecordStore records(p.db());
+  RecordStore records(p);
   auto a = records.create("intake", 1, {{"narrative", "first"}}).value();
   auto b = records.create("intake", 1, {{"narrative", "second"}}).value();
   REQUIRE(
@@ -131,7 +133,7 @@ TEST_CASE("an attachment that ends early leaves no trace", "[records]") {
   TestProfile t("short");
   auto p = t.open();
   t.trust_all(p);
-  RecordStore records(p.db());
+  RecordStore records(p);
   auto id = records.create("intake", 1, {{"consent", true}}).value();
   Bytes data = pattern(100000);
   MemorySource src(data);
@@ -141,4 +143,123 @@ TEST_CASE("an attachment that ends early leaves no trace", "[records]") {
   auto st = p.db().prepare("SELECT count(*) FROM attachment_chunks");
   REQUIRE(st->step().value());
   CHECK(st->int64(0) == 0);
+}
+
+namespace {
+// A source that hands out at most `step` bytes per read, like a pipe.
+class TricklingSource final : public ByteSource {
+ public:
+  TricklingSource(const Bytes& data, size_t step) : data_(data), step_(step) {}
+  Result<size_t> read(std::span<uint8_t> out) override {
+    const size_t n = std::min({out.size(), step_, data_.size() - pos_});
+    std::copy(data_.begin() + static_cast<std::ptrdiff_t>(pos_),
+              data_.begin() + static_cast<std::ptrdiff_t>(pos_ + n), out.begin());
+    pos_ += n;
+    return n;
+  }
+
+ private:
+  const Bytes& data_;
+  size_t step_;
+  size_t pos_ = 0;
+};
+
+Bytes keyring_slot(const TestProfile& t, uint32_t slot) {
+  std::ifstream f(keyring_path(t.home), std::ios::binary);
+  Bytes b(Keyring::kSlotSize);
+  f.seekg(static_cast<std::streamoff>(slot) * Keyring::kSlotSize);
+  f.read(reinterpret_cast<char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  return b;
+}
+
+uint32_t draft_slot(Profile& p, const std::string& id) {
+  auto st = p.db().prepare("SELECT key_slot, length(record_key) FROM records WHERE record_id = ?1");
+  st->bind(1, id);
+  REQUIRE(st->step().value());
+  CHECK(st->int64(1) == 0);  // no key in the row
+  return static_cast<uint32_t>(st->int64(0));
+}
+}  // namespace
+
+TEST_CASE("an attachment of unknown size streams from a pipe-like source to its end", "[records]") {
+  TestProfile t("stream");
+  auto p = t.open();
+  t.trust_all(p);
+  RecordStore records(p);
+  auto id = records.create("intake", 1, {{"consent", true}}).value();
+  Bytes data = pattern(3 * kAttachmentChunk + 1234);
+  TricklingSource src(data, 5000);
+  auto att = records.attach(id, src, std::nullopt, "files", "clip.m4a", "audio");
+  REQUIRE(att.ok());
+  auto list = records.attachments(id).value();
+  REQUIRE(list.size() == 1);
+  CHECK(list[0].size == data.size());
+  auto reader = records.open_attachment(id, *att);
+  REQUIRE(reader.ok());
+  MemorySink back;
+  Bytes buf(10000);
+  for (;;) {
+    auto n = reader->read(buf);
+    REQUIRE(n.ok());
+    if (*n == 0) break;
+    REQUIRE(back.write(ByteView(buf.data(), *n)).ok());
+  }
+  CHECK(back.data() == data);
+}
+
+TEST_CASE("finalize overwrites the draft's key in the keyring, the only copy of it", "[records]") {
+  TestProfile t("destroy-key");
+  auto p = t.open();
+  t.trust_all(p);
+  RecordStore records(p);
+  auto id = records.create("intake", 1, {{"consent", true}, {"narrative", "x"}}).value();
+  const uint32_t slot = draft_slot(p, id);
+  const Bytes before = keyring_slot(t, slot);
+  const auto size = std::filesystem::file_size(keyring_path(t.home));
+  CHECK(p.keyring().key(slot).ok());
+  REQUIRE(finalize_record(p, id, t.now).ok());
+  CHECK(p.keyring().key(slot).code() == Errc::kNotFound);
+  CHECK(keyring_slot(t, slot) != before);
+  CHECK(std::filesystem::file_size(keyring_path(t.home)) == size);
+  // The outbox entry holds its own key; the keyring holds exactly that one now.
+  CHECK(p.keyring().keys_held() == 1);
+}
+
+TEST_CASE("keys that no row names are destroyed when the profile opens", "[records]") {
+  TestProfile t("orphan");
+  uint32_t orphan = 0, kept = 0;
+  {
+    auto p = t.open();
+    t.trust_all(p);
+    RecordStore records(p);
+    kept = draft_slot(p, records.create("intake", 1, {{"consent", true}}).value());
+    // What a crash between writing a key and committing its row leaves behind.
+    auto added = p.keyring().add();
+    REQUIRE(added.ok());
+    orphan = added->slot;
+  }
+  auto p = t.open();
+  CHECK(p.keyring().key(orphan).code() == Errc::kNotFound);
+  CHECK(p.keyring().key(kept).ok());
+  CHECK(p.keyring().keys_held() == 1);
+}
+
+TEST_CASE("a full keyring grows by doubling and keeps every key", "[records]") {
+  TestProfile t("grow");
+  auto p = t.open();
+  Keyring& ring = p.keyring();
+  std::vector<std::pair<uint32_t, Bytes>> held;
+  for (uint32_t i = 0; i < Keyring::kInitialCapacity + 1; i++) {
+    auto added = ring.add();
+    REQUIRE(added.ok());
+    held.emplace_back(added->slot, Bytes(added->key.data(), added->key.data() + 32));
+  }
+  CHECK(ring.capacity() == 2 * Keyring::kInitialCapacity);
+  CHECK(std::filesystem::file_size(keyring_path(t.home)) ==
+        2 * Keyring::kInitialCapacity * Keyring::kSlotSize);
+  for (const auto& [slot, key] : held) {
+    auto k = ring.key(slot);
+    REQUIRE(k.ok());
+    CHECK(k->equals(key));
+  }
 }

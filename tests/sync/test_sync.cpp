@@ -38,12 +38,12 @@ SecretBytes secret_text(const std::string& s) {
 struct Device {
   satchel::testing::TestProfile profile{"sync"};
   Profile opened = profile.open();
-  Outbox outbox{opened.db()};
+  Outbox outbox{opened};
 
   // Adds a bundle of `size` deterministic bytes; returns its outbox entry.
   OutboxEntry add(size_t size, uint32_t seed) {
     Bytes data = satchel::relay::testing::test_bytes(size, seed);
-    auto w = OutboxWriter::begin(opened.db());
+    auto w = OutboxWriter::begin(opened);
     REQUIRE(w);
     REQUIRE(w->write(data));
     auto e = w->finish(seed);
@@ -522,26 +522,21 @@ TEST_CASE("a seized relay's storage holds no token, code, client address or user
   absent("user agent", "tus-client");
 }
 
-TEST_CASE("a bundle deleted after sync leaves no byte of it in any database page or WAL frame",
+TEST_CASE("a sent bundle's id and bytes were only ever stored under a key that sync destroys",
           "[sync][forensics]") {
   Enrolled setup;
   auto& [relay, org, mailbox, token, device] = setup;
   const size_t size = 300000;
-  device.add(size, 77);
+  OutboxEntry e = device.add(size, 77);
   Bytes data = satchel::relay::testing::test_bytes(size, 77);
-  // Samples of the bundle: 32 bytes from every 16 KiB.
+  // Samples of the bundle: 32 bytes from every 16 KiB, and the relay's name for it.
   std::vector<Bytes> samples;
   for (size_t at = 0; at + 32 <= size; at += 16384)
     samples.emplace_back(data.begin() + at, data.begin() + at + 32);
-  auto key = [&] {
-    SecretBytes wipe(32);
-    std::ifstream w(wipe_key_path(device.profile.home), std::ios::binary);
-    Bytes wb((std::istreambuf_iterator<char>(w)), {});
-    std::copy(wb.begin(), wb.end(), wipe.data());
-    std::ifstream k(keyslots_path(device.profile.home), std::ios::binary);
-    Bytes kb((std::istreambuf_iterator<char>(k)), {});
-    return unlock_keyslots(kb, device.profile.passphrase, wipe).value();
-  }();
+  samples.push_back(from_hex(e.upload_id).value());
+  samples.emplace_back(e.upload_id.begin(), e.upload_id.end());
+  const SecretBytes key =
+      satchel::testing::profile_keys(device.profile.home, device.profile.passphrase).db_key.clone();
   auto count_hits = [&] {
     size_t n = 0;
     auto scan = [&](const std::vector<Bytes>& pages) {
@@ -553,14 +548,21 @@ TEST_CASE("a bundle deleted after sync leaves no byte of it in any database page
     scan(satchel::testing::decrypt_wal_frames(database_path(device.profile.home) + "-wal", key));
     return n;
   };
-  // Positive control: before the sync the scan finds the bundle's bytes.
-  REQUIRE(count_hits() >= samples.size());
+  // Under the database key alone (what a coerced passphrase opens) no page shows them, even
+  // before the sync; the outbox reads them back through the entry's key.
+  CHECK(count_hits() == 0);
+  MemorySink back;
+  REQUIRE(device.outbox.read(e.outbox_id, back));
+  REQUIRE(back.data() == data);
+  REQUIRE(device.opened.keyring().keys_held() == 1);
 
   auto c = client_of(relay, {pin_of(relay)});
   auto report = sync_outbox(device.outbox, *c, token, fast_options());
   REQUIRE(report);
   REQUIRE(report->deleted == 1);
   CHECK(count_hits() == 0);
+  // The entry's key is gone from the keyring: the copies SQLite left are unreadable.
+  CHECK(device.opened.keyring().keys_held() == 0);
 }
 
 TEST_CASE("a bundle exported to a folder is still uploaded, unless sync is told to skip it",
@@ -605,6 +607,7 @@ TEST_CASE("a version-1 profile's exported bundles keep their mark after the migr
     // Version 1's outbox, where "exported" was a state.
     Profile p = profile.open();
     Database& db = p.db();
+    REQUIRE(db.exec("DROP INDEX records_key_slot; ALTER TABLE records DROP COLUMN key_slot"));
     REQUIRE(db.exec("DROP TABLE outbox_chunks"));
     REQUIRE(db.exec("DROP TABLE outbox"));
     REQUIRE(db.exec(
@@ -620,8 +623,8 @@ TEST_CASE("a version-1 profile's exported bundles keep their mark after the migr
         "PRAGMA user_version = 1;"));
   }
   Profile again = profile.open();
-  CHECK(again.db().schema_version() == 2);
-  Outbox box(again.db());
+  CHECK(again.db().schema_version() == 3);
+  Outbox box(again);
   auto l = box.list();
   REQUIRE(l);
   REQUIRE(l->size() == 2);

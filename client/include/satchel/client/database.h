@@ -62,9 +62,6 @@ class Database {
   Status begin() { return exec("BEGIN IMMEDIATE"); }
   Status commit() { return exec("COMMIT"); }
   void rollback() { (void)exec("ROLLBACK"); }
-  // Moves every WAL frame into the database and truncates the WAL to zero bytes, so deleted
-  // pages (with secure_delete on, already zeroed) leave no copy in the WAL.
-  Status checkpoint_truncate();
   // Copies the whole database into a new file under a new raw key (sqlcipher_export).
   Status export_to(const std::string& path, const SecretBytes& new_key);
   int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }

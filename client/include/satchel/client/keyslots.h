@@ -1,5 +1,6 @@
-// The keyslot file: fixed size, two slots, each able to wrap the database key under
-// Argon2id(passphrase) combined with the profile's wipe key (schema/client-database.md).
+// Keyslots: two slots, each able to wrap the profile keys (database key and keyring key) under
+// Argon2id(passphrase) mixed with a secret of its own, stored beside it in the `keyslots`
+// generation file (schema/client-database.md, "Keyslots").
 #pragma once
 
 #include <cstdint>
@@ -21,26 +22,45 @@ inline constexpr uint32_t kArgon2MaxMemoryKib = 1024 * 1024;
 // derivation, never below kArgon2Floor.
 Argon2Params calibrate_argon2(double target_seconds);
 
-inline constexpr size_t kKeySlotSize = 96;
+// What slot 0 wraps: the SQLCipher database key and the keyring key, 32 bytes each.
+struct ProfileKeys {
+  SecretBytes db_key;
+  SecretBytes ring_key;
+  // Two fresh random keys.
+  static ProfileKeys generate();
+};
+
+inline constexpr size_t kKeySlotSize = 128;
 inline constexpr size_t kKeySlotCount = 2;
-inline constexpr size_t kKeySlotFileSize = kKeySlotSize * kKeySlotCount;
+inline constexpr size_t kKeySlotSecretSize = 32;
+// The generation payload: slot 0, slot 1, secret 0, secret 1.
+inline constexpr size_t kKeySlotPayloadSize = kKeySlotCount * (kKeySlotSize + kKeySlotSecretSize);
+inline constexpr const char* kKeySlotFileDomain = "satchel keyslots v2";
 
-// A new keyslot file: slot 0 wraps db_key; slot 1 is random bytes carrying the same
-// parameters, indistinguishable from a used slot without its passphrase.
-Bytes make_keyslot_file(const SecretBytes& passphrase, const SecretBytes& wipe_key,
-                        const SecretBytes& db_key, Argon2Params params);
+// A new payload: slot 0 wraps `keys` under the passphrase with a fresh secret; slot 1 and its
+// secret are random bytes, slot 1 showing the same parameters (indistinguishable from a used
+// slot without its passphrase).
+Result<SecretBytes> make_keyslots(const SecretBytes& passphrase, const ProfileKeys& keys,
+                                  Argon2Params params);
 
-// Rewraps slot `index` of an existing file for a new passphrase; other slots are untouched.
-Result<Bytes> rewrap_keyslot(ByteView file, size_t index, const SecretBytes& passphrase,
-                             const SecretBytes& wipe_key, const SecretBytes& db_key,
-                             Argon2Params params);
+// A copy of `payload` in which slot `index` wraps `keys` under the passphrase with a fresh salt,
+// nonce and secret, so no earlier copy of that slot opens any more; the other slot and its secret
+// are kept as they are.
+Result<SecretBytes> rewrap_keyslot(const SecretBytes& payload, size_t index,
+                                   const SecretBytes& passphrase, const ProfileKeys& keys,
+                                   Argon2Params params);
 
 // Tries every slot (always all of them, so timing does not tell which one opened) and returns
-// the database key; a wrong passphrase or wipe key is kInvalidArgument "wrong passphrase".
-Result<SecretBytes> unlock_keyslots(ByteView file, const SecretBytes& passphrase,
-                                    const SecretBytes& wipe_key);
+// the profile keys; a wrong passphrase is kInvalidArgument "wrong passphrase".
+Result<ProfileKeys> unlock_keyslots(const SecretBytes& payload, const SecretBytes& passphrase);
 
 // Parameters stored in slot 0 (for reports and rewraps).
-Result<Argon2Params> keyslot_params(ByteView file);
+Result<Argon2Params> keyslot_params(const SecretBytes& payload);
+
+// Version 1 (192-byte file of two 96-byte slots, keyed with a separate 32-byte wipe key): only
+// read, to upgrade a v1 profile. Returns the database key.
+inline constexpr size_t kV1KeySlotFileSize = 192;
+Result<SecretBytes> unlock_v1_keyslots(ByteView file, const SecretBytes& passphrase,
+                                       const SecretBytes& wipe_key);
 
 }  // namespace satchel::client

@@ -1,14 +1,17 @@
-// The outbox: sealed bundles waiting to leave the device, stored as 64 KiB chunk rows. An entry
-// shows only its upload id, size, state (sealed -> uploading(offset) -> stored) and whether it
-// was exported to a folder.
+// The outbox: sealed bundles waiting to leave the device, stored as 64 KiB chunk rows encrypted
+// under a key of the entry's own in the profile's keyring, with the entry's upload id, size and
+// sequence. Removing an entry deletes its rows, then destroys that key: what SQLite leaves in
+// WAL frames and free blocks no longer names the upload. State (sealed -> uploading(offset) ->
+// stored) and the exported mark stay in the clear.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "satchel/client/database.h"
+#include "satchel/client/profile.h"
 #include "satchel/crypto/io.h"
 #include "satchel/crypto/sha256.h"
 
@@ -25,18 +28,24 @@ struct OutboxEntry {
 };
 
 // A sink that stores a bundle as a new outbox entry. Use inside a transaction; finish() names
-// the entry by the bundle's hash and marks it sealed.
+// the entry by the bundle's hash and marks it sealed. If that transaction is rolled back, the
+// entry's key is left to Profile::open, which destroys keys no row names.
 class OutboxWriter final : public ByteSink {
  public:
-  static Result<OutboxWriter> begin(Database& db);
+  static Result<OutboxWriter> begin(Profile& profile);
   Status write(ByteView data) override;
   Result<OutboxEntry> finish(uint64_t sequence);
+  // The keyring slot of the entry's key (to destroy it if the transaction is abandoned).
+  uint32_t key_slot() const { return key_slot_; }
 
  private:
-  OutboxWriter(Database& db, int64_t id) : db_(&db), id_(id) {}
+  OutboxWriter(Database& db, int64_t id, uint32_t key_slot, SecretBytes key)
+      : db_(&db), id_(id), key_slot_(key_slot), key_(std::move(key)) {}
   Status flush();
   Database* db_;
   int64_t id_;
+  uint32_t key_slot_;
+  SecretBytes key_;
   int64_t seq_ = 0;
   uint64_t size_ = 0;
   Bytes buf_;
@@ -45,7 +54,7 @@ class OutboxWriter final : public ByteSink {
 
 class Outbox {
  public:
-  explicit Outbox(Database& db) : db_(db) {}
+  explicit Outbox(Profile& profile) : db_(profile.db()), keyring_(profile.keyring()) {}
   Result<std::vector<OutboxEntry>> list();
   // Streams an entry's bundle bytes into out.
   Status read(int64_t outbox_id, ByteSink& out);
@@ -55,13 +64,15 @@ class Outbox {
   Status set_state(int64_t outbox_id, const std::string& state, uint64_t offset);
   // Marks an entry as written to a folder; its state (and upload) are unchanged.
   Status mark_exported(int64_t outbox_id);
-  // Deletes an entry and its bytes: no row or receipt is kept. Call checkpoint() after a batch
-  // of removals so that no earlier page version survives in the WAL.
+  // Deletes an entry and its bytes (committed), then destroys its key: no row or receipt is
+  // kept, and the copies SQLite left behind are unreadable.
   Status remove(int64_t outbox_id);
-  Status checkpoint() { return db_.checkpoint_truncate(); }
 
  private:
+  // The entry's key, or none for a version-1 entry (plaintext id and bytes).
+  Result<std::optional<SecretBytes>> entry_key(int64_t outbox_id);
   Database& db_;
+  Keyring& keyring_;
 };
 
 }  // namespace satchel::client

@@ -1,15 +1,21 @@
-// The encrypted profile: a directory holding the keyslot file, the wipe key and the SQLCipher
-// database (schema/client-database.md). Opening it unlocks the database key; closing wipes it.
+// The encrypted profile: a directory holding the keyslot file, the keyring and the SQLCipher
+// database (schema/client-database.md). Opening it unlocks the profile keys and locks the
+// profile against other processes; closing wipes the keys.
 #pragma once
 
 #include <optional>
 #include <string>
 
+#include <memory>
+
 #include "satchel/client/database.h"
+#include "satchel/client/keyring.h"
 #include "satchel/client/keyslots.h"
 #include "satchel/crypto/keys.h"
 
 namespace satchel::client {
+
+class GenerationFile;
 
 // $SATCHEL_HOME, else $XDG_DATA_HOME/fieldnotes, else ~/.local/share/fieldnotes. The directory
 // name does not name the tool.
@@ -22,20 +28,24 @@ struct ProfileInfo {
 
 class Profile {
  public:
-  // Creates a new profile in `home` (which must not hold one): wipe key, keyslots, database,
+  // Creates a new profile in `home` (which must not hold one): keyslots, keyring, database,
   // a device key and a sequence counter starting at a random offset.
   static Result<ProfileInfo> create(const std::string& home, const SecretBytes& passphrase,
                                     Argon2Params params);
-  // Unlocks the profile; a wrong passphrase changes nothing on disk.
+  // Unlocks the profile; a wrong passphrase changes nothing on disk. Finishes what a crash
+  // interrupted (a keyslot replace, a rekey, a v1 upgrade) and destroys keyring slots that no
+  // row names.
   static Result<Profile> open(const std::string& home, const SecretBytes& passphrase);
 
   Database& db() { return db_; }
+  Keyring& keyring() { return keyring_; }
   const std::string& home() const { return home_; }
 
-  // Rewraps the keyslot for a new passphrase: O(1), the database is untouched.
+  // Rewraps slot 0 for a new passphrase under a new slot secret, replacing the keyslot
+  // generation in place: O(1), the database is untouched, and no earlier keyslot opens again.
   Status change_passphrase(const SecretBytes& new_passphrase);
-  // Rotates the database key: exports into a fresh file under a new random key, rewraps the
-  // keyslot, and shreds the old file. Needs the current passphrase.
+  // Rotates the database key: exports into a fresh file under a new random key, replaces the
+  // keyslot generation (new secret), and shreds the old file. Needs the current passphrase.
   Status rekey(const SecretBytes& passphrase);
 
   // Settings stored inside the encrypted database.
@@ -46,30 +56,31 @@ class Profile {
   // transaction if one is open).
   Result<uint64_t> take_sequence();
 
-  Profile(Profile&&) noexcept = default;
+  Profile(Profile&&) noexcept;
+  Profile& operator=(Profile&&) noexcept;
+  ~Profile();
 
  private:
-  Profile(std::string home, SecretBytes wipe_key, SecretBytes db_key, Database db)
-      : home_(std::move(home)),
-        wipe_key_(std::move(wipe_key)),
-        db_key_(std::move(db_key)),
-        db_(std::move(db)) {}
+  Profile(std::string home, std::unique_ptr<GenerationFile> keyslots, ProfileKeys keys,
+          Keyring keyring, Database db);
+  // Destroys every keyring slot that holds a key no committed row names.
+  Status destroy_unnamed_keys();
   std::string home_;
-  SecretBytes wipe_key_;
-  SecretBytes db_key_;
+  std::unique_ptr<GenerationFile> keyslots_;
+  ProfileKeys keys_;
+  Keyring keyring_;
   Database db_;
 };
 
 // Files of a profile directory.
 std::string keyslots_path(const std::string& home);
-std::string wipe_key_path(const std::string& home);
+std::string keyring_path(const std::string& home);
 std::string database_path(const std::string& home);
+// The v1 profile's wipe key (upgraded away on first open).
+std::string wipe_key_path(const std::string& home);
 
 // Overwrites a file with random bytes, syncs, and unlinks it. What the file system or flash
 // keeps elsewhere is out of reach (SECURITY.md).
 Status shred_file(const std::string& path);
-
-// Writes data to path atomically: temp file, fsync, rename, fsync of the directory.
-Status write_file_atomic(const std::string& path, ByteView data, mode_t mode);
 
 }  // namespace satchel::client

@@ -1,13 +1,15 @@
-// Drafts: answers and attachments, each draft encrypted under its own random key inside the
-// database. destroy() deletes the key and every row (finalize then checkpoints the WAL away).
+// Drafts: answers and attachments, each draft encrypted under its own random key, kept in the
+// profile's keyring (never in a row). Destroying a draft deletes its rows, then overwrites its
+// key: the copies SQLite leaves in WAL frames and free blocks are then unreadable.
 #pragma once
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "satchel/client/database.h"
+#include "satchel/client/profile.h"
 #include "satchel/crypto/io.h"
 
 namespace satchel::client {
@@ -53,9 +55,10 @@ class AttachmentReader final : public ByteSource {
 
 class RecordStore {
  public:
-  explicit RecordStore(Database& db) : db_(db) {}
+  explicit RecordStore(Profile& profile) : db_(profile.db()), keyring_(profile.keyring()) {}
 
-  // Creates a draft with a fresh record key; returns its id (16 random bytes, hex).
+  // Creates a draft with a fresh record key in the keyring; returns its id (16 random bytes,
+  // hex).
   Result<std::string> create(const std::string& form_id, uint64_t form_version,
                              const nlohmann::json& answers);
   Result<DraftInfo> info(const std::string& record_id);
@@ -63,23 +66,28 @@ class RecordStore {
   Result<nlohmann::json> answers(const std::string& record_id);
   Status save_answers(const std::string& record_id, const nlohmann::json& answers);
 
-  // Streams `size` bytes from src into encrypted 64 KiB chunk rows, in constant memory, inside
-  // one transaction (all or nothing). Returns the attachment id.
-  Result<std::string> attach(const std::string& record_id, ByteSource& src, uint64_t size,
-                             const std::string& question, const std::string& name,
-                             const std::string& media_type);
+  // Streams src to its end into encrypted 64 KiB chunk rows, in constant memory, inside one
+  // transaction (all or nothing); the size need not be known in advance. If expected_size is
+  // given, a source that ends early or grows is refused. Returns the attachment id.
+  Result<std::string> attach(const std::string& record_id, ByteSource& src,
+                             std::optional<uint64_t> expected_size, const std::string& question,
+                             const std::string& name, const std::string& media_type);
   Result<std::vector<AttachmentInfo>> attachments(const std::string& record_id);
   // A reader over one attachment's plaintext, decrypting chunk by chunk (constant memory).
   Result<AttachmentReader> open_attachment(const std::string& record_id,
                                            const std::string& attachment_id);
 
-  // Deletes the record key, answers, attachment metadata and chunks (inside the caller's
-  // transaction if one is open).
+  // Deletes the draft's answers, attachment metadata and chunks inside the caller's
+  // transaction, and returns the keyring slot of its key (none for a version-1 draft, whose key
+  // was in its row). The caller destroys that slot once the deletion is committed.
+  Result<std::optional<uint32_t>> delete_rows(const std::string& record_id);
+  // delete_rows, committed, then the key destroyed.
   Status destroy(const std::string& record_id);
 
  private:
   Result<SecretBytes> record_key(const std::string& record_id);
   Database& db_;
+  Keyring& keyring_;
 };
 
 }  // namespace satchel::client
