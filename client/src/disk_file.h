@@ -1,6 +1,6 @@
 // Positional file I/O for the profile's key files: exact reads and writes at an offset, syncs,
 // and overwriting in place. Everything a raw-disk examiner must not find is destroyed through
-// these calls, never by unlink, truncate or rename (schema/client-database.md, "Forgetting").
+// these calls, never by unlink, truncate or rename (schema/client-database.md, "Keyring").
 #pragma once
 
 #include <sys/types.h>
