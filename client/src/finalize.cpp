@@ -72,6 +72,14 @@ Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& rec
                                        {"size", a.size}});
   auto body = RecordPackageSource::open(records, record_id, manifest, *attachments);
   if (!body) return body.error();
+  // A record travels as one bundle, and relays accept bundles up to kMaxBundleBytes
+  // (schema/relay-api.md, "Limits"); the margin covers the bundle's header and chunk tags.
+  if (body->size() > kMaxBundleBytes - (2u << 20))
+    return make_error(Errc::kInvalidArgument,
+                      "draft " + record_id + " is " + std::to_string(body->size() >> 20) +
+                          " MiB with its attachments; a record can travel as at most " +
+                          std::to_string(kMaxBundleBytes >> 20) +
+                          " MiB: move some attachments to another record");
 
   Transaction tx(profile.db());
   SATCHEL_TRY(tx.begin());

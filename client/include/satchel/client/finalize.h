@@ -1,6 +1,6 @@
 // Finalize: validate a draft, seal it with its attachments into one bundle for the roster's
-// coordinators, queue it in the outbox, and destroy the draft and its key, leaving no page of
-// it in the database file, its freelist or its WAL (schema/record-package.md).
+// coordinators, queue it in the outbox, delete the draft and then overwrite its key in the
+// keyring, so no copy SQLite left of it is readable (schema/client-database.md, "Finalize").
 #pragma once
 
 #include <string>
@@ -12,6 +12,10 @@
 
 namespace satchel::client {
 
+// The largest bundle relays accept by default (schema/relay-api.md, "Limits"): a record with its
+// attachments must fit in one.
+inline constexpr uint64_t kMaxBundleBytes = 2ull << 30;
+
 struct FinalizedRecord {
   OutboxEntry entry;
   BundleId bundle_id{};
@@ -21,7 +25,8 @@ struct FinalizedRecord {
 std::string describe_issues(const std::vector<form::AnswerIssue>& issues);
 
 // Fails without changing anything if the draft does not validate (the error lists every
-// failing question), if no valid roster is held, or on any storage error.
+// failing question), if it is too large for one bundle, if no valid roster is held, or on any
+// storage error.
 Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& record_id,
                                         int64_t now);
 

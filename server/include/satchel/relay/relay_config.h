@@ -14,7 +14,7 @@
 namespace satchel::relay {
 
 struct RelayLimits {
-  uint64_t max_bundle_bytes = 256ull << 20;      // largest upload accepted
+  uint64_t max_bundle_bytes = 2ull << 30;        // largest upload accepted (a long video)
   uint64_t mailbox_quota_bytes = 20ull << 30;    // partial plus stored bytes per mailbox
   uint64_t token_daily_bytes = 4ull << 30;       // upload bytes per token per UTC day
   uint32_t token_requests_per_minute = 600;      // per upload token or coordinator session
