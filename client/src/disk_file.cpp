@@ -107,6 +107,23 @@ Result<bool> DiskFile::try_lock() {
   return errno_error("cannot lock", path_);
 }
 
+Result<DirectoryLock> DirectoryLock::acquire(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno_error("cannot open directory", dir);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const bool busy = errno == EWOULDBLOCK;
+    Error e = busy ? make_error(Errc::kIoError, "the profile is in use by another satchel process")
+                   : errno_error("cannot lock", dir);
+    ::close(fd);
+    return e;
+  }
+  return DirectoryLock(fd);
+}
+
+DirectoryLock::~DirectoryLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 Status sync_directory(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return errno_error("cannot open directory", dir);

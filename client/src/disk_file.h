@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 
 #include "satchel/crypto/encoding.h"
 #include "satchel/crypto/status.h"
@@ -46,6 +47,22 @@ class DiskFile {
   DiskFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
   int fd_ = -1;
   std::string path_;
+};
+
+// An exclusive flock on a directory, held until destruction: one process per profile.
+class DirectoryLock {
+ public:
+  // Locks dir; another process holding it: kIoError "the profile is in use by another satchel
+  // process".
+  static Result<DirectoryLock> acquire(const std::string& dir);
+  DirectoryLock(DirectoryLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  DirectoryLock& operator=(DirectoryLock&&) = delete;
+  DirectoryLock(const DirectoryLock&) = delete;
+  ~DirectoryLock();
+
+ private:
+  explicit DirectoryLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
 };
 
 // fsync of a directory, so that a file created or renamed in it survives a power cut.

@@ -1,5 +1,7 @@
 #include "satchel/client/finalize.h"
 
+#include <sodium.h>
+
 #include "satchel/client/record_package.h"
 #include "satchel/client/record_store.h"
 #include "satchel/client/trust_store.h"
@@ -56,7 +58,13 @@ Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& rec
   if (!device) return device.error();
 
   nlohmann::json manifest;
-  manifest["record_id"] = record_id;
+  // A fresh id for the coordinators: the draft's local id, which old copies of its rows keep
+  // on this device, is never sent, so those copies do not name a record a coordinator holds.
+  {
+    Bytes fresh(16);
+    randombytes_buf(fresh.data(), fresh.size());
+    manifest["record_id"] = to_hex(fresh);
+  }
   manifest["form"] = {{"id", form->id},
                       {"version", form->version},
                       {"sha256", to_hex(Sha256::digest(as_bytes(form->source_text)))}};

@@ -84,9 +84,6 @@ Result<GenerationFile> GenerationFile::open(const std::string& path, std::string
     else
       return make_error(Errc::kIoError,
                         path + " holds two unrelated generations (damaged profile)");
-    // An interrupted replace: finish it by erasing the older generation now.
-    SATCHEL_TRY(file->randomize((1 - current) * kBlock, kBlock));
-    SATCHEL_TRY(file->sync());
   } else if (valid[0] || valid[1]) {
     current = valid[0] ? 0 : 1;
   } else {
@@ -96,8 +93,10 @@ Result<GenerationFile> GenerationFile::open(const std::string& path, std::string
   }
   SecretBytes payload(payload_size);
   std::memcpy(payload.data(), blocks[current] + 8, payload_size);
-  return GenerationFile(std::move(file.value()), std::string(domain), std::move(payload), current,
-                        get_u64(blocks[current]));
+  GenerationFile g(std::move(file.value()), std::string(domain), std::move(payload), current,
+                   get_u64(blocks[current]));
+  g.stale_spare_ = valid[0] && valid[1];
+  return g;
 }
 
 Status GenerationFile::replace(const SecretBytes& payload) {
@@ -115,7 +114,9 @@ Status GenerationFile::replace(const SecretBytes& payload) {
 
 Status GenerationFile::erase_spare() {
   SATCHEL_TRY(file_.randomize((1 - block_) * kBlock, kBlock));
-  return file_.sync();
+  SATCHEL_TRY(file_.sync());
+  stale_spare_ = false;
+  return Status::Ok();
 }
 
 Status GenerationFile::overwrite_v1(const std::string& path, std::string_view domain,

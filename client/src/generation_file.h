@@ -21,13 +21,16 @@ class GenerationFile {
   // bytes in block 1; synced, with the directory.
   static Result<GenerationFile> create(const std::string& path, std::string_view domain,
                                        const SecretBytes& payload);
-  // Opens path and reads its current generation. If an interrupted replace left two valid
-  // generations, the older is overwritten with random bytes and synced before this returns.
-  // No valid generation, or two that do not follow each other: kIoError (damaged or wiped).
+  // Opens path and reads its current generation, changing nothing. If an interrupted replace
+  // left two valid generations, the newer is current and has_stale_spare() is true: call
+  // erase_spare() once the payload has proved itself (the check is not keyed, so anyone who
+  // can write the file can forge a "newer" block). No valid generation, or two that do not
+  // follow each other: kIoError (damaged or wiped).
   static Result<GenerationFile> open(const std::string& path, std::string_view domain,
                                      size_t payload_size);
 
   const SecretBytes& payload() const { return payload_; }
+  bool has_stale_spare() const { return stale_spare_; }
 
   // Writes `payload` as the next generation into the other block and syncs, then overwrites the
   // previous generation with random bytes and syncs. After a crash, open() sees either the old
@@ -61,6 +64,7 @@ class GenerationFile {
   SecretBytes payload_;
   size_t block_ = 0;  // which block holds the current generation
   uint64_t counter_ = 0;
+  bool stale_spare_ = false;  // the other block holds an older valid generation
 };
 
 }  // namespace satchel::client

@@ -78,7 +78,7 @@ Status Keyring::grow() {
     return make_error(Errc::kIoError,
                       "the keyring is full (" + std::to_string(capacity_) +
                           " drafts and unsent bundles): finalize, send or delete some first");
-  const uint32_t grown = capacity_ * 2;
+  const uint32_t grown = std::min(capacity_ * 2, kMaxCapacity);
   SATCHEL_TRY(
       file_->randomize(uint64_t{capacity_} * kSlotSize, uint64_t{grown - capacity_} * kSlotSize));
   SATCHEL_TRY(file_->sync());
@@ -141,6 +141,8 @@ Result<size_t> Keyring::destroy_unlisted(const std::set<uint32_t>& live) {
     used_.erase(s);
   }
   if (!stale.empty()) SATCHEL_TRY(file_->sync());
+  for (uint32_t s : live)
+    if (s < capacity_) used_.insert(s);
   return stale.size();
 }
 

@@ -47,20 +47,33 @@ Result<OutboxWriter> OutboxWriter::begin(Profile& profile) {
   auto st = db.prepare(
       "INSERT INTO outbox (upload_id, size, sequence, state, created_day, key_slot) VALUES (?1, "
       "0, 0, 'sealed', ?2, ?3)");
-  if (!st) return st.error();
-  st->bind(1, "sealed-" + to_hex(placeholder))
-      .bind(2, static_cast<int64_t>(std::time(nullptr) / 86400))
-      .bind(3, static_cast<int64_t>(added->slot));
-  SATCHEL_TRY(st->run());
-  return OutboxWriter(db, db.last_insert_rowid(), added->slot, std::move(added->key));
+  Status s = st ? Status::Ok() : Status(st.error());
+  if (s) {
+    st->bind(1, "sealed-" + to_hex(placeholder))
+        .bind(2, static_cast<int64_t>(std::time(nullptr) / 86400))
+        .bind(3, static_cast<int64_t>(added->slot));
+    s = st->run();
+  }
+  if (!s) {
+    (void)profile.keyring().destroy(added->slot);
+    return s.error();
+  }
+  return OutboxWriter(db, profile.pool(), db.last_insert_rowid(), added->slot,
+                      std::move(added->key));
 }
 
 Status OutboxWriter::flush() {
   if (buf_.empty()) return Status::Ok();
-  auto st = db_->prepare("INSERT INTO outbox_chunks (outbox_id, seq, data) VALUES (?1, ?2, ?3)");
+  auto st = db_->prepare(
+      "INSERT INTO outbox_chunks (outbox_id, seq, data, cell, cell_bytes) VALUES (?1, ?2, X'', "
+      "?3, ?4)");
   if (!st) return st.error();
   const int64_t seq = seq_++;
-  st->bind(1, id_).bind(2, seq).bind_blob(3, seal_blob(key_, chunk_ad(id_, seq), buf_));
+  const Bytes sealed = seal_blob(key_, chunk_ad(id_, seq), buf_);
+  auto cell = pool_->put(sealed);
+  if (!cell) return cell.error();
+  st->bind(1, id_).bind(2, seq).bind(3, static_cast<int64_t>(*cell));
+  st->bind(4, static_cast<int64_t>(sealed.size()));
   SATCHEL_TRY(st->run());
   buf_.clear();
   return Status::Ok();
@@ -80,6 +93,8 @@ Status OutboxWriter::write(ByteView data) {
 
 Result<OutboxEntry> OutboxWriter::finish(uint64_t sequence) {
   SATCHEL_TRY(flush());
+  // The chunks reach the disk before the caller commits the rows that name them.
+  SATCHEL_TRY(pool_->sync());
   const auto digest = hash_->finish();
   OutboxEntry e;
   e.outbox_id = id_;
@@ -109,6 +124,16 @@ Result<std::optional<SecretBytes>> Outbox::entry_key(int64_t outbox_id) {
   auto key = keyring_.key(static_cast<uint32_t>(st->int64(0)));
   if (!key) return damaged(outbox_id, key.error().message);
   return std::optional<SecretBytes>(std::move(key.value()));
+}
+
+Result<ByteView> Outbox::sealed_chunk(const Statement& row, int data_col, Bytes& cell) {
+  if (row.is_null(data_col + 1)) return row.blob(data_col);
+  const int64_t bytes = row.int64(data_col + 2);
+  if (bytes < 0 || static_cast<uint64_t>(bytes) > ChunkPool::kCellSize)
+    return make_error(Errc::kIoError, "outbox chunk has a damaged length");
+  cell.resize(static_cast<size_t>(bytes));
+  SATCHEL_TRY(pool_.get(static_cast<uint64_t>(row.int64(data_col + 1)), cell));
+  return ByteView(cell);
 }
 
 Result<std::vector<OutboxEntry>> Outbox::list() {
@@ -146,22 +171,25 @@ Result<std::vector<OutboxEntry>> Outbox::list() {
 Status Outbox::read(int64_t outbox_id, ByteSink& out) {
   auto key = entry_key(outbox_id);
   if (!key) return key.error();
-  auto st = db_.prepare("SELECT seq, data FROM outbox_chunks WHERE outbox_id = ?1 ORDER BY seq");
+  auto st = db_.prepare(
+      "SELECT seq, data, cell, cell_bytes FROM outbox_chunks WHERE outbox_id = ?1 ORDER BY seq");
   if (!st) return st.error();
   st->bind(1, outbox_id);
   int64_t expect = 0;
-  Bytes plain;
+  Bytes plain, cell;
   for (;;) {
     auto row = st->step();
     if (!row) return row.error();
     if (!*row) break;
     const int64_t seq = st->int64(0);
     if (seq != expect++) return damaged(outbox_id, "chunks are missing");
+    auto sealed = sealed_chunk(*st, 1, cell);
+    if (!sealed) return sealed.error();
     if (*key) {
-      SATCHEL_TRY(open_blob(**key, chunk_ad(outbox_id, seq), st->blob(1), plain));
+      SATCHEL_TRY(open_blob(**key, chunk_ad(outbox_id, seq), *sealed, plain));
       SATCHEL_TRY(out.write(plain));
     } else {
-      SATCHEL_TRY(out.write(st->blob(1)));
+      SATCHEL_TRY(out.write(*sealed));
     }
   }
   return Status::Ok();
@@ -173,19 +201,22 @@ Status Outbox::read_range(int64_t outbox_id, uint64_t offset, size_t max, Bytes&
   // Every chunk but the last holds exactly kChunk bundle bytes (OutboxWriter), so the chunk
   // holding `offset` is found by division.
   auto st = db_.prepare(
-      "SELECT seq, data FROM outbox_chunks WHERE outbox_id = ?1 AND seq >= ?2 ORDER BY seq");
+      "SELECT seq, data, cell, cell_bytes FROM outbox_chunks WHERE outbox_id = ?1 AND seq >= ?2 "
+      "ORDER BY seq");
   if (!st) return st.error();
   int64_t expect = static_cast<int64_t>(offset / kChunk);
   size_t skip = static_cast<size_t>(offset % kChunk);
   st->bind(1, outbox_id).bind(2, expect);
-  Bytes plain;
+  Bytes plain, cell;
   while (max > 0) {
     auto row = st->step();
     if (!row) return row.error();
     if (!*row) break;
     const int64_t seq = st->int64(0);
     if (seq != expect++) return damaged(outbox_id, "chunks are missing");
-    ByteView data = st->blob(1);
+    auto sealed = sealed_chunk(*st, 1, cell);
+    if (!sealed) return sealed.error();
+    ByteView data = *sealed;
     if (*key) {
       SATCHEL_TRY(open_blob(**key, chunk_ad(outbox_id, seq), data, plain));
       data = plain;

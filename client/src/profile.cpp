@@ -14,6 +14,7 @@
 
 #include "disk_file.h"
 #include "generation_file.h"
+#include "legacy_rows.h"
 
 namespace satchel::client {
 namespace fs = std::filesystem;
@@ -23,6 +24,9 @@ std::string keyslots_path(const std::string& home) {
 }
 std::string keyring_path(const std::string& home) {
   return home + "/keyring";
+}
+std::string pool_path(const std::string& home) {
+  return home + "/pool";
 }
 std::string database_path(const std::string& home) {
   return home + "/data.db";
@@ -50,6 +54,12 @@ Status shred_file(const std::string& path) {
 }
 
 namespace {
+
+// Whether path names anything (a dangling or looping symlink included), without throwing.
+bool present(const std::string& path) {
+  std::error_code ec;
+  return fs::exists(fs::symlink_status(path, ec));
+}
 
 Result<SecretBytes> read_secret_file(const std::string& path, size_t size) {
   auto file = DiskFile::open(path);
@@ -111,15 +121,34 @@ Result<ProfileKeys> upgrade_v1(const std::string& home, const SecretBytes& passp
   return keys;
 }
 
+// The pool cells that committed rows name.
+Result<std::vector<uint64_t>> used_cells(Database& db) {
+  auto st = db.prepare(
+      "SELECT cell FROM attachment_chunks WHERE cell IS NOT NULL UNION ALL "
+      "SELECT cell FROM outbox_chunks WHERE cell IS NOT NULL");
+  if (!st) return st.error();
+  std::vector<uint64_t> cells;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    cells.push_back(static_cast<uint64_t>(st->int64(0)));
+  }
+  return cells;
+}
+
 }  // namespace
 
-Profile::Profile(std::string home, std::unique_ptr<GenerationFile> keyslots, ProfileKeys keys,
-                 Keyring keyring, Database db)
+Profile::Profile(std::string home, std::unique_ptr<DirectoryLock> lock,
+                 std::unique_ptr<GenerationFile> keyslots, ProfileKeys keys, Keyring keyring,
+                 Database db, ChunkPool pool)
     : home_(std::move(home)),
+      lock_(std::move(lock)),
       keyslots_(std::move(keyslots)),
       keys_(std::move(keys)),
       keyring_(std::move(keyring)),
-      db_(std::move(db)) {}
+      db_(std::move(db)),
+      pool_(std::move(pool)) {}
 Profile::Profile(Profile&&) noexcept = default;
 Profile& Profile::operator=(Profile&&) noexcept = default;
 Profile::~Profile() = default;
@@ -127,12 +156,16 @@ Profile::~Profile() = default;
 Result<ProfileInfo> Profile::create(const std::string& home, const SecretBytes& passphrase,
                                     Argon2Params params) {
   crypto_init();
-  if (fs::exists(keyslots_path(home)) || fs::exists(database_path(home)))
+  if (present(keyslots_path(home)) || present(database_path(home)))
     return make_error(Errc::kAlreadyExists, "a profile already exists in " + home);
   std::error_code ec;
   fs::create_directories(home, ec);
   if (ec) return make_error(Errc::kIoError, "cannot create " + home + ": " + ec.message());
   ::chmod(home.c_str(), 0700);
+  auto lock = DirectoryLock::acquire(home);
+  if (!lock) return lock.error();
+  if (present(keyslots_path(home)))  // made by another process while we waited
+    return make_error(Errc::kAlreadyExists, "a profile already exists in " + home);
 
   ProfileKeys keys = ProfileKeys::generate();
   auto payload = make_keyslots(passphrase, keys, params);
@@ -144,11 +177,15 @@ Result<ProfileInfo> Profile::create(const std::string& home, const SecretBytes& 
   if (!slots) return slots.error();
   auto ring = Keyring::open(keyring_path(home), keys.ring_key);
   if (!ring) return ring.error();
+  SATCHEL_TRY(shred_file(pool_path(home)));
+  SATCHEL_TRY(ChunkPool::create(pool_path(home)));
+  auto pool = ChunkPool::open(pool_path(home), {});
+  if (!pool) return pool.error();
   auto db = Database::open(database_path(home), keys.db_key, true);
   if (!db) return db.error();
-  ::chmod(database_path(home).c_str(), 0600);
-  Profile p(home, std::make_unique<GenerationFile>(std::move(slots.value())), std::move(keys),
-            std::move(ring.value()), std::move(db.value()));
+  Profile p(home, std::make_unique<DirectoryLock>(std::move(lock.value())),
+            std::make_unique<GenerationFile>(std::move(slots.value())), std::move(keys),
+            std::move(ring.value()), std::move(db.value()), std::move(pool.value()));
   DeviceSecretKey device = DeviceSecretKey::generate();
   SecretBytes dev_text = device.to_text();
   Transaction tx(p.db_);
@@ -168,8 +205,11 @@ Result<ProfileInfo> Profile::create(const std::string& home, const SecretBytes& 
 
 Result<Profile> Profile::open(const std::string& home, const SecretBytes& passphrase) {
   crypto_init();
-  if (!fs::exists(keyslots_path(home)))
+  if (!present(keyslots_path(home)))
     return make_error(Errc::kNotFound, "no profile in " + home + " (run satchel init)");
+  // Everything below, the v1 upgrade included, runs with the profile locked.
+  auto lock = DirectoryLock::acquire(home);
+  if (!lock) return lock.error();
   ProfileKeys keys;
   std::unique_ptr<GenerationFile> slots;
   std::error_code ec;
@@ -185,7 +225,10 @@ Result<Profile> Profile::open(const std::string& home, const SecretBytes& passph
     keys = std::move(unlocked.value());
     slots = std::make_unique<GenerationFile>(std::move(file.value()));
   }
-  if (fs::exists(wipe_key_path(home))) {
+  // The newest generation opened: only now is it safe to erase an older one that an
+  // interrupted replace (or v1 upgrade) left behind.
+  if (slots->has_stale_spare()) SATCHEL_TRY(slots->erase_spare());
+  if (present(wipe_key_path(home))) {
     // A v1 upgrade interrupted after its v2 generation was written: erase the v1 bytes.
     SATCHEL_TRY(slots->erase_spare());
     SATCHEL_TRY(shred_file(wipe_key_path(home)));
@@ -195,19 +238,31 @@ Result<Profile> Profile::open(const std::string& home, const SecretBytes& passph
   // A rekey interrupted after the keyslot was replaced leaves the new file beside the old.
   const std::string path = database_path(home), fresh = path + ".new";
   auto db = Database::open(path, keys.db_key, false);
-  if (!db && fs::exists(fresh)) {
+  if (!db && present(fresh)) {
     if (!check_opens(fresh, keys.db_key).ok()) return db.error();
     SATCHEL_TRY(finish_swap(home));
     db = Database::open(path, keys.db_key, false);
-  } else if (db && fs::exists(fresh)) {
+  } else if (db && present(fresh)) {
     // A rekey that never reached its keyslot: discard the copy.
     SATCHEL_TRY(shred_file(fresh + "-journal"));
     SATCHEL_TRY(shred_file(fresh));
   }
   if (!db) return db.error();
-  Profile p(home, std::move(slots), std::move(keys), std::move(ring.value()),
-            std::move(db.value()));
+  // A profile from before the chunk pool gets an empty one.
+  if (!present(pool_path(home))) SATCHEL_TRY(ChunkPool::create(pool_path(home)));
+  auto cells = used_cells(*db);
+  if (!cells) return cells.error();
+  auto pool = ChunkPool::open(pool_path(home), *cells);
+  if (!pool) return pool.error();
+  Profile p(home, std::make_unique<DirectoryLock>(std::move(lock.value())), std::move(slots),
+            std::move(keys), std::move(ring.value()), std::move(db.value()),
+            std::move(pool.value()));
   SATCHEL_TRY(p.destroy_unnamed_keys());
+  // Drafts and outbox entries of versions 1-2 move under keyring keys; the rekey then leaves the
+  // copies SQLite kept of their old rows under a database key that no longer exists.
+  auto legacy = seal_legacy_rows(p.db_, p.keyring_, p.pool_);
+  if (!legacy) return legacy.error();
+  if (*legacy > 0) SATCHEL_TRY(p.rekey(passphrase));
   return p;
 }
 

@@ -167,8 +167,8 @@ Result<std::string> RecordStore::attach(const std::string& record_id, ByteSource
       .bind_blob(3, seal_blob(*key, meta_ad(record_id, att), meta_plain));
   SATCHEL_TRY(ins->run());
   auto chunk = db_.prepare(
-      "INSERT INTO attachment_chunks (record_id, attachment_id, seq, data) VALUES (?1, ?2, ?3, "
-      "?4)");
+      "INSERT INTO attachment_chunks (record_id, attachment_id, seq, data, cell, cell_bytes) "
+      "VALUES (?1, ?2, ?3, X'', ?4, ?5)");
   if (!chunk) return chunk.error();
   std::vector<uint8_t> buf(kAttachmentChunk);
   uint64_t size = 0;
@@ -187,11 +187,18 @@ Result<std::string> RecordStore::attach(const std::string& record_id, ByteSource
     }
     if (got == 0) break;
     size += got;
+    if (size > kMaxAttachmentBytes)
+      return make_error(Errc::kInvalidArgument, "attachment " + name + " is larger than " +
+                                                    std::to_string(kMaxAttachmentBytes >> 20) +
+                                                    " MiB, the most a record can carry");
     if (expected_size && size > *expected_size)
       return make_error(Errc::kIoError, "attachment " + name + " grew while being read");
     Bytes blob = seal_blob(*key, chunk_ad(record_id, att, seq), ByteView(buf.data(), got));
+    auto cell = pool_.put(blob);
+    if (!cell) return cell.error();
     chunk->reset();
-    chunk->bind(1, record_id).bind(2, att).bind(3, seq++).bind_blob(4, blob);
+    chunk->bind(1, record_id).bind(2, att).bind(3, seq++);
+    chunk->bind(4, static_cast<int64_t>(*cell)).bind(5, static_cast<int64_t>(blob.size()));
     SATCHEL_TRY(chunk->run());
   }
   wipe(buf.data(), buf.size());
@@ -208,6 +215,8 @@ Result<std::string> RecordStore::attach(const std::string& record_id, ByteSource
   if (!touch) return touch.error();
   touch->bind(1, now()).bind(2, record_id);
   SATCHEL_TRY(touch->run());
+  // The chunks reach the disk before the rows that name them are committed.
+  SATCHEL_TRY(pool_.sync());
   SATCHEL_TRY(tx.commit());
   return att;
 }
@@ -245,11 +254,12 @@ Result<AttachmentReader> RecordStore::open_attachment(const std::string& record_
   auto key = record_key(record_id);
   if (!key) return key.error();
   auto st = db_.prepare(
-      "SELECT seq, data FROM attachment_chunks WHERE record_id = ?1 AND attachment_id = ?2 ORDER "
-      "BY seq");
+      "SELECT seq, data, cell, cell_bytes FROM attachment_chunks WHERE record_id = ?1 AND "
+      "attachment_id = ?2 ORDER BY seq");
   if (!st) return st.error();
   st->bind(1, record_id).bind(2, attachment_id);
-  return AttachmentReader(std::move(st.value()), std::move(key.value()), record_id, attachment_id);
+  return AttachmentReader(std::move(st.value()), pool_, std::move(key.value()), record_id,
+                          attachment_id);
 }
 
 Result<size_t> AttachmentReader::read(std::span<uint8_t> out) {
@@ -266,8 +276,16 @@ Result<size_t> AttachmentReader::read(std::span<uint8_t> out) {
       }
       if (st_.int64(0) != next_seq_)
         return make_error(Errc::kIoError, "attachment chunks are missing");
-      SATCHEL_TRY(
-          open_blob(key_, chunk_ad(record_id_, attachment_id_, next_seq_), st_.blob(1), buf_));
+      ByteView sealed = st_.blob(1);
+      if (!st_.is_null(2)) {  // version 4: the sealed chunk is in the pool
+        const int64_t bytes = st_.int64(3);
+        if (bytes < 0 || static_cast<uint64_t>(bytes) > ChunkPool::kCellSize)
+          return make_error(Errc::kIoError, "attachment chunk has a damaged length");
+        cell_.resize(static_cast<size_t>(bytes));
+        SATCHEL_TRY(pool_->get(static_cast<uint64_t>(st_.int64(2)), cell_));
+        sealed = cell_;
+      }
+      SATCHEL_TRY(open_blob(key_, chunk_ad(record_id_, attachment_id_, next_seq_), sealed, buf_));
       next_seq_++;
       pos_ = 0;
     }

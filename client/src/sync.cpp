@@ -210,7 +210,7 @@ Result<SyncReport> sync_entries(Outbox& outbox, RelayClient& relay, const Secret
       ++report.deleted;
       ++deleted;
     } else {
-      SATCHEL_TRY(outbox.set_state(e.outbox_id, "stored", e.size));
+      SATCHEL_TRY(outbox.set_state(e.outbox_id, "stored", 0));  // no size in the clear
     }
   }
   report.bytes_sent = relay.body_bytes_sent() - before_sent;

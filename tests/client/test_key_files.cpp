@@ -83,8 +83,9 @@ TEST_CASE(
   size_t with_old = 0, with_new = 0;
   for (const Bytes& state : states) {
     write_all(path, state);
-    const bool old_ok = opens(t.home, t.passphrase);
+    // The new passphrase first: a successful open erases a stale older generation.
     const bool new_ok = opens(t.home, next);
+    const bool old_ok = opens(t.home, t.passphrase);
     CHECK(old_ok != new_ok);  // exactly one
     with_old += old_ok;
     with_new += new_ok;

@@ -4,11 +4,15 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sodium.h>
 #include "client_fixture.h"
 #include "satchel/client/finalize.h"
 #include "satchel/client/outbox.h"
 #include "satchel/client/record_store.h"
+#include "satchel/client/sealed_blob.h"
 #include "satchel/crypto/bundle.h"
+#include "satchel/crypto/sha256.h"
+#include "sqlcipher_pages.h"
 
 using namespace satchel;
 using namespace satchel::client;
@@ -262,4 +266,90 @@ TEST_CASE("a full keyring grows by doubling and keeps every key", "[records]") {
     REQUIRE(k.ok());
     CHECK(k->equals(key));
   }
+}
+
+TEST_CASE(
+    "drafts and outbox entries of versions 1-2 move under keyring keys and the database is "
+    "rekeyed",
+    "[records][profile]") {
+  TestProfile t("legacy");
+  const std::string id = "00112233445566778899aabbccddeeff";
+  Bytes legacy_key(32), bundle = pattern(100000);
+  randombytes_buf(legacy_key.data(), 32);
+  SecretBytes key(32);
+  std::copy(legacy_key.begin(), legacy_key.end(), key.data());
+  const std::string upload_id = to_hex(Sha256::digest(bundle));
+  SecretBytes old_db;
+  {
+    // Rows as versions 1-2 wrote them: the draft's key in its row, the outbox entry in the clear.
+    auto p = t.open();
+    t.trust_all(p);
+    old_db = satchel::testing::profile_keys(t.home, t.passphrase).db_key.clone();
+    const std::string answers = R"({"consent":true,"narrative":"LEGACY-CANARY"})";
+    auto st = p.db().prepare(
+        "INSERT INTO records (record_id, form_id, form_version, record_key, answers, created_at, "
+        "updated_at) VALUES (?1, 'intake', 1, ?2, ?3, 1, 1)");
+    st->bind(1, id).bind_blob(2, legacy_key);
+    st->bind_blob(3, seal_blob(key, "satchel draft v1|" + id + "|answers", as_bytes(answers)));
+    REQUIRE(st->run());
+    auto a = p.db().prepare(
+        "INSERT INTO attachments (record_id, attachment_id, meta, size, chunk_count, complete) "
+        "VALUES (?1, 'a1', ?2, 5, 1, 1)");
+    a->bind(1, id).bind_blob(2, seal_blob(key, "satchel draft v1|" + id + "|a1|meta",
+                                          as_bytes(std::string(R"({"name":"x.pdf"})"))));
+    REQUIRE(a->run());
+    auto c = p.db().prepare(
+        "INSERT INTO attachment_chunks (record_id, attachment_id, seq, data) VALUES (?1, 'a1', 0, "
+        "?2)");
+    c->bind(1, id).bind_blob(
+        2, seal_blob(key, "satchel draft v1|" + id + "|a1|0", as_bytes(std::string("hello"))));
+    REQUIRE(c->run());
+    auto o = p.db().prepare(
+        "INSERT INTO outbox (upload_id, size, sequence, state, created_day) VALUES (?1, ?2, 7, "
+        "'sealed', 1)");
+    o->bind(1, upload_id).bind(2, static_cast<int64_t>(bundle.size()));
+    REQUIRE(o->run());
+    const int64_t oid = p.db().last_insert_rowid();
+    for (int64_t seq = 0; seq * 65536 < static_cast<int64_t>(bundle.size()); seq++) {
+      auto ch =
+          p.db().prepare("INSERT INTO outbox_chunks (outbox_id, seq, data) VALUES (?1, ?2, ?3)");
+      const size_t at = static_cast<size_t>(seq) * 65536;
+      ch->bind(1, oid).bind(2, seq).bind_blob(
+          3, ByteView(bundle.data() + at, std::min<size_t>(65536, bundle.size() - at)));
+      REQUIRE(ch->run());
+    }
+  }
+  auto p = t.open();
+  CHECK_FALSE(satchel::testing::profile_keys(t.home, t.passphrase).db_key.equals(old_db.span()));
+  RecordStore records(p);
+  CHECK(records.answers(id).value()["narrative"] == "LEGACY-CANARY");
+  auto reader = records.open_attachment(id, "a1");
+  REQUIRE(reader.ok());
+  Bytes got(16);
+  CHECK(reader->read(got).value() == 5);
+  {
+    auto st = p.db().prepare(
+        "SELECT length(record_key), key_slot IS NOT NULL FROM records WHERE record_id = ?1");
+    st->bind(1, id);
+    REQUIRE(st->step().value());
+    CHECK(st->int64(0) == 0);
+    CHECK(st->int64(1) == 1);
+  }
+  auto entries = Outbox(p).list().value();
+  REQUIRE(entries.size() == 1);
+  CHECK(entries[0].upload_id == upload_id);
+  CHECK(entries[0].size == bundle.size());
+  CHECK(entries[0].sequence == 7);
+  MemorySink back;
+  REQUIRE(Outbox(p).read(entries[0].outbox_id, back).ok());
+  CHECK(back.data() == bundle);
+  // Nothing of the old rows is legible in the new database file under its key.
+  const SecretBytes db_key = satchel::testing::profile_keys(t.home, t.passphrase).db_key.clone();
+  size_t hits = 0;
+  for (const auto& page : testing::decrypt_database_pages(database_path(t.home), db_key)) {
+    hits +=
+        std::search(page.begin(), page.end(), legacy_key.begin(), legacy_key.end()) != page.end();
+    hits += std::search(page.begin(), page.end(), upload_id.begin(), upload_id.end()) != page.end();
+  }
+  CHECK(hits == 0);
 }

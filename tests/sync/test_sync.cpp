@@ -607,23 +607,31 @@ TEST_CASE("a version-1 profile's exported bundles keep their mark after the migr
     // Version 1's outbox, where "exported" was a state.
     Profile p = profile.open();
     Database& db = p.db();
+    // Undo what migrations 3 and 4 added to the other tables.
     REQUIRE(db.exec("DROP INDEX records_key_slot; ALTER TABLE records DROP COLUMN key_slot"));
+    REQUIRE(
+        db.exec("DROP INDEX attachment_chunks_cell; ALTER TABLE attachment_chunks DROP COLUMN "
+                "cell; ALTER TABLE attachment_chunks DROP COLUMN cell_bytes"));
     REQUIRE(db.exec("DROP TABLE outbox_chunks"));
     REQUIRE(db.exec("DROP TABLE outbox"));
-    REQUIRE(db.exec(
-        "CREATE TABLE outbox (outbox_id INTEGER PRIMARY KEY, upload_id TEXT NOT NULL UNIQUE, "
-        "size INTEGER NOT NULL, sequence INTEGER NOT NULL, state TEXT NOT NULL CHECK (state IN "
-        "('sealed', 'uploading', 'stored', 'exported')), uploaded_offset INTEGER NOT NULL "
-        "DEFAULT 0, created_day INTEGER NOT NULL);"
-        "CREATE TABLE outbox_chunks (outbox_id INTEGER NOT NULL REFERENCES outbox (outbox_id) "
-        "ON DELETE CASCADE, seq INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (outbox_id, "
-        "seq));"
-        "INSERT INTO outbox (upload_id, size, sequence, state, uploaded_offset, created_day) "
-        "VALUES ('aa', 10, 1, 'exported', 0, 1), ('bb', 10, 2, 'uploading', 4, 1);"
-        "PRAGMA user_version = 1;"));
+    const std::string v1_sql =
+        std::string(
+            "CREATE TABLE outbox (outbox_id INTEGER PRIMARY KEY, upload_id TEXT NOT NULL UNIQUE, "
+            "size INTEGER NOT NULL, sequence INTEGER NOT NULL, state TEXT NOT NULL CHECK (state IN "
+            "('sealed', 'uploading', 'stored', 'exported')), uploaded_offset INTEGER NOT NULL "
+            "DEFAULT 0, created_day INTEGER NOT NULL);"
+            "CREATE TABLE outbox_chunks (outbox_id INTEGER NOT NULL REFERENCES outbox (outbox_id) "
+            "ON DELETE CASCADE, seq INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (outbox_id, "
+            "seq));"
+            "INSERT INTO outbox (upload_id, size, sequence, state, uploaded_offset, created_day) "
+            "VALUES ('") +
+        std::string(64, 'a') + "', 10, 1, 'exported', 0, 1), ('" + std::string(64, 'b') +
+        "', 10, 2, 'uploading', 4, 1);"
+        "PRAGMA user_version = 1;";
+    REQUIRE(db.exec(v1_sql.c_str()));
   }
   Profile again = profile.open();
-  CHECK(again.db().schema_version() == 3);
+  CHECK(again.db().schema_version() == 4);
   Outbox box(again);
   auto l = box.list();
   REQUIRE(l);

@@ -46,6 +46,8 @@ class Keyring {
   // Destroys every slot holding a key whose index is not in `live` (what a crash left between
   // writing a key and committing its row, or between deleting a row and destroying its key).
   // Returns how many were destroyed.
+  // Every slot in `live` also counts as taken from now on, even one that holds no readable key
+  // (a damaged slot that a row still names is never handed out again).
   Result<size_t> destroy_unlisted(const std::set<uint32_t>& live);
 
   uint32_t capacity() const { return capacity_; }

@@ -1,8 +1,8 @@
-// The outbox: sealed bundles waiting to leave the device, stored as 64 KiB chunk rows encrypted
-// under a key of the entry's own in the profile's keyring, with the entry's upload id, size and
-// sequence. Removing an entry deletes its rows, then destroys that key: what SQLite leaves in
-// WAL frames and free blocks no longer names the upload. State (sealed -> uploading(offset) ->
-// stored) and the exported mark stay in the clear.
+// The outbox: sealed bundles waiting to leave the device, stored as 64 KiB chunks in the chunk
+// pool, encrypted under a key of the entry's own in the profile's keyring, with the entry's upload
+// id, size and sequence. Removing an entry deletes its rows, then destroys that key: what SQLite
+// leaves in WAL frames and free blocks no longer names the upload. State (sealed ->
+// uploading(offset) -> stored) and the exported mark stay in the clear.
 #pragma once
 
 #include <cstdint>
@@ -39,10 +39,11 @@ class OutboxWriter final : public ByteSink {
   uint32_t key_slot() const { return key_slot_; }
 
  private:
-  OutboxWriter(Database& db, int64_t id, uint32_t key_slot, SecretBytes key)
-      : db_(&db), id_(id), key_slot_(key_slot), key_(std::move(key)) {}
+  OutboxWriter(Database& db, ChunkPool& pool, int64_t id, uint32_t key_slot, SecretBytes key)
+      : db_(&db), pool_(&pool), id_(id), key_slot_(key_slot), key_(std::move(key)) {}
   Status flush();
   Database* db_;
+  ChunkPool* pool_;
   int64_t id_;
   uint32_t key_slot_;
   SecretBytes key_;
@@ -54,7 +55,8 @@ class OutboxWriter final : public ByteSink {
 
 class Outbox {
  public:
-  explicit Outbox(Profile& profile) : db_(profile.db()), keyring_(profile.keyring()) {}
+  explicit Outbox(Profile& profile)
+      : db_(profile.db()), keyring_(profile.keyring()), pool_(profile.pool()) {}
   Result<std::vector<OutboxEntry>> list();
   // Streams an entry's bundle bytes into out.
   Status read(int64_t outbox_id, ByteSink& out);
@@ -71,8 +73,11 @@ class Outbox {
  private:
   // The entry's key, or none for a version-1 entry (plaintext id and bytes).
   Result<std::optional<SecretBytes>> entry_key(int64_t outbox_id);
+  // One chunk's sealed bytes: from its row (versions 1-3) or its pool cell (version 4).
+  Result<ByteView> sealed_chunk(const Statement& row, int data_col, Bytes& cell);
   Database& db_;
   Keyring& keyring_;
+  ChunkPool& pool_;
 };
 
 }  // namespace satchel::client

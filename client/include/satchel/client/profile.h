@@ -8,6 +8,7 @@
 
 #include <memory>
 
+#include "satchel/client/chunk_pool.h"
 #include "satchel/client/database.h"
 #include "satchel/client/keyring.h"
 #include "satchel/client/keyslots.h"
@@ -15,6 +16,7 @@
 
 namespace satchel::client {
 
+class DirectoryLock;
 class GenerationFile;
 
 // $SATCHEL_HOME, else $XDG_DATA_HOME/fieldnotes, else ~/.local/share/fieldnotes. The directory
@@ -39,6 +41,7 @@ class Profile {
 
   Database& db() { return db_; }
   Keyring& keyring() { return keyring_; }
+  ChunkPool& pool() { return pool_; }
   const std::string& home() const { return home_; }
 
   // Rewraps slot 0 for a new passphrase under a new slot secret, replacing the keyslot
@@ -61,20 +64,24 @@ class Profile {
   ~Profile();
 
  private:
-  Profile(std::string home, std::unique_ptr<GenerationFile> keyslots, ProfileKeys keys,
-          Keyring keyring, Database db);
+  Profile(std::string home, std::unique_ptr<DirectoryLock> lock,
+          std::unique_ptr<GenerationFile> keyslots, ProfileKeys keys, Keyring keyring, Database db,
+          ChunkPool pool);
   // Destroys every keyring slot that holds a key no committed row names.
   Status destroy_unnamed_keys();
   std::string home_;
+  std::unique_ptr<DirectoryLock> lock_;  // first member: released last
   std::unique_ptr<GenerationFile> keyslots_;
   ProfileKeys keys_;
   Keyring keyring_;
   Database db_;
+  ChunkPool pool_;
 };
 
 // Files of a profile directory.
 std::string keyslots_path(const std::string& home);
 std::string keyring_path(const std::string& home);
+std::string pool_path(const std::string& home);
 std::string database_path(const std::string& home);
 // The v1 profile's wipe key (upgraded away on first open).
 std::string wipe_key_path(const std::string& home);

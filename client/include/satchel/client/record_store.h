@@ -15,6 +15,8 @@
 namespace satchel::client {
 
 inline constexpr size_t kAttachmentChunk = 64 * 1024;
+// No attachment is larger: a record must fit in one bundle (finalize.h, kMaxBundleBytes).
+inline constexpr uint64_t kMaxAttachmentBytes = 2ull << 30;
 
 struct DraftInfo {
   std::string record_id;
@@ -39,23 +41,28 @@ class AttachmentReader final : public ByteSource {
 
  private:
   friend class RecordStore;
-  AttachmentReader(Statement st, SecretBytes key, std::string record_id, std::string attachment_id)
+  AttachmentReader(Statement st, const ChunkPool& pool, SecretBytes key, std::string record_id,
+                   std::string attachment_id)
       : st_(std::move(st)),
+        pool_(&pool),
         key_(std::move(key)),
         record_id_(std::move(record_id)),
         attachment_id_(std::move(attachment_id)) {}
   Statement st_;
+  const ChunkPool* pool_;
   SecretBytes key_;
   std::string record_id_, attachment_id_;
   int64_t next_seq_ = 0;
   Bytes buf_;
+  Bytes cell_;  // the sealed chunk read from the pool
   size_t pos_ = 0;
   bool done_ = false;
 };
 
 class RecordStore {
  public:
-  explicit RecordStore(Profile& profile) : db_(profile.db()), keyring_(profile.keyring()) {}
+  explicit RecordStore(Profile& profile)
+      : db_(profile.db()), keyring_(profile.keyring()), pool_(profile.pool()) {}
 
   // Creates a draft with a fresh record key in the keyring; returns its id (16 random bytes,
   // hex).
@@ -66,9 +73,10 @@ class RecordStore {
   Result<nlohmann::json> answers(const std::string& record_id);
   Status save_answers(const std::string& record_id, const nlohmann::json& answers);
 
-  // Streams src to its end into encrypted 64 KiB chunk rows, in constant memory, inside one
-  // transaction (all or nothing); the size need not be known in advance. If expected_size is
-  // given, a source that ends early or grows is refused. Returns the attachment id.
+  // Streams src to its end into encrypted 64 KiB chunks in the chunk pool, named by rows inside
+  // one transaction (all or nothing), in constant memory; the size need not be known in advance. If
+  // expected_size is given, a source that ends early or grows is refused. Returns the attachment
+  // id.
   Result<std::string> attach(const std::string& record_id, ByteSource& src,
                              std::optional<uint64_t> expected_size, const std::string& question,
                              const std::string& name, const std::string& media_type);
@@ -88,6 +96,7 @@ class RecordStore {
   Result<SecretBytes> record_key(const std::string& record_id);
   Database& db_;
   Keyring& keyring_;
+  ChunkPool& pool_;
 };
 
 }  // namespace satchel::client
