@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "cli.h"
@@ -227,17 +228,34 @@ bool sync_once(client::Profile& profile, const SyncArgs& args, bool& fatal) {
 }
 
 int sync(const SyncArgs& args) {
-  auto profile = open_profile();
-  if (!profile) return fail(profile.error());
+  auto src = client::PassphraseSource::resolve(profile_options().passphrase_fd);
+  if (!src) return fail(src.error());
+  auto pass = client::read_passphrase(*src, "Passphrase: ");
+  if (!pass) return fail(pass.error());
+  auto opened = client::Profile::open(profile_home(), *pass);
+  if (!opened) return fail(opened.error());
   install_stop_handlers();
   if (!args.watch) {
     bool fatal = false;
-    return sync_once(*profile, args, fatal) ? kExitOk : kExitFailed;
+    return sync_once(*opened, args, fatal) ? kExitOk : kExitFailed;
   }
+  // Between rounds the profile is closed, so that other commands can use it (one process at a
+  // time); the passphrase stays in locked memory to open it again for the next round.
+  std::optional<client::Profile> profile(std::move(opened.value()));
   while (!g_stop.load()) {
-    bool fatal = false;
-    sync_once(*profile, args, fatal);
-    if (fatal) return kExitFailed;
+    if (!profile) {
+      auto again = client::Profile::open(profile_home(), *pass);
+      if (again)
+        profile.emplace(std::move(again.value()));
+      else
+        std::cerr << "satchel: this round skipped: " << again.error().message << std::endl;
+    }
+    if (profile) {
+      bool fatal = false;
+      sync_once(*profile, args, fatal);
+      if (fatal) return kExitFailed;
+      profile.reset();
+    }
     // Random intervals, uniform in [interval/2, 3*interval/2]: no fixed beat on the network.
     const double wait = args.interval * (0.5 + randombytes_uniform(1000001) / 1e6);
     const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait);
