@@ -1,5 +1,7 @@
 #include "generation_file.h"
 
+#include "little_endian.h"
+
 #include <sodium.h>
 
 #include <cstring>
@@ -7,15 +9,6 @@
 
 namespace satchel::client {
 namespace {
-
-void put_u64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-uint64_t get_u64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
 
 // check = BLAKE2b-256(domain || counter || payload), written after the payload.
 void block_check(std::string_view domain, const uint8_t* counter_and_payload, size_t payload_size,

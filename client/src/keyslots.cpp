@@ -5,6 +5,8 @@
 // Version 1 (96-byte slots, ct[48] of the db key alone, keyed with the wipe key) is only read.
 #include "satchel/client/keyslots.h"
 
+#include "little_endian.h"
+
 #include <sodium.h>
 
 #include <chrono>
@@ -19,14 +21,6 @@ constexpr std::string_view kDomainV2 = "satchel keyslot v2";
 constexpr size_t kSalt = 16, kParams = 8, kNonce = 24, kTag = 16;
 constexpr size_t kKeys = 64;  // db key || ring key
 constexpr size_t kV1Slot = 96;
-
-void put_u32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-uint32_t get_u32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0] | (p[1] << 8) | (p[2] << 16)) |
-         (static_cast<uint32_t>(p[3]) << 24);
-}
 
 Argon2Params slot_params(const uint8_t* slot) {
   return {get_u32(slot + kSalt), get_u32(slot + kSalt + 4)};

@@ -1,5 +1,7 @@
 #include "legacy_rows.h"
 
+#include "little_endian.h"
+
 #include <sodium.h>
 
 #include <cstring>
@@ -17,10 +19,6 @@ std::string draft_ad(const std::string& id, const std::string& what) {
 }
 std::string outbox_ad(int64_t id, const std::string& what) {
   return "satchel outbox v1|" + std::to_string(id) + "|" + what;
-}
-
-void put_u64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
 // Re-seals one blob from `from` to `to` under the same AD.

@@ -1,5 +1,7 @@
 #include "satchel/client/outbox.h"
 
+#include "little_endian.h"
+
 #include <sodium.h>
 
 #include <cstring>
@@ -18,15 +20,6 @@ std::string chunk_ad(int64_t outbox_id, int64_t seq) {
 }
 std::string meta_ad(int64_t outbox_id) {
   return "satchel outbox v1|" + std::to_string(outbox_id) + "|meta";
-}
-
-void put_u64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-uint64_t get_u64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
 }
 
 Error damaged(int64_t outbox_id, const std::string& why) {

@@ -15,6 +15,7 @@
 #include "disk_file.h"
 #include "generation_file.h"
 #include "legacy_rows.h"
+#include "little_endian.h"
 
 namespace satchel::client {
 namespace fs = std::filesystem;
@@ -109,10 +110,7 @@ Result<ProfileKeys> upgrade_v1(const std::string& home, const SecretBytes& passp
   // A keyring left by an upgrade that crashed before its keyslots were written holds no key.
   SATCHEL_TRY(shred_file(keyring_path(home)));
   SATCHEL_TRY(Keyring::create(keyring_path(home)));
-  const Argon2Params params{v1->data()[16] | (v1->data()[17] << 8) | (v1->data()[18] << 16) |
-                                (uint32_t{v1->data()[19]} << 24),
-                            v1->data()[20] | (v1->data()[21] << 8) | (v1->data()[22] << 16) |
-                                (uint32_t{v1->data()[23]} << 24)};
+  const Argon2Params params{get_u32(v1->data() + 16), get_u32(v1->data() + 20)};
   auto payload = make_keyslots(passphrase, keys, params);
   if (!payload) return payload.error();
   SATCHEL_TRY(GenerationFile::overwrite_v1(keyslots_path(home), kKeySlotFileDomain, *payload));
