@@ -1,38 +1,57 @@
 // TEST ONLY. The block-level forensic scanner: reads a raw ext4 image of a device whose owner was
 // made to give up every passphrase, as a border examiner would, and reports what of the field
 // client's data it can still read — allocated and free blocks alike. It knows the on-disk
-// formats only from schema/client-database.md (profile_formats.h) and SQLCipher 4's defaults
-// (sqlcipher_window.h):
+// formats only from schema/client-database.md (profile_formats.h), SQLCipher 4's defaults and
+// SQLite's WAL and rollback-journal records (sqlcipher_window.h) and the bundle header of
+// schema/bundle-format.md. Every window below starts in a 4 KiB-aligned block of the image that
+// is not all zeros (all-zero blocks are skipped):
 //   1. raw search for canaries (ASCII, UTF-16LE, base64 at three alignments), upload ids (hex and
-//      raw) and bytes sampled from exported bundles;
+//      raw) and 32-byte samples of exported bundles (at 64 past the start of each 64 KiB piece of
+//      the bundle, at a quarter, half and three quarters, and 96 before the end);
 //   2. keyslot candidates (v1 96-byte and v2 128-byte slots whose parameters are the profile's),
 //      each passphrase stretched once per candidate, every 8-aligned 32-byte window of the image
 //      tried as the slot's secret (v2) or wipe key (v1), slot index 0 and 1;
-//   3. with every database key recovered: page 1 found at every 1 KiB-aligned block and WAL frame
-//      (its salt), then every page at every 8-aligned offset (WAL frames, page number from the
-//      frame header) and every 1 KiB-aligned block (database files, page number searched),
-//      HMAC first, decrypted and searched;
+//   3. with every database key recovered: page 1 (its salt) tried at every 1 KiB-aligned block,
+//      every WAL frame of page 1 and every rollback-journal record of page 1; then other pages at
+//      every 8-aligned offset whose preceding 24 bytes look like a WAL frame header (page number
+//      from the header), every 4-aligned offset whose preceding 4 bytes are a big-endian page
+//      number no larger than the image's page count (rollback-journal records: `data.db-journal`
+//      keeps its pages at file offsets 4 mod 8), and every 1 KiB-aligned block (database files,
+//      page number searched); HMAC first, then decrypted and searched;
 //   4. with every keyring key recovered: every 8-aligned 72-byte window tried as a keyring slot;
 //   5. draft blobs: after every known record id in a decrypted page, each of the next 300 offsets
-//      tried as a blob start with every recovered record key (version-1 rows also give their
-//      record key, read through the SQLite record header and checked against the answers blob).
+//      (fewer if another known record id comes first) tried as a blob start with every recovered
+//      key (version-1 rows also give their record key, read through the SQLite record header and
+//      checked against the answers blob);
+//   6. pool cells: with every recovered key (keyring slots: drafts' and outbox entries' keys;
+//      version-1 rows), every 8-aligned offset whose next 24 bytes hold no all-zero 8-byte word
+//      tried as a cell start (nonce 24 || XChaCha20-Poly1305 ciphertext): its first 512 bytes
+//      decrypted without the tag (keystream from block 1) and searched for canaries, upload ids and
+//      bundle samples; a plaintext that begins with a bundle header marks an outbox entry's key.
 // Usage: forensic_scan [--expect-found CATEGORY,...] SPEC IMAGE
 //   SPEC is a text file (secrets never go on the command line):
 //     passphrase current|old TEXT      every passphrase the profile ever had
 //     kdf PASSES MEMORY_KIB            optional: otherwise read from sane-looking slots
-//     canary finalized|live|form TEXT  finalized: must be nowhere; live: a draft that remains
-//                                      (found only through the blob chain); form: a form label
-//                                      (found only in decrypted pages)
+//     canary KIND TEXT                 finalized: of a finalized record, must be nowhere;
+//                                      live: a remaining draft's answers (found only through the
+//                                      blob chain); live-attachment: a remaining draft's document,
+//                                      in the first 512 bytes of a chunk (found only through the
+//                                      pool-cell chain); form: a form label (found only in
+//                                      decrypted pages)
 //     record live|finalized ID         record ids (32 hex)
 //     upload ID                        upload id (64 hex) of a bundle that left the device
 //     bundle PATH                      an exported copy of a bundle that left the device
 //     expect opens N                   (slot, passphrase) pairs that open; default 1
-//     expect record-keys N             distinct record keys recovered; default: live records
+//     expect record-keys N             distinct keys recovered; default: live records
+//     expect journal-pages             a positive control: some page is decrypted from a
+//                                      rollback-journal record
 //   Without --expect-found, exit 0 only if nothing of a finalized record or sent bundle is found,
 //   exactly the expected slots open (all with a current passphrase) and exactly the expected
-//   record keys are recovered. With it, exit 0 only if every named category is found (a control
-//   run with deliberate residue). Both modes require the positive controls: every live canary
-//   through the blob chain and every form canary in decrypted pages. Exit 1 if not, 2 on misuse.
+//   keys are recovered, none of them opening a finalized record's blobs or cells or a sent
+//   bundle's cells. With it, exit 0 only if every named category is found (a control run with
+//   deliberate residue). Both modes require the positive controls: every live canary through the
+//   blob chain, every live-attachment canary through the pool-cell chain, every form canary in
+//   decrypted pages and, if asked, a page from a journal record. Exit 1 if not, 2 on misuse.
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/mman.h>
@@ -67,8 +86,10 @@ constexpr size_t kZeroBlock = 4096;  // all-zero blocks of this size are skipped
 // The smallest ext4 block, where every file starts: mke2fs gives file systems under 512 MiB
 // (its "small" type) 1 KiB blocks, so a 4096-byte database page need not be 4 KiB-aligned.
 constexpr size_t kFsBlock = 1024;
-constexpr size_t kBlobReach = 300;     // blob starts tried after a record id
-constexpr size_t kMaxCandidates = 64;  // distinct keyslot candidates (bounded work)
+constexpr size_t kBlobReach = 300;      // blob starts tried after a record id
+constexpr size_t kCellReach = 512;      // plaintext bytes decrypted at each pool-cell start
+constexpr size_t kBundlePiece = 65536;  // a bundle is sealed into the pool in pieces of this size
+constexpr size_t kMaxCandidates = 64;   // distinct keyslot candidates (bounded work)
 constexpr size_t kMaxParamSets = 4;
 constexpr size_t kPrintCap = 40;  // findings printed per kind
 
@@ -79,7 +100,7 @@ struct Spec {
     bool current = false;
   };
   struct Canary {
-    std::string text, kind;  // finalized | live | form
+    std::string text, kind;  // finalized | live | live-attachment | form
   };
   struct Record {
     std::string id;
@@ -91,6 +112,7 @@ struct Spec {
   std::vector<Record> records;
   std::vector<std::string> uploads, bundles;
   std::optional<size_t> expect_opens, expect_record_keys;
+  bool expect_journal_pages = false;
 };
 
 bool is_hex(const std::string& s, size_t n) {
@@ -131,8 +153,8 @@ Spec read_spec(const std::string& path) {
       spec.kdf = p;
     } else if (word == "canary") {
       in >> kind;
-      if (kind != "finalized" && kind != "live" && kind != "form")
-        throw bad("canary finalized|live|form TEXT");
+      if (kind != "finalized" && kind != "live" && kind != "live-attachment" && kind != "form")
+        throw bad("canary finalized|live|live-attachment|form TEXT");
       std::string text = rest_after_two();
       if (text.size() < 24) throw bad("a canary needs at least 24 characters");
       spec.canaries.push_back({text, kind});
@@ -152,14 +174,19 @@ Spec read_spec(const std::string& path) {
       spec.bundles.push_back(p);
     } else if (word == "expect") {
       size_t n = 0;
-      in >> kind >> n;
-      if (!in) throw bad("expect opens|record-keys N");
+      in >> kind;
+      if (kind == "journal-pages") {
+        spec.expect_journal_pages = true;
+        continue;
+      }
+      in >> n;
+      if (!in) throw bad("expect opens|record-keys N, or expect journal-pages");
       if (kind == "opens")
         spec.expect_opens = n;
       else if (kind == "record-keys")
         spec.expect_record_keys = n;
       else
-        throw bad("expect opens|record-keys N");
+        throw bad("expect opens|record-keys N, or expect journal-pages");
     } else {
       throw bad("unknown directive '" + word + "'");
     }
@@ -267,9 +294,19 @@ struct NeedleInfo {
   size_t owner;         // canary, upload, bundle or key index
   std::string variant;  // ascii, utf16le, base64/0 … hex, raw, @offset
 };
-enum class Where { kRaw, kPage, kBlob };
+enum class Where { kRaw, kPage, kBlob, kCell };
 const char* where_name(Where w) {
-  return w == Where::kRaw ? "raw" : w == Where::kPage ? "page" : "blob";
+  switch (w) {
+    case Where::kRaw:
+      return "raw";
+    case Where::kPage:
+      return "page";
+    case Where::kBlob:
+      return "blob";
+    case Where::kCell:
+      return "cell";
+  }
+  return "?";
 }
 struct Needles;
 struct Finding {
@@ -321,18 +358,34 @@ struct Open {
   size_t candidate, passphrase, secret_offset, secret_copies = 1;
   sf::OpenedSlot slot;
 };
+// Where an authentic page was found: a database file's block, a WAL frame, a journal record.
+enum class PageSource { kBlock, kWalFrame, kJournal };
+const char* source_name(PageSource s) {
+  switch (s) {
+    case PageSource::kBlock:
+      return "block";
+    case PageSource::kWalFrame:
+      return "WAL frame";
+    case PageSource::kJournal:
+      return "journal record";
+  }
+  return "?";
+}
 struct Page {
-  std::vector<size_t> offsets;  // every place in the image holding this page
+  std::vector<size_t> offsets;      // every place in the image holding this page
+  std::vector<PageSource> sources;  // per offset
   uint32_t pgno;
   size_t page_key;
-  bool frame;
   std::vector<uint8_t> plain;
 };
-struct RecordKey {
+struct RecordKey {  // a draft's or an outbox entry's key
   Key32 key;
   std::string source;  // "keyring" or "row"
   std::vector<size_t> offsets;
-  std::set<std::string> records;  // record ids whose blobs it opens
+  std::set<std::string> records;     // record ids whose blobs it opens
+  size_t cells = 0;                  // cell starts whose plaintext it makes meaningful
+  size_t bundle_cells = 0;           // of which begin with a bundle header
+  std::set<std::string> cell_finds;  // what those cells showed (needle kinds)
 };
 
 class Scanner {
@@ -351,6 +404,7 @@ class Scanner {
     step("4b version-1 record rows", [&] { row_keys(); });
     step("3b search of decrypted pages", [&] { search_pages(); });
     step("5 draft blobs", [&] { blobs(); });
+    step("6 pool cells", [&] { cells(); });
     std::cout << "scan time: " << seconds_since(t_all) << " s\n";
   }
 
@@ -370,15 +424,18 @@ class Scanner {
   void raw_search();
   void keyslots();
   void pages();
-  void add_page(size_t off, uint32_t pgno, size_t pk, bool frame);
+  void add_page(size_t off, uint32_t pgno, size_t pk, PageSource source);
+  std::string page_detail(const Page& p) const;
   void keyring();
   void row_keys();
   void search_pages();
   void blobs();
+  void cells();
   size_t add_record_key(const Key32& k, const std::string& source, size_t offset);
   void find(Where where, const Needles& n, const uint8_t* data, size_t len, size_t starts,
             size_t image_offset, const std::string& detail);
   std::string label(const Needles& n, size_t i) const;
+  std::string what(const NeedleInfo& info) const;
   std::vector<size_t> record_id_positions(const Page& p, const std::string& id) const;
 
   const Spec& spec_;
@@ -396,6 +453,7 @@ class Scanner {
   std::unordered_map<std::string, size_t> page_by_hash_;
   std::vector<RecordKey> record_keys_;
   std::set<size_t> decrypted_at_;
+  size_t journal_pages_ = 0;  // authentic pages found in journal records
 };
 
 void Scanner::build_needles() {
@@ -411,7 +469,10 @@ void Scanner::build_needles() {
     std::vector<uint8_t> b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     if (b.size() < 160)
       throw std::runtime_error("bundle too small or unreadable: " + spec_.bundles[i]);
-    std::set<size_t> at = {64, b.size() / 4, b.size() / 2, 3 * b.size() / 4, b.size() - 96};
+    // 64 bytes into each 64 KiB piece, within the first 512 bytes of each pool cell of the
+    // bundle's outbox entry; and a few places in between.
+    std::set<size_t> at = {b.size() / 4, b.size() / 2, 3 * b.size() / 4, b.size() - 96};
+    for (size_t off = 64; off + 32 <= b.size(); off += kBundlePiece) at.insert(off);
     for (size_t off : at)
       needles_.add(std::vector<uint8_t>(b.begin() + static_cast<ptrdiff_t>(off),
                                         b.begin() + static_cast<ptrdiff_t>(off + 32)),
@@ -435,6 +496,21 @@ std::string Scanner::label(const Needles& n, size_t i) const {
     case NeedleKind::kKey:
       return "record key #" + std::to_string(in.owner) + " " +
              hex_prefix(record_keys_[in.owner].key.data()) + " (raw)";
+  }
+  return "?";
+}
+
+// What a needle is, for the expectations: "<kind>-canary", "upload", "bundle" or "record-key".
+std::string Scanner::what(const NeedleInfo& info) const {
+  switch (info.kind) {
+    case NeedleKind::kCanary:
+      return spec_.canaries[info.owner].kind + "-canary";
+    case NeedleKind::kUpload:
+      return "upload";
+    case NeedleKind::kBundle:
+      return "bundle";
+    case NeedleKind::kKey:
+      return "record-key";
   }
   return "?";
 }
@@ -596,7 +672,7 @@ void Scanner::keyslots() {
   }
 }
 
-void Scanner::add_page(size_t off, uint32_t pgno, size_t pk, bool frame) {
+void Scanner::add_page(size_t off, uint32_t pgno, size_t pk, PageSource source) {
   decrypted_at_.insert(off);
   std::vector<uint8_t> plain(sf::kPageSize);
   page_keys_[pk].decrypt(img_.data() + off, pgno, plain.data());
@@ -606,24 +682,44 @@ void Scanner::add_page(size_t off, uint32_t pgno, size_t pk, bool frame) {
   auto it = page_by_hash_.find(hash);
   if (it != page_by_hash_.end()) {
     pages_[it->second].offsets.push_back(off);
+    pages_[it->second].sources.push_back(source);
     return;
   }
   page_by_hash_[hash] = pages_.size();
-  pages_.push_back({{off}, pgno, pk, frame, std::move(plain)});
+  pages_.push_back({{off}, {source}, pgno, pk, std::move(plain)});
+}
+
+// "page 5 (journal record), db salt 1a2b3c4d…, 3 copies (1 block, 2 journal records)"
+std::string Scanner::page_detail(const Page& p) const {
+  std::string d = "page " + std::to_string(p.pgno) + " (" + source_name(p.sources[0]) +
+                  "), db salt " + hex_prefix(page_keys_[p.page_key].salt().data()) + ", " +
+                  std::to_string(p.offsets.size()) + " cop" + (p.offsets.size() == 1 ? "y" : "ies");
+  if (p.offsets.size() == 1) return d;
+  std::string by;
+  for (auto src : {PageSource::kBlock, PageSource::kWalFrame, PageSource::kJournal}) {
+    const auto n = std::count(p.sources.begin(), p.sources.end(), src);
+    if (n == 0) continue;
+    by +=
+        (by.empty() ? "" : ", ") + std::to_string(n) + " " + source_name(src) + (n > 1 ? "s" : "");
+  }
+  return d + " (" + by + ")";
 }
 
 void Scanner::pages() {
   const uint32_t image_pages = static_cast<uint32_t>(img_.size() / sf::kPageSize);
-  // Page 1 (and so the salt) at every file-system block and at every WAL frame of page 1.
-  std::vector<std::pair<size_t, bool>> page1_candidates;
-  img_.for_each_window(8, sf::kPageSize, [&](size_t w) {
-    if (sf::wal_frame_pgno(img_.data(), w, image_pages) == 1)
-      page1_candidates.emplace_back(w, true);
+  // Page 1 (and so the salt) at every file-system block, every WAL frame of page 1 and every
+  // journal record of page 1.
+  std::vector<std::pair<size_t, PageSource>> page1_candidates;
+  img_.for_each_window(4, sf::kPageSize, [&](size_t w) {
+    if (w % 8 == 0 && sf::wal_frame_pgno(img_.data(), w, image_pages) == 1)
+      page1_candidates.emplace_back(w, PageSource::kWalFrame);
     else if (w % kFsBlock == 0)
-      page1_candidates.emplace_back(w, false);
+      page1_candidates.emplace_back(w, PageSource::kBlock);
+    else if (sf::journal_record_pgno(img_.data(), w, image_pages) == 1)
+      page1_candidates.emplace_back(w, PageSource::kJournal);
   });
   for (const Key32& key : db_keys_) {
-    for (auto [w, frame] : page1_candidates) {
+    for (auto [w, source] : page1_candidates) {
       sf::Salt16 salt;
       std::memcpy(salt.data(), img_.data() + w, salt.size());
       if (std::all_of(salt.begin(), salt.end(), [](uint8_t b) { return b == 0; })) continue;
@@ -635,29 +731,43 @@ void Scanner::pages() {
       if (index == page_keys_.size()) {
         page_keys_.push_back(pk);
         std::cout << "  database salt " << hex_prefix(salt.data()) << " under db key "
-                  << hex_prefix(key.data()) << ": page 1 at " << hex_offset(w)
-                  << (frame ? " (WAL frame)" : "") << "\n";
+                  << hex_prefix(key.data()) << ": page 1 at " << hex_offset(w) << " ("
+                  << source_name(source) << ")\n";
       }
-      add_page(w, 1, index, frame);
+      add_page(w, 1, index, source);
     }
   }
   uint32_t max_pgno = 1;
   for (const auto& p : pages_)
     if (p.pgno == 1) max_pgno = std::max(max_pgno, sf::header_page_count(p.plain.data()));
 
-  // WAL frames: every 8-aligned offset whose preceding 24 bytes look like a frame header.
-  size_t frame_tries = 0;
-  img_.for_each_window(8, sf::kPageSize, [&](size_t w) {
-    const uint32_t pgno = sf::wal_frame_pgno(img_.data(), w, image_pages);
-    if (pgno < 2) return;
-    frame_tries++;
+  // WAL frames (old profiles): every 8-aligned offset whose preceding 24 bytes look like a frame
+  // header. Journal records: every 4-aligned offset whose preceding 4 bytes are a page number.
+  size_t frame_tries = 0, record_tries = 0;
+  auto try_numbered = [&](size_t w, uint32_t pgno, PageSource source) {
     for (size_t i = 0; i < page_keys_.size(); i++)
       if (page_keys_[i].authentic(img_.data() + w, pgno)) {
-        add_page(w, pgno, i, true);
+        add_page(w, pgno, i, source);
         max_pgno = std::max(max_pgno, pgno);
-        break;
+        return;
       }
-  });
+  };
+  if (!page_keys_.empty())
+    img_.for_each_window(4, sf::kPageSize, [&](size_t w) {
+      if (decrypted_at_.count(w)) return;
+      if (w % 8 == 0) {
+        const uint32_t pgno = sf::wal_frame_pgno(img_.data(), w, image_pages);
+        if (pgno >= 2) {
+          frame_tries++;
+          try_numbered(w, pgno, PageSource::kWalFrame);
+          if (decrypted_at_.count(w)) return;
+        }
+      }
+      const uint32_t pgno = sf::journal_record_pgno(img_.data(), w, image_pages);
+      if (pgno < 2) return;
+      record_tries++;
+      try_numbered(w, pgno, PageSource::kJournal);
+    });
   // Database files: every file-system block, page number searched up to the largest seen.
   max_pgno = std::min(image_pages, max_pgno + 64);
   size_t block_tries = 0;
@@ -667,16 +777,22 @@ void Scanner::pages() {
       block_tries++;
       for (size_t i = 0; i < page_keys_.size(); i++)
         if (uint32_t pgno = page_keys_[i].find_page_number(img_.data() + w, max_pgno)) {
-          add_page(w, pgno, i, false);
+          add_page(w, pgno, i, PageSource::kBlock);
           break;
         }
     });
-  size_t copies = 0;
-  for (const auto& p : pages_) copies += p.offsets.size();
+  size_t copies = 0, in_frames = 0, in_records = 0;
+  for (const auto& p : pages_) {
+    copies += p.offsets.size();
+    in_frames += std::count(p.sources.begin(), p.sources.end(), PageSource::kWalFrame);
+    in_records += std::count(p.sources.begin(), p.sources.end(), PageSource::kJournal);
+  }
+  journal_pages_ = in_records;
   std::cout << "  " << page_keys_.size() << " (db key, salt) pairs; " << frame_tries
-            << " WAL-frame-like windows and " << block_tries << " blocks (page numbers 2.."
-            << max_pgno << ") checked; " << copies << " authentic pages, " << pages_.size()
-            << " distinct\n";
+            << " WAL-frame-like windows, " << record_tries << " journal-record-like windows and "
+            << block_tries << " blocks (page numbers 2.." << max_pgno << ") checked; " << copies
+            << " authentic pages (" << in_frames << " in WAL frames, " << in_records
+            << " in journal records), " << pages_.size() << " distinct\n";
 }
 
 size_t Scanner::add_record_key(const Key32& k, const std::string& source, size_t offset) {
@@ -687,7 +803,7 @@ size_t Scanner::add_record_key(const Key32& k, const std::string& source, size_t
         record_keys_[i].source += "+" + source;
       return i;
     }
-  record_keys_.push_back({k, source, {offset}, {}});
+  record_keys_.push_back({k, source, {offset}, {}, 0, 0, {}});
   return record_keys_.size() - 1;
 }
 
@@ -749,10 +865,7 @@ void Scanner::search_pages() {
                        {NeedleKind::kKey, i, "raw"});
     }
   for (const Page& p : pages_) {
-    const std::string detail = "page " + std::to_string(p.pgno) + (p.frame ? " (WAL frame)" : "") +
-                               ", db salt " + hex_prefix(page_keys_[p.page_key].salt().data()) +
-                               ", " + std::to_string(p.offsets.size()) + " cop" +
-                               (p.offsets.size() == 1 ? "y" : "ies");
+    const std::string detail = page_detail(p);
     find(Where::kPage, needles_, p.plain.data(), sf::kIvOffset, sf::kIvOffset, p.offsets[0],
          detail);
     find(Where::kPage, key_needles_, p.plain.data(), sf::kIvOffset, sf::kIvOffset, p.offsets[0],
@@ -767,33 +880,92 @@ void Scanner::search_pages() {
 
 void Scanner::blobs() {
   std::vector<uint8_t> out(sf::kPageSize);
-  size_t tries = 0;
-  for (const Page& p : pages_)
-    for (const auto& r : spec_.records)
-      for (size_t pos : record_id_positions(p, r.id))
-        for (size_t b = pos + 32; b < pos + 32 + kBlobReach; b++) {
-          if (b + sf::kBlobNonce + 16 > sf::kIvOffset) break;
-          const size_t n = sf::kIvOffset - b - sf::kBlobNonce;
-          for (size_t k = 0; k < record_keys_.size(); k++) {
-            tries++;
-            sf::blob_keystream_xor(p.plain.data() + b, p.plain.data() + b + sf::kBlobNonce, n,
-                                   record_keys_[k].key, out.data());
-            const bool json = out[0] == '{' && out[1] == '"' &&
-                              std::all_of(out.begin(), out.begin() + 16,
-                                          [](uint8_t c) { return c >= 0x20 && c < 0x7f; });
-            bool hit = false;
-            needles_.set.find(out.data(), n, n, [&](size_t, size_t) { hit = true; });
-            if (!json && !hit) continue;
-            record_keys_[k].records.insert(r.id);
-            if (hit)
-              find(Where::kBlob, needles_, out.data(), n, n, p.offsets[0] + b + sf::kBlobNonce,
-                   "blob of record " + r.id.substr(0, 8) + "… at +" + std::to_string(b - pos) +
-                       " after its id, page " + std::to_string(p.pgno) +
-                       (p.frame ? " (WAL frame)" : "") + ", record key #" + std::to_string(k) +
-                       " (" + record_keys_[k].source + ")");
-          }
+  size_t tries = 0, live_ids = 0, finalized_ids = 0;
+  for (const Page& p : pages_) {
+    // Every known record id in the page, in order: a blob belongs to the id nearest before it
+    // (the next id begins another row), so the starts tried after one id stop at the next.
+    std::vector<std::pair<size_t, size_t>> ids;  // (position, record index)
+    for (size_t i = 0; i < spec_.records.size(); i++)
+      for (size_t pos : record_id_positions(p, spec_.records[i].id)) ids.emplace_back(pos, i);
+    std::sort(ids.begin(), ids.end());
+    for (const auto& id : ids) (spec_.records[id.second].live ? live_ids : finalized_ids)++;
+    for (size_t j = 0; j < ids.size(); j++) {
+      const auto [pos, ri] = ids[j];
+      const auto& r = spec_.records[ri];
+      const size_t stop =
+          std::min(pos + 32 + kBlobReach, j + 1 < ids.size() ? ids[j + 1].first : sf::kIvOffset);
+      for (size_t b = pos + 32; b < stop; b++) {
+        if (b + sf::kBlobNonce + 16 > sf::kIvOffset) break;
+        const size_t n = sf::kIvOffset - b - sf::kBlobNonce;
+        for (size_t k = 0; k < record_keys_.size(); k++) {
+          tries++;
+          sf::blob_keystream_xor(p.plain.data() + b, p.plain.data() + b + sf::kBlobNonce, n,
+                                 record_keys_[k].key, out.data());
+          const bool json = out[0] == '{' && out[1] == '"' &&
+                            std::all_of(out.begin(), out.begin() + 16,
+                                        [](uint8_t c) { return c >= 0x20 && c < 0x7f; });
+          bool hit = false;
+          needles_.set.find(out.data(), n, n, [&](size_t, size_t) { hit = true; });
+          if (!json && !hit) continue;
+          record_keys_[k].records.insert(r.id);
+          if (hit)
+            find(Where::kBlob, needles_, out.data(), n, n, p.offsets[0] + b + sf::kBlobNonce,
+                 "blob of record " + r.id.substr(0, 8) + "… at +" + std::to_string(b - pos) +
+                     " after its id, page " + std::to_string(p.pgno) + " (" +
+                     source_name(p.sources[0]) + "), key #" + std::to_string(k) + " (" +
+                     record_keys_[k].source + ")");
         }
-  std::cout << "  " << tries << " (blob start, key) pairs decrypted\n";
+      }
+    }
+  }
+  std::cout << "  record ids in decrypted pages: " << live_ids << " of live drafts, "
+            << finalized_ids << " of finalized records; " << tries
+            << " (blob start, key) pairs decrypted\n";
+}
+
+// True if `p` begins like a sealed bundle (schema/bundle-format.md, "Header"): version 0x01, flags
+// 0x00, 1 <= N <= 64 slots (u16 LE), 4096 <= P <= 2^40 padded bytes (u64 LE). By chance: 2^-50.
+bool bundle_header(const uint8_t* p) {
+  const unsigned n = p[2] | (unsigned{p[3]} << 8);
+  uint64_t padded = 0;
+  for (size_t i = 0; i < 8; i++) padded |= uint64_t{p[4 + i]} << (8 * i);
+  return p[0] == 0x01 && p[1] == 0x00 && n >= 1 && n <= 64 && padded >= 4096 &&
+         padded <= (uint64_t{1} << 40);
+}
+
+void Scanner::cells() {
+  size_t starts = 0, opened = 0;
+  std::vector<uint8_t> out(kCellReach);
+  if (!record_keys_.empty())
+    img_.for_each_window(8, sf::kBlobNonce + kCellReach, [&](size_t w) {
+      const uint8_t* cell = img_.data() + w;
+      for (size_t i = 0; i < sf::kBlobNonce; i += 8) {  // a random nonce has no zero word
+        uint64_t v;
+        std::memcpy(&v, cell + i, 8);
+        if (v == 0) return;
+      }
+      starts++;
+      for (size_t k = 0; k < record_keys_.size(); k++) {
+        RecordKey& rk = record_keys_[k];
+        sf::blob_keystream_xor(cell, cell + sf::kBlobNonce, kCellReach, rk.key, out.data());
+        const bool bundle = bundle_header(out.data());
+        std::set<std::string> hits;
+        needles_.set.find(out.data(), kCellReach, kCellReach,
+                          [&](size_t, size_t i) { hits.insert(what(needles_.info[i])); });
+        if (!bundle && hits.empty()) continue;
+        opened++;
+        rk.cells++;
+        rk.bundle_cells += bundle;
+        rk.cell_finds.insert(hits.begin(), hits.end());
+        if (bundle) rk.cell_finds.insert("bundle header");
+        find(Where::kCell, needles_, out.data(), kCellReach, kCellReach, w + sf::kBlobNonce,
+             "cell at " + hex_offset(w) + ", key #" + std::to_string(k) + " (" + rk.source + ")" +
+                 (bundle ? ", begins with a bundle header" : ""));
+      }
+    });
+  std::cout << "  " << starts << " cell starts tried with " << record_keys_.size() << " keys ("
+            << starts * record_keys_.size() << " decryptions of " << kCellReach << " bytes); "
+            << opened << " (cell, key) pairs show a needle or a bundle header\n";
 }
 
 bool Scanner::report(const std::set<std::string>& expect_found) {
@@ -830,7 +1002,7 @@ bool Scanner::report(const std::set<std::string>& expect_found) {
                 << generation(o, off) << "\n";
   if (opens_.empty()) std::cout << "(none)\n";
 
-  std::cout << "\n== record keys recovered ==\n";
+  std::cout << "\n== keys recovered (drafts' and outbox entries') ==\n";
   for (size_t i = 0; i < record_keys_.size(); i++) {
     const auto& k = record_keys_[i];
     std::cout << "KEY #" << i << " " << hex_prefix(k.key.data()) << " from " << k.source << " at "
@@ -839,6 +1011,12 @@ bool Scanner::report(const std::set<std::string>& expect_found) {
     for (const auto& r : k.records)
       std::cout << " " << r << (is_finalized(r) ? " (FINALIZED)" : " (live)");
     if (k.records.empty()) std::cout << " (none seen)";
+    std::cout << "; pool cells: " << k.cells;
+    if (k.cells) {
+      std::cout << " showing";
+      for (const auto& f : k.cell_finds) std::cout << " [" << f << "]";
+    }
+    if (k.bundle_cells) std::cout << " (an outbox entry's key)";
     std::cout << "\n";
   }
   if (record_keys_.empty()) std::cout << "(none)\n";
@@ -851,22 +1029,7 @@ bool Scanner::report(const std::set<std::string>& expect_found) {
     const Needles& n = *f.set;
     const size_t idx = f.needle;
     const NeedleInfo& info = n.info[idx];
-    std::string what;
-    switch (info.kind) {
-      case NeedleKind::kCanary:
-        what = spec_.canaries[info.owner].kind + "-canary";
-        break;
-      case NeedleKind::kUpload:
-        what = "upload";
-        break;
-      case NeedleKind::kBundle:
-        what = "bundle";
-        break;
-      case NeedleKind::kKey:
-        what = "record-key";
-        break;
-    }
-    found[what].insert(where_name(f.where));
+    found[what(info)].insert(where_name(f.where));
     if (info.kind == NeedleKind::kCanary)
       found["canary#" + std::to_string(info.owner)].insert(where_name(f.where));
     groups[std::string(where_name(f.where)) + " " + label(n, idx)].push_back(&f);
@@ -884,9 +1047,14 @@ bool Scanner::report(const std::set<std::string>& expect_found) {
     auto it = found.find(what);
     return it != found.end() && it->second.count(where) > 0;
   };
+  // A key of a finalized record or of a sent bundle: it opens a finalized record's blobs, or
+  // cells that show a finalized canary or a sent bundle's bytes.
   size_t finalized_keys = 0;
   for (const auto& k : record_keys_)
-    if (std::any_of(k.records.begin(), k.records.end(), is_finalized)) finalized_keys++;
+    if (std::any_of(k.records.begin(), k.records.end(), is_finalized) ||
+        k.cell_finds.count("finalized-canary") || k.cell_finds.count("bundle") ||
+        k.cell_finds.count("upload"))
+      finalized_keys++;
   size_t old_opens = 0, current_opens = 0;
   for (const auto& o : opens_)
     (is_current(o.passphrase) ? current_opens : old_opens) +=
@@ -907,17 +1075,27 @@ bool Scanner::report(const std::set<std::string>& expect_found) {
                                  "\" is read through the blob chain");
       expect(!in(id, "raw") && !in(id, "page"),
              "the live draft's canary \"" + c.text + "\" is not in clear, raw or in a page");
+    } else if (c.kind == "live-attachment") {
+      expect(in(id, "cell"), "positive control: the live draft's attachment canary \"" + c.text +
+                                 "\" is read through the pool-cell chain");
+      expect(!in(id, "raw") && !in(id, "page"), "the live draft's attachment canary \"" + c.text +
+                                                    "\" is not in clear, raw or in a page");
     } else if (c.kind == "form") {
       expect(in(id, "page"),
              "positive control: the form canary \"" + c.text + "\" is read in decrypted pages");
       expect(!in(id, "raw"), "the form canary \"" + c.text + "\" is not in clear on the disk");
     }
   }
+  if (spec_.expect_journal_pages)
+    expect(journal_pages_ > 0,
+           "positive control: pages are decrypted from rollback-journal "
+           "records (found " +
+               std::to_string(journal_pages_) + ")");
   if (expect_found.empty()) {
-    for (const char* where : {"raw", "page", "blob"})
+    for (const char* where : {"raw", "page", "blob", "cell"})
       expect(!in("finalized-canary", where),
              std::string("no canary of a finalized record (") + where + ")");
-    for (const char* where : {"raw", "page", "blob"})
+    for (const char* where : {"raw", "page", "blob", "cell"})
       expect(!in("upload", where) && !in("bundle", where),
              std::string("no upload id or bundle bytes of a sent bundle (") + where + ")");
     const size_t want_opens = spec_.expect_opens.value_or(1);
@@ -931,10 +1109,9 @@ bool Scanner::report(const std::set<std::string>& expect_found) {
     const size_t want_keys = spec_.expect_record_keys.value_or(live);
     expect(record_keys_.size() == want_keys && finalized_keys == 0,
            "exactly " + std::to_string(want_keys) +
-               " record key(s) recovered, none of a finalized "
-               "record (found " +
+               " key(s) recovered, none of a finalized record or sent bundle (found " +
                std::to_string(record_keys_.size()) + ", " + std::to_string(finalized_keys) +
-               " opening a finalized record's blobs)");
+               " opening a finalized record's blobs or cells or a sent bundle's cells)");
     expect(!in("record-key", "raw") && !in("record-key", "page"),
            "no keyring key in clear on the disk or in a decrypted page");
   } else {
@@ -963,8 +1140,9 @@ int main(int argc, char** argv) {
   std::set<std::string> expect_found;
   std::vector<std::string> args;
   static const std::set<std::string> kCategories = {
-      "old-keyslot", "finalized-key", "finalized-raw", "finalized-page", "finalized-blob",
-      "bundle-raw",  "bundle-page",   "bundle-blob",   "upload-raw",     "upload-page"};
+      "old-keyslot",    "finalized-key", "finalized-raw", "finalized-page", "finalized-blob",
+      "finalized-cell", "bundle-raw",    "bundle-page",   "bundle-blob",    "bundle-cell",
+      "upload-raw",     "upload-page",   "upload-blob",   "upload-cell"};
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     if (a == "--expect-found" && i + 1 < argc) {

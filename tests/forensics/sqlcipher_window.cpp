@@ -88,6 +88,13 @@ uint32_t wal_frame_pgno(const uint8_t* data, size_t offset, uint32_t max_pgno) {
   return pgno;
 }
 
+uint32_t journal_record_pgno(const uint8_t* data, size_t offset, uint32_t max_pgno) {
+  constexpr size_t kRecordHeader = 4;
+  if (offset < kRecordHeader) return 0;
+  const uint32_t pgno = be32(data + offset - kRecordHeader);
+  return pgno >= 1 && pgno <= max_pgno ? pgno : 0;
+}
+
 uint32_t header_page_count(const uint8_t* page1_plain) {
   const uint8_t* h = page1_plain;
   const uint32_t page_size = (uint32_t{h[16]} << 8) | h[17];

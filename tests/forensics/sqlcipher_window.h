@@ -1,9 +1,10 @@
-// TEST ONLY. Recognises and decrypts SQLCipher 4 pages at any offset of a raw disk image, for an
-// examiner who holds the raw database key: SQLCipher 4 defaults (page 4096, reserve 80 = IV 16 +
-// HMAC-SHA512 64; AES-256-CBC; HMAC key = PBKDF2-HMAC-SHA512(key, salt XOR 0x3a, 2 iterations,
-// 32 bytes); HMAC over ciphertext || IV || page number as 4 bytes little-endian). Page 1's first 16
-// bytes are the salt, neither encrypted nor authenticated. The HMAC is checked before anything is
-// decrypted, so random windows are rejected for the price of one hash.
+// TEST ONLY. Recognises and decrypts SQLCipher 4 pages at any offset of a raw disk image (in a
+// database file, a WAL frame or a rollback-journal record), for an examiner who holds the raw
+// database key: SQLCipher 4 defaults (page 4096, reserve 80 = IV 16 + HMAC-SHA512 64; AES-256-CBC;
+// HMAC key = PBKDF2-HMAC-SHA512(key, salt XOR 0x3a, 2 iterations, 32 bytes); HMAC over
+// ciphertext || IV || page number as 4 bytes little-endian). Page 1's first 16 bytes are the salt,
+// neither encrypted nor authenticated. The HMAC is checked before anything is decrypted, so random
+// windows are rejected for the price of one hash.
 #pragma once
 
 #include <sodium.h>
@@ -49,6 +50,15 @@ class PageKey {
 // 24 bytes before it do not look like a frame header (page number in [1, max_pgno], salts and
 // checksums not all zero).
 uint32_t wal_frame_pgno(const uint8_t* data, size_t offset, uint32_t max_pgno);
+
+// The big-endian page number of a rollback-journal record whose page data starts at
+// data[offset], or 0 if the 4 bytes before it are not a page number in [1, max_pgno]. A record is
+// page number (4, big-endian) || page (4096) || checksum (4), and the records follow a header of
+// one sector (512 bytes under SQLite's default powersafe-overwrite setting): the pages of
+// `data.db-journal` lie at file offsets 512 + 4 + 4104·k, 4 mod 8. The checksum's nonce lives in
+// the header, which `journal_mode = PERSIST` zeroes at every commit, so only the page's HMAC (with
+// this page number) tells a record from any other 4 bytes.
+uint32_t journal_record_pgno(const uint8_t* data, size_t offset, uint32_t max_pgno);
 
 // The database size in pages from a decrypted page 1 (0 if its header is not SQLite's with page
 // size 4096 and reserve 80).

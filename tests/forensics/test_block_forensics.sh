@@ -2,16 +2,24 @@
 # Block-level forensics, as a border examiner would do it: a profile on a fresh ext4 image
 # (128 MiB, Debian's default mkfs.ext4), loop-mounted and used through the real `satchel` CLI as
 # an advocate would (drafts with attachments, finalize, export, sync to a real relay on
-# 127.0.0.1 that deletes stored bundles, passphrase change, rekey, one draft left), then unmounted
-# and the RAW image scanned by forensic_scan, which holds every passphrase the advocate ever used.
-#   MAIN run: nothing of a finalized record or of a sent bundle is readable; exactly one keyslot
-#   opens (the live one, current passphrase); the only record key recovered is the live draft's.
-#   Positive controls: the live draft's canary through the blob chain, a form label's canary in
-#   the decrypted pages.
-#   CONTROL run: the same session with deliberate residue (a copy of the profile's files made
-#   before finalize and unlinked after the passphrase change; an export written inside the image
-#   and removed): the scanner must find an old keyslot that opens with the old passphrase, the
-#   finalized record's key, its canary through the blob chain, and the bundle bytes raw.
+# 127.0.0.1 that deletes stored bundles, passphrase change, rekey, one more record finalized and
+# sent after the rekey, one draft left), then unmounted and the RAW image scanned by
+# forensic_scan, which holds every passphrase the advocate ever used (what it scans: the header
+# of scan_image.cpp).
+#   MAIN run: nothing of a finalized record or of a sent bundle is readable — raw, in decrypted
+#   database pages (files, WAL frames, rollback-journal records), through the blob chain or
+#   through the pool-cell chain; exactly one keyslot opens (the live one, current passphrase); the
+#   only key recovered is the live draft's. Positive controls: the live draft's answers canary
+#   through the blob chain, its attachment's canary through the pool-cell chain, a form label's
+#   canary in the decrypted pages, and pages decrypted from journal records (the record finalized
+#   after the rekey leaves them under the current database key).
+#   CONTROL run: the same session with deliberate residue (copies of the profile's files except
+#   the pool, made before and after finalize and unlinked after the passphrase change; an export
+#   written inside the image and removed): the scanner must find an old keyslot that opens with
+#   the old passphrase, the finalized record's key, its canary through the blob chain, its
+#   attachment's canary in the pool's freed cells (pool-cell chain, the draft's key from the
+#   first copy), the bundle through the pool-cell chain (the entry's key from the second copy) and
+#   the bundle bytes raw, and pages in journal records.
 # Needs root, loop devices and mkfs.ext4; otherwise prints SKIP and exits 77.
 # Usage: test_block_forensics.sh BIN_DIR SCHEMA_DIR
 set -Eeuo pipefail
@@ -114,10 +122,12 @@ a["narrative"] = "We were stopped at night near the crossing. " + sys.argv[3] + 
 json.dump(a, open(sys.argv[2], "w"))
 EOF
 }
-# document FILE CANARY: a statement whose text is CANARY over and over (about 60 KiB).
+# document FILE CANARY: a statement whose text is CANARY over and over (about 150 KiB): attached,
+# it is three 64 KiB chunks (pool cells), each with CANARY in its first 512 bytes, where the
+# scanner's pool-cell chain looks.
 document() {
   local i
-  for i in $(seq 2000); do echo "$2 line $i"; done >"$1"
+  for i in $(seq 3500); do echo "$2 line $i"; done >"$1"
 }
 
 # The advocate's commands: the profile and TMPDIR on the image, inputs and outputs outside it.
@@ -223,17 +233,27 @@ check "main: sync stores and deletes the third bundle" grep -q '^sync: 1 stored,
 check "main: the outbox is empty" outbox_empty
 change_passphrase "$pass2"
 sat rekey >/dev/null
+# Round 3, after the rekey: one more, with a document, finalized and sent, so that the current
+# database's journal and free pages hold a finalized record's rows under the key the scan finds.
+f4="FINALIZED-CANARY-$(rand)-R4"; f4a="FINALIZED-CANARY-$(rand)-A4"
+r4=$(draft r4 "$f4" "$f4a")
+sat finalize "$r4" >/dev/null
+export_bundles "$work/usb-main" "$spec"
+out=$(sat sync)
+check "main: sync stores and deletes the fourth bundle" grep -q '^sync: 1 stored, 1 deleted' <<<"$out"
+check "main: the outbox is empty at the end" outbox_empty
 check "main: only the live draft remains" only_draft "$rl"
 [ -e "$mnt/fieldnotes/keyring" ] && profile_version=v2 || profile_version=v1
 echo "# profile files ($profile_version): $(cd "$mnt/fieldnotes" && stat -c '%n %s' -- * | tr '\n' ' ')"
 {
-  for c in "$f1" "$f1a" "$f2" "$f3"; do echo "canary finalized $c"; done
+  for c in "$f1" "$f1a" "$f2" "$f3" "$f4" "$f4a"; do echo "canary finalized $c"; done
   echo "canary live $live"
-  echo "canary live $live_a"
-  for r in "$r1" "$r2" "$r3"; do echo "record finalized $r"; done
+  echo "canary live-attachment $live_a"
+  for r in "$r1" "$r2" "$r3" "$r4"; do echo "record finalized $r"; done
   echo "record live $rl"
   echo "expect opens 1"
   echo "expect record-keys 1"
+  echo "expect journal-pages"
 } >>"$spec"
 unmount_image
 if scan_image "$spec"; then
@@ -253,22 +273,26 @@ c1="FINALIZED-CANARY-$(rand)-C1"; c1a="FINALIZED-CANARY-$(rand)-CA"
 clive="LIVE-DRAFT-CANARY-$(rand)-CL"
 k1=$(draft k1 "$c1" "$c1a")
 kl=$(draft kl "$clive")
-# A copy of the profile's files, as a careless backup would make it, written out to the disk
-# (ext4's delayed allocation never writes a file unlinked within seconds: sync, as time would).
-(
-  cd "$mnt/fieldnotes"
+# backup SUFFIX: a copy of the profile's files, as a careless backup would make it, written out to
+# the disk (ext4's delayed allocation never writes a file unlinked within seconds: sync, as time
+# would). The pool is left out: what the scan reads of attachments and bundles comes from the
+# profile's own pool, whose freed cells are reused, never erased.
+backup() {
+  local f
   for f in keyslots keyring wipe.key data.db data.db-wal data.db-journal; do
-    if [ -e "$f" ]; then cp "$f" "$f.bak"; fi
+    if [ -e "$mnt/fieldnotes/$f" ]; then cp "$mnt/fieldnotes/$f" "$mnt/fieldnotes/$f.$1"; fi
   done
-)
-sync
+  sync
+}
+backup bak1  # holds the draft's key
 sat finalize "$k1" >/dev/null
+backup bak2  # holds the outbox entry's key
 # An export into a folder on the same disk, later removed.
 export_bundles "$mnt/usb" "$spec"
 out=$(sat sync)
 check "control: sync stores and deletes the bundle" grep -q '^sync: 1 stored, 1 deleted' <<<"$out"
 change_passphrase "$pass2"
-rm "$mnt/fieldnotes/"*.bak
+rm "$mnt/fieldnotes/"*.bak1 "$mnt/fieldnotes/"*.bak2
 rm -r "$mnt/usb"
 {
   echo "passphrase old $pass1"
@@ -279,10 +303,13 @@ rm -r "$mnt/usb"
   echo "canary live $clive"
   echo "record finalized $k1"
   echo "record live $kl"
+  echo "expect journal-pages"
 } >>"$spec"
 unmount_image
-if scan_image "$spec" --expect-found old-keyslot,finalized-key,finalized-blob,bundle-raw; then
-  ok "control ($profile_version): the scanner finds the deliberate residue (old keyslot, finalized key and canary, bundle bytes)"
+residue="old keyslot, finalized key, canary and attachment, bundle bytes raw and in the pool"
+if scan_image "$spec" --expect-found \
+  old-keyslot,finalized-key,finalized-blob,finalized-cell,bundle-cell,bundle-raw; then
+  ok "control ($profile_version): the scanner finds the deliberate residue ($residue)"
 else
   bad "control ($profile_version): the scanner missed residue that is on the disk (see above)"
 fi
