@@ -1,7 +1,7 @@
-// The key files and the chunk pool at the level of a crash or power cut: every state a disk can be
-// left in by an interrupted keyslot replace (a sector written or not, in any order the drive chose,
-// before the sync that orders the next step) opens with exactly one passphrase, and leaves no older
-// generation behind once opened.
+// The key files and the chunk pool at the level of a crash or a power cut. Every state a disk
+// can be left in by an interrupted keyslot replace (a sector written or not, in any order the
+// drive chose, before the sync that orders the next step) opens with exactly one passphrase and
+// leaves no older generation behind once opened; pool cells a crash left unnamed are reused.
 #include <sodium.h>
 
 #include <catch2/catch_test_macros.hpp>
