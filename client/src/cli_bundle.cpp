@@ -62,7 +62,8 @@ int seal(const SealArgs& a) {
   req.metadata.content_type = kContentTypes.at(a.content_type);
   req.metadata.created_at = static_cast<int64_t>(std::time(nullptr));
   req.metadata.sequence = a.sequence ? *a.sequence : randombytes_random();
-  auto out = FileSink::create(a.out);
+  // The bundle appears at OUT only complete and synced; a failed seal leaves nothing there.
+  auto out = StagedFileSink::create(a.out);
   if (!out) return fail(out.error());
   auto info = seal_bundle(std::move(req), *in, *out);
   if (!info) return fail(info.error());
@@ -85,24 +86,23 @@ int open(const OpenArgs& a) {
   }
   auto in = FileSource::open(a.in);
   if (!in) return fail(in.error());
-  auto vb = verify_bundle(*in, key->x25519(), expect);
-  if (!vb) {
-    std::cerr << "satchel: bundle rejected: " << vb.error().message << " ["
-              << errc_name(vb.error().code) << "]\n";
+  // The body is decrypted into a private temporary beside OUT while the bundle is verified, and
+  // appears at OUT only once every check has passed (never over an existing file).
+  auto out = StagedFileSink::create(a.out);
+  if (!out) return fail(out.error());
+  auto opened = open_bundle(*in, key->x25519(), expect, *out);
+  if (!opened) {
+    const Error& e = opened.error();
+    if (e.code == Errc::kIoError || e.code == Errc::kAlreadyExists) return fail(e);
+    std::cerr << "satchel: bundle rejected: " << e.message << " [" << errc_name(e.code) << "]\n";
     return kExitFailed;
   }
-  // Only now, with everything verified, does an output file exist.
-  auto out = FileSink::create(a.out);
-  if (!out) return fail(out.error());
-  Status s = vb->decrypt_to(*out);
-  if (s) s = out->commit();
-  if (!s) return fail(s.error());
-  const BundleMetadata& m = vb->metadata();
-  std::cout << "sender: " << vb->sender().to_text()
+  const BundleMetadata& m = opened->metadata;
+  std::cout << "sender: " << opened->sender.to_text()
             << (expect ? " (verified: matches --expect-sender)"
                        : " (UNVERIFIED: the bundle is authentic for this device key, but who holds "
                          "it is unknown; pass --expect-sender)")
-            << "\nsender fingerprint: " << vb->sender().fingerprint()
+            << "\nsender fingerprint: " << opened->sender.fingerprint()
             << "\nsequence: " << m.sequence << "\nbundle id: " << to_hex(m.bundle_id)
             << "\ncreated: " << utc(m.created_at)
             << "\ncontent type: " << content_type_name(m.content_type)
@@ -139,7 +139,8 @@ void add_bundle_command(CLI::App& app, Action& action) {
   o->add_option("--expect-sender", oa->expect_sender,
                 "device public key (devpub-…) the bundle must come from");
   o->add_option("IN", oa->in, "bundle to open")->required();
-  o->add_option("OUT", oa->out, "file to create with the body (only after verification)")
+  o->add_option("OUT", oa->out,
+                "file to create with the body (appears only after verification; never overwritten)")
       ->required();
   o->callback([&action, oa] { action = [oa] { return open(*oa); }; });
 }

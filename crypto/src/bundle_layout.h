@@ -23,6 +23,15 @@ inline constexpr uint64_t kSubkeyTrailerMac = 3;
 inline constexpr std::string_view kSlotDomain = "satchel bundle v1 slot";
 inline constexpr std::string_view kSenderDomain = "satchel bundle v1 sender";
 
+// Sealing and opening move a large payload in blocks of kChunksPerBlock chunks (about 1 MiB of
+// ciphertext), through a ring of kRingBlocks blocks shared with the hashing thread: at most
+// about 8 MiB of buffers, whatever the bundle's size. A payload shorter than kThreadedHashMin
+// goes chunk by chunk on the caller's thread: there a thread would cost more than it saves.
+inline constexpr size_t kChunksPerBlock = 16;
+inline constexpr size_t kRingBlocks = 4;
+inline constexpr size_t kBlockCipherLen = kChunksPerBlock * (kBundleChunkSize + kChunkOverhead);
+inline constexpr uint64_t kThreadedHashMin = 2 * kBlockCipherLen;
+
 inline size_t header_len(uint16_t n) {
   return kPrefixLen + kSlotLen * n + kMacLen;
 }
@@ -43,6 +52,42 @@ inline uint64_t total_len(uint16_t n, uint64_t padded) {
 inline size_t chunk_plain_len(uint64_t padded, uint64_t k) {
   uint64_t start = k * kBundleChunkSize;
   return static_cast<size_t>(std::min<uint64_t>(kBundleChunkSize, padded - start));
+}
+
+// How a payload of padded length `padded` moves through the pipeline (see above).
+struct BlockPlan {
+  bool threaded = false;
+  size_t chunks_per_block = 1;
+  size_t cipher_len = 0;  // buffer sizes of one block
+  size_t plain_len = 0;
+};
+inline BlockPlan block_plan(uint64_t padded) {
+  BlockPlan p;
+  p.threaded = payload_len(padded) >= kThreadedHashMin;
+  p.chunks_per_block = p.threaded ? kChunksPerBlock : 1;
+  p.plain_len =
+      static_cast<size_t>(std::min<uint64_t>(padded, p.chunks_per_block * kBundleChunkSize));
+  p.cipher_len = p.plain_len + kChunkOverhead * p.chunks_per_block;
+  return p;
+}
+
+// The block of chunks [first, last) that starts at chunk `first` (a multiple of the plan's
+// chunks_per_block).
+struct PayloadBlock {
+  uint64_t first = 0, last = 0;
+  uint64_t plain_at = 0;  // plaintext position of its first byte
+  size_t plain_len = 0;   // plaintext bytes in it
+  size_t cipher_len = 0;  // ciphertext bytes in it
+};
+inline PayloadBlock payload_block(const BlockPlan& plan, uint64_t padded, uint64_t first) {
+  PayloadBlock b;
+  b.first = first;
+  b.last = std::min<uint64_t>(first + plan.chunks_per_block, chunk_count(padded));
+  b.plain_at = first * kBundleChunkSize;
+  b.plain_len = static_cast<size_t>(
+      std::min<uint64_t>(padded - b.plain_at, (b.last - first) * kBundleChunkSize));
+  b.cipher_len = b.plain_len + static_cast<size_t>(kChunkOverhead * (b.last - first));
+  return b;
 }
 
 // slot_key = BLAKE2b-256(key = dh, msg = kSlotDomain || E || R)

@@ -1,9 +1,11 @@
-// Sealing: header (slots + MAC), secretstream payload, sender authenticators.
+// Sealing: header (slots + MAC), secretstream payload (hashed on a helper thread while the cipher
+// runs), sender authenticators.
 #include <algorithm>
 #include <cstring>
 #include <numeric>
 
 #include "bundle_layout.h"
+#include "payload_pipeline.h"
 #include "satchel/crypto/sha256.h"
 
 namespace satchel {
@@ -19,6 +21,7 @@ class CountingSink final : public ByteSink {
     written_ += data.size();
     return inner_.write(data);
   }
+  bool writable_from_any_thread() const override { return inner_.writable_from_any_thread(); }
   uint64_t written() const { return written_; }
 
  private:
@@ -86,6 +89,33 @@ class PlaintextStream {
   ByteSource& body_;
   uint64_t body_left_;
 };
+
+// Encrypts the padded plaintext into MESSAGE chunks, the last one FINAL, in blocks: while this
+// thread reads and encrypts a block, the pipeline's helper hashes (and, if out allows it, writes)
+// the ones before. Returns the content hash (SHA-256 of every ciphertext byte).
+Result<Hash32> encrypt_payload(crypto_secretstream_xchacha20poly1305_state& stream,
+                               PlaintextStream& plain, uint64_t padded, ByteSink& out) {
+  const uint64_t chunks = chunk_count(padded);
+  const BlockPlan plan = block_plan(padded);
+  PayloadPipeline pipe(kRingBlocks, plan.cipher_len, plan.plain_len, plan.threaded, &out);
+  for (uint64_t first = 0; first < chunks; first += plan.chunks_per_block) {
+    const PayloadBlock blk = payload_block(plan, padded, first);
+    PayloadPipeline::Block b = pipe.next();
+    SATCHEL_TRY(plain.fill(b.plain.first(blk.plain_len)));
+    size_t p = 0, c = 0;
+    for (uint64_t k = blk.first; k < blk.last; k++) {
+      const size_t plen = chunk_plain_len(padded, k);
+      const uint8_t tag = (k + 1 == chunks) ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
+                                            : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
+      crypto_secretstream_xchacha20poly1305_push(&stream, b.cipher.data() + c, nullptr,
+                                                 b.plain.data() + p, plen, nullptr, 0, tag);
+      p += plen;
+      c += plen + kChunkOverhead;
+    }
+    SATCHEL_TRY(pipe.submit(c, ByteView(b.cipher.data(), c)));
+  }
+  return pipe.finish();
+}
 
 }  // namespace
 
@@ -160,32 +190,14 @@ Result<SealedBundleInfo> seal_bundle(SealRequest req, ByteSource& body, ByteSink
   CountingSink out(out_sink);
   SATCHEL_TRY(out.write(header));
 
-  // Payload: MESSAGE chunks, the last one FINAL.
   PlaintextStream plain(inner, body, meta.body_length);
-  Sha256 content;
-  const uint64_t chunks = chunk_count(padded);
-  std::vector<uint8_t> pbuf(kBundleChunkSize), cbuf(kBundleChunkSize + kChunkOverhead);
-  Status status;
-  for (uint64_t k = 0; k < chunks && status.ok(); k++) {
-    size_t plen = chunk_plain_len(padded, k);
-    status = plain.fill(std::span<uint8_t>(pbuf.data(), plen));
-    if (!status) break;
-    uint8_t tag = (k + 1 == chunks) ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
-                                    : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
-    crypto_secretstream_xchacha20poly1305_push(&stream, cbuf.data(), nullptr, pbuf.data(), plen,
-                                               nullptr, 0, tag);
-    ByteView ct(cbuf.data(), plen + kChunkOverhead);
-    content.update(ct);
-    status = out.write(ct);
-  }
-  wipe(pbuf.data(), pbuf.size());
+  auto content_hash = encrypt_payload(stream, plain, padded, out);
   wipe(&stream, sizeof stream);
-  if (!status) return status.error();
+  if (!content_hash) return content_hash.error();
   auto exhausted = plain.body_exhausted();
   if (!exhausted) return exhausted.error();
   if (!*exhausted)
     return make_error(Errc::kInvalidArgument, "body is longer than its declared length");
-  const Hash32 content_hash = content.finish();
 
   for (size_t i = 0; i < req.recipients.size(); i++) {
     const Key32& r = req.recipients[i];
@@ -194,7 +206,7 @@ Result<SealedBundleInfo> seal_bundle(SealRequest req, ByteSource& body, ByteSink
       return make_error(Errc::kKeyInvalid,
                         "recipient " + std::to_string(i + 1) + " is not a usable X25519 key");
     sender_authenticator(dh_static, dh_eph.data() + 32 * i, header_hash, pos[i],
-                         sender.public_key().x25519.data(), r.data(), content_hash,
+                         sender.public_key().x25519.data(), r.data(), *content_hash,
                          trailer.data() + kAuthLen * pos[i]);
     wipe(dh_static, sizeof dh_static);
   }

@@ -46,6 +46,12 @@ refuses "a wrong key finds no slot" "no slot opens with this key" "$satchel" bun
 check "a rejected bundle leaves no output file" test ! -e out3
 refuses "an unexpected sender is refused" "bundle-unexpected-sender" "$satchel" bundle open --key a.key --expect-sender "$(pub e.key)" bundle out4
 check "an unexpected sender leaves no output file" test ! -e out4
+entries_before=$(ls -A | wc -l)
+refuses "open never overwrites an existing file" "already exists" "$satchel" bundle open --key b.key bundle out1
+check "the existing file is left as it was" cmp body out1
+"$satchel" bundle open --key a.key --expect-sender "$(pub e.key)" bundle out6 2>/dev/null || true
+check "a refused open leaves no temporary file beside OUT" test "$(ls -A | wc -l)" = "$entries_before"
+check "an opened file is mode 0600" test "$(stat -c %a out1)" = 600
 head -c -10 bundle >cut
 refuses "a truncated bundle says truncated" "bundle-truncated" "$satchel" bundle open --key a.key cut out5
 refuses "a device key given as recipient is refused by kind" "expected a coordinator public key" "$satchel" bundle seal --from d.key --to "$(pub d.key)" body x

@@ -1,13 +1,18 @@
-// Sealing and opening: round trips, padding, recipients and slots, streaming from files.
+// Sealing and opening: round trips with both openers, padding, recipients and slots, streaming
+// from files, staged output files, and the hashing pipeline under them.
 #include <unistd.h>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 
 #include "bundle_layout.h"
+#include "payload_pipeline.h"
 #include "satchel/crypto/bundle.h"
+#include "satchel/crypto/sha256.h"
 
 using namespace satchel;
 
@@ -48,13 +53,24 @@ Bytes seal(const Party& p, ByteView body, uint16_t slots = 0) {
   return std::move(out.data());
 }
 
+// Opens with both openers, which must agree.
 Result<Bytes> open(ByteView bundle, const CoordinatorSecretKey& key) {
   MemorySource src(bundle);
+  StagedMemorySink staged;
+  auto opened = open_bundle(src, key.x25519(), std::nullopt, staged);
   auto vb = verify_bundle(src, key.x25519(), std::nullopt);
-  if (!vb) return vb.error();
+  if (!vb) {
+    CHECK(opened.code() == vb.code());
+    return vb.error();
+  }
   MemorySink out;
   Status s = vb->decrypt_to(out);
+  CHECK(opened.code() == s.code());
   if (!s) return s.error();
+  CHECK(Bytes(staged.data().begin(), staged.data().end()) == out.data());
+  CHECK(opened->metadata.bundle_id == vb->metadata().bundle_id);
+  CHECK(opened->sender == vb->sender());
+  CHECK(opened->slot_index == vb->slot_index());
   return std::move(out.data());
 }
 
@@ -63,8 +79,11 @@ Result<Bytes> open(ByteView bundle, const CoordinatorSecretKey& key) {
 TEST_CASE("bodies round-trip at chunk-boundary sizes for every recipient", "[bundle]") {
   const size_t chunk = kBundleChunkSize;
   const size_t inner = bundle_v1::kInnerFixedLen;
-  auto size = GENERATE_COPY(size_t{0}, size_t{1}, chunk - 1, chunk, chunk + 1, chunk - inner,
-                            chunk - inner + 1, 2 * chunk - inner, size_t{3} * 1024 * 1024 + 17);
+  const size_t block = bundle_v1::kChunksPerBlock * chunk;  // the pipeline's block of plaintext
+  auto size =
+      GENERATE_COPY(size_t{0}, size_t{1}, chunk - 1, chunk, chunk + 1, chunk - inner,
+                    chunk - inner + 1, 2 * chunk - inner, block - inner, block - inner + 1,
+                    2 * block - inner, size_t{3} * 1024 * 1024 + 17, size_t{9} * 1024 * 1024 + 3);
   CAPTURE(size);
   Party p(3);
   Bytes body = pattern(size);
@@ -212,4 +231,172 @@ TEST_CASE("sealing and opening stream through files", "[bundle]") {
   }
   CHECK_FALSE(fs::exists(dir / "partial"));
   fs::remove_all(dir);
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory for one test, removed at the end.
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& name)
+      : path(fs::temp_directory_path() / ("satchel-" + name + "-" + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::set<std::string> entries() const {
+    std::set<std::string> names;
+    for (const auto& e : fs::directory_iterator(path)) names.insert(e.path().filename().string());
+    return names;
+  }
+};
+
+Bytes read_file(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return Bytes(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+void write_file(const fs::path& p, ByteView b) {
+  std::ofstream f(p, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+}  // namespace
+
+TEST_CASE("a staged file appears only when committed, complete and private", "[bundle][io]") {
+  TempDir dir("staged");
+  const fs::path out = dir.path / "out";
+  Bytes body = pattern(3 * 1024 * 1024);
+  auto sink = StagedFileSink::create(out.string());
+  REQUIRE(sink.ok());
+  REQUIRE(sink->write(ByteView(body.data(), 1000)).ok());
+  REQUIRE(sink->write(ByteView(body.data() + 1000, body.size() - 1000)).ok());
+  CHECK_FALSE(fs::exists(out));
+  REQUIRE(sink->commit().ok());
+  CHECK(read_file(out) == body);
+  CHECK((fs::status(out).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write));
+  CHECK(dir.entries() == std::set<std::string>{"out"});
+}
+
+TEST_CASE("a staged file never replaces an existing file", "[bundle][io]") {
+  TempDir dir("staged-noreplace");
+  const fs::path out = dir.path / "out";
+  write_file(out, as_bytes(std::string_view("already here")));
+  CHECK(StagedFileSink::create(out.string()).code() == Errc::kAlreadyExists);
+  // A name that appears between create() and commit() is not replaced either.
+  const fs::path late = dir.path / "late";
+  auto sink = StagedFileSink::create(late.string());
+  REQUIRE(sink.ok());
+  REQUIRE(sink->write(pattern(5000)).ok());
+  write_file(late, as_bytes(std::string_view("got here first")));
+  CHECK(sink->commit().code() == Errc::kAlreadyExists);
+  CHECK(read_file(late) == Bytes(as_bytes(std::string_view("got here first")).begin(),
+                                 as_bytes(std::string_view("got here first")).end()));
+  CHECK(dir.entries() == std::set<std::string>{"late", "out"});
+}
+
+TEST_CASE("a staged file discarded or dropped before commit leaves nothing behind",
+          "[bundle][io]") {
+  TempDir dir("staged-discard");
+  {
+    auto sink = StagedFileSink::create((dir.path / "dropped").string());
+    REQUIRE(sink.ok());
+    REQUIRE(sink->write(pattern(70000)).ok());
+  }
+  auto sink = StagedFileSink::create((dir.path / "discarded").string());
+  REQUIRE(sink.ok());
+  REQUIRE(sink->write(pattern(70000)).ok());
+  sink->discard();
+  CHECK(sink->commit().code() == Errc::kInternal);
+  CHECK(dir.entries().empty());
+}
+
+TEST_CASE("open_bundle into a staged file creates it only for an accepted bundle", "[bundle][io]") {
+  TempDir dir("open-staged");
+  Party p(1);
+  Bytes body = pattern(2 * 1024 * 1024 + 11);
+  Bytes bundle = seal(p, body);
+  write_file(dir.path / "b", bundle);
+  auto src = FileSource::open((dir.path / "b").string());
+  REQUIRE(src.ok());
+  auto good = StagedFileSink::create((dir.path / "good").string());
+  REQUIRE(good.ok());
+  REQUIRE(open_bundle(*src, p.coords[0].x25519(), p.device.public_key(), *good).ok());
+  CHECK(read_file(dir.path / "good") == body);
+  // The same bundle from an unexpected sender: decrypted whole, then refused, and no file.
+  auto other = DeviceSecretKey::generate();
+  auto refused = StagedFileSink::create((dir.path / "refused").string());
+  REQUIRE(refused.ok());
+  CHECK(open_bundle(*src, p.coords[0].x25519(), other.public_key(), *refused).code() ==
+        Errc::kBundleUnexpectedSender);
+  CHECK(dir.entries() == std::set<std::string>{"b", "good"});
+}
+
+namespace {
+
+// Collects what is written; optionally pinned to its thread; fails from the fail_at-th write.
+class TestSink final : public ByteSink {
+ public:
+  TestSink(bool any_thread, size_t fail_at) : any_thread_(any_thread), fail_at_(fail_at) {}
+  Status write(ByteView d) override {
+    if (++writes_ >= fail_at_) return make_error(Errc::kIoError, "disk full");
+    out_.insert(out_.end(), d.begin(), d.end());
+    return Status::Ok();
+  }
+  bool writable_from_any_thread() const override { return any_thread_; }
+  const Bytes& out() const { return out_; }
+
+ private:
+  bool any_thread_;
+  size_t fail_at_, writes_ = 0;
+  Bytes out_;
+};
+
+}  // namespace
+
+TEST_CASE("the payload pipeline hashes and writes every block in order, threaded or not",
+          "[bundle]") {
+  const bool threaded = GENERATE(false, true);
+  const bool any_thread = GENERATE(false, true);
+  CAPTURE(threaded, any_thread);
+  PayloadPipeline pipe(4, 1000, 500, threaded, nullptr);
+  TestSink sink(any_thread, SIZE_MAX);
+  PayloadPipeline piped(4, 1000, 500, threaded, &sink);
+  Bytes hashed, written;
+  for (size_t i = 0; i < 50; i++) {
+    for (PayloadPipeline* p : {&pipe, &piped}) {
+      PayloadPipeline::Block b = p->next();
+      const size_t n = 1 + (i * 37) % 1000;
+      for (size_t j = 0; j < n; j++) b.cipher[j] = static_cast<uint8_t>(i + j);
+      for (size_t j = 0; j < 300; j++) b.plain[j] = static_cast<uint8_t>(i * 3 + j);
+      REQUIRE(p->submit(n, ByteView(b.plain.data() + i, 300 - i)).ok());
+      if (p == &pipe) {
+        hashed.insert(hashed.end(), b.cipher.begin(), b.cipher.begin() + static_cast<long>(n));
+        written.insert(written.end(), b.plain.begin() + static_cast<long>(i),
+                       b.plain.begin() + 300);
+      }
+    }
+  }
+  CHECK(pipe.finish().value() == Sha256::digest(hashed));
+  CHECK(piped.finish().value() == Sha256::digest(hashed));
+  CHECK(sink.out() == written);
+}
+
+TEST_CASE("a sink failure stops the payload pipeline with the sink's error", "[bundle]") {
+  const bool threaded = GENERATE(false, true);
+  const bool any_thread = GENERATE(false, true);
+  CAPTURE(threaded, any_thread);
+  TestSink sink(any_thread, 3);
+  PayloadPipeline pipe(4, 100, 0, threaded, &sink);
+  Status s;
+  for (int i = 0; i < 20 && s.ok(); i++) {
+    PayloadPipeline::Block b = pipe.next();
+    s = pipe.submit(10, ByteView(b.cipher.data(), 10));
+  }
+  auto digest = pipe.finish();
+  CHECK(digest.code() == Errc::kIoError);
+  CHECK(sink.out().size() == 20);  // the two writes before the failure, nothing after
 }

@@ -1,10 +1,16 @@
-// Attacks on bundles: bit flips, truncation, splicing, slot swapping, re-addressing and insider
-// forgery are all refused, each for its own reason.
+// Attacks on bundles: bit flips, truncation, splicing, slot swapping, re-addressing, insider
+// forgery and a bundle changed while it is being opened are all refused, each for its own
+// reason, and a refused open releases no plaintext.
 #include <sodium.h>
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch_test_macros.hpp>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 
 #include "bundle_layout.h"
 #include "satchel/crypto/bundle.h"
@@ -39,9 +45,31 @@ Errc verdict(ByteView b, const CoordinatorSecretKey& k,
   return verify_bundle(src, k.x25519(), expect).code();
 }
 
+uint16_t slot_count(ByteView b) {
+  return static_cast<uint16_t>(b[2] | (b[3] << 8));
+}
+
+uint64_t padded_length(ByteView b) {
+  uint64_t padded = 0;
+  for (int i = 0; i < 8; i++) padded |= uint64_t{b[4 + i]} << (8 * i);
+  return padded;
+}
+
+// Inner header, body and zero padding: what an insider encrypts in place of the original.
+Bytes padded_plaintext(uint64_t padded, ByteView body, const DevicePublicKey& claimed_sender) {
+  BundleMetadata meta;
+  meta.body_length = body.size();
+  Bytes inner = v1::encode_inner(meta, claimed_sender);
+  Bytes plain(padded, 0);
+  REQUIRE(inner.size() + body.size() <= padded);
+  std::memcpy(plain.data(), inner.data(), inner.size());
+  std::memcpy(plain.data() + inner.size(), body.data(), body.size());
+  return plain;
+}
+
 // What a malicious coordinator can do with its own key: recover the file key from its slot.
 SecretBytes insider_file_key(ByteView b, const CoordinatorSecretKey& k) {
-  uint16_t n = static_cast<uint16_t>(b[2] | (b[3] << 8));
+  const uint16_t n = slot_count(b);
   uint8_t dh[32], sk[32];
   REQUIRE(crypto_scalarmult(dh, k.x25519().data(), b.data() + 12) == 0);
   v1::slot_key(dh, b.data() + 12, k.public_key().x25519.data(), sk);
@@ -75,16 +103,9 @@ Bytes insider_forgery(ByteView original, const CoordinatorSecretKey& insider, By
   uint8_t pk[32], mk[32];
   crypto_kdf_derive_from_key(pk, 32, v1::kSubkeyPayload, v1::kKdfContext, fk.data());
   crypto_kdf_derive_from_key(mk, 32, v1::kSubkeyHeaderMac, v1::kKdfContext, fk.data());
-  uint16_t n = static_cast<uint16_t>(original[2] | (original[3] << 8));
-  uint64_t padded = 0;
-  for (int i = 0; i < 8; i++) padded |= uint64_t{original[4 + i]} << (8 * i);
-  BundleMetadata meta;
-  meta.body_length = new_body.size();
-  Bytes inner = v1::encode_inner(meta, claimed_sender);
-  Bytes plain(padded, 0);
-  REQUIRE(inner.size() + new_body.size() <= padded);
-  std::memcpy(plain.data(), inner.data(), inner.size());
-  std::memcpy(plain.data() + inner.size(), new_body.data(), new_body.size());
+  const uint16_t n = slot_count(original);
+  const uint64_t padded = padded_length(original);
+  Bytes plain = padded_plaintext(padded, new_body, claimed_sender);
   // A fresh secretstream header changes the prefix, which every slot binds as associated data,
   // so the insider must also re-wrap the slots it can: only its own. Instead it keeps the
   // original stream header and reuses the original key stream position by rebuilding the
@@ -255,4 +276,242 @@ TEST_CASE("a bundle where two slots open for one key is refused", "[bundle][atta
   v1::header_mac(mk, ByteView(bundle.data(), v1::kPrefixLen + 96),
                  bundle.data() + v1::kPrefixLen + 96);
   CHECK(verdict(bundle, a) == Errc::kBundleHeaderTampered);
+}
+
+namespace {
+
+// What an insider who holds the file key can do to a bundle in place: keep the header and the
+// trailer byte for byte (so the header hash and every MAC still hold) and re-encrypt another
+// body of the same padded length under the original payload key and stream header. Alone, the
+// result fails B11; served in place of the original between two reads, it must not be opened.
+Bytes insider_payload_swap(ByteView original, const CoordinatorSecretKey& insider,
+                           ByteView new_body, const DevicePublicKey& claimed_sender) {
+  SecretBytes fk = insider_file_key(original, insider);
+  uint8_t pk[32];
+  crypto_kdf_derive_from_key(pk, 32, v1::kSubkeyPayload, v1::kKdfContext, fk.data());
+  const uint16_t n = slot_count(original);
+  const uint64_t padded = padded_length(original);
+  Bytes plain = padded_plaintext(padded, new_body, claimed_sender);
+  // init_pull from the original stream header gives the state init_push had: the same stream
+  // position, so the new chunks follow the original header.
+  crypto_secretstream_xchacha20poly1305_state st;
+  const size_t h = v1::header_len(n);
+  REQUIRE(crypto_secretstream_xchacha20poly1305_init_pull(&st, original.data() + 44, pk) == 0);
+  Bytes out(original.begin(), original.end());
+  size_t at = h;
+  const uint64_t chunks = v1::chunk_count(padded);
+  for (uint64_t k = 0; k < chunks; k++) {
+    const size_t plen = v1::chunk_plain_len(padded, k);
+    crypto_secretstream_xchacha20poly1305_push(
+        &st, out.data() + at, nullptr, plain.data() + k * kBundleChunkSize, plen, nullptr, 0,
+        k + 1 == chunks ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
+    at += plen + v1::kChunkOverhead;
+  }
+  REQUIRE(at == original.size() - v1::trailer_len(n));
+  return out;
+}
+
+// Serves one bundle until swap(), then another of the same size: a file replaced between two
+// reads of it.
+class SwappingSource final : public RandomAccessSource {
+ public:
+  SwappingSource(ByteView before, ByteView after) : before_(before), after_(after) {}
+  void swap() { swapped_ = true; }
+  uint64_t size() const override { return before_.size(); }
+  Status read_at(uint64_t offset, std::span<uint8_t> out) override {
+    MemorySource src(swapped_ ? after_ : before_);
+    return src.read_at(offset, out);
+  }
+
+ private:
+  ByteView before_, after_;
+  bool swapped_ = false;
+};
+
+// Serves each byte from `first` the first time it is read and from `later` every time after,
+// and counts the reads of every byte.
+class RereadChangingSource final : public RandomAccessSource {
+ public:
+  RereadChangingSource(ByteView first, ByteView later)
+      : first_(first), later_(later), reads_(first.size(), 0) {}
+  uint64_t size() const override { return first_.size(); }
+  Status read_at(uint64_t offset, std::span<uint8_t> out) override {
+    if (offset > first_.size() || first_.size() - offset < out.size())
+      return make_error(Errc::kIoError, "read past the end");
+    for (size_t i = 0; i < out.size(); i++) {
+      const size_t at = static_cast<size_t>(offset) + i;
+      out[i] = reads_[at]++ == 0 ? first_[at] : later_[at];
+    }
+    return Status::Ok();
+  }
+  // True if every byte was read exactly once.
+  bool each_byte_read_once() const {
+    return std::all_of(reads_.begin(), reads_.end(), [](uint32_t r) { return r == 1; });
+  }
+
+ private:
+  ByteView first_, later_;
+  std::vector<uint32_t> reads_;
+};
+
+// A swap scenario: a device's bundle to an insider and a victim, and the insider's in-place
+// replacement of its payload. Three blocks and more, so the hash runs on its helper thread.
+struct Swap {
+  DeviceSecretKey dev = DeviceSecretKey::generate();
+  CoordinatorSecretKey insider = CoordinatorSecretKey::generate();
+  CoordinatorSecretKey victim = CoordinatorSecretKey::generate();
+  Bytes body = pattern(3 * 1024 * 1024 + 5, 1);
+  Bytes bundle = seal(dev, {insider.public_key().x25519, victim.public_key().x25519}, 2, body);
+  Bytes swapped =
+      insider_payload_swap(bundle, insider, pattern(3 * 1024 * 1024 + 5, 2), dev.public_key());
+};
+
+}  // namespace
+
+TEST_CASE("an insider's in-place payload swap fails the victim's sender check",
+          "[bundle][attack]") {
+  Swap s;
+  REQUIRE(s.swapped.size() == s.bundle.size());
+  CHECK(verdict(s.bundle, s.victim, s.dev.public_key()) == Errc::kOk);
+  CHECK(verdict(s.swapped, s.victim, s.dev.public_key()) == Errc::kBundleBadSender);
+}
+
+TEST_CASE("decrypt_to refuses a payload swapped in after verification", "[bundle][attack]") {
+  Swap s;
+  SwappingSource src(s.bundle, s.swapped);
+  auto vb = verify_bundle(src, s.victim.x25519(), s.dev.public_key());
+  REQUIRE(vb.ok());
+  src.swap();
+  MemorySink out;
+  CHECK(vb->decrypt_to(out).code() == Errc::kBundleBadSender);
+}
+
+TEST_CASE(
+    "open_bundle reads each byte once, so bytes that change on a second read are never "
+    "seen",
+    "[bundle][attack]") {
+  Swap s;
+  RereadChangingSource src(s.bundle, s.swapped);
+  StagedMemorySink out;
+  auto opened = open_bundle(src, s.victim.x25519(), s.dev.public_key(), out);
+  REQUIRE(opened.ok());
+  CHECK(src.each_byte_read_once());
+  REQUIRE(out.committed());
+  CHECK(Bytes(out.data().begin(), out.data().end()) == s.body);
+  // The same source defeats the two-pass opener's second read, which now refuses it.
+  RereadChangingSource again(s.bundle, s.swapped);
+  auto vb = verify_bundle(again, s.victim.x25519(), s.dev.public_key());
+  REQUIRE(vb.ok());
+  MemorySink plain;
+  CHECK(vb->decrypt_to(plain).code() == Errc::kBundleBadSender);
+}
+
+TEST_CASE("open_bundle refuses a bundle swapped while it is read, and releases nothing",
+          "[bundle][attack]") {
+  Swap s;
+  // The swap lands after the first block, at the second block, before the trailer, or at the
+  // trailer; the bytes before it are the original's.
+  const size_t h = v1::header_len(2);
+  for (size_t switch_at : {h + v1::kBlockCipherLen, h + 2 * v1::kBlockCipherLen,
+                           s.bundle.size() - v1::trailer_len(2) - 1}) {
+    CAPTURE(switch_at);
+    Bytes mixed(s.bundle.begin(), s.bundle.begin() + static_cast<std::ptrdiff_t>(switch_at));
+    mixed.insert(mixed.end(), s.swapped.begin() + static_cast<std::ptrdiff_t>(switch_at),
+                 s.swapped.end());
+    MemorySource src(mixed);
+    StagedMemorySink out;
+    auto opened = open_bundle(src, s.victim.x25519(), s.dev.public_key(), out);
+    CHECK((opened.code() == Errc::kBundleChunkCorrupt || opened.code() == Errc::kBundleBadSender));
+    CHECK_FALSE(out.committed());
+    CHECK(out.data().empty());
+  }
+}
+
+TEST_CASE("every refusal of open_bundle discards the staged plaintext", "[bundle][attack]") {
+  auto dev = DeviceSecretKey::generate();
+  auto a = CoordinatorSecretKey::generate();
+  Bytes bundle = seal(dev, {a.public_key().x25519}, 1, pattern(3 * kBundleChunkSize));
+  // A sink that records what open_bundle asks of it.
+  struct RecordingSink final : StagingSink {
+    size_t written = 0;
+    bool committed = false, discarded = false;
+    Status write(ByteView d) override {
+      written += d.size();
+      return Status::Ok();
+    }
+    Status commit() override {
+      committed = true;
+      return Status::Ok();
+    }
+    void discard() override { discarded = true; }
+  };
+  const size_t last_chunk = bundle.size() - v1::trailer_len(1) - 5;
+  for (size_t flip : {size_t{0}, size_t{20}, v1::header_len(1) + 3, last_chunk, bundle.size() - 40,
+                      bundle.size() - 1}) {
+    CAPTURE(flip);
+    Bytes m = bundle;
+    m[flip] ^= 0x01;
+    MemorySource src(m);
+    RecordingSink sink;
+    auto opened = open_bundle(src, a.x25519(), std::nullopt, sink);
+    CHECK_FALSE(opened.ok());
+    CHECK_FALSE(sink.committed);
+    CHECK(sink.discarded);
+  }
+  // A trailer flip is caught only after the whole body went to the staging sink: still
+  // discarded, never committed.
+  Bytes m = bundle;
+  m[bundle.size() - 1] ^= 0x01;
+  MemorySource src(m);
+  RecordingSink sink;
+  CHECK(open_bundle(src, a.x25519(), std::nullopt, sink).code() == Errc::kBundleTrailerTampered);
+  CHECK(sink.written == 3 * kBundleChunkSize);
+  CHECK((sink.discarded && !sink.committed));
+}
+
+TEST_CASE("a bundle file rewritten on disk during open_bundle is refused and leaves no file",
+          "[bundle][attack]") {
+  namespace fs = std::filesystem;
+  Swap s;
+  const fs::path dir =
+      fs::temp_directory_path() / ("satchel-rewrite-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path path = dir / "bundle";
+  auto write_all = [&](ByteView b) {
+    std::ofstream f(path, std::ios::binary | std::ios::in | std::ios::out | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  };
+  write_all(s.bundle);
+  auto file = FileSource::open(path.string());
+  REQUIRE(file.ok());
+  // Forwards reads to the real file, and rewrites the file with the insider's version once the
+  // opener has read past the first block of the payload.
+  struct RewriteMidway final : RandomAccessSource {
+    FileSource& file;
+    std::function<void()> rewrite;
+    uint64_t trigger;
+    bool done = false;
+    RewriteMidway(FileSource& f, std::function<void()> r, uint64_t t)
+        : file(f), rewrite(std::move(r)), trigger(t) {}
+    uint64_t size() const override { return file.size(); }
+    Status read_at(uint64_t offset, std::span<uint8_t> out) override {
+      Status st = file.read_at(offset, out);
+      if (!done && offset + out.size() >= trigger) {
+        done = true;
+        rewrite();
+      }
+      return st;
+    }
+  };
+  RewriteMidway src(
+      *file, [&] { write_all(s.swapped); }, v1::header_len(2) + v1::kBlockCipherLen);
+  auto out = StagedFileSink::create((dir / "body").string());
+  REQUIRE(out.ok());
+  auto opened = open_bundle(src, s.victim.x25519(), s.dev.public_key(), *out);
+  CHECK(src.done);
+  CHECK((opened.code() == Errc::kBundleChunkCorrupt || opened.code() == Errc::kBundleBadSender));
+  CHECK_FALSE(fs::exists(dir / "body"));
+  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);
+  fs::remove_all(dir);
 }

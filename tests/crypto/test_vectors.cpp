@@ -93,6 +93,31 @@ TEST_CASE("every bundle vector gets its recorded verdict", "[vectors][bundle]") 
   for (int i = 1; i <= 13; i++) CHECK(rules.count("B" + std::to_string(i)) == 1);
 }
 
+TEST_CASE("the one-pass opener gives every bundle vector its recorded verdict",
+          "[vectors][bundle]") {
+  for (const auto& r : manifest("bundles.tsv")) {
+    REQUIRE(r.size() == 7);
+    INFO("vector " << r[0] << " (" << r[6] << ")");
+    std::string bytes = slurp(kDir + "/bundle/" + r[0] + ".bundle");
+    MemorySource src(as_bytes(bytes));
+    auto key = coordinator(r[1]);
+    std::optional<DevicePublicKey> expect;
+    if (r[2] != "-")
+      expect = DevicePublicKey::from_text(trim(slurp(kDir + "/keys/" + r[2] + ".pub"))).value();
+    StagedMemorySink out;
+    auto opened = open_bundle(src, key.x25519(), expect, out);
+    CHECK(std::string(errc_name(opened.code())) == r[3]);
+    if (r[3] == "ok") {
+      REQUIRE(out.committed());
+      CHECK(to_hex(Sha256::digest(out.data())) == r[4]);
+    } else {
+      // A refused bundle releases nothing, even when its body was decrypted before the verdict.
+      CHECK_FALSE(out.committed());
+      CHECK(out.data().empty());
+    }
+  }
+}
+
 TEST_CASE("every trust document vector gets its recorded verdict", "[vectors][docs]") {
   auto rows = manifest("documents.tsv");
   std::set<std::string> rules;

@@ -907,7 +907,10 @@ void Scanner::blobs() {
           bool hit = false;
           needles_.set.find(out.data(), n, n, [&](size_t, size_t) { hit = true; });
           if (!json && !hit) continue;
-          record_keys_[k].records.insert(r.id);
+          // A JSON-looking start is only a hint (no tag is checked: the length is unknown), and
+          // a live draft's own blob may lie within reach of a finalized record's id in an old
+          // page: only a canary makes a key "open" a finalized record's blob.
+          if (hit || r.live) record_keys_[k].records.insert(r.id);
           if (hit)
             find(Where::kBlob, needles_, out.data(), n, n, p.offsets[0] + b + sf::kBlobNonce,
                  "blob of record " + r.id.substr(0, 8) + "… at +" + std::to_string(b - pos) +

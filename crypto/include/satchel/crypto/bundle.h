@@ -1,6 +1,7 @@
 // The sealed bundle, v1 (schema/bundle-format.md): multi-recipient encryption of one body for
 // the organisation's coordinators, with a sender authenticator per recipient slot. Sealing and
-// opening stream in constant memory; opening verifies everything before releasing plaintext.
+// opening stream in constant memory (a few MiB of buffers); opening verifies everything before
+// releasing plaintext. Both hash the payload on a helper thread while the cipher runs.
 #pragma once
 
 #include <array>
@@ -66,7 +67,10 @@ struct SealedBundleInfo {
 Result<Hash32> compute_upload_id(ByteSource& bundle);
 
 // Seals body_length bytes from body into out. Fails if the body is shorter or longer than
-// declared, a recipient key is invalid or repeated, or the slot count is out of range.
+// declared, a recipient key is invalid or repeated, or the slot count is out of range. body is
+// read on the calling thread; out is written there too, or, if out.writable_from_any_thread(),
+// by seal_bundle's hashing thread (in order, all before it returns). On failure, out holds a
+// partial bundle to discard.
 Result<SealedBundleInfo> seal_bundle(SealRequest request, ByteSource& body, ByteSink& out);
 
 // Total bundle size for a body of this length, in N slots, with this form id length.
@@ -75,16 +79,37 @@ uint64_t bundle_size_for(uint64_t body_length, uint16_t slot_count, size_t form_
 // Padmé padding (Nikitin et al. 2019) with the 4 KiB floor: the padded plaintext length.
 uint64_t padme_padded_length(uint64_t length);
 
-// A bundle whose header, first chunk, trailer and sender authenticator have been verified for
-// one recipient key: every ciphertext byte is the sender's. Only now can the body be decrypted.
+// What open_bundle learned about an accepted bundle.
+struct OpenedBundle {
+  BundleMetadata metadata;
+  DevicePublicKey sender;
+  uint16_t slot_index = 0;
+};
+
+// Opens a bundle for the coordinator X25519 secret key in one pass over src, applying every
+// rule of the spec (B1-B13) with the same verdicts and codes as verify_bundle followed by
+// decrypt_to. Each byte of src is read once, so the payload that is decrypted is the payload
+// whose hash the sender authenticator covers. The body is written to out while it is decrypted,
+// before the sender is verified: open_bundle calls out.commit() only once every rule has passed,
+// and out.discard() on any failure, so no plaintext is released from a bundle that is refused.
+// If expect_sender is set, a different (but authentic) sender is kBundleUnexpectedSender. src
+// is read on the calling thread; out is written as seal_bundle writes its sink.
+Result<OpenedBundle> open_bundle(RandomAccessSource& src, const SecretBytes& recipient_x25519,
+                                 const std::optional<DevicePublicKey>& expect_sender,
+                                 StagingSink& out);
+
+// The two-pass opener, for callers that want the metadata before decrypting anything (prefer
+// open_bundle). A VerifiedBundle's header, first chunk, trailer and sender authenticator have
+// been verified for one recipient key: every ciphertext byte it read was the sender's.
 class VerifiedBundle {
  public:
   const BundleMetadata& metadata() const { return meta_; }
   const DevicePublicKey& sender() const { return sender_; }
   uint16_t slot_index() const { return slot_index_; }
   // Decrypts the body into out (second pass over the source), checking every chunk, the tag
-  // sequence and the padding. On failure, out holds a prefix of the body that the verified
-  // sender produced but did not finish correctly: the caller must discard it.
+  // sequence and the padding, and hashing the payload again: if the source no longer holds the
+  // payload that was verified, it fails with kBundleBadSender. On failure, out holds a prefix
+  // of a body that must not be trusted: the caller must discard it.
   Status decrypt_to(ByteSink& out);
 
   VerifiedBundle(VerifiedBundle&&) noexcept = default;
@@ -99,10 +124,10 @@ class VerifiedBundle {
   std::array<uint8_t, 24> stream_header_{};
   uint64_t payload_offset_ = 0;
   uint64_t padded_length_ = 0;
-  size_t inner_length_ = 0;
   BundleMetadata meta_;
   DevicePublicKey sender_;
   uint16_t slot_index_ = 0;
+  Hash32 content_hash_{};  // of the payload verified in pass 1
 };
 
 // Verifies a bundle for the coordinator X25519 secret key: structure, slot, header MAC, inner
