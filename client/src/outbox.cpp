@@ -51,23 +51,24 @@ Result<OutboxWriter> OutboxWriter::begin(Profile& profile) {
     (void)profile.keyring().destroy(added->slot);
     return s.error();
   }
-  return OutboxWriter(db, profile.pool(), db.last_insert_rowid(), added->slot,
-                      std::move(added->key));
+  auto insert = db.prepare(
+      "INSERT INTO outbox_chunks (outbox_id, seq, data, cell, cell_bytes) VALUES (?1, ?2, X'', "
+      "?3, ?4)");
+  if (!insert) return insert.error();
+  return OutboxWriter(db, profile.pool(), std::move(insert.value()), db.last_insert_rowid(),
+                      added->slot, std::move(added->key));
 }
 
 Status OutboxWriter::flush() {
   if (buf_.empty()) return Status::Ok();
-  auto st = db_->prepare(
-      "INSERT INTO outbox_chunks (outbox_id, seq, data, cell, cell_bytes) VALUES (?1, ?2, X'', "
-      "?3, ?4)");
-  if (!st) return st.error();
   const int64_t seq = seq_++;
   const Bytes sealed = seal_blob(key_, chunk_ad(id_, seq), buf_);
   auto cell = pool_->put(sealed);
   if (!cell) return cell.error();
-  st->bind(1, id_).bind(2, seq).bind(3, static_cast<int64_t>(*cell));
-  st->bind(4, static_cast<int64_t>(sealed.size()));
-  SATCHEL_TRY(st->run());
+  insert_.reset();
+  insert_.bind(1, id_).bind(2, seq).bind(3, static_cast<int64_t>(*cell));
+  insert_.bind(4, static_cast<int64_t>(sealed.size()));
+  SATCHEL_TRY(insert_.run());
   buf_.clear();
   return Status::Ok();
 }

@@ -39,11 +39,18 @@ class OutboxWriter final : public ByteSink {
   uint32_t key_slot() const { return key_slot_; }
 
  private:
-  OutboxWriter(Database& db, ChunkPool& pool, int64_t id, uint32_t key_slot, SecretBytes key)
-      : db_(&db), pool_(&pool), id_(id), key_slot_(key_slot), key_(std::move(key)) {}
+  OutboxWriter(Database& db, ChunkPool& pool, Statement insert, int64_t id, uint32_t key_slot,
+               SecretBytes key)
+      : db_(&db),
+        pool_(&pool),
+        insert_(std::move(insert)),
+        id_(id),
+        key_slot_(key_slot),
+        key_(std::move(key)) {}
   Status flush();
   Database* db_;
   ChunkPool* pool_;
+  Statement insert_;  // one chunk row, prepared once: a bundle of 1 GiB has 16,384 of them
   int64_t id_;
   uint32_t key_slot_;
   SecretBytes key_;
