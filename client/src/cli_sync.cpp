@@ -140,15 +140,13 @@ int enroll(int code_fd, size_t relay_index, bool again) {
   const std::string_view token(reinterpret_cast<const char*>(enrolled->token.data()),
                                enrolled->token.size());
   // The token, its id and the relay that issued it are written together or not at all.
-  Status s = profile->db().begin();
+  auto tx = client::Transaction::begin(profile->db());
+  Status s = tx ? Status::Ok() : Status(tx.error());
   if (s) s = profile->set_setting(kTokenSetting, token);
   if (s) s = profile->set_setting(kTokenIdSetting, enrolled->token_id);
   if (s) s = profile->set_setting(kRelayUrlSetting, link->relay.url);
-  if (s) s = profile->db().commit();
-  if (!s) {
-    profile->db().rollback();
-    return fail(s.error());
-  }
+  if (s) s = tx->commit();
+  if (!s) return fail(s.error());
   std::cout << "enrolled with " << link->relay.url << " (token id " << enrolled->token_id << ")\n";
   return kExitOk;
 }

@@ -89,8 +89,8 @@ Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& rec
                           std::to_string(kMaxBundleBytes >> 20) +
                           " MiB: move some attachments to another record");
 
-  Transaction tx(profile.db());
-  SATCHEL_TRY(tx.begin());
+  auto tx = Transaction::begin(profile.db());
+  if (!tx) return tx.error();
   auto seq = profile.take_sequence();
   if (!seq) return seq.error();
   SealRequest req;
@@ -125,7 +125,7 @@ Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& rec
     else
       s = deleted.error();
   }
-  if (s) s = tx.commit();
+  if (s) s = tx->commit();
   if (!s) {
     (void)profile.keyring().destroy(writer->key_slot());
     return s.error();

@@ -200,15 +200,15 @@ Status convert_outbox(Database& db, Keyring& keyring, ChunkPool& pool, size_t& c
 
 Result<size_t> seal_legacy_rows(Database& db, Keyring& keyring, ChunkPool& pool) {
   size_t converted = 0;
-  Transaction tx(db);
-  SATCHEL_TRY(tx.begin());
+  auto tx = Transaction::begin(db);
+  if (!tx) return tx.error();
   SATCHEL_TRY(convert_drafts(db, keyring, pool, converted));
   SATCHEL_TRY(convert_outbox(db, keyring, pool, converted));
   if (converted == 0) return converted;  // rolled back: nothing was written
   // Keys and chunks are on the disk before the rows that name them are committed; a crash
   // before the commit leaves keys and cells no row names, which the next open reclaims.
   SATCHEL_TRY(pool.sync());
-  SATCHEL_TRY(tx.commit());
+  SATCHEL_TRY(tx->commit());
   return converted;
 }
 

@@ -186,8 +186,8 @@ Result<ProfileInfo> Profile::create(const std::string& home, const SecretBytes& 
             std::move(ring.value()), std::move(db.value()), std::move(pool.value()));
   DeviceSecretKey device = DeviceSecretKey::generate();
   SecretBytes dev_text = device.to_text();
-  Transaction tx(p.db_);
-  SATCHEL_TRY(tx.begin());
+  auto tx = Transaction::begin(p.db_);
+  if (!tx) return tx.error();
   {
     auto st = p.db_.prepare("INSERT INTO settings (name, value) VALUES ('device_secret_key', ?1)");
     if (!st) return st.error();
@@ -197,7 +197,7 @@ Result<ProfileInfo> Profile::create(const std::string& home, const SecretBytes& 
   // The counter starts at a random 32-bit offset so sequence numbers do not reveal how many
   // bundles this device has sent.
   SATCHEL_TRY(p.set_setting("next_sequence", std::to_string(randombytes_random())));
-  SATCHEL_TRY(tx.commit());
+  SATCHEL_TRY(tx->commit());
   return ProfileInfo{params, device.public_key()};
 }
 

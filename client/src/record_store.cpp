@@ -154,8 +154,8 @@ Result<std::string> RecordStore::attach(const std::string& record_id, ByteSource
   auto key = record_key(record_id);
   if (!key) return key.error();
   const std::string att = random_hex(8);
-  Transaction tx(db_);
-  SATCHEL_TRY(tx.begin());
+  auto tx = Transaction::begin(db_);
+  if (!tx) return tx.error();
   nlohmann::json meta = {{"question", question}, {"name", name}, {"media_type", media_type}};
   Bytes meta_plain = json_bytes(meta);
   auto ins = db_.prepare(
@@ -217,7 +217,7 @@ Result<std::string> RecordStore::attach(const std::string& record_id, ByteSource
   SATCHEL_TRY(touch->run());
   // The chunks reach the disk before the rows that name them are committed.
   SATCHEL_TRY(pool_.sync());
-  SATCHEL_TRY(tx.commit());
+  SATCHEL_TRY(tx->commit());
   return att;
 }
 

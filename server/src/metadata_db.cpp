@@ -2,20 +2,9 @@
 // relay keeps", describes each table).
 #include "metadata_db.h"
 
-#include "satchel/relay/file_ops.h"
-
 namespace satchel::relay {
 
 namespace {
-
-Error db_error(sqlite3* db, const std::string& what) {
-  const int rc = db ? sqlite3_errcode(db) : SQLITE_NOMEM;
-  std::string message = what + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
-  if (rc == SQLITE_FULL) message = std::string(kDiskFullPrefix) + message;
-  Error e = make_error(Errc::kIoError, std::move(message));
-  if (rc == SQLITE_CONSTRAINT) e.code = Errc::kAlreadyExists;
-  return e;
-}
 
 // Days and sizes only: no column holds a precise time, an address or a token.
 constexpr const char* kSchema = R"sql(
@@ -108,121 +97,12 @@ COMMIT;
 
 }  // namespace
 
-Statement& Statement::operator=(Statement&& o) noexcept {
-  if (this != &o) {
-    release();
-    s_ = std::exchange(o.s_, nullptr);
-    cache_ = std::exchange(o.cache_, nullptr);
-  }
-  return *this;
-}
-
-Statement::~Statement() {
-  release();
-}
-
-void Statement::release() {
-  if (!s_) return;
-  if (cache_)
-    cache_->give_back(s_);
-  else
-    sqlite3_finalize(s_);
-  s_ = nullptr;
-}
-
-StatementCache::~StatementCache() {
-  for (auto& [sql, e] : by_sql_) sqlite3_finalize(e.stmt);
-}
-
-sqlite3_stmt* StatementCache::take(const std::string& sql) {
-  auto it = by_sql_.find(sql);
-  if (it == by_sql_.end() || it->second.in_use) return nullptr;
-  it->second.in_use = true;
-  return it->second.stmt;
-}
-
-void StatementCache::add(const std::string& sql, sqlite3_stmt* s) {
-  by_sql_.emplace(sql, Entry{s, true});
-  sql_of_.emplace(s, sql);
-}
-
-void StatementCache::give_back(sqlite3_stmt* s) {
-  // Reset ends the statement's read of the database (a stepped statement holds its snapshot).
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
-  by_sql_.at(sql_of_.at(s)).in_use = false;
-}
-
-Statement& Statement::bind(int i, int64_t v) {
-  sqlite3_bind_int64(s_, i, v);
-  return *this;
-}
-
-Statement& Statement::bind(int i, std::string_view text) {
-  sqlite3_bind_text(s_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-  return *this;
-}
-
-Statement& Statement::bind_blob(int i, ByteView blob) {
-  static const uint8_t kEmpty = 0;  // a zero-length blob must stay a blob, not NULL
-  sqlite3_bind_blob(s_, i, blob.empty() ? &kEmpty : blob.data(), static_cast<int>(blob.size()),
-                    SQLITE_TRANSIENT);
-  return *this;
-}
-
-Result<bool> Statement::step() {
-  const int rc = sqlite3_step(s_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  return db_error(sqlite3_db_handle(s_), "database error");
-}
-
-Status Statement::run() {
-  auto r = step();
-  if (!r) return r.error();
-  return Status::Ok();
-}
-
-std::string Statement::text(int col) const {
-  const unsigned char* t = sqlite3_column_text(s_, col);
-  const int n = sqlite3_column_bytes(s_, col);
-  return t ? std::string(reinterpret_cast<const char*>(t), static_cast<size_t>(n)) : std::string();
-}
-
-ByteView Statement::blob(int col) const {
-  const void* b = sqlite3_column_blob(s_, col);
-  const int n = sqlite3_column_bytes(s_, col);
-  return b ? ByteView(static_cast<const uint8_t*>(b), static_cast<size_t>(n)) : ByteView();
-}
-
-void Statement::reset() {
-  sqlite3_reset(s_);
-  sqlite3_clear_bindings(s_);
-}
-
-MetadataDb& MetadataDb::operator=(MetadataDb&& o) noexcept {
-  if (this != &o) {
-    cache_.reset();
-    if (db_) sqlite3_close_v2(db_);
-    db_ = std::exchange(o.db_, nullptr);
-    cache_ = std::move(o.cache_);
-  }
-  return *this;
-}
-
-MetadataDb::~MetadataDb() {
-  cache_.reset();
-  if (db_) sqlite3_close_v2(db_);
-}
-
 Result<MetadataDb> MetadataDb::open(const std::string& path) {
-  sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  MetadataDb db(raw);
-  if (rc != SQLITE_OK) return db_error(raw, "cannot open metadata database " + path);
-  sqlite3_busy_timeout(raw, 10000);
+  auto c = sqlite::Connection::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                    "metadata database");
+  if (!c) return c.error();
+  MetadataDb db(std::move(*c));
+  sqlite3_busy_timeout(db.handle(), 10000);
   SATCHEL_TRY(db.exec("PRAGMA temp_store = MEMORY"));
   SATCHEL_TRY(db.exec("PRAGMA secure_delete = ON"));
   SATCHEL_TRY(db.exec("PRAGMA journal_mode = WAL"));
@@ -236,58 +116,18 @@ Result<MetadataDb> MetadataDb::open(const std::string& path) {
   return db;
 }
 
-Status MetadataDb::exec(const char* sql) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    sqlite3_free(msg);
-    return db_error(db_, "database error");
-  }
-  return Status::Ok();
-}
-
-Result<Statement> MetadataDb::prepare(const char* sql) {
-  const std::string text(sql);
-  if (sqlite3_stmt* cached = cache_->take(text)) return Statement(cached, cache_.get());
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
-    return db_error(db_, "cannot prepare statement");
-  // The first statement for this text is kept; a second one, prepared while the first is in
-  // use, is the caller's alone.
-  if (!cache_->contains(text)) {
-    cache_->add(text, s);
-    return Statement(s, cache_.get());
-  }
-  return Statement(s);
-}
-
 Status MetadataDb::checkpoint_truncate() {
   int log = 0, done = 0;
-  if (sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done) != SQLITE_OK)
-    return db_error(db_, "checkpoint failed");
+  if (sqlite3_wal_checkpoint_v2(handle(), "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done) != SQLITE_OK)
+    return sqlite::sqlite_error(handle(), "checkpoint failed");
   return Status::Ok();
 }
 
 Status MetadataDb::checkpoint_passive() {
-  if (sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) !=
+  if (sqlite3_wal_checkpoint_v2(handle(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) !=
       SQLITE_OK)
-    return db_error(db_, "checkpoint failed");
+    return sqlite::sqlite_error(handle(), "checkpoint failed");
   return Status::Ok();
-}
-
-Result<Transaction> Transaction::begin(MetadataDb& db) {
-  SATCHEL_TRY(db.exec("BEGIN IMMEDIATE"));
-  return Transaction(&db);
-}
-
-Transaction::~Transaction() {
-  if (db_) (void)db_->exec("ROLLBACK");
-}
-
-Status Transaction::commit() {
-  MetadataDb* db = std::exchange(db_, nullptr);
-  Status s = db->exec("COMMIT");
-  if (!s) (void)db->exec("ROLLBACK");
-  return s;
 }
 
 }  // namespace satchel::relay
