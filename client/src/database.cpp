@@ -12,78 +12,6 @@
 
 namespace satchel::client {
 
-namespace {
-Error db_error(sqlite3* db, const std::string& what) {
-  return make_error(Errc::kIoError, what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
-}
-}  // namespace
-
-Statement& Statement::operator=(Statement&& o) noexcept {
-  if (this != &o) {
-    if (s_) sqlite3_finalize(s_);
-    s_ = std::exchange(o.s_, nullptr);
-  }
-  return *this;
-}
-
-Statement::~Statement() {
-  if (s_) sqlite3_finalize(s_);
-}
-
-Statement& Statement::bind(int i, int64_t v) {
-  sqlite3_bind_int64(s_, i, v);
-  return *this;
-}
-Statement& Statement::bind(int i, std::string_view text) {
-  sqlite3_bind_text(s_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-  return *this;
-}
-Statement& Statement::bind_blob(int i, ByteView blob) {
-  // A zero-length blob must still be a blob, not NULL.
-  static const uint8_t kEmpty = 0;
-  sqlite3_bind_blob(s_, i, blob.empty() ? &kEmpty : blob.data(), static_cast<int>(blob.size()),
-                    SQLITE_TRANSIENT);
-  return *this;
-}
-Statement& Statement::bind_null(int i) {
-  sqlite3_bind_null(s_, i);
-  return *this;
-}
-
-Result<bool> Statement::step() {
-  int rc = sqlite3_step(s_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  sqlite3* db = sqlite3_db_handle(s_);
-  Error e = db_error(db, "database error");
-  if (rc == SQLITE_FULL) e.message = "disk full: " + e.message;
-  if (rc == SQLITE_CONSTRAINT) e.code = Errc::kAlreadyExists;
-  return e;
-}
-
-Status Statement::run() {
-  auto r = step();
-  if (!r) return r.error();
-  return Status::Ok();
-}
-
-std::string Statement::text(int col) const {
-  const unsigned char* t = sqlite3_column_text(s_, col);
-  int n = sqlite3_column_bytes(s_, col);
-  return t ? std::string(reinterpret_cast<const char*>(t), static_cast<size_t>(n)) : std::string();
-}
-
-ByteView Statement::blob(int col) const {
-  const void* b = sqlite3_column_blob(s_, col);
-  int n = sqlite3_column_bytes(s_, col);
-  return b ? ByteView(static_cast<const uint8_t*>(b), static_cast<size_t>(n)) : ByteView();
-}
-
-void Statement::reset() {
-  sqlite3_reset(s_);
-  sqlite3_clear_bindings(s_);
-}
-
 SecretBytes sqlcipher_raw_key(const SecretBytes& key) {
   SecretBytes s(4 + key.size() * 2);  // x' hex ' NUL: exactly 67 characters for 32 bytes
   s.data()[0] = 'x';
@@ -92,23 +20,6 @@ SecretBytes sqlcipher_raw_key(const SecretBytes& key) {
   s.data()[2 + key.size() * 2] = '\'';
   s.data()[3 + key.size() * 2] = '\0';
   return s;
-}
-
-Database& Database::operator=(Database&& o) noexcept {
-  if (this != &o) {
-    if (db_) sqlite3_close_v2(db_);
-    db_ = std::exchange(o.db_, nullptr);
-  }
-  return *this;
-}
-
-Database::~Database() {
-  close();
-}
-
-void Database::close() {
-  if (db_) sqlite3_close_v2(db_);
-  db_ = nullptr;
 }
 
 Result<Database> Database::open(const std::string& path, const SecretBytes& key, bool create) {
@@ -120,14 +31,13 @@ Result<Database> Database::open(const std::string& path, const SecretBytes& key,
       return make_error(Errc::kIoError, "cannot create " + path + ": " + std::strerror(errno));
     ::close(fd);
   }
-  sqlite3* raw = nullptr;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
-  Database db(raw);
-  if (rc != SQLITE_OK) return db_error(raw, "cannot open database " + path);
+  auto c = sqlite::Connection::open(path, SQLITE_OPEN_READWRITE, "database");
+  if (!c) return c.error();
+  Database db(std::move(*c));
+  sqlite3* raw = db.handle();
   SecretBytes k = sqlcipher_raw_key(key);
   if (sqlite3_key_v2(raw, "main", k.data(), static_cast<int>(k.size() - 1)) != SQLITE_OK)
-    return db_error(raw, "cannot key database");
+    return sqlite::sqlite_error(raw, "cannot key database");
   // Order matters: the log level only sticks after keying (a wrong key would otherwise print
   // "hmac check failed" on stderr).
   SATCHEL_TRY(db.exec("PRAGMA cipher_log_level = NONE"));
@@ -156,25 +66,6 @@ Result<Database> Database::open(const std::string& path, const SecretBytes& key,
   return db;
 }
 
-Status Database::exec(const char* sql) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    std::string m = msg ? msg : "unknown error";
-    sqlite3_free(msg);
-    Error e = make_error(Errc::kIoError, "database error: " + m);
-    if (sqlite3_errcode(db_) == SQLITE_FULL) e.message = "disk full: " + m;
-    return e;
-  }
-  return Status::Ok();
-}
-
-Result<Statement> Database::prepare(const char* sql) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK)
-    return db_error(db_, "cannot prepare statement");
-  return Statement(s);
-}
-
 Status Database::export_to(const std::string& path, const SecretBytes& new_key) {
   // ATTACH cannot create files on a connection opened without SQLITE_OPEN_CREATE: create an empty
   // one (private, and refusing to reuse a leftover).
@@ -188,9 +79,9 @@ Status Database::export_to(const std::string& path, const SecretBytes& new_key) 
   if (!st) return st.error();
   st->bind(1, path);
   std::string_view key_text(reinterpret_cast<const char*>(k.data()), k.size() - 1);
-  st->bind(2, key_text);  // SQLITE_TRANSIENT copy lives in SQLite's memory until the statement ends
+  st->bind(2, key_text);  // SQLITE_TRANSIENT copy, freed (and wiped) when the statement is released
   SATCHEL_TRY(st->run());
-  *st = Statement();
+  st->release();
   Status s = exec("SELECT sqlcipher_export('rekeyed')");
   if (s) {
     char sql[64];
@@ -215,13 +106,13 @@ Status Database::migrate() {
     return make_error(Errc::kIoError, "profile was written by a newer Satchel (schema " +
                                           std::to_string(current) + "); upgrade Satchel");
   for (size_t v = static_cast<size_t>(current); v < kMigrationCount; v++) {
-    Transaction tx(*this);
-    SATCHEL_TRY(tx.begin());
+    auto tx = Transaction::begin(*this);
+    if (!tx) return tx.error();
     SATCHEL_TRY(exec(kMigrations[v].sql));
     char sql[64];
     std::snprintf(sql, sizeof sql, "PRAGMA user_version = %zu", v + 1);
     SATCHEL_TRY(exec(sql));
-    SATCHEL_TRY(tx.commit());
+    SATCHEL_TRY(tx->commit());
   }
   return Status::Ok();
 }

@@ -55,19 +55,25 @@ Result<Statement> Connection::prepare(const char* sql) {
   return Statement(s);
 }
 
+Status Connection::run(const char* sql) {
+  auto st = prepare(sql);
+  if (!st) return st.error();
+  return st->run();
+}
+
 Result<Transaction> Transaction::begin(Connection& db) {
-  SATCHEL_TRY(db.exec("BEGIN IMMEDIATE"));
+  SATCHEL_TRY(db.run("BEGIN IMMEDIATE"));
   return Transaction(&db);
 }
 
 Transaction::~Transaction() {
-  if (db_ && db_->in_transaction()) (void)db_->exec("ROLLBACK");
+  if (db_ && db_->in_transaction()) (void)db_->run("ROLLBACK");
 }
 
 Status Transaction::commit() {
   Connection* db = std::exchange(db_, nullptr);
-  Status s = db->exec("COMMIT");
-  if (!s && db->in_transaction()) (void)db->exec("ROLLBACK");
+  Status s = db->run("COMMIT");
+  if (!s && db->in_transaction()) (void)db->run("ROLLBACK");
   return s;
 }
 

@@ -36,6 +36,8 @@ class Connection {
   // A statement for `sql`, prepared once per connection and reused (StatementCache). Only for
   // SQL text of which there are few: never text built from data.
   Result<Statement> prepare(const char* sql);
+  // Runs one statement through the cache (prepare + run): for statements run often.
+  Status run(const char* sql);
   // Whether a transaction is open (SQLite rolls one back by itself after some I/O errors).
   bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
   // Rows changed by the last INSERT, UPDATE or DELETE.
