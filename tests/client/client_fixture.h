@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <string>
 
-#include "generation_file.h"  // client/src: the keyslot file
+#include "profile/generation_file.h"  // client/src: the keyslot file
 #include "satchel/client/profile.h"
 #include "satchel/client/trust_store.h"
 

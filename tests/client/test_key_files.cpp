@@ -9,7 +9,7 @@
 #include <fstream>
 
 #include "client_fixture.h"
-#include "generation_file.h"
+#include "profile/generation_file.h"
 
 using namespace satchel;
 using namespace satchel::client;

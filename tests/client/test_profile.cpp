@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "client_fixture.h"
-#include "generation_file.h"
+#include "profile/generation_file.h"
 #include "satchel/client/keyslots.h"
 #include "satchel/client/passphrase.h"
 

@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "questionnaire.h"
-#include "questionnaire_input.h"
-#include "questionnaire_navigation.h"
-#include "questionnaire_paths.h"
-#include "questionnaire_screen.h"
-#include "questionnaire_terminal.h"
+#include "questionnaire/questionnaire.h"
+#include "questionnaire/questionnaire_input.h"
+#include "questionnaire/questionnaire_navigation.h"
+#include "questionnaire/questionnaire_paths.h"
+#include "questionnaire/questionnaire_screen.h"
+#include "questionnaire/questionnaire_terminal.h"
 #include "satchel/form/relevance.h"
 #include "satchel/form/steps.h"
 #include "satchel/form/validate.h"

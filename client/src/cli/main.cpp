@@ -3,7 +3,7 @@
 
 #include <iostream>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "satchel/crypto/secret.h"
 
 int main(int argc, char** argv) {

@@ -8,7 +8,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "cli.h"
+#include "cli/cli.h"
 
 namespace satchel::cli {
 

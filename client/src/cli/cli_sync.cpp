@@ -12,8 +12,8 @@
 #include <optional>
 #include <thread>
 
-#include "cli.h"
-#include "cli_session.h"
+#include "cli/cli.h"
+#include "cli/cli_session.h"
 #include "satchel/client/outbox.h"
 #include "satchel/client/passphrase.h"
 #include "satchel/client/relay_client.h"

@@ -6,8 +6,8 @@
 #include <ctime>
 #include <iostream>
 
-#include "cli.h"
-#include "cli_session.h"
+#include "cli/cli.h"
+#include "cli/cli_session.h"
 #include "satchel/client/passphrase.h"
 #include "satchel/client/trust_store.h"
 

@@ -5,7 +5,7 @@
 
 #include <sodium.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "satchel/crypto/bundle.h"
 
 namespace satchel::cli {

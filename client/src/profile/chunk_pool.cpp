@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "disk_file.h"
+#include "profile/disk_file.h"
 
 namespace satchel::client {
 

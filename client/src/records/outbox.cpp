@@ -1,6 +1,6 @@
 #include "satchel/client/outbox.h"
 
-#include "little_endian.h"
+#include "profile/little_endian.h"
 
 #include <sodium.h>
 

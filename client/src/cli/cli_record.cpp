@@ -7,9 +7,9 @@
 #include <iostream>
 #include <optional>
 
-#include "cli.h"
-#include "cli_session.h"
-#include "questionnaire.h"
+#include "cli/cli.h"
+#include "cli/cli_session.h"
+#include "questionnaire/questionnaire.h"
 #include "satchel/client/finalize.h"
 #include "satchel/client/outbox.h"
 #include "satchel/client/record_store.h"

@@ -1,5 +1,5 @@
 // Typed text to answers and answers back to text, per question type.
-#include "questionnaire_input.h"
+#include "questionnaire/questionnaire_input.h"
 
 #include <charconv>
 #include <cmath>

@@ -5,7 +5,7 @@
 // Version 1 (96-byte slots, ct[48] of the db key alone, keyed with the wipe key) is only read.
 #include "satchel/client/keyslots.h"
 
-#include "little_endian.h"
+#include "profile/little_endian.h"
 
 #include <sodium.h>
 

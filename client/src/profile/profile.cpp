@@ -12,10 +12,10 @@
 #include <filesystem>
 #include <set>
 
-#include "disk_file.h"
-#include "generation_file.h"
-#include "legacy_rows.h"
-#include "little_endian.h"
+#include "profile/disk_file.h"
+#include "profile/generation_file.h"
+#include "profile/legacy_rows.h"
+#include "profile/little_endian.h"
 
 namespace satchel::client {
 namespace fs = std::filesystem;

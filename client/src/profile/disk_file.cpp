@@ -1,4 +1,4 @@
-#include "disk_file.h"
+#include "profile/disk_file.h"
 
 #include <fcntl.h>
 #include <sodium.h>

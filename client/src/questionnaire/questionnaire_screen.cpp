@@ -1,9 +1,9 @@
 // Screen text for the questionnaire. Right-to-left labels are written as they are: the terminal
 // does the bidirectional layout.
-#include "questionnaire_screen.h"
+#include "questionnaire/questionnaire_screen.h"
 
-#include "questionnaire_input.h"
-#include "questionnaire_paths.h"
+#include "questionnaire/questionnaire_input.h"
+#include "questionnaire/questionnaire_paths.h"
 #include "satchel/form/relevance.h"
 
 namespace satchel::cli {

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string_view>
 
-#include "disk_file.h"
+#include "profile/disk_file.h"
 
 namespace satchel::client {
 namespace {

@@ -2,7 +2,7 @@
 // public key and its fingerprint.
 #include <iostream>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "satchel/crypto/keys.h"
 
 namespace satchel::cli {

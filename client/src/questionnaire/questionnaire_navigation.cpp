@@ -1,9 +1,9 @@
 // Moves over the step list. The only thing list_steps does not give directly is the gate: a
 // repeat's entries are followed by "add another entry?", shown when the walk leaves the repeat's
 // last entry (not when it moves from one entry to the next).
-#include "questionnaire_navigation.h"
+#include "questionnaire/questionnaire_navigation.h"
 
-#include "questionnaire_paths.h"
+#include "questionnaire/questionnaire_paths.h"
 
 namespace satchel::cli {
 namespace {

@@ -1,7 +1,7 @@
 // Answer paths: the small walk over the answers document that reading and writing one answer
 // needs. Paths come from list_steps and validate_answers, so they are well formed; what may be
 // missing is an answer or an instance, which every function here tolerates.
-#include "questionnaire_paths.h"
+#include "questionnaire/questionnaire_paths.h"
 
 #include <charconv>
 #include <optional>

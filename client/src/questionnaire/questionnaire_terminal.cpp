@@ -1,6 +1,6 @@
 // TerminalSession: raw-ish /dev/tty input with our own echo, the alternate screen, and signals
 // that end the session cleanly instead of killing the process with the terminal left in raw mode.
-#include "questionnaire_terminal.h"
+#include "questionnaire/questionnaire_terminal.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "satchel/crypto/trust_documents.h"
 
 namespace satchel::cli {

@@ -2,8 +2,8 @@
 #include <fstream>
 #include <iostream>
 
-#include "cli.h"
-#include "cli_session.h"
+#include "cli/cli.h"
+#include "cli/cli_session.h"
 #include "satchel/client/passphrase.h"
 #include "satchel/client/profile.h"
 

@@ -1,6 +1,6 @@
-#include "generation_file.h"
+#include "profile/generation_file.h"
 
-#include "little_endian.h"
+#include "profile/little_endian.h"
 
 #include <sodium.h>
 

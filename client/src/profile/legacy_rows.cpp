@@ -1,6 +1,6 @@
-#include "legacy_rows.h"
+#include "profile/legacy_rows.h"
 
-#include "little_endian.h"
+#include "profile/little_endian.h"
 
 #include <sodium.h>
 

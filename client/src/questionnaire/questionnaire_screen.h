@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "questionnaire_navigation.h"
+#include "questionnaire/questionnaire_navigation.h"
 #include "satchel/form/form.h"
 #include "satchel/form/steps.h"
 #include "satchel/form/validate.h"

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "disk_file.h"
+#include "profile/disk_file.h"
 #include "satchel/crypto/secret.h"
 
 namespace satchel::client {

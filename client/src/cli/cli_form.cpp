@@ -1,8 +1,8 @@
 // `satchel form add|list|show`: organisation-signed forms on the device.
 #include <iostream>
 
-#include "cli.h"
-#include "cli_session.h"
+#include "cli/cli.h"
+#include "cli/cli_session.h"
 #include "satchel/client/trust_store.h"
 
 namespace satchel::cli {

@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
-#include "questionnaire.h"
-#include "questionnaire_input.h"
-#include "questionnaire_terminal.h"
+#include "questionnaire/questionnaire.h"
+#include "questionnaire/questionnaire_input.h"
+#include "questionnaire/questionnaire_terminal.h"
 
 namespace satchel::cli {
 namespace {
