@@ -23,17 +23,22 @@ void add_profile_options(CLI::App& app) {
                  "read passphrases from this descriptor, one per line (or SATCHEL_PASSPHRASE_FD)");
 }
 
-std::string profile_home() {
+std::string profile_home(client::ProfileKind kind) {
   const auto& o = profile_options();
-  return o.home.empty() ? client::default_profile_home() : o.home;
+  if (!o.home.empty()) return o.home;
+  return kind == client::ProfileKind::kCoordinator ? client::default_coordinator_home()
+                                                   : client::default_profile_home();
 }
 
-Result<client::Profile> open_profile() {
+Result<client::Profile> open_profile(client::ProfileKind kind) {
   auto src = client::PassphraseSource::resolve(profile_options().passphrase_fd);
   if (!src) return src.error();
   auto pass = client::read_passphrase(*src, "Passphrase: ");
   if (!pass) return pass.error();
-  return client::Profile::open(profile_home(), *pass);
+  auto profile = client::Profile::open(profile_home(kind), *pass);
+  if (!profile) return profile.error();
+  SATCHEL_TRY(profile->require_kind(kind));
+  return profile;
 }
 
 std::optional<std::string> swap_warning() {
@@ -103,8 +108,8 @@ int init(const InitArgs& a) {
   if (!info) return fail(info.error());
   std::cout << "profile created in " << profile_home() << "\nArgon2id: " << params.passes
             << " passes, " << params.memory_kib / 1024
-            << " MiB, 1 lane\ndevice key: " << info->device.to_text()
-            << "\ndevice fingerprint: " << info->device.fingerprint() << "\n";
+            << " MiB, 1 lane\ndevice key: " << info->device->to_text()
+            << "\ndevice fingerprint: " << info->device->fingerprint() << "\n";
   return kExitOk;
 }
 

@@ -8,10 +8,11 @@
 
 namespace satchel::cli {
 
-// The profile directory chosen by --home, SATCHEL_HOME or the default.
-std::string profile_home();
-// Asks for the passphrase (terminal or descriptor) and unlocks the profile.
-Result<client::Profile> open_profile();
+// The profile directory chosen by --home, SATCHEL_HOME or the default for that kind.
+std::string profile_home(client::ProfileKind kind = client::ProfileKind::kField);
+// Asks for the passphrase (terminal or descriptor) and unlocks the profile, which must be of
+// kind `kind` (a clear refusal otherwise).
+Result<client::Profile> open_profile(client::ProfileKind kind = client::ProfileKind::kField);
 // A warning when swap is on and does not look encrypted; nullopt otherwise.
 std::optional<std::string> swap_warning();
 

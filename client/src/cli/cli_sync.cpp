@@ -232,6 +232,7 @@ int sync(const SyncArgs& args) {
   if (!pass) return fail(pass.error());
   auto opened = client::Profile::open(profile_home(), *pass);
   if (!opened) return fail(opened.error());
+  if (Status k = opened->require_kind(client::ProfileKind::kField); !k) return fail(k.error());
   install_stop_handlers();
   if (!args.watch) {
     bool fatal = false;

@@ -43,6 +43,17 @@ std::string default_profile_home() {
   return std::string(home ? home : ".") + "/.local/share/fieldnotes";
 }
 
+std::string default_coordinator_home() {
+  if (const char* h = std::getenv("SATCHEL_HOME"); h && *h) return h;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return std::string(x) + "/notebook";
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.local/share/notebook";
+}
+
+const char* profile_kind_name(ProfileKind kind) {
+  return kind == ProfileKind::kCoordinator ? "coordinator" : "field";
+}
+
 Status shred_file(const std::string& path) {
   auto file = DiskFile::open(path);
   if (!file) return file.error().code == Errc::kNotFound ? Status::Ok() : Status(file.error());
@@ -123,7 +134,8 @@ Result<ProfileKeys> upgrade_v1(const std::string& home, const SecretBytes& passp
 Result<std::vector<uint64_t>> used_cells(Database& db) {
   auto st = db.prepare(
       "SELECT cell FROM attachment_chunks WHERE cell IS NOT NULL UNION ALL "
-      "SELECT cell FROM outbox_chunks WHERE cell IS NOT NULL");
+      "SELECT cell FROM outbox_chunks WHERE cell IS NOT NULL UNION ALL "
+      "SELECT cell FROM coord_body_chunks");
   if (!st) return st.error();
   std::vector<uint64_t> cells;
   for (;;) {
@@ -152,7 +164,7 @@ Profile& Profile::operator=(Profile&&) noexcept = default;
 Profile::~Profile() = default;
 
 Result<ProfileInfo> Profile::create(const std::string& home, const SecretBytes& passphrase,
-                                    Argon2Params params) {
+                                    Argon2Params params, ProfileContents contents) {
   crypto_init();
   if (present(keyslots_path(home)) || present(database_path(home)))
     return make_error(Errc::kAlreadyExists, "a profile already exists in " + home);
@@ -184,21 +196,34 @@ Result<ProfileInfo> Profile::create(const std::string& home, const SecretBytes& 
   Profile p(home, std::make_unique<DirectoryLock>(std::move(lock.value())),
             std::make_unique<GenerationFile>(std::move(slots.value())), std::move(keys),
             std::move(ring.value()), std::move(db.value()), std::move(pool.value()));
-  DeviceSecretKey device = DeviceSecretKey::generate();
-  SecretBytes dev_text = device.to_text();
+  ProfileInfo info;
+  info.params = params;
+  info.kind = contents.kind;
   auto tx = Transaction::begin(p.db_);
   if (!tx) return tx.error();
-  {
-    auto st = p.db_.prepare("INSERT INTO settings (name, value) VALUES ('device_secret_key', ?1)");
+  auto put_secret = [&](const char* name, const SecretBytes& text) -> Status {
+    auto st = p.db_.prepare("INSERT INTO settings (name, value) VALUES (?1, ?2)");
     if (!st) return st.error();
-    st->bind_blob(1, dev_text.span());
-    SATCHEL_TRY(st->run());
+    st->bind(1, std::string_view(name)).bind_blob(2, text.span());
+    return st->run();
+  };
+  SATCHEL_TRY(p.set_setting("profile_kind", profile_kind_name(contents.kind)));
+  if (contents.kind == ProfileKind::kField) {
+    DeviceSecretKey device = DeviceSecretKey::generate();
+    SATCHEL_TRY(put_secret("device_secret_key", device.to_text()));
+    // The counter starts at a random 32-bit offset so sequence numbers do not reveal how many
+    // bundles this device has sent.
+    SATCHEL_TRY(p.set_setting("next_sequence", std::to_string(randombytes_random())));
+    info.device = device.public_key();
+  } else {
+    CoordinatorSecretKey key = contents.coordinator_key
+                                   ? std::move(*contents.coordinator_key)
+                                   : CoordinatorSecretKey::generate();
+    SATCHEL_TRY(put_secret("coordinator_secret_key", key.to_text()));
+    info.coordinator = key.public_key();
   }
-  // The counter starts at a random 32-bit offset so sequence numbers do not reveal how many
-  // bundles this device has sent.
-  SATCHEL_TRY(p.set_setting("next_sequence", std::to_string(randombytes_random())));
   SATCHEL_TRY(tx->commit());
-  return ProfileInfo{params, device.public_key()};
+  return info;
 }
 
 Result<Profile> Profile::open(const std::string& home, const SecretBytes& passphrase) {
@@ -305,6 +330,37 @@ Result<DeviceSecretKey> Profile::device_key() {
   if (!row) return row.error();
   if (!*row) return make_error(Errc::kIoError, "the profile has no device key (damaged profile)");
   return DeviceSecretKey::from_text(st->blob(0));
+}
+
+Result<CoordinatorSecretKey> Profile::coordinator_key() {
+  auto st = db_.prepare("SELECT value FROM settings WHERE name = 'coordinator_secret_key'");
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return make_error(Errc::kInvalidArgument, "this profile holds no coordinator key");
+  return CoordinatorSecretKey::from_text(st->blob(0));
+}
+
+Result<ProfileKind> Profile::kind() {
+  auto v = setting("profile_kind");
+  if (!v) return v.error();
+  if (!*v || **v == "field") return ProfileKind::kField;
+  if (**v == "coordinator") return ProfileKind::kCoordinator;
+  return make_error(Errc::kIoError, "unknown profile kind '" + **v + "' (damaged profile?)");
+}
+
+Status Profile::require_kind(ProfileKind expected) {
+  auto k = kind();
+  if (!k) return k.error();
+  if (*k == expected) return Status::Ok();
+  if (*k == ProfileKind::kCoordinator)
+    return make_error(Errc::kInvalidArgument,
+                      "the profile in " + home_ +
+                          " is a coordinator profile: use `satchel coord ...` commands with it");
+  return make_error(Errc::kInvalidArgument,
+                    "the profile in " + home_ +
+                        " is a field profile, not a coordinator profile (give --home, or create "
+                        "one with `satchel coord init`)");
 }
 
 Result<uint64_t> Profile::take_sequence() {

@@ -19,21 +19,39 @@ namespace satchel::client {
 class DirectoryLock;
 class GenerationFile;
 
+// What a profile is for, recorded inside its encrypted database (setting `profile_kind`; a
+// profile without it is a field profile). Commands of one kind refuse a profile of the other.
+enum class ProfileKind { kField, kCoordinator };
+const char* profile_kind_name(ProfileKind kind);
+
 // $SATCHEL_HOME, else $XDG_DATA_HOME/fieldnotes, else ~/.local/share/fieldnotes. The directory
 // name does not name the tool.
 std::string default_profile_home();
+// The coordinator profile's default: $SATCHEL_HOME, else $XDG_DATA_HOME/notebook, else
+// ~/.local/share/notebook (neutral too, and apart from a field profile on the same machine).
+std::string default_coordinator_home();
 
 struct ProfileInfo {
   Argon2Params params;
-  DevicePublicKey device;
+  ProfileKind kind = ProfileKind::kField;
+  std::optional<DevicePublicKey> device;            // field profiles
+  std::optional<CoordinatorPublicKey> coordinator;  // coordinator profiles
+};
+
+// What a new profile holds besides its keys.
+struct ProfileContents {
+  ProfileKind kind = ProfileKind::kField;
+  // Coordinator profiles: this key instead of a generated one (`coord init --import-key`).
+  std::optional<CoordinatorSecretKey> coordinator_key;
 };
 
 class Profile {
  public:
-  // Creates a new profile in `home` (which must not hold one): keyslots, keyring, database,
-  // a device key and a sequence counter starting at a random offset.
+  // Creates a new profile in `home` (which must not hold one): keyslots, keyring, database, and
+  // for a field profile a device key and a sequence counter starting at a random offset, for a
+  // coordinator profile its coordinator key (generated or given).
   static Result<ProfileInfo> create(const std::string& home, const SecretBytes& passphrase,
-                                    Argon2Params params);
+                                    Argon2Params params, ProfileContents contents = {});
   // Unlocks the profile; a wrong passphrase changes nothing on disk. Finishes what a crash
   // interrupted (a keyslot replace, a rekey, a v1 upgrade) and destroys keyring slots that no
   // row names.
@@ -55,6 +73,12 @@ class Profile {
   Result<std::optional<std::string>> setting(const std::string& name);
   Status set_setting(const std::string& name, std::string_view value);
   Result<DeviceSecretKey> device_key();
+  // The coordinator key of a coordinator profile.
+  Result<CoordinatorSecretKey> coordinator_key();
+  // The profile's kind (field when the database does not say).
+  Result<ProfileKind> kind();
+  // kInvalidArgument naming both kinds unless this profile is of kind `expected`.
+  Status require_kind(ProfileKind expected);
   // Returns the next bundle sequence number and advances the counter (inside the caller's
   // transaction if one is open).
   Result<uint64_t> take_sequence();

@@ -1,0 +1,50 @@
+// Importing bundles into a coordinator profile (schema/client-database.md, "Coordinator
+// store"): each bundle is opened with the coordinator's key (every rule of
+// schema/bundle-format.md), recorded for completeness, and imported, dropped as a duplicate,
+// discarded as cover, or kept in quarantine with its reason — all in one transaction, so that a
+// crash at any point leaves either nothing or the whole outcome, and a bundle seen again (under
+// any upload id or file name) is counted as a duplicate, never imported twice.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "satchel/client/profile.h"
+#include "satchel/crypto/bundle.h"
+#include "satchel/crypto/io.h"
+
+namespace satchel::coord {
+
+enum class ImportResult {
+  kImported,     // a record, now in coord_records
+  kDuplicate,    // a bundle id already seen: nothing changed
+  kCover,        // cover traffic: verified, sequence recorded, content discarded
+  kQuarantined,  // kept in coord_quarantine with `detail` as the reason
+};
+const char* import_result_name(ImportResult r);
+
+struct ImportOutcome {
+  ImportResult result = ImportResult::kImported;
+  std::string detail;  // the record id (imported) or the reason (quarantined)
+};
+
+// Days since 1970-01-01 UTC of a Unix time: the only time the store keeps about receipt.
+int64_t day_of(int64_t unix_seconds);
+
+class Importer {
+ public:
+  // Refuses a profile that is not a coordinator profile.
+  static Result<Importer> open(client::Profile& profile);
+  // Imports one bundle received on `received_day`. An error (not an outcome) only when the
+  // source cannot be read or the store cannot be written; nothing is then changed.
+  Result<ImportOutcome> import(RandomAccessSource& bundle, int64_t received_day);
+
+ private:
+  Importer(client::Profile& p, CoordinatorSecretKey key) : profile_(&p), key_(std::move(key)) {}
+  // Files a bundle that opened (its body stored as `body_id`), inside the open transaction.
+  Result<ImportOutcome> file_opened(const OpenedBundle& b, int64_t body_id, int64_t day);
+  client::Profile* profile_;
+  CoordinatorSecretKey key_;
+};
+
+}  // namespace satchel::coord

@@ -1,0 +1,49 @@
+// The coordinator's device registry and completeness report: every sender seen, which are
+// registered (after an in-person fingerprint check), the sequence numbers received from each
+// and the gaps between them (withheld or lost bundles), and the quarantine.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "satchel/client/profile.h"
+
+namespace satchel::coord {
+
+// A run of sequence numbers not received between two that were: first..last inclusive.
+struct SequenceGap {
+  uint64_t first = 0, last = 0;
+};
+
+struct DeviceReport {
+  DevicePublicKey key;
+  std::optional<std::string> label;  // nullopt: not registered (its records are UNVERIFIED)
+  int64_t first_day = 0, last_day = 0;
+  uint64_t bundles = 0;              // verified bundles received
+  uint64_t lowest = 0, highest = 0;  // sequence numbers
+  std::vector<SequenceGap> gaps;
+  std::optional<uint64_t> lost_after;
+};
+
+struct QuarantineEntry {
+  int64_t id = 0;
+  std::string reason;
+  std::optional<DevicePublicKey> sender;  // when the bundle opened
+  int64_t received_day = 0;
+};
+
+// Every device seen or registered, with its sequence gaps (a device's first bundle is the
+// lowest sequence known: sequences start at a random offset, so earlier losses are invisible).
+Result<std::vector<DeviceReport>> device_reports(client::Profile& profile);
+// Registers a device under a label (a new one, or one already seen: its records become
+// verified). kInvalidArgument for an empty label or one over 64 bytes.
+Status register_device(client::Profile& profile, const DevicePublicKey& key,
+                       const std::string& label, int64_t today);
+// Marks a device lost: its bundles with a sequence above `after_sequence` go to quarantine.
+Status mark_device_lost(client::Profile& profile, const DevicePublicKey& key,
+                        uint64_t after_sequence, int64_t today);
+Result<std::vector<QuarantineEntry>> quarantine_entries(client::Profile& profile);
+
+}  // namespace satchel::coord

@@ -1,0 +1,114 @@
+#include "satchel/coord/registry.h"
+
+#include <cstring>
+#include <map>
+
+namespace satchel::coord {
+
+namespace {
+
+Result<DevicePublicKey> device_of(ByteView b) {
+  if (b.size() != 32) return make_error(Errc::kIoError, "stored device key damaged");
+  DevicePublicKey k;
+  std::memcpy(k.x25519.data(), b.data(), 32);
+  return k;
+}
+
+}  // namespace
+
+Result<std::vector<DeviceReport>> device_reports(client::Profile& profile) {
+  auto& db = profile.db();
+  std::vector<DeviceReport> out;
+  std::map<Key32, size_t> index;
+  {
+    auto st = db.prepare(
+        "SELECT device_key, label, first_day, last_day, lost_after FROM coord_devices "
+        "ORDER BY label IS NULL, label, first_day");
+    if (!st) return st.error();
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      auto key = device_of(st->blob(0));
+      if (!key) return key.error();
+      DeviceReport r;
+      r.key = *key;
+      if (!st->is_null(1)) r.label = st->text(1);
+      r.first_day = st->int64(2);
+      r.last_day = st->int64(3);
+      if (!st->is_null(4)) r.lost_after = static_cast<uint64_t>(st->int64(4));
+      index[key->x25519] = out.size();
+      out.push_back(std::move(r));
+    }
+  }
+  auto st = db.prepare("SELECT device_key, sequence FROM coord_bundles ORDER BY device_key, sequence");
+  if (!st) return st.error();
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    auto key = device_of(st->blob(0));
+    if (!key) return key.error();
+    auto it = index.find(key->x25519);
+    if (it == index.end()) continue;  // cannot happen: a bundle's device is always recorded
+    DeviceReport& r = out[it->second];
+    const auto seq = static_cast<uint64_t>(st->int64(1));
+    if (r.bundles == 0) {
+      r.lowest = seq;
+    } else if (seq > r.highest + 1) {
+      r.gaps.push_back({r.highest + 1, seq - 1});
+    }
+    r.highest = seq;
+    r.bundles++;
+  }
+  return out;
+}
+
+Status register_device(client::Profile& profile, const DevicePublicKey& key,
+                       const std::string& label, int64_t today) {
+  if (label.empty() || label.size() > 64)
+    return make_error(Errc::kInvalidArgument, "a device label is 1 to 64 bytes");
+  auto st = profile.db().prepare(
+      "INSERT INTO coord_devices (device_key, label, first_day, last_day) VALUES (?1, ?2, ?3, ?3) "
+      "ON CONFLICT (device_key) DO UPDATE SET label = ?2");
+  if (!st) return st.error();
+  st->bind_blob(1, ByteView(key.x25519.data(), 32)).bind(2, label).bind(3, today);
+  return st->run();
+}
+
+Status mark_device_lost(client::Profile& profile, const DevicePublicKey& key,
+                        uint64_t after_sequence, int64_t today) {
+  auto st = profile.db().prepare(
+      "INSERT INTO coord_devices (device_key, label, first_day, last_day, lost_after) "
+      "VALUES (?1, NULL, ?2, ?2, ?3) ON CONFLICT (device_key) DO UPDATE SET lost_after = ?3");
+  if (!st) return st.error();
+  st->bind_blob(1, ByteView(key.x25519.data(), 32)).bind(2, today);
+  st->bind(3, static_cast<int64_t>(after_sequence));
+  return st->run();
+}
+
+Result<std::vector<QuarantineEntry>> quarantine_entries(client::Profile& profile) {
+  auto st = profile.db().prepare(
+      "SELECT quarantine_id, reason, device_key, received_day FROM coord_quarantine "
+      "ORDER BY quarantine_id");
+  if (!st) return st.error();
+  std::vector<QuarantineEntry> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    QuarantineEntry e;
+    e.id = st->int64(0);
+    e.reason = st->text(1);
+    if (!st->is_null(2)) {
+      auto key = device_of(st->blob(2));
+      if (!key) return key.error();
+      e.sender = *key;
+    }
+    e.received_day = st->int64(3);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace satchel::coord
