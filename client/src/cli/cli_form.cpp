@@ -3,15 +3,15 @@
 
 #include "cli/cli.h"
 #include "cli/cli_session.h"
+#include "cli/cli_trust.h"
 #include "satchel/client/trust_store.h"
 
 namespace satchel::cli {
-namespace {
 
-int form_add(const std::string& path) {
+int form_add(const std::string& path, client::ProfileKind kind) {
   auto text = read_text_file(path, 8 * 1024 * 1024);
   if (!text) return fail(text.error());
-  auto profile = open_profile();
+  auto profile = open_profile(kind);
   if (!profile) return fail(profile.error());
   client::TrustStore trust(*profile);
   auto f = trust.add_form(*text, path);
@@ -20,6 +20,8 @@ int form_add(const std::string& path) {
             << " added: " << f->text(f->title, f->default_language) << "\n";
   return kExitOk;
 }
+
+namespace {
 
 int form_list() {
   auto profile = open_profile();
@@ -71,7 +73,7 @@ void add_form_commands(CLI::App& app, Action& action) {
   auto file = std::make_shared<std::string>();
   auto* add = form->add_subcommand("add", "Verify and add a signed form (FORM.signed)");
   add->add_option("FILE", *file, "signed form file")->required();
-  add->callback([&action, file] { action = [file] { return form_add(*file); }; });
+  add->callback([&action, file] { action = [file] { return form_add(*file, client::ProfileKind::kField); }; });
   auto* list = form->add_subcommand("list", "List the forms on this device");
   list->callback([&action] { action = [] { return form_list(); }; });
   auto id = std::make_shared<std::string>();

@@ -59,11 +59,6 @@ std::optional<std::string> swap_warning() {
 
 namespace {
 
-struct InitArgs {
-  bool allow_weak = false;
-  uint32_t kdf_passes = 0, kdf_memory_mib = 0;
-};
-
 // A new passphrase: offered as generated words on a terminal, typed twice, judged by zxcvbn.
 Result<SecretBytes> new_passphrase(bool allow_weak) {
   auto src = client::PassphraseSource::resolve(profile_options().passphrase_fd);
@@ -92,7 +87,10 @@ Result<SecretBytes> new_passphrase(bool allow_weak) {
   return std::move(first.value());
 }
 
-int init(const InitArgs& a) {
+}  // namespace
+
+int init_profile(const InitArgs& a, client::ProfileContents contents) {
+  const client::ProfileKind kind = contents.kind;
   if (auto w = swap_warning()) std::cerr << *w << "\n";
   auto pass = new_passphrase(a.allow_weak);
   if (!pass) return fail(pass.error());
@@ -104,14 +102,21 @@ int init(const InitArgs& a) {
     std::cerr << "Calibrating Argon2id on this machine...\n";
     params = client::calibrate_argon2(0.5);
   }
-  auto info = client::Profile::create(profile_home(), *pass, params);
+  auto info = client::Profile::create(profile_home(kind), *pass, params, std::move(contents));
   if (!info) return fail(info.error());
-  std::cout << "profile created in " << profile_home() << "\nArgon2id: " << params.passes
-            << " passes, " << params.memory_kib / 1024
-            << " MiB, 1 lane\ndevice key: " << info->device->to_text()
-            << "\ndevice fingerprint: " << info->device->fingerprint() << "\n";
+  std::cout << client::profile_kind_name(kind) << " profile created in " << profile_home(kind)
+            << "\nArgon2id: " << params.passes << " passes, " << params.memory_kib / 1024
+            << " MiB, 1 lane\n";
+  if (info->device)
+    std::cout << "device key: " << info->device->to_text()
+              << "\ndevice fingerprint: " << info->device->fingerprint() << "\n";
+  if (info->coordinator)
+    std::cout << "coordinator key: " << info->coordinator->to_text()
+              << "\ncoordinator fingerprint: " << info->coordinator->fingerprint() << "\n";
   return kExitOk;
 }
+
+namespace {
 
 int change_passphrase(bool allow_weak) {
   auto profile = open_profile();
@@ -148,7 +153,7 @@ void add_profile_commands(CLI::App& app, Action& action) {
                        "Argon2id passes (default: calibrated; at least 2)");
   init_cmd->add_option("--kdf-memory", ia->kdf_memory_mib,
                        "Argon2id memory in MiB (default: calibrated; at least 64)");
-  init_cmd->callback([&action, ia] { action = [ia] { return init(*ia); }; });
+  init_cmd->callback([&action, ia] { action = [ia] { return init_profile(*ia, {}); }; });
 
   auto weak = std::make_shared<bool>(false);
   auto* pp = app.add_subcommand(

@@ -13,6 +13,15 @@ std::string profile_home(client::ProfileKind kind = client::ProfileKind::kField)
 // Asks for the passphrase (terminal or descriptor) and unlocks the profile, which must be of
 // kind `kind` (a clear refusal otherwise).
 Result<client::Profile> open_profile(client::ProfileKind kind = client::ProfileKind::kField);
+// Options of `init` and `coord init`.
+struct InitArgs {
+  bool allow_weak = false;
+  uint32_t kdf_passes = 0, kdf_memory_mib = 0;
+};
+// Creates a profile of `contents.kind` in its home: a new passphrase (offered, typed twice,
+// judged by zxcvbn), Argon2id calibrated unless given; prints the profile's public key.
+int init_profile(const InitArgs& args, client::ProfileContents contents);
+
 // A warning when swap is on and does not look encrypted; nullopt otherwise.
 std::optional<std::string> swap_warning();
 

@@ -8,11 +8,11 @@
 
 #include "cli/cli.h"
 #include "cli/cli_session.h"
+#include "cli/cli_trust.h"
 #include "satchel/client/passphrase.h"
 #include "satchel/client/trust_store.h"
 
 namespace satchel::cli {
-namespace {
 
 std::string digits_only(std::string_view s) {
   std::string out;
@@ -21,7 +21,7 @@ std::string digits_only(std::string_view s) {
   return out;
 }
 
-int trust_org(const std::string& key_text, const std::string& confirm) {
+int trust_org(const std::string& key_text, const std::string& confirm, client::ProfileKind kind) {
   auto key = OrgPublicKey::from_text(key_text);
   if (!key) return fail(key.error());
   const std::string fp = key->fingerprint();
@@ -44,7 +44,7 @@ int trust_org(const std::string& key_text, const std::string& confirm) {
   if (digits_only(typed) != digits_only(fp))
     return fail(
         "fingerprint does not match: the key was NOT trusted. Check with your organisation.");
-  auto profile = open_profile();
+  auto profile = open_profile(kind);
   if (!profile) return fail(profile.error());
   client::TrustStore trust(*profile);
   Status s = trust.trust_organisation(*key);
@@ -53,10 +53,10 @@ int trust_org(const std::string& key_text, const std::string& confirm) {
   return kExitOk;
 }
 
-int roster_add(const std::string& path) {
+int roster_add(const std::string& path, client::ProfileKind kind) {
   auto text = read_text_file(path, 256 * 1024);
   if (!text) return fail(text.error());
-  auto profile = open_profile();
+  auto profile = open_profile(kind);
   if (!profile) return fail(profile.error());
   client::TrustStore trust(*profile);
   auto r = trust.add_roster(*text, static_cast<int64_t>(std::time(nullptr)));
@@ -67,8 +67,6 @@ int roster_add(const std::string& path) {
     std::cout << "  " << c.name << "  " << c.key.fingerprint() << "\n";
   return kExitOk;
 }
-
-}  // namespace
 
 void add_trust_commands(CLI::App& app, Action& action) {
   auto* trust = app.add_subcommand(
@@ -81,7 +79,7 @@ void add_trust_commands(CLI::App& app, Action& action) {
   org->add_option("--confirm", *confirm,
                   "the fingerprint, for scripts (otherwise typed at the terminal)");
   org->callback(
-      [&action, key, confirm] { action = [key, confirm] { return trust_org(*key, *confirm); }; });
+      [&action, key, confirm] { action = [key, confirm] { return trust_org(*key, *confirm, client::ProfileKind::kField); }; });
 
   auto* roster = app.add_subcommand("roster", "Manage the roster of coordinators");
   roster->require_subcommand(1);
@@ -89,7 +87,7 @@ void add_trust_commands(CLI::App& app, Action& action) {
   auto* add = roster->add_subcommand(
       "add", "Accept an organisation-signed roster (newer and unexpired only)");
   add->add_option("ROSTER", *file, "roster file")->required();
-  add->callback([&action, file] { action = [file] { return roster_add(*file); }; });
+  add->callback([&action, file] { action = [file] { return roster_add(*file, client::ProfileKind::kField); }; });
 }
 
 }  // namespace satchel::cli

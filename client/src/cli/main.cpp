@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/cli.h"
+#include "cli/cli_coord.h"
 #include "satchel/crypto/secret.h"
 
 int main(int argc, char** argv) {
@@ -27,6 +28,8 @@ int main(int argc, char** argv) {
   satchel::cli::add_bundle_command(app, action);
   satchel::cli::add_org_command(app, action);
   satchel::cli::add_sync_commands(app, action);
+  satchel::cli::add_whoami_command(app, action);
+  satchel::cli::add_coord_commands(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

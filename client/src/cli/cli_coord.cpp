@@ -1,0 +1,268 @@
+// `satchel coord init | whoami | trust org | roster add | form add | import | devices | device
+// add | device lost | quarantine`, and `satchel whoami`.
+#include "cli/cli_coord.h"
+
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/cli_session.h"
+#include "cli/cli_trust.h"
+#include "satchel/client/profile.h"
+#include "satchel/coord/importer.h"
+#include "satchel/coord/registry.h"
+
+namespace satchel::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using client::ProfileKind;
+
+int64_t today() { return coord::day_of(static_cast<int64_t>(std::time(nullptr))); }
+
+std::string day_text(int64_t day) {
+  const auto t = static_cast<std::time_t>(day * 86400);
+  std::tm tm{};
+  char buf[32];
+  if (gmtime_r(&t, &tm) == nullptr || std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm) == 0)
+    return "day " + std::to_string(day);
+  return buf;
+}
+
+// "satchel: <what>: <message> [code]".
+int fail_about(const std::string& what, const Error& e) {
+  return fail(make_error(e.code, what + ": " + e.message));
+}
+
+int coord_init(const InitArgs& args, const std::string& import_key) {
+  client::ProfileContents contents;
+  contents.kind = ProfileKind::kCoordinator;
+  if (!import_key.empty()) {
+    auto text = read_secret_key_file(import_key);
+    if (!text) return fail_about(import_key, text.error());
+    auto key = CoordinatorSecretKey::from_text(text->span());
+    if (!key) return fail_about(import_key, key.error());
+    contents.coordinator_key = std::move(key.value());
+  }
+  const int rc = init_profile(args, std::move(contents));
+  if (rc != kExitOk || import_key.empty()) return rc;
+  // The key now lives only inside the encrypted profile.
+  if (Status s = client::shred_file(import_key); !s)
+    return fail("the profile holds the key, but " + import_key +
+                " could not be shredded: remove it yourself (" + s.error().message + ")");
+  std::cout << import_key << " overwritten and removed\n";
+  return kExitOk;
+}
+
+int whoami(ProfileKind kind) {
+  auto profile = open_profile(kind);
+  if (!profile) return fail(profile.error());
+  if (kind == ProfileKind::kCoordinator) {
+    auto key = profile->coordinator_key();
+    if (!key) return fail(key.error());
+    std::cout << "coordinator key: " << key->public_key().to_text()
+              << "\nfingerprint: " << key->public_key().fingerprint() << "\n";
+  } else {
+    auto key = profile->device_key();
+    if (!key) return fail(key.error());
+    std::cout << "device key: " << key->public_key().to_text()
+              << "\nfingerprint: " << key->public_key().fingerprint() << "\n";
+  }
+  return kExitOk;
+}
+
+int import_dir(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return fail(dir + " is not a directory");
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_regular_file()) files.push_back(e.path());
+  if (ec) return fail("cannot list " + dir + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+  auto profile = open_profile(ProfileKind::kCoordinator);
+  if (!profile) return fail(profile.error());
+  auto importer = coord::Importer::open(*profile);
+  if (!importer) return fail(importer.error());
+  size_t counts[4] = {0, 0, 0, 0};
+  size_t unreadable = 0;
+  const int64_t day = today();
+  for (const auto& f : files) {
+    auto src = FileSource::open(f.string());
+    if (!src) {
+      std::cerr << "satchel: " << f.filename().string() << ": " << src.error().message << "\n";
+      unreadable++;
+      continue;
+    }
+    auto r = importer->import(*src, day);
+    if (!r) {
+      std::cerr << "satchel: " << f.filename().string() << ": " << r.error().message << "\n";
+      unreadable++;
+      continue;
+    }
+    counts[static_cast<int>(r->result)]++;
+    std::cout << f.filename().string() << ": " << coord::import_result_name(r->result);
+    if (!r->detail.empty()) std::cout << " (" << r->detail << ")";
+    std::cout << "\n";
+  }
+  std::cout << files.size() << " file(s): " << counts[0] << " imported, " << counts[1]
+            << " duplicate, " << counts[2] << " cover, " << counts[3] << " quarantined";
+  if (unreadable) std::cout << ", " << unreadable << " not read";
+  std::cout << "\n";
+  return unreadable ? kExitFailed : kExitOk;
+}
+
+int devices() {
+  auto profile = open_profile(ProfileKind::kCoordinator);
+  if (!profile) return fail(profile.error());
+  auto list = coord::device_reports(*profile);
+  if (!list) return fail(list.error());
+  if (list->empty()) std::cout << "no devices yet\n";
+  for (const auto& d : *list) {
+    std::cout << (d.label ? *d.label : "UNVERIFIED (not registered)") << "\n  key "
+              << d.key.to_text() << "\n  fingerprint " << d.key.fingerprint() << "\n  seen "
+              << day_text(d.first_day) << " to " << day_text(d.last_day) << ", " << d.bundles
+              << " bundle(s)";
+    if (d.bundles) std::cout << ", sequences " << d.lowest << "-" << d.highest;
+    std::cout << "\n";
+    for (const auto& g : d.gaps)
+      std::cout << "  " << g.first << (g.first == g.last ? "" : "-" + std::to_string(g.last))
+                << " not received\n";
+    if (d.lost_after) std::cout << "  reported lost after sequence " << *d.lost_after << "\n";
+  }
+  return kExitOk;
+}
+
+int device_add(const std::string& key_text, const std::string& label, const std::string& confirm) {
+  auto key = DevicePublicKey::from_text(key_text);
+  if (!key) return fail_about("DEVPUB", key.error());
+  if (digits_only(confirm) != digits_only(key->fingerprint()))
+    return fail("fingerprint does not match: the device was NOT registered. Compare it with the "
+                "one the device shows (satchel whoami) in person.");
+  auto profile = open_profile(ProfileKind::kCoordinator);
+  if (!profile) return fail(profile.error());
+  if (Status s = coord::register_device(*profile, *key, label, today()); !s) return fail(s.error());
+  std::cout << "device registered as " << label << ": its records are verified\n";
+  return kExitOk;
+}
+
+int device_lost(const std::string& key_text, uint64_t after) {
+  auto key = DevicePublicKey::from_text(key_text);
+  if (!key) return fail_about("DEVPUB", key.error());
+  auto profile = open_profile(ProfileKind::kCoordinator);
+  if (!profile) return fail(profile.error());
+  if (Status s = coord::mark_device_lost(*profile, *key, after, today()); !s)
+    return fail(s.error());
+  std::cout << "bundles of this device with a sequence above " << after
+            << " will be quarantined\n";
+  return kExitOk;
+}
+
+int quarantine() {
+  auto profile = open_profile(ProfileKind::kCoordinator);
+  if (!profile) return fail(profile.error());
+  auto list = coord::quarantine_entries(*profile);
+  if (!list) return fail(list.error());
+  if (list->empty()) std::cout << "quarantine is empty\n";
+  for (const auto& q : *list) {
+    std::cout << "#" << q.id << "  " << day_text(q.received_day) << "  "
+              << (q.sender ? q.sender->fingerprint() : std::string("sender unknown")) << "\n  "
+              << q.reason << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_whoami_command(CLI::App& app, Action& action) {
+  auto* w = app.add_subcommand("whoami", "Show this device's public key and fingerprint");
+  w->callback([&action] { action = [] { return whoami(ProfileKind::kField); }; });
+}
+
+void add_coord_commands(CLI::App& app, Action& action) {
+  auto* coord = app.add_subcommand(
+      "coord", "Coordinator commands (profile default: $XDG_DATA_HOME/notebook)");
+  coord->require_subcommand(1);
+
+  auto ia = std::make_shared<InitArgs>();
+  auto import_key = std::make_shared<std::string>();
+  auto* init = coord->add_subcommand("init", "Create an encrypted coordinator profile");
+  init->add_option("--import-key", *import_key,
+                   "a `satchel keygen coordinator` file: kept in the profile, then shredded");
+  init->add_flag("--allow-weak", ia->allow_weak, "accept a passphrase zxcvbn rates under 50 bits");
+  init->add_option("--kdf-passes", ia->kdf_passes, "Argon2id passes (default: calibrated)");
+  init->add_option("--kdf-memory", ia->kdf_memory_mib, "Argon2id memory in MiB (default: calibrated)");
+  init->callback([&action, ia, import_key] {
+    action = [ia, import_key] { return coord_init(*ia, *import_key); };
+  });
+
+  auto* who = coord->add_subcommand("whoami", "Show the coordinator key and its fingerprint");
+  who->callback([&action] { action = [] { return whoami(ProfileKind::kCoordinator); }; });
+
+  auto* trust = coord->add_subcommand("trust", "Trust the organisation's signing key");
+  trust->require_subcommand(1);
+  auto org_key = std::make_shared<std::string>();
+  auto confirm = std::make_shared<std::string>();
+  auto* org = trust->add_subcommand("org", "Trust the organisation key PUBKEY (orgpub-…)");
+  org->add_option("PUBKEY", *org_key, "organisation public key")->required();
+  org->add_option("--confirm", *confirm, "the fingerprint, for scripts");
+  org->callback([&action, org_key, confirm] {
+    action = [org_key, confirm] {
+      return trust_org(*org_key, *confirm, ProfileKind::kCoordinator);
+    };
+  });
+
+  auto* roster = coord->add_subcommand("roster", "The organisation's roster");
+  roster->require_subcommand(1);
+  auto roster_file = std::make_shared<std::string>();
+  auto* radd = roster->add_subcommand("add", "Accept a signed roster (newer and unexpired only)");
+  radd->add_option("ROSTER", *roster_file, "roster file")->required();
+  radd->callback([&action, roster_file] {
+    action = [roster_file] { return roster_add(*roster_file, ProfileKind::kCoordinator); };
+  });
+
+  auto* form = coord->add_subcommand("form", "Forms signed by the organisation");
+  form->require_subcommand(1);
+  auto form_file = std::make_shared<std::string>();
+  auto* fadd = form->add_subcommand("add", "Verify and add a signed form (FORM.signed)");
+  fadd->add_option("FILE", *form_file, "signed form file")->required();
+  fadd->callback([&action, form_file] {
+    action = [form_file] { return form_add(*form_file, ProfileKind::kCoordinator); };
+  });
+
+  auto dir = std::make_shared<std::string>();
+  auto* imp = coord->add_subcommand(
+      "import", "Verify and import the bundles in DIR (exported by devices); idempotent");
+  imp->add_option("DIR", *dir, "folder of bundle files")->required();
+  imp->callback([&action, dir] { action = [dir] { return import_dir(*dir); }; });
+
+  auto* devs = coord->add_subcommand("devices", "Devices seen, registered, and their gaps");
+  devs->callback([&action] { action = [] { return devices(); }; });
+
+  auto* device = coord->add_subcommand("device", "Register a device, or report it lost");
+  device->require_subcommand(1);
+  auto dev_key = std::make_shared<std::string>();
+  auto label = std::make_shared<std::string>();
+  auto dev_confirm = std::make_shared<std::string>();
+  auto* dadd = device->add_subcommand(
+      "add", "Register DEVPUB after comparing its fingerprint in person");
+  dadd->add_option("DEVPUB", *dev_key, "device public key (devpub-…)")->required();
+  dadd->add_option("--label", *label, "a name for it, kept in this profile only")->required();
+  dadd->add_option("--confirm", *dev_confirm, "the fingerprint the device shows")->required();
+  dadd->callback([&action, dev_key, label, dev_confirm] {
+    action = [dev_key, label, dev_confirm] { return device_add(*dev_key, *label, *dev_confirm); };
+  });
+  auto after = std::make_shared<uint64_t>(0);
+  auto* dlost = device->add_subcommand(
+      "lost", "Quarantine DEVPUB's bundles above a sequence number (a lost or seized device)");
+  dlost->add_option("DEVPUB", *dev_key, "device public key (devpub-…)")->required();
+  dlost->add_option("--after-sequence", *after, "the last sequence still trusted")->required();
+  dlost->callback([&action, dev_key, after] {
+    action = [dev_key, after] { return device_lost(*dev_key, *after); };
+  });
+
+  auto* q = coord->add_subcommand("quarantine", "What could not be imported, and why");
+  q->callback([&action] { action = [] { return quarantine(); }; });
+}
+
+}  // namespace satchel::cli

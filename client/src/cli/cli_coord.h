@@ -1,0 +1,11 @@
+// `satchel coord …`: the coordinator's commands (cli_coord.cpp), and `satchel whoami`.
+#pragma once
+
+#include "cli/cli.h"
+
+namespace satchel::cli {
+
+void add_coord_commands(CLI::App& app, Action& action);
+void add_whoami_command(CLI::App& app, Action& action);
+
+}  // namespace satchel::cli
