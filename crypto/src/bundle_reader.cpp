@@ -80,6 +80,7 @@ Result<OpenedHeader> open_header(RandomAccessSource& src, const SecretBytes& rec
   const uint16_t n = h.slots;
   // The rest of the header, read once: N and P are never read again from the source.
   h.length = header_len(n);
+  header.reserve(h.length);  // before resize: else GCC 12 -O3 warns falsely (stringop-overflow)
   header.resize(h.length);
   SATCHEL_TRY(src.read_at(kFixedLen, std::span<uint8_t>(header).subspan(kFixedLen)));
   const uint8_t* eph_pub = header.data() + 12;

@@ -187,7 +187,12 @@ Result<RelayConfig> parse_relay_config(std::string_view text, const std::string&
     const std::string_view value = trim(line.substr(eq + 1));
     auto it = setters.find(key);
     if (it == setters.end()) return bad("unknown key \"" + std::string(key) + "\"");
-    if (seen[std::string(key)]++) return bad("\"" + std::string(key) + "\" given twice");
+    if (seen[std::string(key)]++) {
+      std::string why = "\"";
+      why += key;
+      why += "\" given twice";
+      return bad(why);
+    }
     if (!it->second(value)) return bad("bad value for \"" + std::string(key) + "\"");
   }
   auto refuse = [](const std::string& why) { return make_error(Errc::kInvalidArgument, why); };

@@ -170,7 +170,11 @@ TEST_CASE("input over the size limit is refused before parsing", "[form][parse]"
 
 TEST_CASE("at most 500 questions, counted inside repeats too", "[form][parse]") {
   json inner = json::array();
-  for (int i = 0; i < 499; ++i) inner.push_back(question("q" + std::to_string(i), "yes_no"));
+  for (int i = 0; i < 499; ++i) {
+    std::string id = "q";
+    id += std::to_string(i);
+    inner.push_back(question(id, "yes_no"));
+  }
   json ok = form_json({question("group", "repeat", {{"questions", inner}})});
   CHECK(parse_form(ok.dump(), "ok.json").ok());
   ok["questions"].push_back(question("one_more", "yes_no"));

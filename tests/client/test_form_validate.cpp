@@ -112,7 +112,11 @@ TEST_CASE("attachment: unique attachment ids", "[form][validate]") {
   CHECK(check_one(att, {"a1", "a1"}) == Issues{"q type"});
   CHECK(check_one(att, "a1") == Issues{"q type"});
   json many = json::array();
-  for (size_t i = 0; i <= kMaxAttachmentsPerQuestion; ++i) many.push_back("f" + std::to_string(i));
+  for (size_t i = 0; i <= kMaxAttachmentsPerQuestion; ++i) {
+    std::string id = "f";
+    id += std::to_string(i);
+    many.push_back(id);
+  }
   CHECK(check_one(att, many) == Issues{"q size"});
 }
 

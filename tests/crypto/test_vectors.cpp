@@ -90,7 +90,11 @@ TEST_CASE("every bundle vector gets its recorded verdict", "[vectors][bundle]") 
     }
   }
   CHECK(bad >= 30);
-  for (int i = 1; i <= 13; i++) CHECK(rules.count("B" + std::to_string(i)) == 1);
+  for (int i = 1; i <= 13; i++) {
+    std::string rule = "B";
+    rule += std::to_string(i);
+    CHECK(rules.count(rule) == 1);
+  }
 }
 
 TEST_CASE("the one-pass opener gives every bundle vector its recorded verdict",
@@ -159,5 +163,9 @@ TEST_CASE("every trust document vector gets its recorded verdict", "[vectors][do
     }
   }
   CHECK(bad >= 10);
-  for (int i = 1; i <= 11; i++) CHECK(rules.count("D" + std::to_string(i)) == 1);
+  for (int i = 1; i <= 11; i++) {
+    std::string rule = "D";
+    rule += std::to_string(i);
+    CHECK(rules.count(rule) == 1);
+  }
 }

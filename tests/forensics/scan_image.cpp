@@ -350,6 +350,15 @@ struct Needles {
 };
 
 // ---- The scan ----------------------------------------------------------------------------------
+// Byte strings in lexicographic order, as std::less gives them; spelled out because GCC 12 at -O3
+// reports a false -Wstringop-overread inside std::vector<uint8_t>'s operator<=>.
+struct BytesLess {
+  bool operator()(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) const {
+    const size_t n = std::min(a.size(), b.size());
+    const int c = n == 0 ? 0 : std::memcmp(a.data(), b.data(), n);
+    return c != 0 ? c < 0 : a.size() < b.size();
+  }
+};
 struct Candidate {  // a distinct keyslot candidate and every offset it appears at
   std::vector<size_t> offsets;
   size_t room;
@@ -443,7 +452,7 @@ class Scanner {
   Needles needles_;  // canaries, upload ids, bundle samples
   Needles key_needles_;
   std::vector<Finding> findings_;
-  std::map<std::vector<uint8_t>, Candidate> candidates_;
+  std::map<std::vector<uint8_t>, Candidate, BytesLess> candidates_;
   std::vector<const Candidate*> candidate_list_;
   std::vector<std::vector<uint8_t>> candidate_bytes_;
   std::vector<Open> opens_;
@@ -473,10 +482,13 @@ void Scanner::build_needles() {
     // bundle's outbox entry; and a few places in between.
     std::set<size_t> at = {b.size() / 4, b.size() / 2, 3 * b.size() / 4, b.size() - 96};
     for (size_t off = 64; off + 32 <= b.size(); off += kBundlePiece) at.insert(off);
-    for (size_t off : at)
+    for (size_t off : at) {
+      std::string where = "@";
+      where += std::to_string(off);
       needles_.add(std::vector<uint8_t>(b.begin() + static_cast<ptrdiff_t>(off),
                                         b.begin() + static_cast<ptrdiff_t>(off + 32)),
-                   {NeedleKind::kBundle, i, "@" + std::to_string(off)});
+                   {NeedleKind::kBundle, i, where});
+    }
   }
 }
 

@@ -79,7 +79,10 @@ class Parser {
 
   std::string describe(const Token& t) const {
     if (t.kind == Token::Kind::kEnd) return "end of expression";
-    return "'" + std::string(text_.substr(t.offset, t.length)) + "'";
+    std::string out = "'";
+    out += text_.substr(t.offset, t.length);
+    out += '\'';
+    return out;
   }
 
   Status expect(Token::Kind kind, const char* what) {

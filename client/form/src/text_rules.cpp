@@ -87,7 +87,10 @@ std::string excerpt(std::string_view text) {
 }
 
 std::string in_quotes(std::string_view text) {
-  return "'" + excerpt(text) + "'";
+  std::string out = "'";
+  out += excerpt(text);
+  out += '\'';
+  return out;
 }
 
 size_t code_points(std::string_view utf8) {

@@ -50,7 +50,9 @@ std::string question_text(const form::Form& f, const form::Step& step, std::stri
              f.text(q.choices[i].label, language) + "\n";
     }
   }
-  out += "\n" + input_instructions(q) + "\n";
+  out += '\n';
+  out += input_instructions(q);
+  out += '\n';
   if (q.type != form::QuestionType::kAttachment) {
     if (answered) {
       out += "(Enter keeps the current answer.)\n";
