@@ -153,6 +153,10 @@ Result<ParsedInner> parse_inner(ByteView first_chunk, uint64_t padded) {
                                Errc::kBundleMalformedInner);
   if (!s) return s.error();
   if (sodium_is_zero(p.device.x25519.data(), 32) == 1) return bad("zero device key");
+  if (const char* why = x25519_noncanonical_reason(p.device.x25519))
+    return make_error(
+        Errc::kBundleKeyNotCanonical,
+        std::string("the sender's device key is not a canonical X25519 encoding: ") + why);
   p.length = r.position();
   if (p.meta.body_length > padded - p.length) return bad("body length exceeds the padded payload");
   return p;

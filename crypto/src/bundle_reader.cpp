@@ -84,6 +84,12 @@ Result<OpenedHeader> open_header(RandomAccessSource& src, const SecretBytes& rec
   header.resize(h.length);
   SATCHEL_TRY(src.read_at(kFixedLen, std::span<uint8_t>(header).subspan(kFixedLen)));
   const uint8_t* eph_pub = header.data() + 12;
+  // B6 starts with E's encoding, before any key is used: the verdict is every reader's.
+  Key32 eph{};
+  std::memcpy(eph.data(), eph_pub, eph.size());
+  if (const char* why = x25519_noncanonical_reason(eph))
+    return err(Errc::kBundleKeyNotCanonical,
+               std::string("the ephemeral key is not a canonical X25519 encoding: ") + why);
 
   h.keys = SecretBytes(7 * 32);
   uint8_t* dh_eph = h.keys.data();
@@ -95,7 +101,7 @@ Result<OpenedHeader> open_header(RandomAccessSource& src, const SecretBytes& rec
 
   // B6: one DH, then trial decryption of every slot (all are tried, whatever matches).
   crypto_scalarmult_base(h.reader.data(), recipient_sk.data());
-  int found = -1, opened = 0;
+  int found = -1, second = -1;
   if (crypto_scalarmult(dh_eph, recipient_sk.data(), eph_pub) == 0) {
     uint8_t sk[32];
     slot_key(dh_eph, eph_pub, h.reader.data(), sk);
@@ -105,18 +111,24 @@ Result<OpenedHeader> open_header(RandomAccessSource& src, const SecretBytes& rec
       if (crypto_aead_chacha20poly1305_ietf_decrypt(candidate, nullptr, nullptr, slot, kSlotLen,
                                                     header.data(), kPrefixLen, kZeroNonce,
                                                     sk) == 0) {
-        opened++;
         if (found < 0) {
           found = j;
           std::memcpy(file_key, candidate, 32);
+        } else if (second < 0) {
+          second = j;
         }
       }
     }
     wipe(sk, sizeof sk);
   }
   if (found < 0) return err(Errc::kBundleNoSlotOpens, "no slot opens with this key");
-  // An honest sealer never addresses one key twice; two openings could carry two file keys.
-  if (opened > 1) return err(Errc::kBundleHeaderTampered, "more than one slot opens with this key");
+  // A sealer addresses each key once; two openings could carry two file keys, and readers that
+  // picked different ones would check different authenticators.
+  if (second >= 0)
+    return err(Errc::kBundleDuplicateSlot, "slots " + std::to_string(found) + " and " +
+                                               std::to_string(second) +
+                                               " both open with this key (a recipient addressed "
+                                               "twice)");
   h.slot_index = static_cast<uint16_t>(found);
 
   // B7: key commitment. The header MAC is keyed from the file key.

@@ -38,6 +38,11 @@ Status check_request(const SealRequest& req, uint16_t n) {
     return make_error(Errc::kInvalidArgument, "more recipients (" +
                                                   std::to_string(req.recipients.size()) +
                                                   ") than slots (" + std::to_string(n) + ")");
+  // A second encoding of a key would pass the byte comparison below as another recipient.
+  for (size_t i = 0; i < req.recipients.size(); i++)
+    if (const char* why = x25519_noncanonical_reason(req.recipients[i]))
+      return make_error(Errc::kKeyInvalid, "recipient " + std::to_string(i + 1) +
+                                               " is not a canonical X25519 encoding: " + why);
   for (size_t i = 0; i < req.recipients.size(); i++)
     for (size_t j = i + 1; j < req.recipients.size(); j++)
       if (req.recipients[i] == req.recipients[j])

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -130,6 +131,11 @@ Error invalid_point(KeyKind kind) {
   return make_error(Errc::kKeyInvalid, key_kind_description(kind) + " is not a valid curve point");
 }
 
+Error noncanonical(KeyKind kind, const char* why) {
+  return make_error(Errc::kKeyInvalid,
+                    key_kind_description(kind) + " is not a canonical X25519 encoding: " + why);
+}
+
 // X25519 of a small-order point is all zero for every scalar; libsodium then fails. One DH with
 // a fixed scalar therefore tells whether a public key can ever be used.
 bool x25519_unusable(const Key32& k) {
@@ -144,6 +150,15 @@ bool x25519_unusable(const Key32& k) {
 
 bool x25519_public_usable(const Key32& k) {
   return !x25519_unusable(k);
+}
+
+const char* x25519_noncanonical_reason(const Key32& k) {
+  if (k[31] & 0x80) return "bit 255 is set";
+  // With bit 255 clear, u >= p = 2^255 - 19 means 0x7f, thirty 0xff bytes, a low byte >= 0xed.
+  const bool top_all_ones = k[31] == 0x7f && std::all_of(k.begin() + 1, k.begin() + 31,
+                                                         [](uint8_t b) { return b == 0xff; });
+  if (top_all_ones && k[0] >= 0xed) return "its value is 2^255 - 19 or more";
+  return nullptr;
 }
 
 std::string key_kind_description(KeyKind kind) {
@@ -209,6 +224,8 @@ Result<CoordinatorPublicKey> CoordinatorPublicKey::from_text(std::string_view te
   CoordinatorPublicKey k;
   copy_to(k.x25519, p->data());
   copy_to(k.ed25519, p->data() + 32);
+  if (const char* why = x25519_noncanonical_reason(k.x25519))
+    return noncanonical(KeyKind::kCoordinatorPublic, why);
   if (x25519_unusable(k.x25519) || !valid_ed25519_public(k.ed25519))
     return invalid_point(KeyKind::kCoordinatorPublic);
   return k;
@@ -225,6 +242,8 @@ Result<DevicePublicKey> DevicePublicKey::from_text(std::string_view text) {
   if (!p) return p.error();
   DevicePublicKey k;
   copy_to(k.x25519, p->data());
+  if (const char* why = x25519_noncanonical_reason(k.x25519))
+    return noncanonical(KeyKind::kDevicePublic, why);
   if (x25519_unusable(k.x25519)) return invalid_point(KeyKind::kDevicePublic);
   return k;
 }

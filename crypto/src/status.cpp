@@ -56,6 +56,10 @@ const char* errc_name(Errc code) {
       return "bundle-bad-sender";
     case Errc::kBundleUnexpectedSender:
       return "bundle-unexpected-sender";
+    case Errc::kBundleDuplicateSlot:
+      return "bundle-duplicate-slot";
+    case Errc::kBundleKeyNotCanonical:
+      return "bundle-key-not-canonical";
     case Errc::kBundleTooLarge:
       return "bundle-too-large";
     case Errc::kDocMalformed:

@@ -248,6 +248,9 @@ Status validate_roster(const Roster& r) {
     const auto& c = r.coordinators[i];
     if (!text_ok(c.name, 64))
       return field_err(t, "coordinator " + std::to_string(i + 1) + " has an invalid name");
+    if (const char* why = x25519_noncanonical_reason(c.key.x25519))
+      return field_err(t, "coordinator " + std::to_string(i + 1) +
+                              " has an X25519 key that is not a canonical encoding: " + why);
     if (!x25519_public_usable(c.key.x25519) ||
         !crypto_core_ed25519_is_valid_point(c.key.ed25519.data()))
       return field_err(t, "coordinator " + std::to_string(i + 1) + " has an invalid key");

@@ -196,6 +196,25 @@ TEST_CASE("seal refuses bad requests with a reason", "[bundle]") {
   CHECK(attempt(r) == Errc::kInvalidArgument);
 }
 
+TEST_CASE("seal refuses a recipient key with bit 255 set rather than address one key twice",
+          "[bundle]") {
+  // X25519 ignores bit 255: R and R with bit 255 set are one recipient under two names, which
+  // the byte comparison of repeated recipients would not catch.
+  Party p(1);
+  Bytes body = pattern(5);
+  SealRequest req;
+  req.sender = &p.device;
+  Key32 second_name = p.recipients()[0];
+  second_name[31] |= 0x80;
+  req.recipients = {p.recipients()[0], second_name};
+  req.metadata.body_length = body.size();
+  MemorySource src(body);
+  MemorySink out;
+  auto sealed = seal_bundle(std::move(req), src, out);
+  CHECK(sealed.code() == Errc::kKeyInvalid);
+  CHECK(sealed.error().message == "recipient 2 is not a canonical X25519 encoding: bit 255 is set");
+}
+
 TEST_CASE("sealing and opening stream through files", "[bundle]") {
   namespace fs = std::filesystem;
   auto dir = fs::temp_directory_path() / ("satchel-bundle-" + std::to_string(::getpid()));

@@ -262,7 +262,8 @@ TEST_CASE("an authentic bundle from another device is refused when a sender is e
 
 TEST_CASE("a bundle where two slots open for one key is refused", "[bundle][attack]") {
   // Only a key holder can do this: an insider copies its own slot over the unused one and fixes
-  // the header MAC. Two openings could carry two file keys, so the reader refuses.
+  // the header MAC. Even with one file key in both (the header MAC holds), the reader refuses:
+  // readers that picked different slots would check different authenticators.
   auto dev = DeviceSecretKey::generate();
   auto a = CoordinatorSecretKey::generate();
   Bytes bundle = seal(dev, {a.public_key().x25519}, 2, pattern(10));
@@ -275,7 +276,58 @@ TEST_CASE("a bundle where two slots open for one key is refused", "[bundle][atta
               bundle.begin() + v1::kPrefixLen + 48 * (1 - mine));
   v1::header_mac(mk, ByteView(bundle.data(), v1::kPrefixLen + 96),
                  bundle.data() + v1::kPrefixLen + 96);
-  CHECK(verdict(bundle, a) == Errc::kBundleHeaderTampered);
+  CHECK(verdict(bundle, a) == Errc::kBundleDuplicateSlot);
+  MemorySource again(bundle);
+  StagedMemorySink out;
+  auto opened = open_bundle(again, a.x25519(), std::nullopt, out);
+  CHECK(opened.code() == Errc::kBundleDuplicateSlot);
+  CHECK(opened.error().message ==
+        "slots 0 and 1 both open with this key (a recipient addressed twice)");
+  CHECK_FALSE(out.committed());
+}
+
+TEST_CASE("an ephemeral key with bit 255 set is refused before any slot is tried",
+          "[bundle][attack]") {
+  // X25519 ignores bit 255, so the flipped E is the same point; the verdict is the same for
+  // every reader, recipient or not, and a relay could reach it without any key.
+  auto dev = DeviceSecretKey::generate();
+  auto a = CoordinatorSecretKey::generate(), stranger = CoordinatorSecretKey::generate();
+  Bytes bundle = seal(dev, {a.public_key().x25519}, 2, pattern(10));
+  REQUIRE((bundle[12 + 31] & 0x80) == 0);  // X25519(e, 9) is always canonical
+  bundle[12 + 31] |= 0x80;
+  CHECK(verdict(bundle, a) == Errc::kBundleKeyNotCanonical);
+  CHECK(verdict(bundle, stranger) == Errc::kBundleKeyNotCanonical);
+  MemorySource src(bundle);
+  StagedMemorySink out;
+  auto opened = open_bundle(src, a.x25519(), std::nullopt, out);
+  CHECK(opened.code() == Errc::kBundleKeyNotCanonical);
+  CHECK(opened.error().message ==
+        "the ephemeral key is not a canonical X25519 encoding: bit 255 is set");
+}
+
+TEST_CASE("an inner header naming a second encoding of a device key is refused",
+          "[bundle][attack]") {
+  // A device's own key with bit 255 set (or a value p or more) would pass the sender
+  // authenticator, since X25519 treats it alike, yet compare as another device: past a
+  // registry, past a device marked lost, past duplicate-sequence detection.
+  BundleMetadata meta;
+  DevicePublicKey d = DeviceSecretKey::generate().public_key();
+  Bytes plain(4096, 0);
+  auto parse = [&](const DevicePublicKey& claimed) {
+    Bytes inner = v1::encode_inner(meta, claimed);
+    std::copy(inner.begin(), inner.end(), plain.begin());
+    return v1::parse_inner(plain, plain.size());
+  };
+  REQUIRE(parse(d).ok());
+  d.x25519[31] |= 0x80;
+  auto top = parse(d);
+  CHECK(top.code() == Errc::kBundleKeyNotCanonical);
+  CHECK(top.error().message ==
+        "the sender's device key is not a canonical X25519 encoding: bit 255 is set");
+  d.x25519.fill(0xff);
+  d.x25519[0] = 0xf6;  // p + 9
+  d.x25519[31] = 0x7f;
+  CHECK(parse(d).code() == Errc::kBundleKeyNotCanonical);
 }
 
 namespace {

@@ -116,3 +116,52 @@ TEST_CASE("small-order X25519 public keys are refused", "[keys]") {
   CHECK(DevicePublicKey::from_text(d.to_text()).code() == Errc::kKeyInvalid);
   CHECK(x25519_public_usable(DeviceSecretKey::generate().public_key().x25519));
 }
+
+namespace {
+
+// p + k for p = 2^255 - 19 and a small k (< 19): a non-canonical name for u = k.
+Key32 p_plus(uint8_t k) {
+  Key32 u;
+  u.fill(0xff);
+  u[0] = static_cast<uint8_t>(0xed + k);
+  u[31] = 0x7f;
+  return u;
+}
+
+}  // namespace
+
+TEST_CASE("exactly the X25519 encodings below 2^255 - 19 are canonical", "[keys]") {
+  CHECK(x25519_noncanonical_reason(Key32{}) == nullptr);
+  CHECK(x25519_noncanonical_reason(DeviceSecretKey::generate().public_key().x25519) == nullptr);
+  Key32 p_minus_1 = p_plus(0);
+  p_minus_1[0] = 0xec;
+  CHECK(x25519_noncanonical_reason(p_minus_1) == nullptr);
+  Key32 below = p_plus(18);  // 2^255 - 1 - 2^240: below p, though its low byte is 0xff
+  below[30] = 0xfe;
+  CHECK(x25519_noncanonical_reason(below) == nullptr);
+  for (uint8_t k : {uint8_t{0}, uint8_t{1}, uint8_t{9}, uint8_t{18}}) {  // p, p+1, p+9, 2^255-1
+    CAPTURE(int{k});
+    CHECK(std::string(x25519_noncanonical_reason(p_plus(k))) == "its value is 2^255 - 19 or more");
+  }
+  Key32 top = Key32{};
+  top[31] = 0x80;
+  CHECK(std::string(x25519_noncanonical_reason(top)) == "bit 255 is set");
+}
+
+TEST_CASE("key strings naming a second encoding of an X25519 key are refused", "[keys]") {
+  DevicePublicKey d = DeviceSecretKey::generate().public_key();
+  d.x25519[31] |= 0x80;  // the same key to X25519, another key string and fingerprint
+  auto dev = DevicePublicKey::from_text(d.to_text());
+  CHECK(dev.code() == Errc::kKeyInvalid);
+  CHECK(dev.error().message.find("not a canonical X25519 encoding: bit 255 is set") !=
+        std::string::npos);
+  d.x25519 = p_plus(9);
+  CHECK(DevicePublicKey::from_text(d.to_text()).code() == Errc::kKeyInvalid);
+
+  CoordinatorPublicKey c = CoordinatorSecretKey::generate().public_key();
+  c.x25519[31] |= 0x80;
+  auto coord = CoordinatorPublicKey::from_text(c.to_text());
+  CHECK(coord.code() == Errc::kKeyInvalid);
+  CHECK(coord.error().message.find("coordinator public key (coordpub-) is not a canonical") !=
+        std::string::npos);
+}

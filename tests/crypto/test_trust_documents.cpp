@@ -2,6 +2,7 @@
 #include <sodium.h>
 
 #include <catch2/catch_test_macros.hpp>
+#include <functional>
 
 #include "satchel/crypto/sha256.h"
 #include "satchel/crypto/trust_documents.h"
@@ -243,4 +244,70 @@ TEST_CASE("relay challenges are bound to the relay pin and the mailbox", "[docs]
           .value(),
       sig));
   CHECK(relay_challenge_message(pin, Bytes(65, 1), nonce, kNow).code() == Errc::kInvalidArgument);
+}
+
+namespace {
+
+// The roster's signed body with `edit` applied, validly signed again: what a careless or hostile
+// signer could publish, bypassing Roster::sign's own checks.
+std::string resigned_roster(const World& w, const Roster& r,
+                            const std::function<void(Bytes& body)>& edit) {
+  const std::string text = r.sign(w.org).value();
+  const Bytes wire = from_base64url(std::string_view(text).substr(7)).value();
+  const uint32_t len =
+      static_cast<uint32_t>(wire[2] | (wire[3] << 8) | (wire[4] << 16) | (wire[5] << 24));
+  Bytes body(wire.begin() + 6, wire.begin() + 6 + len);
+  edit(body);
+  return armor_document(DocType::kRoster, sign_document(DocType::kRoster, body, w.org));
+}
+
+// Offset of coordinator i's X25519 key in a roster body.
+size_t coordinator_x25519_at(const Roster& r, size_t i) {
+  size_t at = 76;
+  for (size_t j = 0; j < i; j++) at += 2 + r.coordinators[j].name.size() + 64;
+  return at + 2 + r.coordinators[i].name.size();
+}
+
+}  // namespace
+
+TEST_CASE("a roster naming a coordinator key with bit 255 set is refused", "[docs]") {
+  World w;
+  Roster r = w.roster(1);
+  r.coordinators[0].key.x25519[31] |= 0x80;
+  auto signed_text = r.sign(w.org);
+  CHECK(signed_text.code() == Errc::kDocInvalidField);
+  CHECK(signed_text.error().message.find("coordinator 1 has an X25519 key that is not a canonical "
+                                         "encoding: bit 255 is set") != std::string::npos);
+
+  const Roster good = w.roster(1);
+  const std::string text = resigned_roster(
+      w, good, [&](Bytes& body) { body[coordinator_x25519_at(good, 0) + 31] |= 0x80; });
+  CHECK(Roster::verify(text, w.org.public_key(), kNow).code() == Errc::kDocInvalidField);
+}
+
+TEST_CASE("a roster naming one coordinator key twice under two encodings is refused", "[docs]") {
+  // X25519 treats both encodings alike: the same coordinator would fill two slots, and count
+  // twice towards a roster's recipients.
+  World w;
+  const Roster good = w.roster(1);
+  const std::string text = resigned_roster(w, good, [&](Bytes& body) {
+    const size_t first = coordinator_x25519_at(good, 0), second = coordinator_x25519_at(good, 1);
+    std::copy_n(body.begin() + static_cast<std::ptrdiff_t>(first), 32,
+                body.begin() + static_cast<std::ptrdiff_t>(second));
+    body[second + 31] |= 0x80;
+  });
+  auto ro = Roster::verify(text, w.org.public_key(), kNow);
+  CHECK(ro.code() == Errc::kDocInvalidField);
+  CHECK(ro.error().message.find("coordinator 2") != std::string::npos);
+}
+
+TEST_CASE("a roster naming a coordinator key of value 2^255 - 19 or more is refused", "[docs]") {
+  World w;
+  Roster r = w.roster(1);
+  r.coordinators[1].key.x25519.fill(0xff);
+  r.coordinators[1].key.x25519[0] = 0xf6;  // p + 9: a second name for u = 9
+  r.coordinators[1].key.x25519[31] = 0x7f;
+  auto signed_text = r.sign(w.org);
+  CHECK(signed_text.code() == Errc::kDocInvalidField);
+  CHECK(signed_text.error().message.find("2^255 - 19 or more") != std::string::npos);
 }

@@ -5,6 +5,8 @@
 // B11, B12) are built by an independent implementation of the v1 layout below ("craft").
 #include <sodium.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -101,6 +103,13 @@ struct Craft {
   std::function<void(Bytes& plaintext)> edit_plaintext;
   std::function<uint8_t(uint64_t k, uint64_t chunks)> tag;
   bool corrupt_auth_key = false;  // authenticate with a wrong device key
+  // Rewrites E after it is computed; slot keys and the prefix then use the rewritten bytes.
+  std::function<void(uint8_t eph_pub[32])> edit_ephemeral;
+  // The one recipient's secret key: authenticate as that recipient can, to itself, for any
+  // claimed device key (dh_static = X25519(r, claimed) instead of X25519(d, R)).
+  const SecretBytes* self_forger = nullptr;
+  // Indices into recipients whose slot wraps a random decoy key instead of the file key.
+  std::vector<size_t> decoy_slots;
 };
 
 Bytes craft(const Craft& c) {
@@ -123,6 +132,7 @@ Bytes craft(const Craft& c) {
   crypto_kdf_derive_from_key(mac_key, 32, v1::kSubkeyHeaderMac, v1::kKdfContext, file_key);
   randombytes_buf(eph_sk, 32);
   crypto_scalarmult_base(eph_pk, eph_sk);
+  if (c.edit_ephemeral) c.edit_ephemeral(eph_pk);
 
   const uint16_t n = c.slots;
   Bytes header(v1::header_len(n));
@@ -145,11 +155,16 @@ Bytes craft(const Craft& c) {
   const uint8_t zero_nonce[12] = {};
   for (size_t i = 0; i < c.recipients.size(); i++) {
     if (crypto_scalarmult(dh_eph[i].data(), eph_sk, c.recipients[i].data()) != 0) std::abort();
-    uint8_t sk[32];
+    uint8_t sk[32], decoy[32];
     v1::slot_key(dh_eph[i].data(), eph_pk, c.recipients[i].data(), sk);
+    const uint8_t* wrapped = file_key;
+    if (std::find(c.decoy_slots.begin(), c.decoy_slots.end(), i) != c.decoy_slots.end()) {
+      randombytes_buf(decoy, sizeof decoy);
+      wrapped = decoy;
+    }
     crypto_aead_chacha20poly1305_ietf_encrypt(
-        header.data() + v1::kPrefixLen + v1::kSlotLen * pos[i], nullptr, file_key, 32,
-        header.data(), v1::kPrefixLen, nullptr, zero_nonce, sk);
+        header.data() + v1::kPrefixLen + v1::kSlotLen * pos[i], nullptr, wrapped, 32, header.data(),
+        v1::kPrefixLen, nullptr, zero_nonce, sk);
   }
   const size_t mac_at = v1::kPrefixLen + v1::kSlotLen * n;
   v1::header_mac(mac_key, ByteView(header.data(), mac_at), header.data() + mac_at);
@@ -173,8 +188,11 @@ Bytes craft(const Craft& c) {
   const DeviceSecretKey& signer = c.corrupt_auth_key ? wrong : *c.device;
   for (size_t i = 0; i < c.recipients.size(); i++) {
     uint8_t dh_static[32];
-    if (crypto_scalarmult(dh_static, signer.x25519().data(), c.recipients[i].data()) != 0)
-      std::abort();
+    const int dh =
+        c.self_forger
+            ? crypto_scalarmult(dh_static, c.self_forger->data(), claimed.x25519.data())
+            : crypto_scalarmult(dh_static, signer.x25519().data(), c.recipients[i].data());
+    if (dh != 0 || (c.self_forger && c.recipients.size() != 1)) std::abort();
     v1::sender_authenticator(dh_static, dh_eph[i].data(), header_hash, pos[i],
                              claimed.x25519.data(), c.recipients[i].data(), content_hash,
                              trailer.data() + v1::kAuthLen * pos[i]);
@@ -199,6 +217,15 @@ int slot_of(ByteView bundle, const CoordinatorSecretKey& key) {
     std::exit(1);
   }
   return vb->slot_index();
+}
+
+// p + 9 (p = 2^255 - 19): a non-canonical name for u = 9, with bit 255 clear.
+Key32 p_plus_9() {
+  Key32 k;
+  k.fill(0xff);
+  k[0] = 0xf6;
+  k[31] = 0x7f;
+  return k;
 }
 
 void put_u16(Bytes& b, size_t at, uint16_t v) {
@@ -613,6 +640,77 @@ int main(int argc, char** argv) {
     bad[40] = bad[40] == 'A' ? '1' : '1';
     doc_vector("x21-invite-typo", bad, "invite", org_o.public_key().fingerprint(), "-",
                "doc-malformed", "D1", "a character outside base32 (typo)");
+  }
+
+  // --- added later: appended here, after every earlier vector, so that the seeded generator
+  // draws the same values for those and none of them changes ---
+  // Non-canonical X25519 encodings (B6, B9, D7) and duplicate slots (B6).
+  bundle_vector("b43-ephemeral-top-bit",
+                crafted([](Craft& c) { c.edit_ephemeral = [](uint8_t* e) { e[31] |= 0x80; }; }),
+                "coordinator-a", "-", "bundle-key-not-canonical", {}, "B6",
+                "E with bit 255 set, sealed consistently (X25519 would open it)");
+  bundle_vector("b44-ephemeral-not-reduced",
+                mutated(base_small,
+                        [](Bytes& b) {
+                          const Key32 e = p_plus_9();
+                          std::copy(e.begin(), e.end(), b.begin() + 12);
+                        }),
+                "coordinator-a", "-", "bundle-key-not-canonical", {}, "B6", "E = p + 9");
+  DevicePublicKey d_top_bit = dev_d.public_key();
+  d_top_bit.x25519[31] |= 0x80;
+  bundle_vector("b45-sender-key-top-bit", crafted([&](Craft& c) { c.claimed = d_top_bit; }),
+                "coordinator-a", "-", "bundle-key-not-canonical", {}, "B9",
+                "device D's key with bit 255 set, authenticated by D: a second name for D");
+  DevicePublicKey d_not_reduced;
+  d_not_reduced.x25519 = p_plus_9();
+  bundle_vector("b46-sender-key-not-reduced", crafted([&](Craft& c) {
+                  c.recipients = {A};
+                  c.slots = 1;
+                  c.claimed = d_not_reduced;
+                  c.self_forger = &coord_a.x25519();
+                }),
+                "coordinator-a", "-", "bundle-key-not-canonical", {}, "B9",
+                "D = p + 9, authenticated by the reader itself");
+  bundle_vector("b47-duplicate-slot", crafted([&](Craft& c) {
+                  c.recipients = {A, A};
+                }),
+                "coordinator-a", "-", "bundle-duplicate-slot", {}, "B6",
+                "the reader's key in two slots, same file key (header MAC holds)");
+  bundle_vector("b48-duplicate-slot-decoy", crafted([&](Craft& c) {
+                  c.recipients = {A, A};
+                  c.decoy_slots = {1};  // recipient 1 takes slot 0, the lower
+                }),
+                "coordinator-a", "-", "bundle-duplicate-slot", {}, "B6",
+                "the reader's key in two slots, the lower with a decoy file key");
+  // The opener does not interpret created_at: a value no calendar can show is still accepted.
+  Craft far_future = good;
+  far_future.body = body_of(300, 7);
+  far_future.meta.created_at = INT64_MAX;
+  bundle_vector("g07-created-at-int64-max", craft(far_future), "coordinator-a", "device-d", "ok",
+                far_future.body, "B9", "created_at = 2^63 - 1 (beyond gmtime's range)");
+  {
+    // The roster of d01 with one coordinator X25519 key rewritten, validly signed.
+    const size_t amira_x25519 = 76 + 2 + 5;
+    const size_t bao_x25519 = amira_x25519 + 64 + 2 + 3;
+    auto roster_with = [&](const std::function<void(Bytes&)>& edit) {
+      uint32_t body_len =
+          static_cast<uint32_t>(rw[2] | (rw[3] << 8) | (rw[4] << 16) | (rw[5] << 24));
+      Bytes body(rw.begin() + 6, rw.begin() + 6 + body_len);
+      edit(body);
+      return armor_document(DocType::kRoster, sign_document(DocType::kRoster, body, org_o));
+    };
+    doc_vector("x22-roster-key-second-name", roster_with([&](Bytes& body) {
+                 std::copy_n(body.begin() + amira_x25519, 32, body.begin() + bao_x25519);
+                 body[bao_x25519 + 31] |= 0x80;
+               }),
+               "roster", "org-o", "-", "doc-invalid-field", "D7",
+               "coordinator 2's X25519 key is coordinator 1's with bit 255 set");
+    doc_vector("x23-roster-key-not-reduced", roster_with([&](Bytes& body) {
+                 const Key32 k = p_plus_9();
+                 std::copy(k.begin(), k.end(), body.begin() + amira_x25519);
+               }),
+               "roster", "org-o", "-", "doc-invalid-field", "D7",
+               "coordinator 1's X25519 key is p + 9");
   }
 
   g_bundles.close();

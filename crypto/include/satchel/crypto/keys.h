@@ -30,6 +30,11 @@ enum class KeyKind : uint8_t {
 // False for X25519 public keys of small order (every shared secret with them is zero).
 bool x25519_public_usable(const Key32& k);
 
+// Why k is not the canonical encoding of an X25519 public key, or nullptr if it is. X25519
+// ignores bit 255 and reduces u modulo p = 2^255 - 19, so a set bit 255 or a value >= p is a
+// second name for another key ("bit 255 is set", "its value is 2^255 - 19 or more").
+const char* x25519_noncanonical_reason(const Key32& k);
+
 // Human description of a kind, e.g. "coordinator public key (coordpub-)".
 std::string key_kind_description(KeyKind kind);
 

@@ -41,6 +41,8 @@ enum class Errc : uint16_t {
   kBundlePaddingNotZero,
   kBundleBadSender,
   kBundleUnexpectedSender,
+  kBundleDuplicateSlot,    // two slots open with the reader's key (B6)
+  kBundleKeyNotCanonical,  // E or D is not a canonical X25519 encoding (B6, B9)
   kBundleTooLarge,
   // Trust documents (schema/trust-documents.md, "Errors").
   kDocMalformed,
