@@ -4,6 +4,7 @@
 set -euo pipefail
 bin=$(cd "$1" && pwd)
 satchel="$bin/satchel"
+vectors=$(cd "$(dirname "${BASH_SOURCE[0]}")/../vectors" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/satchel-cli.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -21,6 +22,19 @@ refuses() {  # description, expected message fragment, command that must fail wi
   else echo "FAIL - $what (rc=$rc): $out"; fails=$((fails + 1)); fi
 }
 pub() { sed -n 's/^# public key: //p' "$1"; }
+# The public key string with bit 255 of its X25519 key set and a valid checksum: a second name
+# for the same key (schema/bundle-format.md, "X25519 public keys").
+second_name() {
+  python3 - "$1" <<'PY'
+import base64, hashlib, sys
+text = sys.argv[1]
+prefix, b32 = text[:text.index("-") + 1], text[text.index("-") + 1:]
+payload = bytearray(base64.b32decode(b32.upper() + "=" * (-len(b32) % 8))[:-5])
+payload[31] |= 0x80
+check = hashlib.blake2b(b"satchel key text v1" + prefix.encode() + payload, digest_size=32).digest()[:5]
+print(prefix + base64.b32encode(bytes(payload) + check).decode().lower().rstrip("="))
+PY
+}
 
 "$satchel" keygen org -o org.key >/dev/null 2>&1
 "$satchel" keygen coordinator -o a.key >/dev/null
@@ -59,6 +73,22 @@ k=$(pub a.key); c=${k:20:1}; if [ "$c" = a ]; then r=b; else r=a; fi
 refuses "a typo in a recipient key is caught" "checksum mismatch" "$satchel" bundle seal --from d.key --to "${k:0:20}$r${k:21}" body x
 refuses "a coordinator key cannot be the sender" "expected a device secret key" "$satchel" bundle seal --from a.key --to "$(pub b.key)" body x
 refuses "seal never overwrites" "already exists" "$satchel" bundle seal --from d.key --to "$(pub a.key)" body bundle
+refuses "a --to error names the option and carries its code" \
+  "satchel: --to #2: checksum mismatch in coordinator public key (coordpub-): the key has a typo or is damaged [key-bad-checksum]" \
+  "$satchel" bundle seal --from d.key --to "$(pub b.key)" --to "${k:0:20}$r${k:21}" body x
+refuses "a recipient key with bit 255 set is refused as not canonical" \
+  "satchel: --to #1: coordinator public key (coordpub-) is not a canonical X25519 encoding: bit 255 is set [key-invalid]" \
+  "$satchel" bundle seal --from d.key --to "$(second_name "$(pub a.key)")" body x
+refuses "an --expect-sender error names the option and carries its code" \
+  "satchel: --expect-sender: device public key (devpub-) is not a canonical X25519 encoding: bit 255 is set [key-invalid]" \
+  "$satchel" bundle open --key a.key --expect-sender "$(second_name "$(pub d.key)")" bundle out7
+refuses "an --expect-sender of the wrong kind carries its code" "[key-wrong-kind]" \
+  "$satchel" bundle open --key a.key --expect-sender "$(pub a.key)" bundle out7
+check "a refused --expect-sender leaves no output file" test ! -e out7
+"$satchel" bundle open --key "$vectors/keys/coordinator-a.key" \
+  "$vectors/bundle/g07-created-at-int64-max.bundle" out8 >open8.out
+check "a creation time beyond gmtime's range prints as out of range" \
+  grep -qx 'created: out of range (9223372036854775807)' open8.out
 
 pin=$(printf '%064d' 1); backup=$(printf '%064d' 2)
 "$satchel" org roster --org-key org.key --version 1 --coordinator "Amira=$(pub a.key)" \

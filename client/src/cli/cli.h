@@ -18,6 +18,12 @@ inline constexpr int kExitFailed = 1;
 // Prints "satchel: <message>" (and the reason code when given) to stderr; returns kExitFailed.
 int fail(const Error& e);
 int fail(const std::string& message);
+// Prints "satchel: <context>: <message> [code]": an error about one argument ("--to #2").
+int fail(const std::string& context, const Error& e);
+
+// A Unix time in UTC, formatted by strftime's `format` (e.g. "%Y-%m-%d"); "out of range (N)"
+// for a time the C library cannot represent, such as a hostile bundle's created_at.
+std::string format_utc(int64_t unix_seconds, const char* format);
 
 // The handler to run after parsing; a command sets it in its callback.
 using Action = std::function<int()>;

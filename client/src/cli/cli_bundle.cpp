@@ -34,15 +34,6 @@ std::string content_type_name(ContentType t) {
   return "unknown";
 }
 
-std::string utc(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 int seal(const SealArgs& a) {
   auto key_text = read_secret_key_file(a.from);
   if (!key_text) return fail(key_text.error());
@@ -52,7 +43,7 @@ int seal(const SealArgs& a) {
   req.sender = &sender.value();
   for (size_t i = 0; i < a.to.size(); i++) {
     auto k = CoordinatorPublicKey::from_text(a.to[i]);
-    if (!k) return fail("--to #" + std::to_string(i + 1) + ": " + k.error().message);
+    if (!k) return fail("--to #" + std::to_string(i + 1), k.error());
     req.recipients.push_back(k->x25519);
   }
   req.slot_count = a.slots;
@@ -81,7 +72,7 @@ int open(const OpenArgs& a) {
   std::optional<DevicePublicKey> expect;
   if (!a.expect_sender.empty()) {
     auto e = DevicePublicKey::from_text(a.expect_sender);
-    if (!e) return fail("--expect-sender: " + e.error().message);
+    if (!e) return fail("--expect-sender", e.error());
     expect = *e;
   }
   auto in = FileSource::open(a.in);
@@ -104,7 +95,7 @@ int open(const OpenArgs& a) {
                          "it is unknown; pass --expect-sender)")
             << "\nsender fingerprint: " << opened->sender.fingerprint()
             << "\nsequence: " << m.sequence << "\nbundle id: " << to_hex(m.bundle_id)
-            << "\ncreated: " << utc(m.created_at)
+            << "\ncreated: " << format_utc(m.created_at, "%Y-%m-%dT%H:%M:%SZ")
             << "\ncontent type: " << content_type_name(m.content_type)
             << "\nbody: " << m.body_length << " bytes\n";
   if (!m.form_id.empty()) std::cout << "form: " << m.form_id << " v" << m.form_version << "\n";

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -20,6 +21,21 @@ int fail(const Error& e) {
 int fail(const std::string& message) {
   std::cerr << "satchel: " << message << "\n";
   return kExitFailed;
+}
+
+int fail(const std::string& context, const Error& e) {
+  return fail(Error{e.code, context + ": " + e.message});
+}
+
+std::string format_utc(int64_t unix_seconds, const char* format) {
+  const std::time_t tt = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  char buf[64];
+  // gmtime_r fails when the year does not fit in an int; strftime returns 0 when it fails too.
+  if (static_cast<int64_t>(tt) != unix_seconds || gmtime_r(&tt, &tm) == nullptr ||
+      std::strftime(buf, sizeof buf, format, &tm) == 0)
+    return "out of range (" + std::to_string(unix_seconds) + ")";
+  return buf;
 }
 
 Result<std::string> read_text_file(const std::string& path, size_t max_bytes) {

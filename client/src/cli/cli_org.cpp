@@ -63,7 +63,7 @@ int roster(const RosterArgs& a) {
     if (eq == std::string::npos || eq == 0)
       return fail("--coordinator #" + std::to_string(i + 1) + " must be NAME=coordpub-…");
     auto key = CoordinatorPublicKey::from_text(c.substr(eq + 1));
-    if (!key) return fail("--coordinator #" + std::to_string(i + 1) + ": " + key.error().message);
+    if (!key) return fail("--coordinator #" + std::to_string(i + 1), key.error());
     r.coordinators.push_back({c.substr(0, eq), *key});
   }
   r.slot_count = a.slots != 0 ? a.slots : static_cast<uint16_t>(r.coordinators.size());
@@ -96,7 +96,7 @@ int registration(const RegistrationArgs& a) {
   reg.required_acks = a.required_acks;
   for (size_t i = 0; i < a.coordinators.size(); i++) {
     auto key = CoordinatorPublicKey::from_text(a.coordinators[i]);
-    if (!key) return fail("--coordinator #" + std::to_string(i + 1) + ": " + key.error().message);
+    if (!key) return fail("--coordinator #" + std::to_string(i + 1), key.error());
     reg.coordinator_auth_keys.push_back(key->ed25519);
   }
   auto text = reg.sign(*org);

@@ -23,15 +23,6 @@ struct RecordArgs {
   std::string form_id, answers_file, resume;
 };
 
-std::string day_of(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
-}
-
 // Final-mode issues, except "required" on attachment questions: files come later (attach).
 std::vector<form::AnswerIssue> record_issues(const form::Form& f, const nlohmann::json& answers) {
   auto issues = form::validate_answers(f, answers, form::ValidationMode::kFinal);
@@ -236,7 +227,7 @@ int list() {
   if (drafts->empty()) std::cout << "no drafts\n";
   for (const auto& d : *drafts)
     std::cout << d.record_id << "  " << d.form_id << " v" << d.form_version << "  updated "
-              << day_of(d.updated_at) << "\n";
+              << format_utc(d.updated_at, "%Y-%m-%d") << "\n";
   return kExitOk;
 }
 
