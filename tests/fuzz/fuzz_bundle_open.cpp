@@ -1,6 +1,8 @@
-// libFuzzer target for opening sealed bundles: the input as a bundle for the fixed coordinator,
-// or a plan: (first byte 0xFF) seal a body with fixed keys, alter the bundle, open it; (0xFE)
-// encrypt the fuzzer's own plaintext and chunk tags as a malicious sender would, open it.
+// libFuzzer target for opening sealed bundles with the one-pass opener (open_bundle): the input
+// as a bundle for the fixed coordinator, or a plan: (first byte 0xFF) seal a body with fixed
+// keys, alter the bundle, open it; (0xFE) encrypt the fuzzer's own plaintext and chunk tags as a
+// malicious sender would, open it. Every open checks what the staging sink saw: committed only
+// when accepted, with exactly the declared body; discarded on every refusal.
 #include <algorithm>
 #include <optional>
 
@@ -18,35 +20,72 @@ bool is_bundle_error(Errc code) {
   return code >= Errc::kBundleUnsupportedVersion && code <= Errc::kBundleTooLarge;
 }
 
-template <class R>
-void check_refusal(const R& r) {
-  if (!r.ok())
-    SATCHEL_FUZZ_CHECK(is_bundle_error(r.code()), "a bundle was refused with a non-bundle code");
+// A staging sink that keeps what open_bundle writes and records whether it was committed.
+class RecordingSink final : public StagingSink {
+ public:
+  Status write(ByteView data) override {
+    SATCHEL_FUZZ_CHECK(!committed_ && !discarded_, "open_bundle wrote after commit or discard");
+    bytes_.insert(bytes_.end(), data.begin(), data.end());
+    return Status::Ok();
+  }
+  bool writable_from_any_thread() const override { return true; }
+  Status commit() override {
+    SATCHEL_FUZZ_CHECK(!committed_ && !discarded_, "open_bundle committed twice or after discard");
+    committed_ = true;
+    return Status::Ok();
+  }
+  void discard() override { discarded_ = true; }
+  bool committed() const { return committed_; }
+  bool discarded() const { return discarded_; }
+  Bytes& bytes() { return bytes_; }
+
+ private:
+  Bytes bytes_;
+  bool committed_ = false, discarded_ = false;
+};
+
+struct Opened {
+  Result<OpenedBundle> result = make_error(Errc::kInternal, "not opened");
+  Bytes body;  // the committed body; empty when refused
+};
+
+// Opens `bundle` in one pass. A refusal carries a bundle code and commits nothing; an accepted
+// bundle commits exactly its declared body.
+Opened open(ByteView bundle, const SecretBytes& key, const std::optional<DevicePublicKey>& expect) {
+  MemorySource src(bundle);
+  RecordingSink sink;
+  Opened o;
+  o.result = open_bundle(src, key, expect, sink);
+  SATCHEL_FUZZ_CHECK(sink.bytes().size() <= bundle.size(),
+                     "open_bundle wrote more plaintext than the bundle has ciphertext");
+  if (!o.result) {
+    SATCHEL_FUZZ_CHECK(is_bundle_error(o.result.code()),
+                       "a bundle was refused with a non-bundle code");
+    SATCHEL_FUZZ_CHECK(!sink.committed() && sink.discarded(),
+                       "a refused bundle's plaintext was not discarded");
+    return o;
+  }
+  SATCHEL_FUZZ_CHECK(sink.committed() && !sink.discarded(), "an accepted body was not committed");
+  SATCHEL_FUZZ_CHECK(sink.bytes().size() == o.result->metadata.body_length,
+                     "the committed body differs in length from the declared body");
+  o.body = std::move(sink.bytes());
+  return o;
 }
 
-// Decrypts a verified bundle. A bundle whose stream its (authentic) sender damaged may still fail
-// here, but only for a stream reason, and never with more than the declared body.
-Result<Bytes> decrypt(VerifiedBundle& vb) {
+// The two-pass opener, kept in the API for callers that want metadata first, must reach the
+// same verdict as open_bundle on every input.
+Errc two_pass_verdict(ByteView bundle, const SecretBytes& key) {
+  MemorySource src(bundle);
+  auto vb = verify_bundle(src, key, std::nullopt);
+  if (!vb) return vb.code();
   MemorySink sink;
-  Status s = vb.decrypt_to(sink);
-  SATCHEL_FUZZ_CHECK(sink.data().size() <= vb.metadata().body_length,
-                     "decryption wrote more than the declared body");
-  if (!s) {
-    SATCHEL_FUZZ_CHECK(
-        s.code() == Errc::kBundleBadChunkTag || s.code() == Errc::kBundlePaddingNotZero,
-        "a verified bundle failed to decrypt for a reason verification covers");
-    return s.error();
-  }
-  SATCHEL_FUZZ_CHECK(sink.data().size() == vb.metadata().body_length,
-                     "decrypted length differs from the declared body length");
-  return std::move(sink.data());
+  return vb->decrypt_to(sink).code();
 }
 
 void open_arbitrary(ByteView input) {
-  MemorySource src(input);
-  auto vb = verify_bundle(src, keys().coordinator.x25519(), std::nullopt);
-  check_refusal(vb);
-  if (vb) (void)decrypt(*vb);
+  const Opened o = open(input, keys().coordinator.x25519(), std::nullopt);
+  SATCHEL_FUZZ_CHECK(two_pass_verdict(input, keys().coordinator.x25519()) == o.result.code(),
+                     "open_bundle and the two-pass opener disagree");
 }
 
 void check_metadata(const BundleMetadata& got, const BundleMetadata& sent, const BundleId& id) {
@@ -107,43 +146,36 @@ void seal_then_tamper(ByteView plan_bytes) {
   std::optional<DevicePublicKey> expect;
   if (plan.expect_other_sender) expect = k.other_device.public_key();
 
-  MemorySource src(altered);
-  auto vb = verify_bundle(src, k.coordinator.x25519(), expect);
-  check_refusal(vb);
+  const Opened o = open(altered, k.coordinator.x25519(), expect);
   if (altered != sealed) {
-    SATCHEL_FUZZ_CHECK(!vb.ok(), "an altered bundle verified");
+    SATCHEL_FUZZ_CHECK(!o.result.ok(), "an altered bundle was opened");
   } else if (plan.expect_other_sender) {
-    SATCHEL_FUZZ_CHECK(vb.code() == Errc::kBundleUnexpectedSender,
+    SATCHEL_FUZZ_CHECK(o.result.code() == Errc::kBundleUnexpectedSender,
                        "a bundle opened for the wrong expected sender");
   } else {
-    SATCHEL_FUZZ_CHECK(vb.ok(), "an unaltered bundle did not verify");
-    SATCHEL_FUZZ_CHECK(vb->sender() == k.device.public_key(), "opened with the wrong sender");
-    check_metadata(vb->metadata(), sent, info->bundle_id);
-    auto opened = decrypt(*vb);
-    SATCHEL_FUZZ_CHECK(opened.ok() && *opened == body, "an unaltered bundle did not decrypt");
+    SATCHEL_FUZZ_CHECK(o.result.ok(), "an unaltered bundle did not open");
+    SATCHEL_FUZZ_CHECK(o.result->sender == k.device.public_key(), "opened with the wrong sender");
+    check_metadata(o.result->metadata, sent, info->bundle_id);
+    SATCHEL_FUZZ_CHECK(o.body == body, "an unaltered bundle opened to another body");
   }
 
   // The other coordinator opens the unaltered bundle only if it was a recipient.
-  MemorySource again(sealed);
-  auto other = verify_bundle(again, k.other_coordinator.x25519(), std::nullopt);
-  SATCHEL_FUZZ_CHECK(plan.second_recipient ? other.ok() : other.code() == Errc::kBundleNoSlotOpens,
-                     "the second coordinator's access does not match the recipients");
-  if (other) {
-    auto opened = decrypt(*other);
-    SATCHEL_FUZZ_CHECK(opened.ok() && *opened == body, "second recipient decrypted another body");
-  }
+  const Opened other = open(sealed, k.other_coordinator.x25519(), std::nullopt);
+  SATCHEL_FUZZ_CHECK(
+      plan.second_recipient ? other.result.ok() : other.result.code() == Errc::kBundleNoSlotOpens,
+      "the second coordinator's access does not match the recipients");
+  if (other.result) SATCHEL_FUZZ_CHECK(other.body == body, "second recipient opened another body");
 }
 
 // What the opening rules must conclude about a forged bundle, worked out from the plan.
 struct ForgeVerdict {
-  Errc verify = Errc::kOk;   // the code verify_bundle must give
-  Errc decrypt = Errc::kOk;  // then the code decrypt_to must give
+  Errc code = Errc::kOk;  // the code open_bundle must give
   size_t body_begin = 0, body_end = 0;
 };
 
 // Rules B8-B13 applied to the plaintext: chunk 0's tag, the inner header, then the sender
-// authenticator; the remaining tags and the padding are checked while decrypting (or, when the
-// authenticator fails, to name the fault).
+// authenticator; when it fails, the first stream fault (B12) names the reason instead, and when
+// it passes, a stream fault is still the verdict.
 ForgeVerdict judge(const fuzz::ForgePlan& plan, const Bytes& plain) {
   ForgeVerdict v;
   const uint64_t chunks = bundle_v1::chunk_count(plain.size());
@@ -153,13 +185,13 @@ ForgeVerdict judge(const fuzz::ForgePlan& plan, const Bytes& plain) {
                             : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
   };
   if (!tag_ok(0)) {
-    v.verify = Errc::kBundleBadChunkTag;
+    v.code = Errc::kBundleBadChunkTag;
     return v;
   }
   const size_t first = bundle_v1::chunk_plain_len(plain.size(), 0);
   auto inner = bundle_v1::parse_inner(ByteView(plain.data(), first), plain.size());
   if (!inner) {
-    v.verify = inner.code();
+    v.code = inner.code();
     return v;
   }
   v.body_begin = inner->length;
@@ -179,11 +211,10 @@ ForgeVerdict judge(const fuzz::ForgePlan& plan, const Bytes& plain) {
     }
   }
   const bool authentic = !plan.bad_authenticator && inner->device == keys().device.public_key();
-  if (!authentic) {
-    v.verify = stream != Errc::kOk ? stream : Errc::kBundleBadSender;
-  } else {
-    v.decrypt = stream;
-  }
+  if (stream != Errc::kOk)
+    v.code = stream;
+  else if (!authentic)
+    v.code = Errc::kBundleBadSender;
   return v;
 }
 
@@ -192,17 +223,13 @@ void open_forged(ByteView plan_bytes) {
   const Bytes plain = fuzz::forge_plaintext(plan);
   const Bytes forged = fuzz::forge_bundle(plan);
   const ForgeVerdict want = judge(plan, plain);
-  MemorySource src(forged);
-  auto vb = verify_bundle(src, keys().coordinator.x25519(), std::nullopt);
-  SATCHEL_FUZZ_CHECK(vb.code() == want.verify, "verify_bundle judged a forged bundle wrongly");
-  if (!vb) return;
-  SATCHEL_FUZZ_CHECK(vb->sender() == keys().device.public_key(), "accepted a forged sender");
-  auto opened = decrypt(*vb);
-  SATCHEL_FUZZ_CHECK(opened.code() == want.decrypt, "decrypt_to judged a forged stream wrongly");
-  if (!opened) return;
+  const Opened o = open(forged, keys().coordinator.x25519(), std::nullopt);
+  SATCHEL_FUZZ_CHECK(o.result.code() == want.code, "open_bundle judged a forged bundle wrongly");
+  if (!o.result) return;
+  SATCHEL_FUZZ_CHECK(o.result->sender == keys().device.public_key(), "accepted a forged sender");
   const auto at = [&](size_t i) { return plain.begin() + static_cast<std::ptrdiff_t>(i); };
-  SATCHEL_FUZZ_CHECK(*opened == Bytes(at(want.body_begin), at(want.body_end)),
-                     "decrypted body differs from the encrypted body");
+  SATCHEL_FUZZ_CHECK(o.body == Bytes(at(want.body_begin), at(want.body_end)),
+                     "opened body differs from the encrypted body");
 }
 
 }  // namespace
