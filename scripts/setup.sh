@@ -28,6 +28,7 @@ base_pkgs=(
   age time
   nginx-light wrk fiu-utils openssl curl nodejs
   python3-cryptography  # Ed25519 coordinator challenge in tests/relay/test_nginx_topology.sh
+  python3-pandas        # tests/cli/test_cli_coord.sh reads exports as an analyst would
 )
 bpo_pkgs=(libsqlcipher-dev libcatch2-dev)
 

@@ -103,9 +103,12 @@ TEST_CASE("a record sealed on a device is imported once, and its bundle seen aga
         return st->text(0);
       }());
   CHECK(manifest["answers"]["narrative"] == "testimony 0");
-  // The store survives closing and reopening (its cells are named by committed rows).
-  p = coord.open();
-  CHECK(import(p, bundles[0]).result == coord::ImportResult::kDuplicate);
+  {
+    // The store survives closing and reopening (its cells are named by committed rows).
+    Profile closed = std::move(p);
+  }
+  auto again = coord.open();
+  CHECK(import(again, bundles[0]).result == coord::ImportResult::kDuplicate);
 }
 
 TEST_CASE("a bundle with no slot for this coordinator is quarantined with its reason, not dropped") {

@@ -11,6 +11,7 @@
 #include "cli/cli_trust.h"
 #include "satchel/client/profile.h"
 #include "satchel/coord/importer.h"
+#include "satchel/coord/record_export.h"
 #include "satchel/coord/registry.h"
 
 namespace satchel::cli {
@@ -21,28 +22,16 @@ using client::ProfileKind;
 
 int64_t today() { return coord::day_of(static_cast<int64_t>(std::time(nullptr))); }
 
-std::string day_text(int64_t day) {
-  const auto t = static_cast<std::time_t>(day * 86400);
-  std::tm tm{};
-  char buf[32];
-  if (gmtime_r(&t, &tm) == nullptr || std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm) == 0)
-    return "day " + std::to_string(day);
-  return buf;
-}
-
-// "satchel: <what>: <message> [code]".
-int fail_about(const std::string& what, const Error& e) {
-  return fail(make_error(e.code, what + ": " + e.message));
-}
+std::string day_text(int64_t day) { return format_utc(day * 86400, "%Y-%m-%d"); }
 
 int coord_init(const InitArgs& args, const std::string& import_key) {
   client::ProfileContents contents;
   contents.kind = ProfileKind::kCoordinator;
   if (!import_key.empty()) {
     auto text = read_secret_key_file(import_key);
-    if (!text) return fail_about(import_key, text.error());
+    if (!text) return fail(import_key, text.error());
     auto key = CoordinatorSecretKey::from_text(text->span());
-    if (!key) return fail_about(import_key, key.error());
+    if (!key) return fail(import_key, key.error());
     contents.coordinator_key = std::move(key.value());
   }
   const int rc = init_profile(args, std::move(contents));
@@ -135,7 +124,7 @@ int devices() {
 
 int device_add(const std::string& key_text, const std::string& label, const std::string& confirm) {
   auto key = DevicePublicKey::from_text(key_text);
-  if (!key) return fail_about("DEVPUB", key.error());
+  if (!key) return fail("DEVPUB", key.error());
   if (digits_only(confirm) != digits_only(key->fingerprint()))
     return fail("fingerprint does not match: the device was NOT registered. Compare it with the "
                 "one the device shows (satchel whoami) in person.");
@@ -148,7 +137,7 @@ int device_add(const std::string& key_text, const std::string& label, const std:
 
 int device_lost(const std::string& key_text, uint64_t after) {
   auto key = DevicePublicKey::from_text(key_text);
-  if (!key) return fail_about("DEVPUB", key.error());
+  if (!key) return fail("DEVPUB", key.error());
   auto profile = open_profile(ProfileKind::kCoordinator);
   if (!profile) return fail(profile.error());
   if (Status s = coord::mark_device_lost(*profile, *key, after, today()); !s)
@@ -169,6 +158,47 @@ int quarantine() {
               << (q.sender ? q.sender->fingerprint() : std::string("sender unknown")) << "\n  "
               << q.reason << "\n";
   }
+  return kExitOk;
+}
+
+struct ExportArgs {
+  std::string form, format = "csv", out, lang;
+  uint64_t version = 0;
+  bool identifying = false, unverified = false, retracted = false, attachments = false;
+};
+
+int export_records(const ExportArgs& a) {
+  coord::ExportOptions o;
+  o.form_id = a.form;
+  if (a.version) o.version = a.version;
+  if (a.format == "csv")
+    o.format = coord::ExportFormat::kCsv;
+  else if (a.format == "jsonl")
+    o.format = coord::ExportFormat::kJsonLines;
+  else
+    return fail("--format must be csv or jsonl, not '" + a.format + "'");
+  o.out_dir = a.out;
+  o.lang = a.lang;
+  o.include_identifying = a.identifying;
+  o.include_unverified = a.unverified;
+  o.include_retracted = a.retracted;
+  o.attachments = a.attachments;
+  o.now = static_cast<int64_t>(std::time(nullptr));
+  auto profile = open_profile(ProfileKind::kCoordinator);
+  if (!profile) return fail(profile.error());
+  auto summary = coord::export_records(*profile, o);
+  if (!summary) return fail(summary.error());
+  for (const auto& f : summary->files) std::cout << f << "\n";
+  std::cout << summary->records << " record(s) exported";
+  if (summary->left_out_unverified)
+    std::cout << "; " << summary->left_out_unverified
+              << " from unregistered devices left out (--include-unverified)";
+  if (summary->left_out_retracted)
+    std::cout << "; " << summary->left_out_retracted << " retracted left out (--include-retracted)";
+  std::cout << "\n";
+  std::cerr << "warning: these files are PLAINTEXT, outside the encrypted profile"
+            << (a.identifying ? ", and include identifying answers" : "")
+            << ". Keep them on an encrypted disk and delete them when done.\n";
   return kExitOk;
 }
 
@@ -260,6 +290,23 @@ void add_coord_commands(CLI::App& app, Action& action) {
   dlost->callback([&action, dev_key, after] {
     action = [dev_key, after] { return device_lost(*dev_key, *after); };
   });
+
+  auto ea = std::make_shared<ExportArgs>();
+  auto* exp = coord->add_subcommand(
+      "export", "Write a form's records as CSV or JSON Lines (plaintext files, mode 0600)");
+  exp->add_option("--form", ea->form, "form id")->required();
+  exp->add_option("--version", ea->version, "form version (default: every version held)");
+  exp->add_option("--format", ea->format, "csv (default) or jsonl");
+  exp->add_option("-o,--output", ea->out, "an existing folder")->required();
+  exp->add_option("--lang", ea->lang, "language of choice labels (default: the form's)");
+  exp->add_flag("--include-identifying", ea->identifying,
+                "include answers the form flags identifying, attachment names, device labels");
+  exp->add_flag("--include-unverified", ea->unverified,
+                "include records from devices not registered (coord device add)");
+  exp->add_flag("--include-retracted", ea->retracted, "include retracted records");
+  exp->add_flag("--attachments", ea->attachments,
+                "extract attachments to OUTPUT/attachments/RECORD-ATTACHMENT");
+  exp->callback([&action, ea] { action = [ea] { return export_records(*ea); }; });
 
   auto* q = coord->add_subcommand("quarantine", "What could not be imported, and why");
   q->callback([&action] { action = [] { return quarantine(); }; });

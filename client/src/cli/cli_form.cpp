@@ -5,6 +5,7 @@
 #include "cli/cli_session.h"
 #include "cli/cli_trust.h"
 #include "satchel/client/trust_store.h"
+#include "satchel/coord/importer.h"
 
 namespace satchel::cli {
 
@@ -18,6 +19,11 @@ int form_add(const std::string& path, client::ProfileKind kind) {
   if (!f) return fail(f.error());
   std::cout << "form " << f->id << " version " << f->version
             << " added: " << f->text(f->title, f->default_language) << "\n";
+  if (kind == client::ProfileKind::kCoordinator) {
+    auto n = coord::import_waiting_records(*profile, f->id, f->version);
+    if (!n) return fail(n.error());
+    std::cout << *n << " record(s) waiting for this form imported\n";
+  }
   return kExitOk;
 }
 

@@ -97,43 +97,108 @@ std::optional<std::string> check_package(BodyReader& body, const BundleMetadata&
   return std::nullopt;
 }
 
-// Reads a RandomAccessSource from its start, as a ByteSource.
-class RandomAccessReader final : public ByteSource {
+// What a quarantine row needs beyond its reason.
+struct QuarantineKeys {
+  const OpenedBundle* opened = nullptr;     // the bundle opened: its id and sender
+  std::optional<int64_t> body_id;           // the bundle as received, or its opened body
+  std::optional<Hash32> upload_id;          // the bundle did not open: SHA-256 of its bytes
+  const BundleMetadata* waiting = nullptr;  // a record waiting for its form
+};
+
+Status quarantine(client::Profile& p, const std::string& reason, const QuarantineKeys& k,
+                  int64_t day) {
+  auto st = p.db().prepare(
+      "INSERT INTO coord_quarantine (reason, bundle_id, device_key, opened, body_id, "
+      "received_day, upload_id, waiting_form_id, waiting_form_version, form_hash) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+  if (!st) return st.error();
+  st->bind(1, reason);
+  if (k.opened) {
+    st->bind_blob(2, view(k.opened->metadata.bundle_id));
+    st->bind_blob(3, view(k.opened->sender.x25519));
+  } else {
+    st->bind_null(2).bind_null(3);
+  }
+  st->bind(4, int64_t{k.opened ? 1 : 0});
+  if (k.body_id)
+    st->bind(5, *k.body_id);
+  else
+    st->bind_null(5);
+  st->bind(6, day);
+  if (k.upload_id)
+    st->bind_blob(7, ByteView(k.upload_id->data(), k.upload_id->size()));
+  else
+    st->bind_null(7);
+  if (k.waiting) {
+    st->bind(8, k.waiting->form_id).bind(9, static_cast<int64_t>(k.waiting->form_version));
+    st->bind_blob(10, ByteView(k.waiting->form_hash.data(), k.waiting->form_hash.size()));
+  } else {
+    st->bind_null(8).bind_null(9).bind_null(10);
+  }
+  return st->run();
+}
+
+// Why a record body cannot be imported (nullopt: it was inserted into coord_records).
+// `form_missing` is set when the only problem is a form this profile does not hold.
+Result<std::optional<std::string>> file_record(client::Profile& p, const BundleMetadata& meta,
+                                               const DevicePublicKey& sender, int64_t body_id,
+                                               int64_t day, bool& form_missing) {
+  form_missing = false;
+  auto reader = BodyReader::open(p, body_id);
+  if (!reader) return reader.error();
+  nlohmann::json manifest;
+  std::string record_id;
+  std::optional<std::string> bad = check_package(*reader, meta, manifest, record_id);
+  if (!bad) {
+    auto form = client::TrustStore(p).form(meta.form_id, meta.form_version);
+    if (!form) {
+      form_missing = true;
+      bad = "form " + meta.form_id + " version " + std::to_string(meta.form_version) +
+            " is not known here: add it with `satchel coord form add` (the record is imported "
+            "then)";
+    } else if (Sha256::digest(as_bytes(form->source_text)) != meta.form_hash) {
+      bad = "form " + meta.form_id + " version " + std::to_string(meta.form_version) +
+            ": the bundle's form hash differs from the signed form held here";
+    }
+  }
+  if (!bad) {
+    auto st = p.db().prepare("SELECT 1 FROM coord_records WHERE record_id = ?1");
+    if (!st) return st.error();
+    st->bind(1, record_id);
+    auto row = st->step();
+    if (!row) return row.error();
+    if (*row) bad = "record id " + record_id + " already imported from another bundle";
+  }
+  if (bad) return bad;
+  auto st = p.db().prepare(
+      "INSERT INTO coord_records (record_id, bundle_id, device_key, form_id, form_version, "
+      "manifest, body_id, received_day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!st) return st.error();
+  st->bind(1, record_id).bind_blob(2, view(meta.bundle_id)).bind_blob(3, view(sender.x25519));
+  st->bind(4, meta.form_id).bind(5, static_cast<int64_t>(meta.form_version));
+  st->bind(6, manifest.dump()).bind(7, body_id).bind(8, day);
+  SATCHEL_TRY(st->run());
+  return std::optional<std::string>();
+}
+
+// Reads a RandomAccessSource from its start as a ByteSource, hashing it: a bundle's upload id.
+class HashingReader final : public ByteSource {
  public:
-  explicit RandomAccessReader(RandomAccessSource& src) : src_(src) {}
+  explicit HashingReader(RandomAccessSource& src) : src_(src) {}
   Result<size_t> read(std::span<uint8_t> out) override {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), src_.size() - pos_));
     SATCHEL_TRY(src_.read_at(pos_, out.first(n)));
+    hash_.update(ByteView(out.data(), n));
     pos_ += n;
     return n;
   }
+  Hash32 finish() { return hash_.finish(); }
 
  private:
   RandomAccessSource& src_;
   uint64_t pos_ = 0;
+  Sha256 hash_;
 };
-
-Status quarantine(client::Profile& p, const std::string& reason, const OpenedBundle* opened,
-                  std::optional<int64_t> body_id, int64_t day) {
-  auto st = p.db().prepare(
-      "INSERT INTO coord_quarantine (reason, bundle_id, device_key, opened, body_id, "
-      "received_day) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-  if (!st) return st.error();
-  st->bind(1, reason);
-  if (opened) {
-    st->bind_blob(2, view(opened->metadata.bundle_id));
-    st->bind_blob(3, view(opened->sender.x25519));
-  } else {
-    st->bind_null(2).bind_null(3);
-  }
-  st->bind(4, int64_t{opened ? 1 : 0});
-  if (body_id)
-    st->bind(5, *body_id);
-  else
-    st->bind_null(5);
-  st->bind(6, day);
-  return st->run();
-}
 
 }  // namespace
 
@@ -182,12 +247,24 @@ Result<ImportOutcome> Importer::import(RandomAccessSource& bundle, int64_t day) 
   }  // rolled back: the body written so far is gone
   auto tx = Transaction::begin(db);
   if (!tx) return tx.error();
-  RandomAccessReader whole(bundle);
+  HashingReader whole(bundle);
   auto kept = store_body(p, whole);
   if (!kept) return kept.error();
+  QuarantineKeys keys;
+  keys.body_id = *kept;
+  keys.upload_id = whole.finish();
+  {
+    // The same bytes kept before (a folder imported again): nothing changes.
+    auto st = db.prepare("SELECT 1 FROM coord_quarantine WHERE upload_id = ?1");
+    if (!st) return st.error();
+    st->bind_blob(1, ByteView(keys.upload_id->data(), keys.upload_id->size()));
+    auto row = st->step();
+    if (!row) return row.error();
+    if (*row) return ImportOutcome{ImportResult::kDuplicate, "kept in quarantine already"};
+  }  // (returning rolls the copy back)
   const std::string reason =
       std::string("did not open [") + errc_name(refused->code) + "]: " + refused->message;
-  SATCHEL_TRY(quarantine(p, reason, nullptr, *kept, day));
+  SATCHEL_TRY(quarantine(p, reason, keys, day));
   SATCHEL_TRY(tx->commit());
   return ImportOutcome{ImportResult::kQuarantined, reason};
 }
@@ -208,6 +285,7 @@ Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_
       return ImportOutcome{ImportResult::kDuplicate, "bundle " + to_hex(view(meta.bundle_id))};
     }
   }
+  const QuarantineKeys opened_keys{&b, body_id, std::nullopt, nullptr};
   // The same sequence under another bundle id: the device key sealed two different bundles.
   {
     auto st = db.prepare(
@@ -221,7 +299,7 @@ Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_
       const std::string reason = "device key used twice: cloned or compromised (sequence " +
                                  std::to_string(meta.sequence) + " already received from " +
                                  b.sender.fingerprint() + " under another bundle id)";
-      SATCHEL_TRY(quarantine(p, reason, &b, body_id, day));
+      SATCHEL_TRY(quarantine(p, reason, opened_keys, day));
       return ImportOutcome{ImportResult::kQuarantined, reason};
     }
   }
@@ -253,7 +331,7 @@ Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_
     const std::string reason = "sent after its device was reported lost (sequence " +
                                std::to_string(meta.sequence) + " > " +
                                std::to_string(*lost_after) + ")";
-    SATCHEL_TRY(quarantine(p, reason, &b, body_id, day));
+    SATCHEL_TRY(quarantine(p, reason, opened_keys, day));
     return ImportOutcome{ImportResult::kQuarantined, reason};
   }
   if (meta.content_type == ContentType::kCover) {
@@ -265,46 +343,84 @@ Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_
                                std::to_string(static_cast<int>(meta.content_type)) + " (" +
                                content_type_name(meta.content_type) +
                                ") is not imported by this version of Satchel";
-    SATCHEL_TRY(quarantine(p, reason, &b, body_id, day));
+    SATCHEL_TRY(quarantine(p, reason, opened_keys, day));
     return ImportOutcome{ImportResult::kQuarantined, reason};
   }
-  auto reader = BodyReader::open(p, body_id);
-  if (!reader) return reader.error();
-  nlohmann::json manifest;
-  std::string record_id;
-  std::optional<std::string> bad = check_package(*reader, meta, manifest, record_id);
-  if (!bad) {
-    auto form = client::TrustStore(p).form(meta.form_id, meta.form_version);
-    if (!form) {
-      bad = "form " + meta.form_id + " version " + std::to_string(meta.form_version) +
-            " is not known here: add it with `satchel coord form add` (the record is imported "
-            "then)";
-    } else if (Sha256::digest(as_bytes(form->source_text)) != meta.form_hash) {
-      bad = "form " + meta.form_id + " version " + std::to_string(meta.form_version) +
-            ": the bundle's form hash differs from the signed form held here";
+  bool form_missing = false;
+  auto bad = file_record(p, meta, b.sender, body_id, day, form_missing);
+  if (!bad) return bad.error();
+  if (*bad) {
+    SATCHEL_TRY(quarantine(
+        p, **bad, QuarantineKeys{&b, body_id, std::nullopt, form_missing ? &meta : nullptr}, day));
+    return ImportOutcome{ImportResult::kQuarantined, **bad};
+  }
+  auto st = db.prepare("SELECT record_id FROM coord_records WHERE bundle_id = ?1");
+  if (!st) return st.error();
+  st->bind_blob(1, view(meta.bundle_id));
+  auto row = st->step();
+  if (!row) return row.error();
+  return ImportOutcome{ImportResult::kImported, *row ? st->text(0) : std::string()};
+}
+
+Result<size_t> import_waiting_records(client::Profile& p, const std::string& form_id,
+                                      uint64_t version) {
+  SATCHEL_TRY(p.require_kind(client::ProfileKind::kCoordinator));
+  auto& db = p.db();
+  struct Waiting {
+    int64_t id, body_id, day;
+    BundleMetadata meta;
+    DevicePublicKey sender;
+  };
+  std::vector<Waiting> waiting;
+  {
+    auto st = db.prepare(
+        "SELECT quarantine_id, body_id, received_day, bundle_id, device_key, form_hash "
+        "FROM coord_quarantine WHERE waiting_form_id = ?1 AND waiting_form_version = ?2");
+    if (!st) return st.error();
+    st->bind(1, form_id).bind(2, static_cast<int64_t>(version));
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      Waiting w;
+      w.id = st->int64(0);
+      w.body_id = st->int64(1);
+      w.day = st->int64(2);
+      ByteView bid = st->blob(3), dev = st->blob(4), hash = st->blob(5);
+      if (bid.size() != 16 || dev.size() != 32 || hash.size() != 32)
+        return make_error(Errc::kIoError, "a quarantine entry is damaged");
+      std::memcpy(w.meta.bundle_id.data(), bid.data(), 16);
+      std::memcpy(w.sender.x25519.data(), dev.data(), 32);
+      std::memcpy(w.meta.form_hash.data(), hash.data(), 32);
+      w.meta.form_id = form_id;
+      w.meta.form_version = version;
+      w.meta.content_type = ContentType::kRecord;
+      waiting.push_back(std::move(w));
     }
   }
-  if (!bad) {
-    auto st = db.prepare("SELECT 1 FROM coord_records WHERE record_id = ?1");
+  size_t imported = 0;
+  for (const Waiting& w : waiting) {
+    auto tx = Transaction::begin(db);
+    if (!tx) return tx.error();
+    bool form_missing = false;
+    auto bad = file_record(p, w.meta, w.sender, w.body_id, w.day, form_missing);
+    if (!bad) return bad.error();
+    auto st = db.prepare(
+        *bad ? "UPDATE coord_quarantine SET reason = ?2, waiting_form_id = NULL, "
+               "waiting_form_version = NULL WHERE quarantine_id = ?1"
+             : "DELETE FROM coord_quarantine WHERE quarantine_id = ?1 AND ?2 IS NULL");
     if (!st) return st.error();
-    st->bind(1, record_id);
-    auto row = st->step();
-    if (!row) return row.error();
-    if (*row) bad = "record id " + record_id + " already imported from another bundle";
+    st->bind(1, w.id);
+    if (*bad)
+      st->bind(2, **bad);
+    else
+      st->bind_null(2);
+    SATCHEL_TRY(st->run());
+    st->release();
+    SATCHEL_TRY(tx->commit());
+    if (!*bad) imported++;
   }
-  if (bad) {
-    SATCHEL_TRY(quarantine(p, *bad, &b, body_id, day));
-    return ImportOutcome{ImportResult::kQuarantined, *bad};
-  }
-  auto st = db.prepare(
-      "INSERT INTO coord_records (record_id, bundle_id, device_key, form_id, form_version, "
-      "manifest, body_id, received_day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  if (!st) return st.error();
-  st->bind(1, record_id).bind_blob(2, view(meta.bundle_id)).bind_blob(3, view(b.sender.x25519));
-  st->bind(4, meta.form_id).bind(5, static_cast<int64_t>(meta.form_version));
-  st->bind(6, manifest.dump()).bind(7, body_id).bind(8, day);
-  SATCHEL_TRY(st->run());
-  return ImportOutcome{ImportResult::kImported, record_id};
+  return imported;
 }
 
 }  // namespace satchel::coord

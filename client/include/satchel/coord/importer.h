@@ -47,4 +47,10 @@ class Importer {
   CoordinatorSecretKey key_;
 };
 
+// Imports the quarantined records that waited for this form (now held): each one that passes
+// every check leaves quarantine; one that fails another check stays, with that reason. Returns
+// how many were imported.
+Result<size_t> import_waiting_records(client::Profile& profile, const std::string& form_id,
+                                      uint64_t version);
+
 }  // namespace satchel::coord
