@@ -7,10 +7,13 @@
 #include <filesystem>
 #include <iostream>
 
+#include <unistd.h>
+
 #include "cli/cli_session.h"
 #include "cli/cli_trust.h"
 #include "satchel/client/profile.h"
 #include "satchel/coord/importer.h"
+#include "satchel/coord/pull.h"
 #include "satchel/coord/record_export.h"
 #include "satchel/coord/registry.h"
 
@@ -161,6 +164,33 @@ int quarantine() {
   return kExitOk;
 }
 
+int pull(size_t relay_index, const std::string& proxy) {
+  auto profile = open_profile(ProfileKind::kCoordinator);
+  if (!profile) return fail(profile.error());
+  coord::PullOptions o;
+  o.relay_index = relay_index;
+  o.now = static_cast<int64_t>(std::time(nullptr));
+  if (!proxy.empty()) {
+    auto p = client::parse_proxy_address(proxy);
+    if (!p) return fail(p.error());
+    o.relay.proxy = *p;
+  }
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  if (tty)
+    o.progress = [](uint64_t done, uint64_t listed) {
+      std::cerr << "\rpulled " << done << " of " << listed << " listed" << std::flush;
+    };
+  auto s = coord::pull(*profile, o);
+  if (tty) std::cerr << "\n";
+  if (!s) return fail(s.error());
+  std::cout << s->imported << " imported, " << s->duplicate << " duplicate, " << s->cover
+            << " cover, " << s->quarantined << " quarantined; " << s->acknowledged
+            << " acknowledged; " << s->kept_unacknowledged
+            << " left on the relay (not sealed for this coordinator); " << s->bytes_downloaded
+            << " bytes downloaded\n";
+  return kExitOk;
+}
+
 struct ExportArgs {
   std::string form, format = "csv", out, lang;
   uint64_t version = 0;
@@ -258,6 +288,17 @@ void add_coord_commands(CLI::App& app, Action& action) {
   fadd->add_option("FILE", *form_file, "signed form file")->required();
   fadd->callback([&action, form_file] {
     action = [form_file] { return form_add(*form_file, ProfileKind::kCoordinator); };
+  });
+
+  auto relay_index = std::make_shared<size_t>(0);
+  auto proxy = std::make_shared<std::string>();
+  auto* pl = coord->add_subcommand(
+      "pull", "Download, verify and import every bundle waiting on the roster's relay, then "
+              "acknowledge each one imported");
+  pl->add_option("--relay", *relay_index, "which relay of the roster (default 0)");
+  pl->add_option("--proxy", *proxy, "HOST:PORT of an HTTP CONNECT proxy (Tor's HTTPTunnelPort)");
+  pl->callback([&action, relay_index, proxy] {
+    action = [relay_index, proxy] { return pull(*relay_index, *proxy); };
   });
 
   auto dir = std::make_shared<std::string>();

@@ -260,13 +260,13 @@ Result<ImportOutcome> Importer::import(RandomAccessSource& bundle, int64_t day) 
     st->bind_blob(1, ByteView(keys.upload_id->data(), keys.upload_id->size()));
     auto row = st->step();
     if (!row) return row.error();
-    if (*row) return ImportOutcome{ImportResult::kDuplicate, "kept in quarantine already"};
+    if (*row) return ImportOutcome{ImportResult::kDuplicate, "kept in quarantine already", false};
   }  // (returning rolls the copy back)
   const std::string reason =
       std::string("did not open [") + errc_name(refused->code) + "]: " + refused->message;
   SATCHEL_TRY(quarantine(p, reason, keys, day));
   SATCHEL_TRY(tx->commit());
-  return ImportOutcome{ImportResult::kQuarantined, reason};
+  return ImportOutcome{ImportResult::kQuarantined, reason, false};
 }
 
 Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_id, int64_t day) {

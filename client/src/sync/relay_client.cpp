@@ -19,8 +19,93 @@
 
 #include "satchel/crypto/encoding.h"
 #include "satchel/crypto/sha256.h"
+#include "sync/relay_transport.h"
 
 namespace satchel::client {
+
+namespace detail {
+
+std::optional<uint64_t> parse_decimal(std::string_view s) {
+  uint64_t v = 0;
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// The relay's refusal code from a {"error":"..."} body; only [a-z-] is ever shown.
+std::string refusal_code(const httplib::Response& res) {
+  auto j = nlohmann::json::parse(res.body, nullptr, false);
+  if (!j.is_object() || !j.contains("error") || !j["error"].is_string()) return "unknown";
+  std::string code = j["error"].get<std::string>();
+  if (code.empty() || code.size() > 40 || !std::all_of(code.begin(), code.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || c == '-';
+      }))
+    return "unknown";
+  return code;
+}
+
+bool valid_upload_id(std::string_view id) {
+  return id.size() == 64 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+Error refusal(const httplib::Response& res, int64_t& retry_after, bool& unchanged) {
+  retry_after = 0;
+  unchanged = res.status == 429 || res.status == 503 || res.status == 423;
+  if (res.has_header("Retry-After")) {
+    if (auto v = parse_decimal(res.get_header_value("Retry-After")))
+      retry_after = static_cast<int64_t>(std::min<uint64_t>(*v, 86400 * 2));
+  }
+  const std::string code = refusal_code(res);
+  const std::string what =
+      "the relay refused the request: " + code + " (HTTP " + std::to_string(res.status) + ")";
+  switch (res.status) {
+    case 401:
+    case 403:
+      return make_error(Errc::kRelayUnauthorized, what);
+    case 423:
+    case 429:
+    case 503:
+    case 409:  // offset mismatch: ask for the offset again
+    case 404:  // an upload that expired or was discarded: start it again
+    case 408:
+    case 460:
+    case 500:
+      return make_error(Errc::kRelayRetryLater, what);
+    case 400:
+      // upload-hash-mismatch is not retried: the device's copy hashes to the id, so the relay
+      // (or the path to it) is corrupting bytes, and sending them again would not help.
+      if (code == "incomplete-body") return make_error(Errc::kRelayRetryLater, what);
+      return make_error(Errc::kRelayRefused, what);
+    case 507:
+      if (code == "insufficient-storage") return make_error(Errc::kRelayRetryLater, what);
+      return make_error(Errc::kRelayRefused, what);
+    default:
+      // 502/504 from a front proxy, and any other server error: come back later.
+      if (res.status >= 500) return make_error(Errc::kRelayRetryLater, what);
+      return make_error(Errc::kRelayRefused, what);
+  }
+}
+
+// The Authorization header for a token; the token's bytes are copied into cpp-httplib's
+// header map (a std::string) for the request's duration: the library offers no other way.
+httplib::Headers auth_headers(const SecretBytes& token) {
+  std::string value = "Bearer ";
+  value.append(reinterpret_cast<const char*>(token.data()), token.size());
+  httplib::Headers h{{"Tus-Resumable", "1.0.0"}};
+  h.emplace("Authorization", std::move(value));  // moved, not copied: wipe_headers() reaches it
+  return h;
+}
+
+void wipe_headers(httplib::Headers& h) {
+  for (auto& [k, v] : h) sodium_memzero(v.data(), v.size());
+}
+
+}  // namespace detail
+
+using namespace detail;
 
 namespace {
 
@@ -44,13 +129,6 @@ std::optional<uint16_t> parse_port(std::string_view s) {
   return static_cast<uint16_t>(v);
 }
 
-std::optional<uint64_t> parse_decimal(std::string_view s) {
-  uint64_t v = 0;
-  if (s.empty() || s.size() > 19) return std::nullopt;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
 
 // Splits "host[:port]" (IPv6 literals in brackets).
 Result<std::pair<std::string, std::optional<uint16_t>>> split_host_port(std::string_view hp,
@@ -87,23 +165,7 @@ std::string base64_standard(std::string_view text) {
   return out;
 }
 
-// The relay's refusal code from a {"error":"..."} body; only [a-z-] is ever shown.
-std::string refusal_code(const httplib::Response& res) {
-  auto j = nlohmann::json::parse(res.body, nullptr, false);
-  if (!j.is_object() || !j.contains("error") || !j["error"].is_string()) return "unknown";
-  std::string code = j["error"].get<std::string>();
-  if (code.empty() || code.size() > 40 || !std::all_of(code.begin(), code.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || c == '-';
-      }))
-    return "unknown";
-  return code;
-}
 
-bool valid_upload_id(std::string_view id) {
-  return id.size() == 64 && std::all_of(id.begin(), id.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
 
 }  // namespace
 
@@ -152,130 +214,6 @@ Result<Hash32> spki_pin_of_der_certificate(ByteView der) {
   return pin;
 }
 
-namespace {
-
-// While alive, a watchdog that cancels the client's request in flight once `limit` has passed,
-// by shutting its socket down (cpp-httplib's stop() is the one call safe from another thread;
-// it waits while the connection is being set up, so a slow handshake is cut only after it).
-class RequestDeadline {
- public:
-  RequestDeadline(httplib::SSLClient& http, std::chrono::seconds limit, std::atomic<bool>& expired)
-      : http_(http), limit_(limit), expired_(expired) {
-    try {
-      thread_ = std::thread([this] { watch(); });
-    } catch (const std::system_error&) {
-      // No thread to spare: the request runs with its per-receive timeouts only.
-    }
-  }
-  RequestDeadline(const RequestDeadline&) = delete;
-  RequestDeadline& operator=(const RequestDeadline&) = delete;
-  ~RequestDeadline() {
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void watch() {
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, limit_, [this] { return done_; })) return;
-    expired_ = true;
-    http_.stop();
-  }
-
-  httplib::SSLClient& http_;
-  std::chrono::seconds limit_;
-  std::atomic<bool>& expired_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;  // started in the constructor, once the members above exist
-};
-
-}  // namespace
-
-struct RelayClient::Impl {
-  RelayUrl url;
-  std::vector<Hash32> pins;
-  httplib::SSLClient http;
-  bool pin_mismatch = false;  // set by the verify callback during the last handshake
-  Status body_error = Status::Ok();
-  int deadline_base_seconds = 120;
-  uint32_t min_rate = 4096;
-  std::atomic<bool> deadline_expired{false};  // set by the last request's watchdog
-
-  Impl(RelayUrl u, std::vector<Hash32> p)
-      : url(std::move(u)), pins(std::move(p)), http(url.host, url.port) {}
-
-  // The deadline of a request carrying `body` bytes.
-  std::chrono::seconds deadline(uint64_t body) const {
-    return std::chrono::seconds(deadline_base_seconds + body / std::max<uint32_t>(min_rate, 1));
-  }
-
-  std::string path(std::string_view tail) const { return url.base_path + std::string(tail); }
-
-  // Called by OpenSSL instead of its own chain verification: accepts the leaf certificate only
-  // if its SubjectPublicKeyInfo hashes to a pin. cpp-httplib reads the verify result after the
-  // handshake, so a mismatch must be recorded with X509_STORE_CTX_set_error, not just returned.
-  static int verify_pin(X509_STORE_CTX* store, void* arg) {
-    auto* self = static_cast<Impl*>(arg);
-    X509* cert = X509_STORE_CTX_get0_cert(store);
-    bool match = false;
-    if (cert) {
-      unsigned char* spki = nullptr;
-      int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki);
-      if (n > 0) {
-        Hash32 got = Sha256::digest({spki, static_cast<size_t>(n)});
-        for (const Hash32& pin : self->pins)
-          match = match || sodium_memcmp(got.data(), pin.data(), got.size()) == 0;
-      }
-      OPENSSL_free(spki);
-    }
-    if (match) {
-      X509_STORE_CTX_set_error(store, X509_V_OK);
-      return 1;
-    }
-    self->pin_mismatch = true;
-    X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
-    return 0;
-  }
-
-  // A CONNECT proxy's own refusal (407 and the like) comes back as if it were the relay's
-  // answer, on a socket left without TLS: drop that socket so the next request starts afresh.
-  Status check_proxy(const httplib::Response& res) {
-    if (res.status == 407 || (res.status >= 400 && !res.has_header("Content-Type") &&
-                              !res.has_header("Tus-Resumable"))) {
-      http.stop();
-      return make_error(Errc::kNetwork,
-                        "the proxy (or something between) refused the "
-                        "connection to the relay (HTTP " +
-                            std::to_string(res.status) + ")");
-    }
-    return Status::Ok();
-  }
-
-  Error transport_error(httplib::Error e) {
-    if (deadline_expired && !pin_mismatch)
-      return make_error(Errc::kNetwork,
-                        "the request to the relay outlasted its deadline (a stalled or "
-                        "deliberately slowed connection): cancelled");
-    if (pin_mismatch)
-      return make_error(Errc::kRelayPinMismatch,
-                        "the relay's certificate matches neither pin in the roster: something on "
-                        "this network is intercepting the connection (a captive portal or a "
-                        "proxy); nothing was sent");
-    if (e == httplib::Error::SSLServerVerification)
-      return make_error(Errc::kRelayPinMismatch,
-                        "the relay's certificate does not name " + url.host + "; nothing was sent");
-    if (e == httplib::Error::SSLConnection)
-      return make_error(Errc::kNetwork, "the TLS 1.3 handshake with the relay failed");
-    return make_error(Errc::kNetwork, "no answer from the relay (" + httplib::to_string(e) + ")");
-  }
-};
-
 RelayClient::RelayClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RelayClient::~RelayClient() = default;
 
@@ -306,43 +244,6 @@ Result<std::unique_ptr<RelayClient>> RelayClient::create(const RelayUrl& url,
 
 namespace {
 
-Error refusal(const httplib::Response& res, int64_t& retry_after, bool& unchanged) {
-  retry_after = 0;
-  unchanged = res.status == 429 || res.status == 503 || res.status == 423;
-  if (res.has_header("Retry-After")) {
-    if (auto v = parse_decimal(res.get_header_value("Retry-After")))
-      retry_after = static_cast<int64_t>(std::min<uint64_t>(*v, 86400 * 2));
-  }
-  const std::string code = refusal_code(res);
-  const std::string what =
-      "the relay refused the request: " + code + " (HTTP " + std::to_string(res.status) + ")";
-  switch (res.status) {
-    case 401:
-    case 403:
-      return make_error(Errc::kRelayUnauthorized, what);
-    case 423:
-    case 429:
-    case 503:
-    case 409:  // offset mismatch: ask for the offset again
-    case 404:  // an upload that expired or was discarded: start it again
-    case 408:
-    case 460:
-    case 500:
-      return make_error(Errc::kRelayRetryLater, what);
-    case 400:
-      // upload-hash-mismatch is not retried: the device's copy hashes to the id, so the relay
-      // (or the path to it) is corrupting bytes, and sending them again would not help.
-      if (code == "incomplete-body") return make_error(Errc::kRelayRetryLater, what);
-      return make_error(Errc::kRelayRefused, what);
-    case 507:
-      if (code == "insufficient-storage") return make_error(Errc::kRelayRetryLater, what);
-      return make_error(Errc::kRelayRefused, what);
-    default:
-      // 502/504 from a front proxy, and any other server error: come back later.
-      if (res.status >= 500) return make_error(Errc::kRelayRetryLater, what);
-      return make_error(Errc::kRelayRefused, what);
-  }
-}
 
 Result<UploadStatus> upload_status_of(const httplib::Response& res) {
   UploadStatus s;
@@ -368,19 +269,7 @@ Result<UploadStatus> upload_status_of(const httplib::Response& res) {
   return s;
 }
 
-// The Authorization header for a token; the token's bytes are copied into cpp-httplib's
-// header map (a std::string) for the request's duration: the library offers no other way.
-httplib::Headers auth_headers(const SecretBytes& token) {
-  std::string value = "Bearer ";
-  value.append(reinterpret_cast<const char*>(token.data()), token.size());
-  httplib::Headers h{{"Tus-Resumable", "1.0.0"}};
-  h.emplace("Authorization", std::move(value));  // moved, not copied: wipe_headers() reaches it
-  return h;
-}
 
-void wipe_headers(httplib::Headers& h) {
-  for (auto& [k, v] : h) sodium_memzero(v.data(), v.size());
-}
 
 }  // namespace
 

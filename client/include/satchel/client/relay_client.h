@@ -9,8 +9,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "satchel/crypto/bundle.h"
+#include "satchel/crypto/io.h"
+#include "satchel/crypto/keys.h"
 #include "satchel/crypto/secret.h"
 #include "satchel/crypto/status.h"
 
@@ -69,6 +72,17 @@ struct Enrollment {
   std::string token_id;  // 16 hex digits: public label, for revocation
 };
 
+// One stored upload the coordinator has not acknowledged (schema/relay-api.md, "List").
+struct PendingUpload {
+  std::string id;  // the upload id: SHA-256 of the bundle, 64 hex digits
+  uint64_t size = 0;
+};
+
+struct PendingPage {
+  std::vector<PendingUpload> uploads;
+  std::optional<std::string> next;  // pass as `after` for the next page; nullopt on the last
+};
+
 // Supplies bundle bytes: appends up to `max` bytes starting at `offset` to `out`.
 using BodyReader = std::function<Status(uint64_t offset, size_t max, Bytes& out)>;
 
@@ -93,6 +107,24 @@ class RelayClient {
   // PATCH: sends bytes [offset, offset + count) of the bundle.
   Result<UploadStatus> append(const std::string& upload_id, uint64_t offset, uint64_t count,
                               const SecretBytes& token, const BodyReader& body);
+
+  // The coordinator's side (client/src/sync/coordinator_requests.cpp).
+  // Opens a session for `mailbox` (32 hex digits, the organisation id): fetches a challenge and
+  // signs it with the coordinator's Ed25519 key, bound to the pin of the certificate this
+  // connection verified. Returns the session token (43 characters) in secret memory.
+  Result<SecretBytes> open_session(const CoordinatorSecretKey& key, const std::string& mailbox,
+                                   int64_t now);
+  // One page (at most `limit`, 1..1000) of stored uploads this coordinator has not acknowledged,
+  // in upload-id order after `after` (empty: from the start).
+  Result<PendingPage> list_pending(const SecretBytes& session, const std::string& after,
+                                   int limit);
+  // Downloads bytes [offset, size) of an upload into `out` (a Range request when offset > 0),
+  // in constant memory. Returns the bytes written; on a cut connection the bytes that arrived
+  // are in `out` and the error is kNetwork, so the caller resumes from offset + what arrived.
+  Result<uint64_t> download(const SecretBytes& session, const std::string& upload_id,
+                            uint64_t offset, uint64_t size, ByteSink& out);
+  // Records that this coordinator holds the upload. Idempotent.
+  Status acknowledge(const SecretBytes& session, const std::string& upload_id);
 
   // Seconds the last refusal asked to wait (Retry-After), 0 when none.
   int64_t retry_after_seconds() const { return retry_after_; }

@@ -26,6 +26,7 @@ const char* import_result_name(ImportResult r);
 struct ImportOutcome {
   ImportResult result = ImportResult::kImported;
   std::string detail;  // the record id (imported) or the reason (quarantined)
+  bool opened = true;  // false: the bundle did not open with this coordinator's key
 };
 
 // Days since 1970-01-01 UTC of a Unix time: the only time the store keeps about receipt.

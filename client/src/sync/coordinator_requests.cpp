@@ -1,0 +1,208 @@
+// The coordinator's requests to the relay (schema/relay-api.md, "Coordinator endpoints"):
+// challenge and session, listing, ranged download and acknowledgement, over the same pinned
+// TLS connection as the device's requests.
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+
+#include "satchel/client/relay_client.h"
+#include "satchel/crypto/encoding.h"
+#include "satchel/crypto/trust_documents.h"
+#include "sync/relay_transport.h"
+
+namespace satchel::client {
+
+using namespace detail;
+
+namespace {
+
+bool is_lower_hex(std::string_view s, size_t n) {
+  return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+bool is_base64url(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+httplib::Headers session_headers(const SecretBytes& session) {
+  std::string value = "Bearer ";
+  value.append(reinterpret_cast<const char*>(session.data()), session.size());
+  httplib::Headers h;
+  h.emplace("Authorization", std::move(value));
+  return h;
+}
+
+}  // namespace
+
+Result<SecretBytes> RelayClient::open_session(const CoordinatorSecretKey& key,
+                                              const std::string& mailbox, int64_t now) {
+  if (!is_lower_hex(mailbox, 32))
+    return make_error(Errc::kInvalidArgument, "a mailbox id is 32 lower-case hex digits");
+  begin_request();
+  auto res = [&] {
+    RequestDeadline deadline(impl_->http, impl_->deadline(0), impl_->deadline_expired);
+    return impl_->http.Get(impl_->path("/v1/coordinator/challenge?mailbox=" + mailbox).c_str());
+  }();
+  if (!res) return impl_->transport_error(res.error());
+  if (Status p = impl_->check_proxy(*res); !p) return p.error();
+  if (res->status != 200) return refusal(*res, retry_after_, unchanged_);
+  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  if (!j.is_object() || !j.contains("nonce") || !j["nonce"].is_string())
+    return make_error(Errc::kRelayRefused, "the relay's challenge is malformed");
+  const std::string nonce = j["nonce"].get<std::string>();
+  if (nonce.size() < 16 || nonce.size() > 64 || !is_base64url(nonce))
+    return make_error(Errc::kRelayRefused, "the relay's challenge is malformed");
+  if (!impl_->seen_pin)
+    return make_error(Errc::kRelayPinMismatch, "no pinned certificate was seen for the relay");
+  auto message =
+      relay_challenge_message(*impl_->seen_pin, as_bytes(mailbox), as_bytes(nonce), now);
+  if (!message) return message.error();
+  const auto signature = sign_relay_challenge(key, *message);
+  const nlohmann::json body = {{"mailbox", mailbox},
+                               {"key", to_hex(key.public_key().ed25519)},
+                               {"nonce", nonce},
+                               {"issued_at", now},
+                               {"signature", to_base64url(signature)}};
+  begin_request();
+  auto answer = [&] {
+    RequestDeadline deadline(impl_->http, impl_->deadline(0), impl_->deadline_expired);
+    return impl_->http.Post(impl_->path("/v1/coordinator/session").c_str(), body.dump(),
+                            "application/json");
+  }();
+  if (!answer) return impl_->transport_error(answer.error());
+  if (Status p = impl_->check_proxy(*answer); !p) return p.error();
+  if (answer->status != 200) {
+    Error e = refusal(*answer, retry_after_, unchanged_);
+    if (answer->status == 401)
+      e.message =
+          "the relay did not open a session: this coordinator key is not registered for the "
+          "organisation's mailbox there (or the clock is more than 5 minutes off)";
+    return e;
+  }
+  auto s = nlohmann::json::parse(answer->body, nullptr, false);
+  SecretBytes out;
+  if (s.is_object() && s.contains("session") && s["session"].is_string()) {
+    std::string& token = s["session"].get_ref<std::string&>();
+    if (token.size() == 43 && is_base64url(token)) {
+      out = SecretBytes(token.size());
+      std::memcpy(out.data(), token.data(), token.size());
+    }
+    sodium_memzero(token.data(), token.size());
+  }
+  sodium_memzero(answer->body.data(), answer->body.size());
+  if (out.empty()) return make_error(Errc::kRelayRefused, "the relay's session answer is malformed");
+  return out;
+}
+
+Result<PendingPage> RelayClient::list_pending(const SecretBytes& session, const std::string& after,
+                                              int limit) {
+  if (!after.empty() && !valid_upload_id(after))
+    return make_error(Errc::kInvalidArgument, "bad upload id to list after");
+  limit = std::clamp(limit, 1, 1000);
+  std::string path = "/v1/coordinator/uploads?pending=1&limit=" + std::to_string(limit);
+  if (!after.empty()) path += "&after=" + after;
+  begin_request();
+  httplib::Headers h = session_headers(session);
+  auto res = [&] {
+    RequestDeadline deadline(impl_->http, impl_->deadline(0), impl_->deadline_expired);
+    return impl_->http.Get(impl_->path(path).c_str(), h);
+  }();
+  wipe_headers(h);
+  if (!res) return impl_->transport_error(res.error());
+  if (Status p = impl_->check_proxy(*res); !p) return p.error();
+  if (res->status != 200) return refusal(*res, retry_after_, unchanged_);
+  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  if (!j.is_object() || !j.contains("uploads") || !j["uploads"].is_array())
+    return make_error(Errc::kRelayRefused, "the relay's listing is malformed");
+  PendingPage page;
+  for (const auto& u : j["uploads"]) {
+    if (!u.is_object() || !u.contains("id") || !u["id"].is_string() || !u.contains("size") ||
+        !u["size"].is_number_unsigned() || !valid_upload_id(u["id"].get<std::string>()))
+      return make_error(Errc::kRelayRefused, "the relay's listing has a malformed entry");
+    page.uploads.push_back({u["id"].get<std::string>(), u["size"].get<uint64_t>()});
+  }
+  if (j.contains("next") && j["next"].is_string()) {
+    const std::string next = j["next"].get<std::string>();
+    if (!valid_upload_id(next) || (!after.empty() && next <= after))
+      return make_error(Errc::kRelayRefused, "the relay's listing does not move forward");
+    page.next = next;
+  }
+  return page;
+}
+
+Result<uint64_t> RelayClient::download(const SecretBytes& session, const std::string& upload_id,
+                                       uint64_t offset, uint64_t size, ByteSink& out) {
+  if (!valid_upload_id(upload_id)) return make_error(Errc::kInvalidArgument, "bad upload id");
+  if (offset >= size) return uint64_t{0};
+  begin_request();
+  httplib::Headers h = session_headers(session);
+  if (offset > 0) h.emplace("Range", "bytes=" + std::to_string(offset) + "-");
+  uint64_t received = 0;
+  Status sink_error = Status::Ok();
+  std::string framing_error;
+  auto res = [&] {
+    RequestDeadline deadline(impl_->http, impl_->deadline(size - offset),
+                             impl_->deadline_expired);
+    return impl_->http.Get(
+        impl_->path("/v1/coordinator/uploads/" + upload_id).c_str(), h,
+        [&](const httplib::Response& r) {
+          // Only the answer asked for is read: the whole bundle from 0, or exactly the range.
+          if (r.status == 200 && offset == 0) return true;
+          if (r.status == 206 && offset > 0 &&
+              r.get_header_value("Content-Range") ==
+                  "bytes " + std::to_string(offset) + "-" + std::to_string(size - 1) + "/" +
+                      std::to_string(size))
+            return true;
+          if (r.status == 200 || r.status == 206)
+            framing_error = "the relay answered a different part of the bundle than asked";
+          return r.status != 200 && r.status != 206;  // read a refusal's small body
+        },
+        [&](const char* data, size_t len) {
+          if (received + len > size - offset) {
+            framing_error = "the relay sent more bytes than the bundle holds";
+            return false;
+          }
+          sink_error = out.write(ByteView(reinterpret_cast<const uint8_t*>(data), len));
+          if (!sink_error) return false;
+          received += len;
+          return true;
+        });
+  }();
+  wipe_headers(h);
+  if (!sink_error) return sink_error.error();
+  if (!framing_error.empty()) return make_error(Errc::kRelayRefused, framing_error);
+  if (!res) {
+    if (received > 0)
+      return make_error(Errc::kNetwork, "the download was cut after " +
+                                            std::to_string(received) + " bytes (resumed)");
+    return impl_->transport_error(res.error());
+  }
+  if (Status p = impl_->check_proxy(*res); !p) return p.error();
+  if (res->status != 200 && res->status != 206) return refusal(*res, retry_after_, unchanged_);
+  if (received != size - offset)
+    return make_error(Errc::kNetwork, "the download ended after " + std::to_string(received) +
+                                          " of " + std::to_string(size - offset) + " bytes");
+  return received;
+}
+
+Status RelayClient::acknowledge(const SecretBytes& session, const std::string& upload_id) {
+  if (!valid_upload_id(upload_id)) return make_error(Errc::kInvalidArgument, "bad upload id");
+  begin_request();
+  httplib::Headers h = session_headers(session);
+  auto res = [&] {
+    RequestDeadline deadline(impl_->http, impl_->deadline(0), impl_->deadline_expired);
+    return impl_->http.Post(impl_->path("/v1/coordinator/uploads/" + upload_id + "/ack").c_str(),
+                            h, std::string(), "application/json");
+  }();
+  wipe_headers(h);
+  if (!res) return impl_->transport_error(res.error());
+  if (Status p = impl_->check_proxy(*res); !p) return p.error();
+  if (res->status != 200) return refusal(*res, retry_after_, unchanged_);
+  return Status::Ok();
+}
+
+}  // namespace satchel::client
