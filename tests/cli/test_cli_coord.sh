@@ -107,9 +107,12 @@ check "export says the files are plaintext" grep -q PLAINTEXT exporta.err
 check "export wrote the records and the repeat group" test -f out-a/testimony-intake-v1.csv -a -f out-a/testimony-intake-v1.people.csv
 check "export files are mode 0600" test "$(stat -c %a out-a/testimony-intake-v1.csv)" = 600
 refuses "an export never overwrites a file" "exists" ca coord export --form testimony-intake -o out-a
-ca coord export --form testimony-intake --format jsonl --attachments -o out-a-json >/dev/null 2>&1
+refuses "attachments are not extracted without --include-identifying (metadata not stripped)" "include-identifying" ca coord export --form testimony-intake --format jsonl --attachments -o out-a-json
+ca coord export --form testimony-intake --format jsonl -o out-a-json >/dev/null 2>&1
+mkdir out-a-att
+ca coord export --form testimony-intake --format jsonl --attachments --include-identifying -o out-a-att >/dev/null 2>&1
 ca coord export --form testimony-intake --format jsonl --include-identifying -o out-a-id >/dev/null 2>&1
-check "attachments are extracted by record and attachment id" cmp -s evidence.pdf "out-a-json/attachments/$(ls out-a-json/attachments | head -1)"
+check "attachments are extracted by record and attachment id" cmp -s evidence.pdf "out-a-att/attachments/$(ls out-a-att/attachments | head -1)"
 
 # Coordinator B.
 cb coord init --import-key b.key --kdf-passes 2 --kdf-memory 64 >/dev/null

@@ -2,6 +2,7 @@
 // quarantine with its reason, and the device registry shows gaps (client/src/coord/).
 #include <catch2/catch_test_macros.hpp>
 
+#include <cstring>
 #include <filesystem>
 
 #include "client_fixture.h"
@@ -10,6 +11,8 @@
 #include "satchel/client/record_store.h"
 #include "satchel/coord/importer.h"
 #include "satchel/coord/registry.h"
+#include "satchel/crypto/bundle.h"
+#include "satchel/crypto/sha256.h"
 
 using namespace satchel;
 using namespace satchel::client;
@@ -162,17 +165,95 @@ TEST_CASE("bundles missing from a device's sequence are reported as a gap") {
   CHECK(coord::device_reports(p).value()[0].label == std::optional<std::string>("north team"));
 }
 
-TEST_CASE("bundles a lost device sends after the sequence reported are quarantined") {
+TEST_CASE("every bundle of a lost device imported after the report is quarantined, whatever "
+          "sequence it claims") {
   TestProfile world("coord-lost");
-  auto bundles = seal_records(world, 2);
+  auto bundles = seal_records(world, 3);
   CoordProfile coord(world, clone(world.coord_a), true);
   auto p = coord.open();
-  CHECK(import(p, bundles[0]).result == coord::ImportResult::kImported);
+  CHECK(import(p, bundles[1]).result == coord::ImportResult::kImported);
   auto dev = coord::device_reports(p).value().at(0);
-  REQUIRE(coord::mark_device_lost(p, dev.key, dev.highest, 20000));
-  auto r = import(p, bundles[1]);
-  CHECK(r.result == coord::ImportResult::kQuarantined);
-  CHECK(r.detail.find("reported lost") != std::string::npos);
+  auto later = coord::mark_device_lost(p, dev.key, dev.highest - 1, 20000);
+  REQUIRE(later);
+  CHECK(*later == 1);  // the record already imported above the reported sequence
+  for (int i : {2, 0}) {  // a higher sequence, and a lower one (a thief choosing a number)
+    auto r = import(p, bundles[i]);
+    CHECK(r.result == coord::ImportResult::kQuarantined);
+    CHECK(r.detail.find("reported lost") != std::string::npos);
+  }
+}
+
+namespace {
+
+// A record bundle sealed by `device` for coordinators A and B with this manifest and body.
+Bytes record_bundle(TestProfile& world, const DeviceSecretKey& device, const std::string& manifest,
+                    uint64_t sequence) {
+  const auto m = static_cast<uint32_t>(manifest.size());
+  Bytes body(5 + manifest.size());
+  body[0] = 1;
+  for (int i = 0; i < 4; i++) body[static_cast<size_t>(1 + i)] = static_cast<uint8_t>(m >> (8 * i));
+  std::memcpy(body.data() + 5, manifest.data(), manifest.size());
+  SealRequest req;
+  req.sender = &device;
+  req.recipients = {world.coord_a.public_key().x25519, world.coord_b.public_key().x25519};
+  req.slot_count = 3;
+  req.metadata.sequence = sequence;
+  req.metadata.created_at = world.now;
+  req.metadata.org_id = world.roster(1).org_id();
+  req.metadata.roster_version = 1;
+  req.metadata.content_type = ContentType::kRecord;
+  req.metadata.form_id = "intake";
+  req.metadata.form_version = 1;
+  req.metadata.form_hash = Sha256::digest(as_bytes(std::string_view(testing::kTestForm)));
+  req.metadata.body_length = body.size();
+  MemorySource src(body);
+  MemorySink out;
+  REQUIRE(seal_bundle(std::move(req), src, out));
+  return out.data();
+}
+
+std::string manifest_with(const std::string& answers, const std::string& extra = "") {
+  const std::string hash =
+      to_hex(Sha256::digest(as_bytes(std::string_view(testing::kTestForm))));
+  return R"({"record_id":"0123456789abcdef0123456789abcdef","form":{"id":"intake","version":1,"sha256":")" +
+         hash + R"("},"answers":)" + answers + extra + "}";
+}
+
+}  // namespace
+
+TEST_CASE("hostile record packages are quarantined with their reason, never imported or fatal") {
+  TestProfile world("coord-hostile");
+  CoordProfile coord(world, clone(world.coord_a), true);
+  auto p = coord.open();
+  auto device = DeviceSecretKey::generate();
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  struct Case {
+    std::string manifest, reason;
+  };
+  std::string many = R"(,"attachments":[)";
+  for (int i = 0; i < 5000; i++) many += (i ? "," : "") + std::string(R"({"id":"0000000000000000","question":"files","media_type":"photo","name":"a","size":0})");
+  many += "]";
+  const std::vector<Case> cases = {
+      {manifest_with(R"({"consent":true,"narrative":)" + deep + "}"), "nest deeper than 16"},
+      {manifest_with(R"({"consent":true,"narrative":"x"})", R"(,"junk":)" + deep),
+       ""},  // a field the spec does not define, nested deep: dropped, the record is fine
+      {manifest_with(R"({"consent":"yes","narrative":"x"})"), "answers do not fit"},
+      {manifest_with(R"({"consent":true,"narrative":"x"})", many), "at most 4096"},
+      {manifest_with(R"({"consent":true,"narrative":"x"})",
+                     R"(,"attachments":[{"id":"0000000000000000","question":1,"media_type":"photo","name":"a","size":0}])"),
+       "names no valid question"},
+  };
+  uint64_t seq = 100;
+  for (const auto& c : cases) {
+    INFO(c.reason);
+    auto r = import(p, record_bundle(world, device, c.manifest, seq++));
+    if (c.reason.empty()) {
+      CHECK(r.result == coord::ImportResult::kImported);
+    } else {
+      CHECK(r.result == coord::ImportResult::kQuarantined);
+      CHECK(r.detail.find(c.reason) != std::string::npos);
+    }
+  }
 }
 
 TEST_CASE("a profile of one kind refuses the other kind's commands") {

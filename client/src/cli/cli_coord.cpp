@@ -76,6 +76,9 @@ int import_dir(const std::string& dir) {
   if (!profile) return fail(profile.error());
   auto importer = coord::Importer::open(*profile);
   if (!importer) return fail(importer.error());
+  auto waited = coord::import_all_waiting_records(*profile);
+  if (!waited) return fail(waited.error());
+  if (*waited) std::cout << *waited << " record(s) that waited for their form imported\n";
   size_t counts[4] = {0, 0, 0, 0};
   size_t unreadable = 0;
   const int64_t day = today();
@@ -143,10 +146,13 @@ int device_lost(const std::string& key_text, uint64_t after) {
   if (!key) return fail("DEVPUB", key.error());
   auto profile = open_profile(ProfileKind::kCoordinator);
   if (!profile) return fail(profile.error());
-  if (Status s = coord::mark_device_lost(*profile, *key, after, today()); !s)
-    return fail(s.error());
-  std::cout << "bundles of this device with a sequence above " << after
-            << " will be quarantined\n";
+  auto later = coord::mark_device_lost(*profile, *key, after, today());
+  if (!later) return fail(later.error());
+  std::cout << "every bundle of this device imported from now on will be quarantined\n";
+  if (*later)
+    std::cout << "warning: " << *later << " record(s) already imported from it have a sequence "
+              << "above " << after << ": review them (coord export --include-unverified shows "
+              << "the device pseudonym)\n";
   return kExitOk;
 }
 

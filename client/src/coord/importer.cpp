@@ -2,12 +2,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <set>
 
 #include "satchel/client/trust_store.h"
 #include "satchel/coord/body_store.h"
 #include "satchel/crypto/bundle.h"
 #include "satchel/crypto/sha256.h"
+#include "satchel/form/validate.h"
 
 namespace satchel::coord {
 
@@ -16,7 +20,11 @@ namespace {
 using client::Transaction;
 
 // The manifest is read into memory: bounded so that a hostile package cannot exhaust it.
-constexpr uint32_t kMaxManifestBytes = 16u << 20;
+constexpr uint32_t kMaxManifestBytes = 1u << 20;
+// Attachments one record may list (the form allows 256 per question).
+constexpr size_t kMaxAttachments = 4096;
+// The deepest answers a form allows are far shallower (schema/form-format.md, "Limits").
+constexpr size_t kMaxAnswerDepth = 16;
 
 bool is_lower_hex(std::string_view s, size_t len) {
   if (s.size() != len) return false;
@@ -39,7 +47,51 @@ const char* content_type_name(ContentType t) {
   return "unknown";
 }
 
-// Why a record package cannot be imported, or nullopt; fills the manifest on success.
+// `text` for a reason shown on a terminal: a form id as is when it has the form id's shape
+// ([A-Za-z0-9._-]{1,64}), else a neutral placeholder, so a hostile id carries no escape codes.
+std::string shown_form_id(std::string_view text) {
+  const bool plain = !text.empty() && text.size() <= 64 &&
+                     std::all_of(text.begin(), text.end(), [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+                              c == '_' || c == '-';
+                     });
+  return plain ? std::string(text) : std::string("(an invalid form id)");
+}
+
+// An answer path for a reason shown on a terminal ("household[2].age"), or a placeholder.
+std::string shown_path(std::string_view text) {
+  const bool plain = text.size() <= 200 && std::all_of(text.begin(), text.end(), [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+                              c == '_' || c == '-' || c == '[' || c == ']';
+                     });
+  return plain ? std::string(text) : std::string("(an invalid path)");
+}
+
+// True if `v` has arrays or objects nested more than `limit` levels deep; iterative, so a
+// hostile value nested 100,000 levels deep is measured without recursion (copying, dumping or
+// validating it would recurse once per level).
+bool deeper_than(const nlohmann::json& v, size_t limit) {
+  std::vector<std::pair<const nlohmann::json*, size_t>> stack = {{&v, 1}};
+  while (!stack.empty()) {
+    auto [node, depth] = stack.back();
+    stack.pop_back();
+    if (!node->is_structured()) continue;
+    if (depth > limit) return true;
+    for (const auto& child : *node) stack.emplace_back(&child, depth + 1);
+  }
+  return false;
+}
+
+bool is_question_id(std::string_view s) {
+  if (s.empty() || s.size() > 64 || !(s[0] >= 'a' && s[0] <= 'z')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// Why a record package cannot be imported, or nullopt. On success `manifest` is rebuilt from
+// the checked fields only (so no field the spec does not define, nested however deep, is ever
+// copied or dumped); its answers are checked against the form later, in file_record.
 std::optional<std::string> check_package(BodyReader& body, const BundleMetadata& meta,
                                          nlohmann::json& manifest, std::string& record_id) {
   uint8_t head[5];
@@ -54,43 +106,80 @@ std::optional<std::string> check_package(BodyReader& body, const BundleMetadata&
   std::string text(m, '\0');
   if (!body.read_at(5, std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), m)))
     return "record package unreadable";
-  manifest = nlohmann::json::parse(text, nullptr, false);
-  if (manifest.is_discarded() || !manifest.is_object()) return "record manifest is not a JSON object";
-  auto rid = manifest.find("record_id");
-  if (rid == manifest.end() || !rid->is_string() || !is_lower_hex(rid->get<std::string>(), 32))
+  // nlohmann's parser keeps its own stack (no recursion); nothing below recurses into a value
+  // before validate_answers has bounded its depth.
+  const nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object()) return "record manifest is not a JSON object";
+  auto rid = parsed.find("record_id");
+  if (rid == parsed.end() || !rid->is_string() || !is_lower_hex(rid->get<std::string>(), 32))
     return "record manifest: record_id is not 32 lower-case hex digits";
   record_id = rid->get<std::string>();
-  auto form = manifest.find("form");
-  if (form == manifest.end() || !form->is_object() || !form->contains("id") ||
-      !form->contains("version") || !(*form)["id"].is_string() ||
-      !(*form)["version"].is_number_unsigned())
-    return "record manifest: form id and version missing";
+  auto form = parsed.find("form");
+  if (form == parsed.end() || !form->is_object() || !form->contains("id") ||
+      !form->contains("version") || !form->contains("sha256") || !(*form)["id"].is_string() ||
+      !(*form)["version"].is_number_unsigned() || !(*form)["sha256"].is_string())
+    return "record manifest: form id, version or sha256 missing";
   if ((*form)["id"].get<std::string>() != meta.form_id ||
-      (*form)["version"].get<uint64_t>() != meta.form_version)
-    return "record manifest names form " + (*form)["id"].get<std::string>() +
-           " but the bundle says " + meta.form_id;
-  if (!manifest.contains("answers") || !manifest["answers"].is_object())
+      (*form)["version"].get<uint64_t>() != meta.form_version ||
+      (*form)["sha256"].get<std::string>() != to_hex(ByteView(meta.form_hash.data(), 32)))
+    return "record manifest names another form than the bundle (" + shown_form_id(meta.form_id) +
+           " version " + std::to_string(meta.form_version) + ")";
+  auto answers = parsed.find("answers");
+  if (answers == parsed.end() || !answers->is_object())
     return "record manifest: answers is not an object";
+  // Answers nest at most: document, three levels of repeat array and instance, a value.
+  if (deeper_than(*answers, kMaxAnswerDepth))
+    return "record manifest: answers nest deeper than " + std::to_string(kMaxAnswerDepth) +
+           " levels";
+  for (const char* t : {"created_at", "finalized_at"})
+    if (parsed.contains(t) && !parsed[t].is_number_integer())
+      return std::string("record manifest: ") + t + " is not an integer";
+  manifest = nlohmann::json::object();
+  manifest["record_id"] = record_id;
+  manifest["form"] = {{"id", meta.form_id},
+                      {"version", meta.form_version},
+                      {"sha256", (*form)["sha256"]}};
+  for (const char* t : {"created_at", "finalized_at"})
+    if (parsed.contains(t)) manifest[t] = parsed[t];
+  manifest["answers"] = *answers;  // a copy of a tree whose depth is checked before any dump
   uint64_t total = 0;
-  std::vector<std::string> ids;
-  if (manifest.contains("attachments")) {
-    const auto& atts = manifest["attachments"];
+  std::set<std::string> ids;
+  nlohmann::json attachments = nlohmann::json::array();
+  if (parsed.contains("attachments")) {
+    const auto& atts = parsed["attachments"];
     if (!atts.is_array()) return "record manifest: attachments is not a list";
+    if (atts.size() > kMaxAttachments)
+      return "record manifest lists " + std::to_string(atts.size()) + " attachments (at most " +
+             std::to_string(kMaxAttachments) + ")";
     for (const auto& a : atts) {
       if (!a.is_object() || !a.contains("id") || !a["id"].is_string() ||
           !is_lower_hex(a["id"].get<std::string>(), 16))
         return "record manifest: an attachment id is not 16 lower-case hex digits";
-      if (!a.contains("size") || !a["size"].is_number_unsigned())
-        return "record manifest: an attachment has no size";
       const std::string id = a["id"].get<std::string>();
-      for (const auto& seen : ids)
-        if (seen == id) return "record manifest: attachment " + id + " listed twice";
-      ids.push_back(id);
+      if (!a.contains("size") || !a["size"].is_number_unsigned())
+        return "record manifest: attachment " + id + " has no size";
+      if (!a.contains("question") || !a["question"].is_string() ||
+          !is_question_id(a["question"].get<std::string>()))
+        return "record manifest: attachment " + id + " names no valid question";
+      if (!a.contains("media_type") || !a["media_type"].is_string() ||
+          (a["media_type"] != "audio" && a["media_type"] != "photo" &&
+           a["media_type"] != "document"))
+        return "record manifest: attachment " + id + " has no valid media_type";
+      if (!a.contains("name") || !a["name"].is_string() ||
+          a["name"].get_ref<const std::string&>().size() > 1024)
+        return "record manifest: attachment " + id + " has no valid name";
+      if (!ids.insert(id).second) return "record manifest: attachment " + id + " listed twice";
       const uint64_t size = a["size"].get<uint64_t>();
       if (size > body.size()) return "record manifest: attachment " + id + " too large";
       total += size;
+      attachments.push_back({{"id", id},
+                             {"question", a["question"]},
+                             {"name", a["name"]},
+                             {"media_type", a["media_type"]},
+                             {"size", size}});
     }
   }
+  manifest["attachments"] = std::move(attachments);
   if (total != body.size() - 5 - m)
     return "record package length " + std::to_string(body.size()) +
            " does not match its manifest (" + std::to_string(5 + uint64_t{m} + total) + ")";
@@ -153,12 +242,24 @@ Result<std::optional<std::string>> file_record(client::Profile& p, const BundleM
     auto form = client::TrustStore(p).form(meta.form_id, meta.form_version);
     if (!form) {
       form_missing = true;
-      bad = "form " + meta.form_id + " version " + std::to_string(meta.form_version) +
+      bad = "form " + shown_form_id(meta.form_id) + " version " +
+            std::to_string(meta.form_version) +
             " is not known here: add it with `satchel coord form add` (the record is imported "
             "then)";
     } else if (Sha256::digest(as_bytes(form->source_text)) != meta.form_hash) {
-      bad = "form " + meta.form_id + " version " + std::to_string(meta.form_version) +
+      bad = "form " + shown_form_id(meta.form_id) + " version " +
+            std::to_string(meta.form_version) +
             ": the bundle's form hash differs from the signed form held here";
+    } else {
+      // The answers as the device had to have them to finalize (this also bounds their depth
+      // before anything copies or dumps them recursively).
+      auto issues =
+          form::validate_answers(*form, manifest["answers"], form::ValidationMode::kFinal);
+      if (!issues.empty())
+        bad = "answers do not fit form " + shown_form_id(meta.form_id) + " version " +
+              std::to_string(meta.form_version) + " (" + std::to_string(issues.size()) +
+              " problem(s), first: " + form::rule_name(issues[0].rule) + " at '" +
+              shown_path(issues[0].path) + "')";
     }
   }
   if (!bad) {
@@ -296,6 +397,16 @@ Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_
     if (!row) return row.error();
     if (*row) {
       st->release();
+      auto seen = db.prepare("SELECT 1 FROM coord_quarantine WHERE bundle_id = ?1");
+      if (!seen) return seen.error();
+      seen->bind_blob(1, view(meta.bundle_id));
+      auto again = seen->step();
+      if (!again) return again.error();
+      if (*again) {
+        seen->release();
+        SATCHEL_TRY(delete_body(p, body_id));
+        return ImportOutcome{ImportResult::kDuplicate, "bundle " + to_hex(view(meta.bundle_id))};
+      }
       const std::string reason = "device key used twice: cloned or compromised (sequence " +
                                  std::to_string(meta.sequence) + " already received from " +
                                  b.sender.fingerprint() + " under another bundle id)";
@@ -327,10 +438,13 @@ Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_
     st->bind(4, static_cast<int64_t>(meta.content_type)).bind(5, day);
     SATCHEL_TRY(st->run());
   }
-  if (lost_after && meta.sequence > static_cast<uint64_t>(*lost_after)) {
-    const std::string reason = "sent after its device was reported lost (sequence " +
-                               std::to_string(meta.sequence) + " > " +
-                               std::to_string(*lost_after) + ")";
+  // The sequence is the sender's word, and a thief holding the device key can choose it (a
+  // number below the report, or in a gap): every bundle of a device reported lost that arrives
+  // after the report is quarantined, whatever its sequence, for a person to judge.
+  if (lost_after) {
+    const std::string reason = "from a device reported lost (after its sequence " +
+                               std::to_string(*lost_after) + "; this one says " +
+                               std::to_string(meta.sequence) + "): check it with the advocate";
     SATCHEL_TRY(quarantine(p, reason, opened_keys, day));
     return ImportOutcome{ImportResult::kQuarantined, reason};
   }
@@ -360,6 +474,30 @@ Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_
   auto row = st->step();
   if (!row) return row.error();
   return ImportOutcome{ImportResult::kImported, *row ? st->text(0) : std::string()};
+}
+
+Result<size_t> import_all_waiting_records(client::Profile& p) {
+  std::vector<std::pair<std::string, uint64_t>> forms;
+  {
+    auto st = p.db().prepare(
+        "SELECT DISTINCT waiting_form_id, waiting_form_version FROM coord_quarantine "
+        "WHERE waiting_form_id IS NOT NULL");
+    if (!st) return st.error();
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      forms.emplace_back(st->text(0), static_cast<uint64_t>(st->int64(1)));
+    }
+  }
+  size_t imported = 0;
+  for (const auto& [id, version] : forms) {
+    if (!client::TrustStore(p).form(id, version)) continue;  // still not held
+    auto n = import_waiting_records(p, id, version);
+    if (!n) return n.error();
+    imported += *n;
+  }
+  return imported;
 }
 
 Result<size_t> import_waiting_records(client::Profile& p, const std::string& form_id,
@@ -402,8 +540,22 @@ Result<size_t> import_waiting_records(client::Profile& p, const std::string& for
   for (const Waiting& w : waiting) {
     auto tx = Transaction::begin(db);
     if (!tx) return tx.error();
-    bool form_missing = false;
-    auto bad = file_record(p, w.meta, w.sender, w.body_id, w.day, form_missing);
+    Result<std::optional<std::string>> bad = std::optional<std::string>();
+    auto lost = db.prepare("SELECT lost_after FROM coord_devices WHERE device_key = ?1");
+    if (!lost) return lost.error();
+    lost->bind_blob(1, view(w.sender.x25519));
+    auto row = lost->step();
+    if (!row) return row.error();
+    if (*row && !lost->is_null(0)) {
+      bad = std::optional<std::string>("from a device reported lost (after its sequence " +
+                                       std::to_string(lost->int64(0)) +
+                                       "): check it with the advocate");
+    } else {
+      lost->release();
+      bool form_missing = false;
+      bad = file_record(p, w.meta, w.sender, w.body_id, w.day, form_missing);
+    }
+    lost->release();
     if (!bad) return bad.error();
     auto st = db.prepare(
         *bad ? "UPDATE coord_quarantine SET reason = ?2, waiting_form_id = NULL, "

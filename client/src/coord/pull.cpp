@@ -95,6 +95,8 @@ Result<PullSummary> pull(client::Profile& profile, const PullOptions& o) {
   SATCHEL_TRY(profile.require_kind(client::ProfileKind::kCoordinator));
   auto importer = Importer::open(profile);
   if (!importer) return importer.error();
+  auto waited = import_all_waiting_records(profile);
+  if (!waited) return waited.error();
   auto key = profile.coordinator_key();
   if (!key) return key.error();
   auto roster = client::TrustStore(profile).roster(o.now);

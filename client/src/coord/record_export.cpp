@@ -3,6 +3,9 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -96,9 +99,19 @@ void add_cells(const form::Form& f, const std::string& lang, const std::vector<c
     }
     if (q->type == QuestionType::kLocation) {
       if (a && a->is_object()) {
-        row.push_back(CsvCell::text(a->value("place", "")));
-        row.push_back(a->contains("lat") ? CsvCell::number(a->at("lat").dump()) : CsvCell{});
-        row.push_back(a->contains("lon") ? CsvCell::number(a->at("lon").dump()) : CsvCell{});
+        // Checked at import against the form; still read defensively (no throwing accessors).
+        auto text_of = [&](const char* k) {
+          auto it = a->find(k);
+          return it != a->end() && it->is_string() ? CsvCell::text(it->get<std::string>())
+                                                   : CsvCell{};
+        };
+        auto number_of = [&](const char* k) {
+          auto it = a->find(k);
+          return it != a->end() && it->is_number() ? CsvCell::number(it->dump()) : CsvCell{};
+        };
+        row.push_back(text_of("place"));
+        row.push_back(number_of("lat"));
+        row.push_back(number_of("lon"));
       } else {
         row.insert(row.end(), 3, CsvCell{});
       }
@@ -141,6 +154,35 @@ void add_cells(const form::Form& f, const std::string& lang, const std::vector<c
         row.push_back(CsvCell::text(a->is_string() ? a->get<std::string>() : a->dump()));
     }
   }
+}
+
+// Whether the question `id` is identifying, or lies inside an identifying repeat.
+bool identifying_question(const std::vector<Question>& questions, std::string_view id,
+                          bool inside_identifying) {
+  for (const Question& q : questions) {
+    if (q.id == id) return q.identifying || inside_identifying;
+    if (q.is_repeat() &&
+        identifying_question(q.questions, id, inside_identifying || q.identifying))
+      return true;
+  }
+  return false;
+}
+
+// The manifest's attachments an export may show: those of a question the form defines and does
+// not flag identifying (every one, with include_identifying). The manifest was rebuilt from
+// checked fields at import, so its fields have their types.
+std::vector<const json*> shown_attachments(const form::Form& f, const json& manifest,
+                                           bool include_identifying) {
+  std::vector<const json*> out;
+  auto it = manifest.find("attachments");
+  if (it == manifest.end() || !it->is_array()) return out;
+  for (const auto& a : *it) {
+    const std::string q = a.value("question", std::string());
+    if (!f.find_question(q)) continue;
+    if (!include_identifying && identifying_question(f.questions, q, false)) continue;
+    out.push_back(&a);
+  }
+  return out;
 }
 
 // A staged output file and the CSV writer over it.
@@ -291,6 +333,11 @@ Result<ExportSummary> export_records(client::Profile& p, const ExportOptions& o)
   SATCHEL_TRY(p.require_kind(client::ProfileKind::kCoordinator));
   auto coordinator = p.coordinator_key();
   if (!coordinator) return coordinator.error();
+  if (o.attachments && !o.include_identifying)
+    return make_error(Errc::kInvalidArgument,
+                      "--attachments needs --include-identifying: attachments keep their "
+                      "embedded metadata (camera, time, GPS position) until metadata stripping "
+                      "is built, and a photo or a voice can identify a person");
   std::error_code ec;
   if (!fs::is_directory(o.out_dir, ec))
     return make_error(Errc::kNotFound, "export folder " + o.out_dir + " does not exist");
@@ -371,12 +418,12 @@ Result<ExportSummary> export_records(client::Profile& p, const ExportOptions& o)
                      {"answers", answers}};
         if (o.include_identifying) line["device_label"] = r.label ? json(*r.label) : json(nullptr);
         json atts = json::array();
-        for (const auto& a : r.manifest.value("attachments", json::array())) {
-          json item = {{"id", a.value("id", "")},
-                       {"question", a.value("question", "")},
-                       {"media_type", a.value("media_type", "")},
-                       {"size", a.value("size", uint64_t{0})}};
-          if (o.include_identifying) item["name"] = a.value("name", "");
+        for (const json* a : shown_attachments(*f, r.manifest, o.include_identifying)) {
+          json item = {{"id", (*a)["id"]},
+                       {"question", (*a)["question"]},
+                       {"media_type", (*a)["media_type"]},
+                       {"size", (*a)["size"]}};
+          if (o.include_identifying) item["name"] = (*a)["name"];
           atts.push_back(std::move(item));
         }
         line["attachments"] = std::move(atts);
@@ -398,9 +445,15 @@ Result<ExportSummary> export_records(client::Profile& p, const ExportOptions& o)
           offset = 5 + (uint64_t{head[1]} | uint64_t{head[2]} << 8 | uint64_t{head[3]} << 16 |
                         uint64_t{head[4]} << 24);
         }
-        for (const auto& a : manifest.value("attachments", json::array())) {
-          const std::string id = a.value("id", "");
-          const uint64_t size = a.value("size", uint64_t{0});
+        const std::vector<const json*> shown =
+            shown_attachments(*f, manifest, o.include_identifying);
+        for (const auto& a : manifest["attachments"]) {
+          const std::string id = a["id"].get<std::string>();
+          const uint64_t size = a["size"].get<uint64_t>();
+          if (std::find(shown.begin(), shown.end(), &a) == shown.end()) {
+            offset += size;  // an attachment of an identifying question: not extracted
+            continue;
+          }
           // Both ids were chosen by a device: only their checked formats reach a file name.
           if (!is_lower_hex(id, 16) || !is_lower_hex(r.record_id, 32))
             return make_error(Errc::kIoError, "record " + r.record_id + ": bad attachment id");

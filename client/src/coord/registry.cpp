@@ -76,15 +76,24 @@ Status register_device(client::Profile& profile, const DevicePublicKey& key,
   return st->run();
 }
 
-Status mark_device_lost(client::Profile& profile, const DevicePublicKey& key,
-                        uint64_t after_sequence, int64_t today) {
+Result<uint64_t> mark_device_lost(client::Profile& profile, const DevicePublicKey& key,
+                                  uint64_t after_sequence, int64_t today) {
   auto st = profile.db().prepare(
       "INSERT INTO coord_devices (device_key, label, first_day, last_day, lost_after) "
       "VALUES (?1, NULL, ?2, ?2, ?3) ON CONFLICT (device_key) DO UPDATE SET lost_after = ?3");
   if (!st) return st.error();
   st->bind_blob(1, ByteView(key.x25519.data(), 32)).bind(2, today);
   st->bind(3, static_cast<int64_t>(after_sequence));
-  return st->run();
+  SATCHEL_TRY(st->run());
+  st->release();
+  auto later = profile.db().prepare(
+      "SELECT count(*) FROM coord_records r JOIN coord_bundles b ON b.bundle_id = r.bundle_id "
+      "WHERE r.device_key = ?1 AND b.sequence > ?2");
+  if (!later) return later.error();
+  later->bind_blob(1, ByteView(key.x25519.data(), 32)).bind(2, static_cast<int64_t>(after_sequence));
+  auto row = later->step();
+  if (!row) return row.error();
+  return static_cast<uint64_t>(later->int64(0));
 }
 
 Result<std::vector<QuarantineEntry>> quarantine_entries(client::Profile& profile) {

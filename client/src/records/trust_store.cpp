@@ -85,9 +85,25 @@ Result<form::Form> TrustStore::add_form(std::string_view package_text,
   if (!row) return row.error();
   std::optional<uint64_t> held;
   if (*row && !st->is_null(0)) held = static_cast<uint64_t>(st->int64(0));
-  *st = Statement();
-  Status s = check_form_update(held, env);
-  if (!s) return make_error(s.error().code, source_name + ": " + s.error().message);
+  st->release();
+  auto kind = profile_.kind();
+  if (!kind) return kind.error();
+  if (*kind == ProfileKind::kCoordinator) {
+    // A coordinator needs every version its devices may still use, older ones included: only
+    // a version already held is refused. Rollback protection is the devices' concern.
+    auto same = profile_.db().prepare("SELECT 1 FROM forms WHERE form_id = ?1 AND version = ?2");
+    if (!same) return same.error();
+    same->bind(1, env.form_id).bind(2, static_cast<int64_t>(env.form_version));
+    auto dup = same->step();
+    if (!dup) return dup.error();
+    if (*dup)
+      return make_error(Errc::kAlreadyExists, source_name + ": form " + env.form_id +
+                                                  " version " + std::to_string(env.form_version) +
+                                                  " is already held");
+  } else {
+    Status s = check_form_update(held, env);
+    if (!s) return make_error(s.error().code, source_name + ": " + s.error().message);
+  }
   auto ins = profile_.db().prepare(
       "INSERT INTO forms (form_id, version, content, package) VALUES (?1, ?2, ?3, ?4)");
   if (!ins) return ins.error();

@@ -1,7 +1,8 @@
 // CSV as RFC 4180 describes it, for spreadsheets: UTF-8 with a byte-order mark (without it Excel
 // reads UTF-8 as the machine's legacy code page, and Arabic comes out as mojibake; LibreOffice
-// accepts it either way), CRLF line ends, a field quoted when it holds a comma, quote, CR or LF,
-// quotes doubled. Text cells are neutralised against formula injection (OWASP "CSV injection").
+// accepts it either way), CRLF line ends, a field quoted when it holds a comma, quote, CR, LF,
+// semicolon or tab, quotes doubled. Text cells are neutralised against formula injection (OWASP
+// "CSV injection").
 #pragma once
 
 #include <string>
@@ -12,8 +13,9 @@
 
 namespace satchel::coord {
 
-// A text cell as a spreadsheet will not run it: one beginning with '=', '+', '-', '@', a tab or
-// a carriage return gets a leading apostrophe ("=1+1" becomes "'=1+1"). Not for numbers.
+// A text cell as a spreadsheet will not run it: one beginning with '=', '+', '-', '@' (or their
+// fullwidth forms), also after leading spaces, controls or no-break spaces, or beginning with a
+// tab, CR, LF or NUL, gets a leading apostrophe ("=1+1" becomes "'=1+1"). Not for numbers.
 std::string neutralise_text_cell(std::string_view text);
 
 // One CSV cell: text (neutralised) or a number (written as given).

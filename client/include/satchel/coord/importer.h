@@ -54,4 +54,9 @@ class Importer {
 Result<size_t> import_waiting_records(client::Profile& profile, const std::string& form_id,
                                       uint64_t version);
 
+// import_waiting_records for every form now held that some record waits for (run by `coord
+// import` and `coord pull` before anything else, so a crash between adding a form and
+// importing its waiting records is made good).
+Result<size_t> import_all_waiting_records(client::Profile& profile);
+
 }  // namespace satchel::coord

@@ -41,9 +41,11 @@ Result<std::vector<DeviceReport>> device_reports(client::Profile& profile);
 // verified). kInvalidArgument for an empty label or one over 64 bytes.
 Status register_device(client::Profile& profile, const DevicePublicKey& key,
                        const std::string& label, int64_t today);
-// Marks a device lost: its bundles with a sequence above `after_sequence` go to quarantine.
-Status mark_device_lost(client::Profile& profile, const DevicePublicKey& key,
-                        uint64_t after_sequence, int64_t today);
+// Marks a device lost: every bundle of it imported from now on goes to quarantine (its
+// sequence is the sender's word, so none is trusted). Returns how many records already imported
+// from it have a sequence above `after_sequence` (to be reviewed by hand).
+Result<uint64_t> mark_device_lost(client::Profile& profile, const DevicePublicKey& key,
+                                  uint64_t after_sequence, int64_t today);
 Result<std::vector<QuarantineEntry>> quarantine_entries(client::Profile& profile);
 
 }  // namespace satchel::coord
