@@ -25,6 +25,14 @@ BodyWriter::BodyWriter(client::Profile& p, int64_t id, SecretBytes key, client::
   buf_.reserve(kChunk);
 }
 
+BodyWriter::~BodyWriter() {
+  if (!buf_.empty()) sodium_memzero(buf_.data(), buf_.size());
+}
+
+BodyReader::~BodyReader() {
+  if (!chunk_.empty()) sodium_memzero(chunk_.data(), chunk_.size());
+}
+
 Result<BodyWriter> BodyWriter::begin(client::Profile& profile) {
   auto& db = profile.db();
   if (!db.in_transaction())

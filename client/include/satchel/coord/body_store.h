@@ -17,6 +17,10 @@ class BodyWriter final : public StagingSink {
  public:
   // Starts a body; a transaction must be open on the profile's database.
   static Result<BodyWriter> begin(client::Profile& profile);
+  BodyWriter(BodyWriter&&) noexcept = default;
+  BodyWriter& operator=(BodyWriter&&) = delete;
+  // Wipes the plaintext not yet sealed.
+  ~BodyWriter() override;
   Status write(ByteView data) override;
   // Writes the last chunk, syncs the pool and records the size (the caller then commits).
   Status commit() override;
@@ -42,6 +46,10 @@ class BodyWriter final : public StagingSink {
 class BodyReader final : public ByteSource, public RandomAccessSource {
  public:
   static Result<BodyReader> open(client::Profile& profile, int64_t body_id);
+  BodyReader(BodyReader&&) noexcept = default;
+  BodyReader& operator=(BodyReader&&) = delete;
+  // Wipes the plaintext chunk it holds.
+  ~BodyReader() override;
   uint64_t size() const override { return size_; }
   Status read_at(uint64_t offset, std::span<uint8_t> out) override;
   Result<size_t> read(std::span<uint8_t> out) override;
