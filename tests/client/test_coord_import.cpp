@@ -96,7 +96,10 @@ TEST_CASE("a record sealed on a device is imported once, and its bundle seen aga
   auto first = import(p, bundles[0]);
   CHECK(first.result == coord::ImportResult::kImported);
   CHECK(first.detail.size() == 32);
+  const uint64_t cells = p.pool().cells();
   CHECK(import(p, bundles[0]).result == coord::ImportResult::kDuplicate);
+  CHECK(count(p, "SELECT count(*) FROM coord_bodies") == 1);  // nothing decrypted or kept again
+  CHECK(p.pool().cells() == cells);
   CHECK(count(p, "SELECT count(*) FROM coord_records") == 1);
   CHECK(count(p, "SELECT count(*) FROM coord_bundles") == 1);
   auto manifest = nlohmann::json::parse(

@@ -89,23 +89,13 @@ bool is_question_id(std::string_view s) {
   });
 }
 
-// Why a record package cannot be imported, or nullopt. On success `manifest` is rebuilt from
-// the checked fields only (so no field the spec does not define, nested however deep, is ever
-// copied or dumped); its answers are checked against the form later, in file_record.
-std::optional<std::string> check_package(BodyReader& body, const BundleMetadata& meta,
-                                         nlohmann::json& manifest, std::string& record_id) {
-  uint8_t head[5];
-  if (body.size() < 5) return "record package too short (" + std::to_string(body.size()) + " bytes)";
-  if (!body.read_at(0, head)) return "record package unreadable";
-  if (head[0] != 1)
-    return "record package version " + std::to_string(head[0]) + " (this version reads 1)";
-  const uint32_t m = uint32_t{head[1]} | uint32_t{head[2]} << 8 | uint32_t{head[3]} << 16 |
-                     uint32_t{head[4]} << 24;
-  if (m > kMaxManifestBytes || m > body.size() - 5)
-    return "record package manifest length " + std::to_string(m) + " out of range";
-  std::string text(m, '\0');
-  if (!body.read_at(5, std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), m)))
-    return "record package unreadable";
+// Why a record package cannot be imported, from its manifest text (m bytes) and its length, or
+// nullopt. On success `manifest` is rebuilt from the checked fields only (so no field the spec
+// does not define, nested however deep, is ever copied or dumped); its answers are checked
+// against the form later, in file_record.
+std::optional<std::string> check_manifest(const std::string& text, uint32_t m, uint64_t body_size,
+                                          const BundleMetadata& meta, nlohmann::json& manifest,
+                                          std::string& record_id) {
   // nlohmann's parser keeps its own stack (no recursion); nothing below recurses into a value
   // before validate_answers has bounded its depth.
   const nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
@@ -170,7 +160,7 @@ std::optional<std::string> check_package(BodyReader& body, const BundleMetadata&
         return "record manifest: attachment " + id + " has no valid name";
       if (!ids.insert(id).second) return "record manifest: attachment " + id + " listed twice";
       const uint64_t size = a["size"].get<uint64_t>();
-      if (size > body.size()) return "record manifest: attachment " + id + " too large";
+      if (size > body_size) return "record manifest: attachment " + id + " too large";
       total += size;
       attachments.push_back({{"id", id},
                              {"question", a["question"]},
@@ -180,10 +170,32 @@ std::optional<std::string> check_package(BodyReader& body, const BundleMetadata&
     }
   }
   manifest["attachments"] = std::move(attachments);
-  if (total != body.size() - 5 - m)
-    return "record package length " + std::to_string(body.size()) +
+  if (total != body_size - 5 - m)
+    return "record package length " + std::to_string(body_size) +
            " does not match its manifest (" + std::to_string(5 + uint64_t{m} + total) + ")";
   return std::nullopt;
+}
+
+// Reads a record package's header and manifest from its stored body and checks them
+// (check_manifest). A body that cannot be read is an Error: nothing is then quarantined.
+Result<std::optional<std::string>> check_package(BodyReader& body, const BundleMetadata& meta,
+                                                 nlohmann::json& manifest,
+                                                 std::string& record_id) {
+  using Reason = std::optional<std::string>;
+  uint8_t head[5];
+  if (body.size() < 5)
+    return Reason("record package too short (" + std::to_string(body.size()) + " bytes)");
+  SATCHEL_TRY(body.read_at(0, head));
+  if (head[0] != 1)
+    return Reason("record package version " + std::to_string(head[0]) +
+                  " (this version reads 1)");
+  const uint32_t m = uint32_t{head[1]} | uint32_t{head[2]} << 8 | uint32_t{head[3]} << 16 |
+                     uint32_t{head[4]} << 24;
+  if (m > kMaxManifestBytes || m > body.size() - 5)
+    return Reason("record package manifest length " + std::to_string(m) + " out of range");
+  std::string text(m, '\0');
+  SATCHEL_TRY(body.read_at(5, std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), m)));
+  return check_manifest(text, m, body.size(), meta, manifest, record_id);
 }
 
 // What a quarantine row needs beyond its reason.
@@ -237,7 +249,9 @@ Result<std::optional<std::string>> file_record(client::Profile& p, const BundleM
   if (!reader) return reader.error();
   nlohmann::json manifest;
   std::string record_id;
-  std::optional<std::string> bad = check_package(*reader, meta, manifest, record_id);
+  auto checked = check_package(*reader, meta, manifest, record_id);
+  if (!checked) return checked.error();
+  std::optional<std::string> bad = std::move(checked.value());
   if (!bad) {
     auto form = client::TrustStore(p).form(meta.form_id, meta.form_version);
     if (!form) {
@@ -327,6 +341,19 @@ Result<Importer> Importer::open(client::Profile& profile) {
 Result<ImportOutcome> Importer::import(RandomAccessSource& bundle, int64_t day) {
   client::Profile& p = *profile_;
   auto& db = p.db();
+  // A bundle already imported is recognised before anything is decrypted or written: verifying
+  // (hashing, no decryption) yields its bundle id. Whatever verify says otherwise, open_bundle
+  // below gives the verdict that counts.
+  if (auto pre = verify_bundle(bundle, key_.x25519(), std::nullopt)) {
+    auto st = db.prepare("SELECT 1 FROM coord_bundles WHERE bundle_id = ?1");
+    if (!st) return st.error();
+    st->bind_blob(1, view(pre->metadata().bundle_id));
+    auto row = st->step();
+    if (!row) return row.error();
+    if (*row)
+      return ImportOutcome{ImportResult::kDuplicate,
+                           "bundle " + to_hex(view(pre->metadata().bundle_id))};
+  }
   std::optional<Error> refused;
   {
     auto tx = Transaction::begin(db);
@@ -340,9 +367,10 @@ Result<ImportOutcome> Importer::import(RandomAccessSource& bundle, int64_t day) 
       SATCHEL_TRY(tx->commit());
       return outcome;
     }
-    // A source that cannot be read is the caller's problem (nothing changes); a bundle that
-    // breaks a rule of the format is kept, as received, with the rule it broke.
-    if (opened.error().code == Errc::kIoError || opened.error().code == Errc::kNotFound)
+    // Only a bundle that breaks a rule of the format (a kBundle* code) is kept, as received,
+    // with the rule it broke; any other failure (the source or the store) changes nothing.
+    const Errc code = opened.error().code;
+    if (code < Errc::kBundleUnsupportedVersion || code > Errc::kBundleTooLarge)
       return opened.error();
     refused = opened.error();
   }  // rolled back: the body written so far is gone

@@ -368,6 +368,9 @@ Result<ExportSummary> export_records(client::Profile& p, const ExportOptions& o)
                                                     o.lang);
     auto records = load_records(p, o.form_id, version);
     if (!records) return records.error();
+    if (records->empty())
+      return make_error(Errc::kNotFound, "no record of form " + o.form_id + " version " +
+                                             std::to_string(version) + " is held");
     const std::string base =
         (fs::path(o.out_dir) / (o.form_id + "-v" + std::to_string(version))).string();
     const bool csv = o.format == ExportFormat::kCsv;
