@@ -4,7 +4,8 @@
 # records a sample testimony with an attachment, finalizes it into the outbox; a coordinator opens
 # the sealed bundle; tampering is refused. Then a relay (satchel-relay, TLS 1.3 on 127.0.0.1) is
 # started, the device enrolls with a one-time code and syncs the demo bundle, and the relay is
-# stopped. A later issue adds the coordinator workflow (pull, reports).
+# stopped... after two coordinators, each with an encrypted profile, pull the bundle from the
+# relay, register the device and export the testimony (CSV and JSON Lines) that agree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -124,6 +125,45 @@ db = sqlite3.connect("file:relay/storage/relay.db?mode=ro", uri=True)
 for id, length, day, state in db.execute("SELECT hex(id), length, day, state FROM uploads"):
     print("  %s  %d bytes  day %d  %s" % (id.lower(), length, day, "stored" if state else "partial"))'
 if grep -rqa "border" relay/storage; then echo "plaintext on the relay!"; exit 1; fi
+
+say "THE COORDINATORS: each keeps an encrypted profile holding its key (the key file is shredded)"
+ca() { "$satchel" --home "$demo/coord-amira" --passphrase-fd 3 "$@" 3<<<"$pass"; }
+cb() { "$satchel" --home "$demo/coord-bao" --passphrase-fd 3 "$@" 3<<<"$pass"; }
+ca coord init --import-key amira.key --kdf-passes 2 --kdf-memory 64
+cb coord init --import-key bao.key --kdf-passes 2 --kdf-memory 64 >/dev/null
+for c in ca cb; do
+  $c coord trust org "$(pub org.key)" --confirm "$fp" >/dev/null
+  $c coord roster add roster.txt >/dev/null
+  for f in testimony-intake gcm-input; do $c coord form add "$f.signed" >/dev/null; done
+done
+say "Amira pulls: a session by signed challenge, each bundle downloaded, verified, imported, then acknowledged"
+ca coord pull
+ca coord devices
+say "She registers the device after comparing its fingerprint with the advocate in person"
+devpub=$(sat whoami | sed -n 's/^device key: //p')
+devfp=$(sat whoami | sed -n 's/^fingerprint: //p')
+ca coord device add "$devpub" --label "north team" --confirm "$devfp"
+say "Bao pulls too: with both acknowledgements (k = n = 2) the relay deletes the bundle"
+cb coord pull
+cb coord device add "$devpub" --label "north" --confirm "$devfp" >/dev/null
+python3 -c 'import sqlite3
+db = sqlite3.connect("file:relay/storage/relay.db?mode=ro", uri=True)
+print("uploads still stored on the relay:", db.execute("SELECT count(*) FROM uploads").fetchone()[0])'
+say "Both export the testimony: identifying answers left out, the device named by a pseudonym"
+mkdir export-amira export-bao
+ca coord export --form testimony-intake -o export-amira
+cb coord export --form testimony-intake --format jsonl -o export-bao 2>/dev/null
+python3 - export-amira/testimony-intake-v1.csv export-bao/testimony-intake-v1.jsonl <<'PY'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8-sig", newline="")))
+lines = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
+assert len(rows) == 1 and len(lines) == 1
+assert rows[0]["record_id"] == lines[0]["record_id"]
+assert rows[0]["narrative"] == lines[0]["answers"]["narrative"]
+assert "contact_method" not in rows[0] and "event_place.place" not in rows[0]
+print("Amira's CSV and Bao's JSON Lines agree on record", rows[0]["record_id"])
+print("columns:", ", ".join(list(rows[0])[:8]), "...")
+PY
 kill -TERM "$relay_pid"
 wait "$relay_pid" || true
 relay_pid=
