@@ -3,7 +3,15 @@
 // every coordinator acknowledged it (k = n); a bundle sealed before a coordinator joined stays.
 #include <catch2/catch_test_macros.hpp>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
+#include <functional>
+#include <random>
+#include <thread>
 
 #include "client/client_fixture.h"
 #include "relay_harness.h"
@@ -102,7 +110,9 @@ struct PullWorld {
   }
 
   coord::PullSummary pull(const std::string& home) {
-    auto p = Profile::open(home, device.passphrase).value();
+    auto opened = Profile::open(home, device.passphrase);
+    if (!opened) FAIL("open: " + opened.error().message);
+    Profile& p = *opened;
     coord::PullOptions o;
     o.now = relay.clock.now();
     o.page_size = 2;  // several pages
@@ -205,4 +215,82 @@ TEST_CASE("a bundle with no slot for this coordinator stays on the relay, unackn
   CHECK(again.kept_unacknowledged == 1);
   CHECK(again.bytes_downloaded == 0);
   std::filesystem::remove_all(c);
+}
+
+TEST_CASE("a coordinator pull killed at random moments and run again imports every record once",
+          "[pull][crash]") {
+  const char* tier = std::getenv("SATCHEL_TEST_TIER");
+  const int n = tier && std::string(tier) == "full" ? 200 : 60;
+  PullWorld w(n);
+  const std::string a = w.coordinator(w.device.coord_a, "coord-a");
+  const int64_t now = w.relay.clock.now();
+  std::mt19937 rng(std::random_device{}());
+  int killed = 0;
+  for (int round = 0; round < 8; round++) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      // The child pulls until killed (or done); it touches nothing of the parent's relay.
+      auto p = Profile::open(a, w.device.passphrase);
+      if (!p) ::_exit(2);
+      coord::PullOptions o;
+      o.now = now;
+      o.page_size = 7;
+      o.sleep = [](int64_t) {};
+      ::_exit(coord::pull(*p, o) ? 0 : 1);
+    }
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(30, 600)(rng)));
+    if (::kill(pid, SIGKILL) == 0) killed++;
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    if (WIFEXITED(status)) {
+      CHECK(WEXITSTATUS(status) == 0);  // finished before the kill: a clean pull
+      break;
+    }
+  }
+  INFO("killed " << killed << " time(s)");
+  // Run again to the end, then check, each in a new process as a person re-running `satchel
+  // coord pull` would (this test process opened the profile before forking, so its SQLite
+  // state is not that of a fresh process).
+  auto in_child = [](const std::function<int()>& body) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) ::_exit(body());
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+  };
+  auto pull_to_end = [&]() -> int {
+    auto p = Profile::open(a, w.device.passphrase);
+    if (!p) return 2;
+    coord::PullOptions o;
+    o.now = now;
+    o.sleep = [](int64_t) {};
+    auto s = coord::pull(*p, o);
+    if (!s) return 3;
+    return 0;
+  };
+  CHECK(in_child(pull_to_end) == 0);
+  CHECK(in_child([&]() -> int {
+          auto p = Profile::open(a, w.device.passphrase);
+          if (!p) return 2;
+          auto st = p->db().prepare(
+              "SELECT (SELECT count(*) FROM coord_records), (SELECT count(*) FROM coord_bundles), "
+              "(SELECT count(DISTINCT bundle_id) FROM coord_bundles)");
+          if (!st) return 3;
+          auto row = st->step();
+          if (!row || !*row) return 3;
+          if (st->int64(0) != n) return 10;  // every record, once
+          if (st->int64(1) != n || st->int64(2) != n) return 11;
+          st->release();
+          // Nothing is left pending for this coordinator: every bundle was acknowledged.
+          coord::PullOptions o;
+          o.now = now;
+          o.sleep = [](int64_t) {};
+          auto again = coord::pull(*p, o);
+          if (!again) return 4;
+          return again->imported + again->duplicate + again->acknowledged == 0 ? 0 : 12;
+        }) == 0);
+  std::filesystem::remove_all(a);
 }
