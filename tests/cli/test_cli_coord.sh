@@ -50,7 +50,9 @@ head -c 200000 /dev/urandom >evidence.pdf
 dev attach "$rich" evidence.pdf --question attachments >/dev/null
 dev finalize "$rich" >/dev/null
 plain=$(dev record testimony-intake --answers "$schema/forms/testimony-intake.answers.json")
-dev finalize "$plain" >/dev/null
+dev finalize "$plain" >plain-finalize.out
+plain_code=$(sed -n 's/^Retraction code for this testimony: //p' plain-finalize.out)
+check "finalize shows a retraction code" test "${#plain_code}" = 32
 mkdir usb
 dev outbox export usb >/dev/null
 "$satchel" keygen device -o other-device.key >/dev/null
@@ -101,6 +103,17 @@ mkdir out-a-att
 ca coord export --form testimony-intake --format jsonl --attachments --include-identifying -o out-a-att >/dev/null 2>&1
 ca coord export --form testimony-intake --format jsonl --include-identifying -o out-a-id >/dev/null 2>&1
 check "attachments are extracted by record and attachment id" cmp -s evidence.pdf "out-a-att/attachments/$(ls out-a-att/attachments | head -1)"
+
+# The respondent of the plain record withdraws consent: the advocate sends the retraction.
+dev retract "$plain_code" >/dev/null
+mkdir usb2
+dev outbox export usb2 >/dev/null
+ca coord import usb2 >import-retract.out || true
+check "the retraction is imported" grep -q "1 retraction" import-retract.out
+mkdir out-a-retract
+ca coord export --form testimony-intake -o out-a-retract >retract-export.out 2>&1
+check "a retracted record is left out of exports by default" grep -q "1 record(s) exported; 1 retracted left out" retract-export.out
+refuses "a mistyped retraction code is refused" "26 letters" dev retract "ABCD-EFGH"
 
 # Coordinator B.
 cb coord init --import-key b.key --kdf-passes 2 --kdf-memory 64 >/dev/null

@@ -2,6 +2,7 @@
 // quarantine with its reason, and the device registry shows gaps (client/src/coord/).
 #include <catch2/catch_test_macros.hpp>
 
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 
@@ -9,6 +10,7 @@
 #include "satchel/client/finalize.h"
 #include "satchel/client/outbox.h"
 #include "satchel/client/record_store.h"
+#include "satchel/client/retraction.h"
 #include "satchel/coord/importer.h"
 #include "satchel/coord/registry.h"
 #include "satchel/crypto/bundle.h"
@@ -273,4 +275,64 @@ TEST_CASE("a profile of one kind refuses the other kind's commands") {
   REQUIRE(!s);
   CHECK(s.error().message.find("coordinator profile") != std::string::npos);
   CHECK(!c.device_key());
+}
+
+TEST_CASE("a retraction code round-trips as typed, and a mistyped one is refused by name") {
+  SecretBytes secret(kRetractionSecretBytes);
+  for (size_t i = 0; i < secret.size(); i++) secret.data()[i] = static_cast<uint8_t>(i * 37 + 1);
+  SecretBytes code = retraction_code_text(secret);
+  const std::string text(reinterpret_cast<const char*>(code.data()), code.size());
+  CHECK(text.size() == 26 + 6);
+  CHECK(text[4] == '-');
+  auto back = parse_retraction_code(text);
+  REQUIRE(back);
+  CHECK(back->equals(secret.span()));
+  std::string lower = text;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  CHECK(parse_retraction_code(" " + lower + "\n"));
+  CHECK(parse_retraction_code(text.substr(0, 20)).error().message.find("26") != std::string::npos);
+  std::string wrong = text;
+  wrong[0] = wrong[0] == '1' ? '0' : '1';
+  CHECK(parse_retraction_code(wrong).error().message.find("digits 2 to 7") != std::string::npos);
+}
+
+TEST_CASE("a retraction sent from the device flags its record at the coordinator, in either order") {
+  TestProfile world("coord-retract");
+  std::vector<Bytes> bundles;  // record 0, its retraction, record 1, its retraction
+  {
+    auto p = world.open();
+    world.trust_all(p);
+    RecordStore store(p);
+    for (int i = 0; i < 2; i++) {
+      auto id = store.create("intake", 1, {{"consent", true}, {"narrative", "withdrawn " + std::to_string(i)}});
+      REQUIRE(id);
+      auto fin = finalize_record(p, *id, world.now);
+      REQUIRE(fin);
+      REQUIRE(fin->retraction_code.size() == 32);
+      MemorySink record;
+      REQUIRE(Outbox(p).read(fin->entry.outbox_id, record));
+      auto secret = parse_retraction_code(std::string_view(
+          reinterpret_cast<const char*>(fin->retraction_code.data()), fin->retraction_code.size()));
+      REQUIRE(secret);
+      auto r = queue_retraction(p, *secret, world.now);
+      REQUIRE(r);
+      MemorySink retraction;
+      REQUIRE(Outbox(p).read(r->entry.outbox_id, retraction));
+      bundles.push_back(record.data());
+      bundles.push_back(retraction.data());
+    }
+  }
+  CoordProfile coord(world, clone(world.coord_a), true);
+  auto p = coord.open();
+  // Record first, then its retraction.
+  CHECK(import(p, bundles[0]).result == coord::ImportResult::kImported);
+  CHECK(import(p, bundles[1]).result == coord::ImportResult::kRetraction);
+  // A retraction first: kept until its record arrives.
+  CHECK(import(p, bundles[3]).result == coord::ImportResult::kRetraction);
+  CHECK(count(p, "SELECT count(*) FROM coord_retractions") == 1);
+  CHECK(import(p, bundles[2]).result == coord::ImportResult::kImported);
+  CHECK(count(p, "SELECT count(*) FROM coord_retractions") == 0);
+  CHECK(count(p, "SELECT count(*) FROM coord_records WHERE retracted = 1") == 2);
+  // Nothing of a retraction's secret is kept: its body is gone.
+  CHECK(count(p, "SELECT count(*) FROM coord_bodies") == 2);
 }

@@ -79,7 +79,7 @@ int import_dir(const std::string& dir) {
   auto waited = coord::import_all_waiting_records(*profile);
   if (!waited) return fail(waited.error());
   if (*waited) std::cout << *waited << " record(s) that waited for their form imported\n";
-  size_t counts[4] = {0, 0, 0, 0};
+  size_t counts[5] = {0, 0, 0, 0, 0};
   size_t unreadable = 0;
   const int64_t day = today();
   for (const auto& f : files) {
@@ -102,6 +102,7 @@ int import_dir(const std::string& dir) {
   }
   std::cout << files.size() << " file(s): " << counts[0] << " imported, " << counts[1]
             << " duplicate, " << counts[2] << " cover, " << counts[3] << " quarantined";
+  if (counts[4]) std::cout << ", " << counts[4] << " retraction(s)";
   if (unreadable) std::cout << ", " << unreadable << " not read";
   std::cout << "\n";
   return unreadable ? kExitFailed : kExitOk;
@@ -190,7 +191,8 @@ int pull(size_t relay_index, const std::string& proxy) {
   if (tty) std::cerr << "\n";
   if (!s) return fail(s.error());
   std::cout << s->imported << " imported, " << s->duplicate << " duplicate, " << s->cover
-            << " cover, " << s->quarantined << " quarantined; " << s->acknowledged
+            << " cover, " << s->quarantined << " quarantined, " << s->retractions
+            << " retraction(s); " << s->acknowledged
             << " acknowledged; " << s->kept_unacknowledged
             << " left on the relay (not sealed for this coordinator); " << s->bytes_downloaded
             << " bytes downloaded\n";

@@ -1,4 +1,6 @@
-// `satchel record | attach | finalize | list | show | outbox`: drafts and the outbox.
+// `satchel record | attach | finalize | retract | list | show | outbox`: drafts, retractions and
+// the outbox.
+#include <sodium.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,7 +14,9 @@
 #include "questionnaire/questionnaire.h"
 #include "satchel/client/finalize.h"
 #include "satchel/client/outbox.h"
+#include "satchel/client/passphrase.h"
 #include "satchel/client/record_store.h"
+#include "satchel/client/retraction.h"
 #include "satchel/client/trust_store.h"
 #include "satchel/form/validate.h"
 
@@ -215,6 +219,41 @@ int finalize(const std::string& record_id) {
   std::cout << "sealed into the outbox: " << r->entry.upload_id.substr(0, 16) << "  "
             << r->entry.size
             << " bytes\nthe draft and its key are destroyed: this device can no longer read it\n";
+  // The retraction code: on a terminal, on the alternate screen (out of scrollback); to a pipe
+  // or file the person chose, as a line.
+  std::string text =
+      "Retraction code for this testimony: " +
+      std::string(reinterpret_cast<const char*>(r->retraction_code.data()),
+                  r->retraction_code.size()) +
+      "\nGive it to the person who gave the testimony, or keep it somewhere other than this "
+      "device: with `satchel retract` on any enrolled device it withdraws the testimony. This "
+      "device does not keep it.\n";
+  show_private_text(text);
+  sodium_memzero(text.data(), text.size());
+  return kExitOk;
+}
+
+int retract(const std::string& code_arg) {
+  auto profile = open_profile();
+  if (!profile) return fail(profile.error());
+  SecretBytes typed;
+  if (code_arg.empty()) {
+    auto src = client::PassphraseSource::resolve(-1);
+    if (!src) return fail(src.error());
+    auto line = client::read_passphrase(*src, "Retraction code: ");
+    if (!line) return fail(line.error());
+    typed = std::move(line.value());
+  } else {
+    typed = SecretBytes(code_arg.size());
+    std::memcpy(typed.data(), code_arg.data(), code_arg.size());
+  }
+  auto secret = client::parse_retraction_code(
+      std::string_view(reinterpret_cast<const char*>(typed.data()), typed.size()));
+  if (!secret) return fail(secret.error());
+  auto r = client::queue_retraction(*profile, *secret, static_cast<int64_t>(std::time(nullptr)));
+  if (!r) return fail(r.error());
+  std::cout << "retraction sealed into the outbox (" << r->entry.size
+            << " bytes): it leaves with the next sync\n";
   return kExitOk;
 }
 
@@ -328,6 +367,13 @@ void add_record_commands(CLI::App& app, Action& action) {
                                  "Seal a draft for the coordinators and destroy it on this device");
   fin->add_option("RECORD_ID", *fid, "draft")->required();
   fin->callback([&action, fid] { action = [fid] { return finalize(*fid); }; });
+
+  auto code = std::make_shared<std::string>();
+  auto* rt = app.add_subcommand(
+      "retract", "Withdraw a testimony by its retraction code (asked for when not given)");
+  rt->add_option("CODE", *code, "the code finalize showed (better typed at the prompt: argv and "
+                                "shell history keep it)");
+  rt->callback([&action, code] { action = [code] { return retract(*code); }; });
 
   auto* ls = app.add_subcommand("list", "List drafts");
   ls->callback([&action] { action = [] { return list(); }; });

@@ -1,5 +1,7 @@
 #include "satchel/coord/importer.h"
 
+#include <sodium.h>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -7,6 +9,7 @@
 #include <cstring>
 #include <set>
 
+#include "satchel/client/retraction.h"
 #include "satchel/client/trust_store.h"
 #include "satchel/coord/body_store.h"
 #include "satchel/crypto/bundle.h"
@@ -131,6 +134,12 @@ std::optional<std::string> check_manifest(const std::string& text, uint32_t m, u
                       {"sha256", (*form)["sha256"]}};
   for (const char* t : {"created_at", "finalized_at"})
     if (parsed.contains(t)) manifest[t] = parsed[t];
+  if (parsed.contains("retraction")) {
+    if (!parsed["retraction"].is_string() ||
+        !is_lower_hex(parsed["retraction"].get<std::string>(), 64))
+      return "record manifest: retraction is not 64 lower-case hex digits";
+    manifest["retraction"] = parsed["retraction"];
+  }
   manifest["answers"] = *answers;  // a copy of a tree whose depth is checked before any dump
   uint64_t total = 0;
   std::set<std::string> ids;
@@ -293,7 +302,61 @@ Result<std::optional<std::string>> file_record(client::Profile& p, const BundleM
   st->bind(4, meta.form_id).bind(5, static_cast<int64_t>(meta.form_version));
   st->bind(6, manifest.dump()).bind(7, body_id).bind(8, day);
   SATCHEL_TRY(st->run());
+  st->release();
+  if (manifest.contains("retraction")) {
+    auto hash = from_hex(manifest["retraction"].get<std::string>());
+    auto set = p.db().prepare("UPDATE coord_records SET retraction_hash = ?2 WHERE record_id = ?1");
+    if (!set) return set.error();
+    set->bind(1, record_id).bind_blob(2, *hash);
+    SATCHEL_TRY(set->run());
+    set->release();
+    // A retraction that arrived before its record.
+    auto pending = p.db().prepare("DELETE FROM coord_retractions WHERE hash = ?1");
+    if (!pending) return pending.error();
+    pending->bind_blob(1, *hash);
+    SATCHEL_TRY(pending->run());
+    if (p.db().changes() > 0) {
+      pending->release();
+      auto flag = p.db().prepare("UPDATE coord_records SET retracted = 1 WHERE record_id = ?1");
+      if (!flag) return flag.error();
+      flag->bind(1, record_id);
+      SATCHEL_TRY(flag->run());
+    }
+  }
   return std::optional<std::string>();
+}
+
+// Files a retraction (content type 4): flags the record whose retraction hash it opens, or keeps
+// the hash until that record arrives. Returns the reason when the body is malformed.
+Result<std::optional<std::string>> file_retraction(client::Profile& p, BodyReader& body,
+                                                   int64_t day) {
+  using Reason = std::optional<std::string>;
+  if (body.size() > 4096) return Reason("retraction body larger than 4 KiB");
+  std::string text(static_cast<size_t>(body.size()), '\0');
+  SATCHEL_TRY(body.read_at(0, std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size())));
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  sodium_memzero(text.data(), text.size());
+  if (j.is_discarded() || !j.is_object() || !j.contains("version") || j["version"] != 1 ||
+      !j.contains("secret") || !j["secret"].is_string() ||
+      !is_lower_hex(j["secret"].get<std::string>(), 32))
+    return Reason("retraction body is not {\"version\":1,\"secret\":\"<32 hex>\"}");
+  auto secret = from_hex(j["secret"].get<std::string>());
+  const Hash32 hash = client::retraction_hash(*secret);
+  const ByteView h(hash.data(), hash.size());
+  auto flag = p.db().prepare("UPDATE coord_records SET retracted = 1 WHERE retraction_hash = ?1");
+  if (!flag) return flag.error();
+  flag->bind_blob(1, h);
+  SATCHEL_TRY(flag->run());
+  if (p.db().changes() == 0) {
+    flag->release();
+    auto keep = p.db().prepare(
+        "INSERT INTO coord_retractions (hash, received_day) VALUES (?1, ?2) "
+        "ON CONFLICT (hash) DO NOTHING");
+    if (!keep) return keep.error();
+    keep->bind_blob(1, h).bind(2, day);
+    SATCHEL_TRY(keep->run());
+  }
+  return Reason();
 }
 
 // Reads a RandomAccessSource from its start as a ByteSource, hashing it: a bundle's upload id.
@@ -323,6 +386,7 @@ const char* import_result_name(ImportResult r) {
     case ImportResult::kDuplicate: return "duplicate";
     case ImportResult::kCover: return "cover";
     case ImportResult::kQuarantined: return "quarantined";
+    case ImportResult::kRetraction: return "retraction";
   }
   return "unknown";
 }
@@ -479,6 +543,18 @@ Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_
   if (meta.content_type == ContentType::kCover) {
     SATCHEL_TRY(delete_body(p, body_id));
     return ImportOutcome{ImportResult::kCover, ""};
+  }
+  if (meta.content_type == ContentType::kRetraction) {
+    auto reader = BodyReader::open(p, body_id);
+    if (!reader) return reader.error();
+    auto bad = file_retraction(p, *reader, day);
+    if (!bad) return bad.error();
+    if (*bad) {
+      SATCHEL_TRY(quarantine(p, **bad, opened_keys, day));
+      return ImportOutcome{ImportResult::kQuarantined, **bad};
+    }
+    SATCHEL_TRY(delete_body(p, body_id));  // the secret is not kept: the flag is the outcome
+    return ImportOutcome{ImportResult::kRetraction, ""};
   }
   if (meta.content_type != ContentType::kRecord) {
     const std::string reason = std::string("content type ") +

@@ -184,6 +184,7 @@ Result<PullSummary> pull(client::Profile& profile, const PullOptions& o) {
           case ImportResult::kDuplicate: summary.duplicate++; break;
           case ImportResult::kCover: summary.cover++; break;
           case ImportResult::kQuarantined: summary.quarantined++; break;
+          case ImportResult::kRetraction: summary.retractions++; break;
         }
         // A bundle that did not open for this key may be for other coordinators (sealed
         // before this one joined the roster): it stays on the relay for them.

@@ -4,6 +4,7 @@
 
 #include "satchel/client/record_package.h"
 #include "satchel/client/record_store.h"
+#include "satchel/client/retraction.h"
 #include "satchel/client/trust_store.h"
 #include "satchel/crypto/sha256.h"
 #include "satchel/form/validate.h"
@@ -68,6 +69,13 @@ Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& rec
   manifest["form"] = {{"id", form->id},
                       {"version", form->version},
                       {"sha256", to_hex(Sha256::digest(as_bytes(form->source_text)))}};
+  // Only the hash of the retraction secret travels; the secret is shown once as a code.
+  SecretBytes retraction_secret(kRetractionSecretBytes);
+  randombytes_buf(retraction_secret.data(), retraction_secret.size());
+  {
+    const Hash32 h = retraction_hash(retraction_secret.span());
+    manifest["retraction"] = to_hex(ByteView(h.data(), h.size()));
+  }
   manifest["created_at"] = info->created_at;
   manifest["finalized_at"] = now;
   manifest["answers"] = *answers;
@@ -133,7 +141,8 @@ Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& rec
   // Committed: the draft's rows are gone, so now its key. Every copy SQLite left of the draft
   // (WAL frames, freed pages, free blocks) is unreadable from here on.
   if (draft_slot) SATCHEL_TRY(profile.keyring().destroy(*draft_slot));
-  return FinalizedRecord{std::move(sealed_entry->first), sealed_entry->second};
+  return FinalizedRecord{std::move(sealed_entry->first), sealed_entry->second,
+                         retraction_code_text(retraction_secret)};
 }
 
 }  // namespace satchel::client

@@ -19,6 +19,9 @@ inline constexpr uint64_t kMaxBundleBytes = 2ull << 30;
 struct FinalizedRecord {
   OutboxEntry entry;
   BundleId bundle_id{};
+  // The record's retraction code (client/retraction.h), to show once and not keep; empty for
+  // a retraction itself.
+  SecretBytes retraction_code;
 };
 
 // One line per issue: "  question 'household[1].age': min: must be at least 0".

@@ -20,6 +20,7 @@ enum class ImportResult {
   kDuplicate,    // a bundle id already seen: nothing changed
   kCover,        // cover traffic: verified, sequence recorded, content discarded
   kQuarantined,  // kept in coord_quarantine with `detail` as the reason
+  kRetraction,   // a retraction: its record flagged (or the hash kept until the record arrives)
 };
 const char* import_result_name(ImportResult r);
 

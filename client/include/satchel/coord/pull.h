@@ -26,7 +26,7 @@ struct PullOptions {
 };
 
 struct PullSummary {
-  uint64_t imported = 0, duplicate = 0, cover = 0, quarantined = 0;
+  uint64_t imported = 0, duplicate = 0, cover = 0, quarantined = 0, retractions = 0;
   uint64_t kept_unacknowledged = 0;  // did not open for this coordinator: left on the relay
   uint64_t acknowledged = 0;
   uint64_t bytes_downloaded = 0;
