@@ -534,8 +534,9 @@ int main(int argc, char** argv) {
              "doc-unsupported-version", "D2", "document format 2");
   doc_vector("x04-type-byte-form", rearmor([](Bytes& w) { w[1] = 3; }), "roster", "org-o", "-",
              "doc-wrong-type", "D3", "type byte says form envelope");
-  doc_vector("x05-signature-cut", rearmor([](Bytes& w) { w.resize(w.size() - 10); }), "roster",
-             "org-o", "-", "doc-malformed", "D4", "signature truncated");
+  // erase, not resize(size - 10): GCC 12 under ASan reads the latter as a possible overflow.
+  doc_vector("x05-signature-cut", rearmor([](Bytes& w) { w.erase(w.end() - 10, w.end()); }),
+             "roster", "org-o", "-", "doc-malformed", "D4", "signature truncated");
   doc_vector("x06-trailing-byte", rearmor([](Bytes& w) { w.push_back(0); }), "roster", "org-o", "-",
              "doc-malformed", "D4", "a byte after the signature");
   doc_vector("x07-other-org", roster_v2, "roster", "org-p", "-", "doc-untrusted-signer", "D5",
