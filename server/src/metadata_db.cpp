@@ -118,7 +118,8 @@ Result<MetadataDb> MetadataDb::open(const std::string& path) {
 
 Status MetadataDb::checkpoint_truncate() {
   int log = 0, done = 0;
-  if (sqlite3_wal_checkpoint_v2(handle(), "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done) != SQLITE_OK)
+  if (sqlite3_wal_checkpoint_v2(handle(), "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done) !=
+      SQLITE_OK)
     return sqlite::sqlite_error(handle(), "checkpoint failed");
   return Status::Ok();
 }

@@ -9,10 +9,17 @@ using satchel::coord::CsvCell;
 using satchel::coord::neutralise_text_cell;
 
 TEST_CASE("text cells that a spreadsheet could run as a formula get a leading apostrophe") {
-  for (const char* hostile :
-       {"=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "\n=1", " =1", "  +cmd|' /C calc'!A0",
-        "\xC2\xA0=1", "\xEF\xBC\x9D" "1+1", "\xEF\xBC\x8B" "1", "\xEF\xBC\x8D" "1",
-        "\xEF\xBC\xA0" "x", "\t", "\x01hidden"}) {
+  for (const char* hostile : {"=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "\n=1", " =1",
+                              "  +cmd|' /C calc'!A0", "\xC2\xA0=1",
+                              "\xEF\xBC\x9D"
+                              "1+1",
+                              "\xEF\xBC\x8B"
+                              "1",
+                              "\xEF\xBC\x8D"
+                              "1",
+                              "\xEF\xBC\xA0"
+                              "x",
+                              "\t", "\x01hidden"}) {
     INFO(hostile);
     CHECK(neutralise_text_cell(hostile) == std::string("'") + hostile);
   }

@@ -47,8 +47,8 @@ struct CoordProfile {
   ~CoordProfile() { std::filesystem::remove_all(home); }
   Profile open() { return Profile::open(home, passphrase).value(); }
   static void add_form(TestProfile& world, Profile& p) {
-    auto pkg = FormEnvelope::sign_package(world.org, "intake", 1,
-                                          as_bytes(std::string_view(testing::kTestForm)), world.now);
+    auto pkg = FormEnvelope::sign_package(
+        world.org, "intake", 1, as_bytes(std::string_view(testing::kTestForm)), world.now);
     REQUIRE(TrustStore(p).add_form(pkg.value(), "intake.signed"));
   }
 };
@@ -90,7 +90,8 @@ int64_t count(Profile& p, const char* sql) {
 
 }  // namespace
 
-TEST_CASE("a record sealed on a device is imported once, and its bundle seen again is a duplicate") {
+TEST_CASE(
+    "a record sealed on a device is imported once, and its bundle seen again is a duplicate") {
   TestProfile world("coord-once");
   auto bundles = seal_records(world, 1);
   CoordProfile coord(world, clone(world.coord_a), true);
@@ -104,12 +105,11 @@ TEST_CASE("a record sealed on a device is imported once, and its bundle seen aga
   CHECK(p.pool().cells() == cells);
   CHECK(count(p, "SELECT count(*) FROM coord_records") == 1);
   CHECK(count(p, "SELECT count(*) FROM coord_bundles") == 1);
-  auto manifest = nlohmann::json::parse(
-      [&] {
-        auto st = p.db().prepare("SELECT manifest FROM coord_records");
-        REQUIRE(st->step().value());
-        return st->text(0);
-      }());
+  auto manifest = nlohmann::json::parse([&] {
+    auto st = p.db().prepare("SELECT manifest FROM coord_records");
+    REQUIRE(st->step().value());
+    return st->text(0);
+  }());
   CHECK(manifest["answers"]["narrative"] == "testimony 0");
   {
     // The store survives closing and reopening (its cells are named by committed rows).
@@ -119,7 +119,8 @@ TEST_CASE("a record sealed on a device is imported once, and its bundle seen aga
   CHECK(import(again, bundles[0]).result == coord::ImportResult::kDuplicate);
 }
 
-TEST_CASE("a bundle with no slot for this coordinator is quarantined with its reason, not dropped") {
+TEST_CASE(
+    "a bundle with no slot for this coordinator is quarantined with its reason, not dropped") {
   TestProfile world("coord-noslot");
   auto bundles = seal_records(world, 1);
   CoordProfile coord(world, CoordinatorSecretKey::generate(), true);
@@ -170,8 +171,9 @@ TEST_CASE("bundles missing from a device's sequence are reported as a gap") {
   CHECK(coord::device_reports(p).value()[0].label == std::optional<std::string>("north team"));
 }
 
-TEST_CASE("every bundle of a lost device imported after the report is quarantined, whatever "
-          "sequence it claims") {
+TEST_CASE(
+    "every bundle of a lost device imported after the report is quarantined, whatever "
+    "sequence it claims") {
   TestProfile world("coord-lost");
   auto bundles = seal_records(world, 3);
   CoordProfile coord(world, clone(world.coord_a), true);
@@ -180,7 +182,7 @@ TEST_CASE("every bundle of a lost device imported after the report is quarantine
   auto dev = coord::device_reports(p).value().at(0);
   auto later = coord::mark_device_lost(p, dev.key, dev.highest - 1, 20000);
   REQUIRE(later);
-  CHECK(*later == 1);  // the record already imported above the reported sequence
+  CHECK(*later == 1);     // the record already imported above the reported sequence
   for (int i : {2, 0}) {  // a higher sequence, and a lower one (a thief choosing a number)
     auto r = import(p, bundles[i]);
     CHECK(r.result == coord::ImportResult::kQuarantined);
@@ -218,8 +220,7 @@ Bytes record_bundle(TestProfile& world, const DeviceSecretKey& device, const std
 }
 
 std::string manifest_with(const std::string& answers, const std::string& extra = "") {
-  const std::string hash =
-      to_hex(Sha256::digest(as_bytes(std::string_view(testing::kTestForm))));
+  const std::string hash = to_hex(Sha256::digest(as_bytes(std::string_view(testing::kTestForm))));
   return R"({"record_id":"0123456789abcdef0123456789abcdef","form":{"id":"intake","version":1,"sha256":")" +
          hash + R"("},"answers":)" + answers + extra + "}";
 }
@@ -236,7 +237,11 @@ TEST_CASE("hostile record packages are quarantined with their reason, never impo
     std::string manifest, reason;
   };
   std::string many = R"(,"attachments":[)";
-  for (int i = 0; i < 5000; i++) many += (i ? "," : "") + std::string(R"({"id":"0000000000000000","question":"files","media_type":"photo","name":"a","size":0})");
+  for (int i = 0; i < 5000; i++)
+    many +=
+        (i ? "," : "") +
+        std::string(
+            R"({"id":"0000000000000000","question":"files","media_type":"photo","name":"a","size":0})");
   many += "]";
   const std::vector<Case> cases = {
       {manifest_with(R"({"consent":true,"narrative":)" + deep + "}"), "nest deeper than 16"},
@@ -244,8 +249,9 @@ TEST_CASE("hostile record packages are quarantined with their reason, never impo
        ""},  // a field the spec does not define, nested deep: dropped, the record is fine
       {manifest_with(R"({"consent":"yes","narrative":"x"})"), "answers do not fit"},
       {manifest_with(R"({"consent":true,"narrative":"x"})", many), "at most 4096"},
-      {manifest_with(R"({"consent":true,"narrative":"x"})",
-                     R"(,"attachments":[{"id":"0000000000000000","question":1,"media_type":"photo","name":"a","size":0}])"),
+      {manifest_with(
+           R"({"consent":true,"narrative":"x"})",
+           R"(,"attachments":[{"id":"0000000000000000","question":1,"media_type":"photo","name":"a","size":0}])"),
        "names no valid question"},
   };
   uint64_t seq = 100;
@@ -296,7 +302,8 @@ TEST_CASE("a retraction code round-trips as typed, and a mistyped one is refused
   CHECK(parse_retraction_code(wrong).error().message.find("digits 2 to 7") != std::string::npos);
 }
 
-TEST_CASE("a retraction sent from the device flags its record at the coordinator, in either order") {
+TEST_CASE(
+    "a retraction sent from the device flags its record at the coordinator, in either order") {
   TestProfile world("coord-retract");
   std::vector<Bytes> bundles;  // record 0, its retraction, record 1, its retraction
   {
@@ -304,7 +311,8 @@ TEST_CASE("a retraction sent from the device flags its record at the coordinator
     world.trust_all(p);
     RecordStore store(p);
     for (int i = 0; i < 2; i++) {
-      auto id = store.create("intake", 1, {{"consent", true}, {"narrative", "withdrawn " + std::to_string(i)}});
+      auto id = store.create("intake", 1,
+                             {{"consent", true}, {"narrative", "withdrawn " + std::to_string(i)}});
       REQUIRE(id);
       auto fin = finalize_record(p, *id, world.now);
       REQUIRE(fin);

@@ -61,7 +61,8 @@ struct PullWorld {
     device.trust_all(p);
     RecordStore store(p);
     for (int i = 0; i < records; i++) {
-      auto id = store.create("intake", 1, {{"consent", true}, {"narrative", "pulled " + std::to_string(i)}});
+      auto id = store.create("intake", 1,
+                             {{"consent", true}, {"narrative", "pulled " + std::to_string(i)}});
       REQUIRE(id);
       REQUIRE(finalize_record(p, *id, device.now));
     }
@@ -102,9 +103,8 @@ struct PullWorld {
     backup.fill(2);  // the operator's backup key, never seen here
     r.relays = {{url_of(relay), pin_of(relay), backup}};
     REQUIRE(t.add_roster(r.sign(device.org).value(), device.now));
-    auto pkg = FormEnvelope::sign_package(device.org, "intake", 1,
-                                          as_bytes(std::string_view(testing::kTestForm)),
-                                          device.now);
+    auto pkg = FormEnvelope::sign_package(
+        device.org, "intake", 1, as_bytes(std::string_view(testing::kTestForm)), device.now);
     REQUIRE(t.add_form(pkg.value(), "intake.signed"));
     return home;
   }
@@ -170,8 +170,10 @@ TEST_CASE("coordinators pull every bundle once; the relay deletes it when both a
   std::filesystem::remove_all(b);
 }
 
-TEST_CASE("a bundle imported but not acknowledged (a crash between) is a duplicate next time, "
-          "then acknowledged", "[pull]") {
+TEST_CASE(
+    "a bundle imported but not acknowledged (a crash between) is a duplicate next time, "
+    "then acknowledged",
+    "[pull]") {
   PullWorld w(2);
   const std::string a = w.coordinator(w.device.coord_a, "coord-a");
   {
@@ -194,8 +196,10 @@ TEST_CASE("a bundle imported but not acknowledged (a crash between) is a duplica
   std::filesystem::remove_all(a);
 }
 
-TEST_CASE("a bundle with no slot for this coordinator stays on the relay, unacknowledged, and is "
-          "not downloaded again", "[pull]") {
+TEST_CASE(
+    "a bundle with no slot for this coordinator stays on the relay, unacknowledged, and is "
+    "not downloaded again",
+    "[pull]") {
   PullWorld w(1);
   CoordinatorSecretKey newcomer = CoordinatorSecretKey::generate();
   const std::string c = w.coordinator(newcomer, "newcomer");

@@ -23,9 +23,13 @@ namespace {
 namespace fs = std::filesystem;
 using client::ProfileKind;
 
-int64_t today() { return coord::day_of(static_cast<int64_t>(std::time(nullptr))); }
+int64_t today() {
+  return coord::day_of(static_cast<int64_t>(std::time(nullptr)));
+}
 
-std::string day_text(int64_t day) { return format_utc(day * 86400, "%Y-%m-%d"); }
+std::string day_text(int64_t day) {
+  return format_utc(day * 86400, "%Y-%m-%d");
+}
 
 int coord_init(const InitArgs& args, const std::string& import_key) {
   client::ProfileContents contents;
@@ -133,8 +137,9 @@ int device_add(const std::string& key_text, const std::string& label, const std:
   auto key = DevicePublicKey::from_text(key_text);
   if (!key) return fail("DEVPUB", key.error());
   if (digits_only(confirm) != digits_only(key->fingerprint()))
-    return fail("fingerprint does not match: the device was NOT registered. Compare it with the "
-                "one the device shows (satchel whoami) in person.");
+    return fail(
+        "fingerprint does not match: the device was NOT registered. Compare it with the "
+        "one the device shows (satchel whoami) in person.");
   auto profile = open_profile(ProfileKind::kCoordinator);
   if (!profile) return fail(profile.error());
   if (Status s = coord::register_device(*profile, *key, label, today()); !s) return fail(s.error());
@@ -192,8 +197,7 @@ int pull(size_t relay_index, const std::string& proxy) {
   if (!s) return fail(s.error());
   std::cout << s->imported << " imported, " << s->duplicate << " duplicate, " << s->cover
             << " cover, " << s->quarantined << " quarantined, " << s->retractions
-            << " retraction(s); " << s->acknowledged
-            << " acknowledged; " << s->kept_unacknowledged
+            << " retraction(s); " << s->acknowledged << " acknowledged; " << s->kept_unacknowledged
             << " left on the relay (not sealed for this coordinator); " << s->bytes_downloaded
             << " bytes downloaded\n";
   return kExitOk;
@@ -259,7 +263,8 @@ void add_coord_commands(CLI::App& app, Action& action) {
                    "a `satchel keygen coordinator` file: kept in the profile, then shredded");
   init->add_flag("--allow-weak", ia->allow_weak, "accept a passphrase zxcvbn rates under 50 bits");
   init->add_option("--kdf-passes", ia->kdf_passes, "Argon2id passes (default: calibrated)");
-  init->add_option("--kdf-memory", ia->kdf_memory_mib, "Argon2id memory in MiB (default: calibrated)");
+  init->add_option("--kdf-memory", ia->kdf_memory_mib,
+                   "Argon2id memory in MiB (default: calibrated)");
   init->callback([&action, ia, import_key] {
     action = [ia, import_key] { return coord_init(*ia, *import_key); };
   });
@@ -301,8 +306,9 @@ void add_coord_commands(CLI::App& app, Action& action) {
   auto relay_index = std::make_shared<size_t>(0);
   auto proxy = std::make_shared<std::string>();
   auto* pl = coord->add_subcommand(
-      "pull", "Download, verify and import every bundle waiting on the roster's relay, then "
-              "acknowledge each one imported");
+      "pull",
+      "Download, verify and import every bundle waiting on the roster's relay, then "
+      "acknowledge each one imported");
   pl->add_option("--relay", *relay_index, "which relay of the roster (default 0)");
   pl->add_option("--proxy", *proxy, "HOST:PORT of an HTTP CONNECT proxy (Tor's HTTPTunnelPort)");
   pl->callback([&action, relay_index, proxy] {
@@ -323,8 +329,8 @@ void add_coord_commands(CLI::App& app, Action& action) {
   auto dev_key = std::make_shared<std::string>();
   auto label = std::make_shared<std::string>();
   auto dev_confirm = std::make_shared<std::string>();
-  auto* dadd = device->add_subcommand(
-      "add", "Register DEVPUB after comparing its fingerprint in person");
+  auto* dadd =
+      device->add_subcommand("add", "Register DEVPUB after comparing its fingerprint in person");
   dadd->add_option("DEVPUB", *dev_key, "device public key (devpub-…)")->required();
   dadd->add_option("--label", *label, "a name for it, kept in this profile only")->required();
   dadd->add_option("--confirm", *dev_confirm, "the fingerprint the device shows")->required();

@@ -79,7 +79,9 @@ void add_form_commands(CLI::App& app, Action& action) {
   auto file = std::make_shared<std::string>();
   auto* add = form->add_subcommand("add", "Verify and add a signed form (FORM.signed)");
   add->add_option("FILE", *file, "signed form file")->required();
-  add->callback([&action, file] { action = [file] { return form_add(*file, client::ProfileKind::kField); }; });
+  add->callback([&action, file] {
+    action = [file] { return form_add(*file, client::ProfileKind::kField); };
+  });
   auto* list = form->add_subcommand("list", "List the forms on this device");
   list->callback([&action] { action = [] { return form_list(); }; });
   auto id = std::make_shared<std::string>();

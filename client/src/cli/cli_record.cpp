@@ -371,8 +371,9 @@ void add_record_commands(CLI::App& app, Action& action) {
   auto code = std::make_shared<std::string>();
   auto* rt = app.add_subcommand(
       "retract", "Withdraw a testimony by its retraction code (asked for when not given)");
-  rt->add_option("CODE", *code, "the code finalize showed (better typed at the prompt: argv and "
-                                "shell history keep it)");
+  rt->add_option("CODE", *code,
+                 "the code finalize showed (better typed at the prompt: argv and "
+                 "shell history keep it)");
   rt->callback([&action, code] { action = [code] { return retract(*code); }; });
 
   auto* ls = app.add_subcommand("list", "List drafts");

@@ -78,8 +78,9 @@ void add_trust_commands(CLI::App& app, Action& action) {
   org->add_option("PUBKEY", *key, "organisation public key")->required();
   org->add_option("--confirm", *confirm,
                   "the fingerprint, for scripts (otherwise typed at the terminal)");
-  org->callback(
-      [&action, key, confirm] { action = [key, confirm] { return trust_org(*key, *confirm, client::ProfileKind::kField); }; });
+  org->callback([&action, key, confirm] {
+    action = [key, confirm] { return trust_org(*key, *confirm, client::ProfileKind::kField); };
+  });
 
   auto* roster = app.add_subcommand("roster", "Manage the roster of coordinators");
   roster->require_subcommand(1);
@@ -87,7 +88,9 @@ void add_trust_commands(CLI::App& app, Action& action) {
   auto* add = roster->add_subcommand(
       "add", "Accept an organisation-signed roster (newer and unexpired only)");
   add->add_option("ROSTER", *file, "roster file")->required();
-  add->callback([&action, file] { action = [file] { return roster_add(*file, client::ProfileKind::kField); }; });
+  add->callback([&action, file] {
+    action = [file] { return roster_add(*file, client::ProfileKind::kField); };
+  });
 }
 
 }  // namespace satchel::cli

@@ -110,8 +110,9 @@ Status BodyReader::load(int64_t seq) {
   st->bind(1, body_id_).bind(2, seq);
   auto row = st->step();
   if (!row) return row.error();
-  if (!*row) return make_error(Errc::kIoError, "stored body " + std::to_string(body_id_) +
-                                                   " is missing chunk " + std::to_string(seq));
+  if (!*row)
+    return make_error(Errc::kIoError, "stored body " + std::to_string(body_id_) +
+                                          " is missing chunk " + std::to_string(seq));
   const auto cell = static_cast<uint64_t>(st->int64(0));
   const auto bytes = static_cast<size_t>(st->int64(1));
   if (bytes > client::ChunkPool::kCellSize)

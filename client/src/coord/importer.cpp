@@ -36,16 +36,25 @@ bool is_lower_hex(std::string_view s, size_t len) {
   return true;
 }
 
-ByteView view(const BundleId& id) { return ByteView(id.data(), id.size()); }
-ByteView view(const Key32& k) { return ByteView(k.data(), k.size()); }
+ByteView view(const BundleId& id) {
+  return ByteView(id.data(), id.size());
+}
+ByteView view(const Key32& k) {
+  return ByteView(k.data(), k.size());
+}
 
 const char* content_type_name(ContentType t) {
   switch (t) {
-    case ContentType::kRecord: return "record";
-    case ContentType::kAttachment: return "attachment";
-    case ContentType::kDeviceHello: return "device hello";
-    case ContentType::kRetraction: return "retraction";
-    case ContentType::kCover: return "cover";
+    case ContentType::kRecord:
+      return "record";
+    case ContentType::kAttachment:
+      return "attachment";
+    case ContentType::kDeviceHello:
+      return "device hello";
+    case ContentType::kRetraction:
+      return "retraction";
+    case ContentType::kCover:
+      return "cover";
   }
   return "unknown";
 }
@@ -53,19 +62,18 @@ const char* content_type_name(ContentType t) {
 // `text` for a reason shown on a terminal: a form id as is when it has the form id's shape
 // ([A-Za-z0-9._-]{1,64}), else a neutral placeholder, so a hostile id carries no escape codes.
 std::string shown_form_id(std::string_view text) {
-  const bool plain = !text.empty() && text.size() <= 64 &&
-                     std::all_of(text.begin(), text.end(), [](char c) {
-                       return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-                              c == '_' || c == '-';
-                     });
+  const bool plain =
+      !text.empty() && text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+      });
   return plain ? std::string(text) : std::string("(an invalid form id)");
 }
 
 // An answer path for a reason shown on a terminal ("household[2].age"), or a placeholder.
 std::string shown_path(std::string_view text) {
   const bool plain = text.size() <= 200 && std::all_of(text.begin(), text.end(), [](char c) {
-                       return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-                              c == '_' || c == '-' || c == '[' || c == ']';
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                              c == '-' || c == '[' || c == ']';
                      });
   return plain ? std::string(text) : std::string("(an invalid path)");
 }
@@ -129,9 +137,8 @@ std::optional<std::string> check_manifest(const std::string& text, uint32_t m, u
       return std::string("record manifest: ") + t + " is not an integer";
   manifest = nlohmann::json::object();
   manifest["record_id"] = record_id;
-  manifest["form"] = {{"id", meta.form_id},
-                      {"version", meta.form_version},
-                      {"sha256", (*form)["sha256"]}};
+  manifest["form"] = {
+      {"id", meta.form_id}, {"version", meta.form_version}, {"sha256", (*form)["sha256"]}};
   for (const char* t : {"created_at", "finalized_at"})
     if (parsed.contains(t)) manifest[t] = parsed[t];
   if (parsed.contains("retraction")) {
@@ -180,24 +187,22 @@ std::optional<std::string> check_manifest(const std::string& text, uint32_t m, u
   }
   manifest["attachments"] = std::move(attachments);
   if (total != body_size - 5 - m)
-    return "record package length " + std::to_string(body_size) +
-           " does not match its manifest (" + std::to_string(5 + uint64_t{m} + total) + ")";
+    return "record package length " + std::to_string(body_size) + " does not match its manifest (" +
+           std::to_string(5 + uint64_t{m} + total) + ")";
   return std::nullopt;
 }
 
 // Reads a record package's header and manifest from its stored body and checks them
 // (check_manifest). A body that cannot be read is an Error: nothing is then quarantined.
 Result<std::optional<std::string>> check_package(BodyReader& body, const BundleMetadata& meta,
-                                                 nlohmann::json& manifest,
-                                                 std::string& record_id) {
+                                                 nlohmann::json& manifest, std::string& record_id) {
   using Reason = std::optional<std::string>;
   uint8_t head[5];
   if (body.size() < 5)
     return Reason("record package too short (" + std::to_string(body.size()) + " bytes)");
   SATCHEL_TRY(body.read_at(0, head));
   if (head[0] != 1)
-    return Reason("record package version " + std::to_string(head[0]) +
-                  " (this version reads 1)");
+    return Reason("record package version " + std::to_string(head[0]) + " (this version reads 1)");
   const uint32_t m = uint32_t{head[1]} | uint32_t{head[2]} << 8 | uint32_t{head[3]} << 16 |
                      uint32_t{head[4]} << 24;
   if (m > kMaxManifestBytes || m > body.size() - 5)
@@ -333,7 +338,8 @@ Result<std::optional<std::string>> file_retraction(client::Profile& p, BodyReade
   using Reason = std::optional<std::string>;
   if (body.size() > 4096) return Reason("retraction body larger than 4 KiB");
   std::string text(static_cast<size_t>(body.size()), '\0');
-  SATCHEL_TRY(body.read_at(0, std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size())));
+  SATCHEL_TRY(
+      body.read_at(0, std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size())));
   const auto j = nlohmann::json::parse(text, nullptr, false);
   sodium_memzero(text.data(), text.size());
   if (j.is_discarded() || !j.is_object() || !j.contains("version") || j["version"] != 1 ||
@@ -382,11 +388,16 @@ class HashingReader final : public ByteSource {
 
 const char* import_result_name(ImportResult r) {
   switch (r) {
-    case ImportResult::kImported: return "imported";
-    case ImportResult::kDuplicate: return "duplicate";
-    case ImportResult::kCover: return "cover";
-    case ImportResult::kQuarantined: return "quarantined";
-    case ImportResult::kRetraction: return "retraction";
+    case ImportResult::kImported:
+      return "imported";
+    case ImportResult::kDuplicate:
+      return "duplicate";
+    case ImportResult::kCover:
+      return "cover";
+    case ImportResult::kQuarantined:
+      return "quarantined";
+    case ImportResult::kRetraction:
+      return "retraction";
   }
   return "unknown";
 }
@@ -481,8 +492,8 @@ Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_
   const QuarantineKeys opened_keys{&b, body_id, std::nullopt, nullptr};
   // The same sequence under another bundle id: the device key sealed two different bundles.
   {
-    auto st = db.prepare(
-        "SELECT 1 FROM coord_bundles WHERE device_key = ?1 AND sequence = ?2 LIMIT 1");
+    auto st =
+        db.prepare("SELECT 1 FROM coord_bundles WHERE device_key = ?1 AND sequence = ?2 LIMIT 1");
     if (!st) return st.error();
     st->bind_blob(1, view(b.sender.x25519)).bind(2, static_cast<int64_t>(meta.sequence));
     auto row = st->step();
@@ -557,10 +568,9 @@ Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_
     return ImportOutcome{ImportResult::kRetraction, ""};
   }
   if (meta.content_type != ContentType::kRecord) {
-    const std::string reason = std::string("content type ") +
-                               std::to_string(static_cast<int>(meta.content_type)) + " (" +
-                               content_type_name(meta.content_type) +
-                               ") is not imported by this version of Satchel";
+    const std::string reason =
+        std::string("content type ") + std::to_string(static_cast<int>(meta.content_type)) + " (" +
+        content_type_name(meta.content_type) + ") is not imported by this version of Satchel";
     SATCHEL_TRY(quarantine(p, reason, opened_keys, day));
     return ImportOutcome{ImportResult::kQuarantined, reason};
   }
@@ -661,10 +671,10 @@ Result<size_t> import_waiting_records(client::Profile& p, const std::string& for
     }
     lost->release();
     if (!bad) return bad.error();
-    auto st = db.prepare(
-        *bad ? "UPDATE coord_quarantine SET reason = ?2, waiting_form_id = NULL, "
-               "waiting_form_version = NULL WHERE quarantine_id = ?1"
-             : "DELETE FROM coord_quarantine WHERE quarantine_id = ?1 AND ?2 IS NULL");
+    auto st =
+        db.prepare(*bad ? "UPDATE coord_quarantine SET reason = ?2, waiting_form_id = NULL, "
+                          "waiting_form_version = NULL WHERE quarantine_id = ?1"
+                        : "DELETE FROM coord_quarantine WHERE quarantine_id = ?1 AND ?2 IS NULL");
     if (!st) return st.error();
     st->bind(1, w.id);
     if (*bad)

@@ -25,9 +25,8 @@ class DownloadFile final : public ByteSink, public RandomAccessSource {
   static Result<DownloadFile> create(const std::string& dir) {
     int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0)
-      return make_error(Errc::kIoError,
-                        "cannot make a private download file in " + dir + ": " +
-                            std::strerror(errno));
+      return make_error(Errc::kIoError, "cannot make a private download file in " + dir + ": " +
+                                            std::strerror(errno));
     return DownloadFile(fd);
   }
   DownloadFile(DownloadFile&& o) noexcept : fd_(std::exchange(o.fd_, -1)), size_(o.size_) {}
@@ -40,8 +39,9 @@ class DownloadFile final : public ByteSink, public RandomAccessSource {
       ssize_t n = ::pwrite(fd_, data.data(), data.size(), static_cast<off_t>(size_));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0)
-        return make_error(Errc::kIoError, std::string("cannot write a download: ") +
-                                              (errno == ENOSPC ? "disk full" : std::strerror(errno)));
+        return make_error(Errc::kIoError,
+                          std::string("cannot write a download: ") +
+                              (errno == ENOSPC ? "disk full" : std::strerror(errno)));
       size_ += static_cast<uint64_t>(n);
       data = data.subspan(static_cast<size_t>(n));
     }
@@ -180,11 +180,21 @@ Result<PullSummary> pull(client::Profile& profile, const PullOptions& o) {
         auto outcome = importer->import(*file, day);
         if (!outcome) return outcome.error();
         switch (outcome->result) {
-          case ImportResult::kImported: summary.imported++; break;
-          case ImportResult::kDuplicate: summary.duplicate++; break;
-          case ImportResult::kCover: summary.cover++; break;
-          case ImportResult::kQuarantined: summary.quarantined++; break;
-          case ImportResult::kRetraction: summary.retractions++; break;
+          case ImportResult::kImported:
+            summary.imported++;
+            break;
+          case ImportResult::kDuplicate:
+            summary.duplicate++;
+            break;
+          case ImportResult::kCover:
+            summary.cover++;
+            break;
+          case ImportResult::kQuarantined:
+            summary.quarantined++;
+            break;
+          case ImportResult::kRetraction:
+            summary.retractions++;
+            break;
         }
         // A bundle that did not open for this key may be for other coordinators (sealed
         // before this one joined the roster): it stays on the relay for them.

@@ -20,9 +20,9 @@ namespace satchel::coord {
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 using form::Question;
 using form::QuestionType;
+using nlohmann::json;
 
 bool is_lower_hex(std::string_view s, size_t len) {
   if (s.size() != len) return false;
@@ -89,8 +89,9 @@ void add_columns(const std::vector<Question>& questions, bool include_identifyin
   }
 }
 
-void add_cells(const form::Form& f, const std::string& lang, const std::vector<const Question*>& cols,
-               const json& answers, std::vector<CsvCell>& row) {
+void add_cells(const form::Form& f, const std::string& lang,
+               const std::vector<const Question*>& cols, const json& answers,
+               std::vector<CsvCell>& row) {
   for (const Question* q : cols) {
     const json* a = nullptr;
     if (answers.is_object()) {
@@ -161,8 +162,7 @@ bool identifying_question(const std::vector<Question>& questions, std::string_vi
                           bool inside_identifying) {
   for (const Question& q : questions) {
     if (q.id == id) return q.identifying || inside_identifying;
-    if (q.is_repeat() &&
-        identifying_question(q.questions, id, inside_identifying || q.identifying))
+    if (q.is_repeat() && identifying_question(q.questions, id, inside_identifying || q.identifying))
       return true;
   }
   return false;
@@ -274,7 +274,8 @@ Result<std::vector<StoredRecord>> load_records(client::Profile& p, const std::st
     r.retracted = st->int64(4) != 0;
     r.body_id = st->int64(5);
     r.manifest = json::parse(st->text(6), nullptr, false);
-    if (r.manifest.is_discarded()) return make_error(Errc::kIoError, "a stored manifest is damaged");
+    if (r.manifest.is_discarded())
+      return make_error(Errc::kIoError, "a stored manifest is damaged");
     out.push_back(std::move(r));
   }
   return out;
@@ -296,8 +297,8 @@ Result<std::vector<uint64_t>> versions_with_records(client::Profile& p, const st
 }
 
 // Copies one attachment's bytes out of a record's body into a new file.
-Status extract_attachment(client::Profile& p, const StoredRecord& r, uint64_t offset,
-                          uint64_t size, const std::string& path) {
+Status extract_attachment(client::Profile& p, const StoredRecord& r, uint64_t offset, uint64_t size,
+                          const std::string& path) {
   auto body = BodyReader::open(p, r.body_id);
   if (!body) return body.error();
   if (offset > body->size() || size > body->size() - offset)
@@ -398,9 +399,8 @@ Result<ExportSummary> export_records(client::Profile& p, const ExportOptions& o)
         summary.left_out_retracted++;
         continue;
       }
-      const json answers =
-          filter_answers(f->questions, r.manifest.value("answers", json::object()),
-                         o.include_identifying);
+      const json answers = filter_answers(f->questions, r.manifest.value("answers", json::object()),
+                                          o.include_identifying);
       const std::string device = device_pseudonym(*coordinator, r.device);
       const char* verification = r.label ? "verified" : "UNVERIFIED";
       if (csv) {

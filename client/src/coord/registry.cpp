@@ -41,7 +41,8 @@ Result<std::vector<DeviceReport>> device_reports(client::Profile& profile) {
       out.push_back(std::move(r));
     }
   }
-  auto st = db.prepare("SELECT device_key, sequence FROM coord_bundles ORDER BY device_key, sequence");
+  auto st =
+      db.prepare("SELECT device_key, sequence FROM coord_bundles ORDER BY device_key, sequence");
   if (!st) return st.error();
   for (;;) {
     auto row = st->step();
@@ -90,7 +91,8 @@ Result<uint64_t> mark_device_lost(client::Profile& profile, const DevicePublicKe
       "SELECT count(*) FROM coord_records r JOIN coord_bundles b ON b.bundle_id = r.bundle_id "
       "WHERE r.device_key = ?1 AND b.sequence > ?2");
   if (!later) return later.error();
-  later->bind_blob(1, ByteView(key.x25519.data(), 32)).bind(2, static_cast<int64_t>(after_sequence));
+  later->bind_blob(1, ByteView(key.x25519.data(), 32))
+      .bind(2, static_cast<int64_t>(after_sequence));
   auto row = later->step();
   if (!row) return row.error();
   return static_cast<uint64_t>(later->int64(0));

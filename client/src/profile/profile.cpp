@@ -216,9 +216,8 @@ Result<ProfileInfo> Profile::create(const std::string& home, const SecretBytes& 
     SATCHEL_TRY(p.set_setting("next_sequence", std::to_string(randombytes_random())));
     info.device = device.public_key();
   } else {
-    CoordinatorSecretKey key = contents.coordinator_key
-                                   ? std::move(*contents.coordinator_key)
-                                   : CoordinatorSecretKey::generate();
+    CoordinatorSecretKey key = contents.coordinator_key ? std::move(*contents.coordinator_key)
+                                                        : CoordinatorSecretKey::generate();
     SATCHEL_TRY(put_secret("coordinator_secret_key", key.to_text()));
     info.coordinator = key.public_key();
   }

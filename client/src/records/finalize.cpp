@@ -20,6 +20,20 @@ std::string describe_issues(const std::vector<form::AnswerIssue>& issues) {
   return out;
 }
 
+SealRequest roster_seal_request(const Roster& roster, const DeviceSecretKey& device,
+                                uint64_t sequence, int64_t now, ContentType type) {
+  SealRequest req;
+  req.sender = &device;
+  for (const auto& c : roster.coordinators) req.recipients.push_back(c.key.x25519);
+  req.slot_count = roster.slot_count;
+  req.metadata.sequence = sequence;
+  req.metadata.created_at = now;
+  req.metadata.org_id = roster.org_id();
+  req.metadata.roster_version = roster.version;
+  req.metadata.content_type = type;
+  return req;
+}
+
 Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& record_id,
                                         int64_t now) {
   RecordStore records(profile);
@@ -101,15 +115,7 @@ Result<FinalizedRecord> finalize_record(Profile& profile, const std::string& rec
   if (!tx) return tx.error();
   auto seq = profile.take_sequence();
   if (!seq) return seq.error();
-  SealRequest req;
-  req.sender = &device.value();
-  for (const auto& c : (*roster)->coordinators) req.recipients.push_back(c.key.x25519);
-  req.slot_count = (*roster)->slot_count;
-  req.metadata.sequence = *seq;
-  req.metadata.created_at = now;
-  req.metadata.org_id = (*roster)->org_id();
-  req.metadata.roster_version = (*roster)->version;
-  req.metadata.content_type = ContentType::kRecord;
+  SealRequest req = roster_seal_request(**roster, *device, *seq, now, ContentType::kRecord);
   req.metadata.form_id = form->id;
   req.metadata.form_version = form->version;
   req.metadata.form_hash = Sha256::digest(as_bytes(form->source_text));

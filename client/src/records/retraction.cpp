@@ -70,10 +70,12 @@ Result<SecretBytes> parse_retraction_code(std::string_view text) {
     }
   }
   if (chars != kCodeChars)
-    return make_error(Errc::kInvalidArgument, "a retraction code has 26 letters and digits, this one has " +
-                                                  std::to_string(chars));
+    return make_error(
+        Errc::kInvalidArgument,
+        "a retraction code has 26 letters and digits, this one has " + std::to_string(chars));
   if (n != kRetractionSecretBytes || (buffer & ((1u << bits) - 1)) != 0)
-    return make_error(Errc::kInvalidArgument, "this is not a retraction code (its last character is wrong)");
+    return make_error(Errc::kInvalidArgument,
+                      "this is not a retraction code (its last character is wrong)");
   return out;
 }
 
@@ -83,8 +85,9 @@ Result<FinalizedRecord> queue_retraction(Profile& profile, const SecretBytes& se
   auto roster = TrustStore(profile).roster(now);
   if (!roster) return roster.error();
   if (!*roster)
-    return make_error(Errc::kNotFound,
-                      "no roster: the device does not know its coordinators yet (satchel roster add FILE)");
+    return make_error(
+        Errc::kNotFound,
+        "no roster: the device does not know its coordinators yet (satchel roster add FILE)");
   auto device = profile.device_key();
   if (!device) return device.error();
   // The body, built in secret memory: {"version":1,"secret":"<32 hex>"}.
@@ -102,15 +105,7 @@ Result<FinalizedRecord> queue_retraction(Profile& profile, const SecretBytes& se
   if (!tx) return tx.error();
   auto seq = profile.take_sequence();
   if (!seq) return seq.error();
-  SealRequest req;
-  req.sender = &device.value();
-  for (const auto& c : (*roster)->coordinators) req.recipients.push_back(c.key.x25519);
-  req.slot_count = (*roster)->slot_count;
-  req.metadata.sequence = *seq;
-  req.metadata.created_at = now;
-  req.metadata.org_id = (*roster)->org_id();
-  req.metadata.roster_version = (*roster)->version;
-  req.metadata.content_type = ContentType::kRetraction;
+  SealRequest req = roster_seal_request(**roster, *device, *seq, now, ContentType::kRetraction);
   req.metadata.body_length = body.size();
   auto writer = OutboxWriter::begin(profile);
   if (!writer) return writer.error();

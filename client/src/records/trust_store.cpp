@@ -97,8 +97,8 @@ Result<form::Form> TrustStore::add_form(std::string_view package_text,
     auto dup = same->step();
     if (!dup) return dup.error();
     if (*dup)
-      return make_error(Errc::kAlreadyExists, source_name + ": form " + env.form_id +
-                                                  " version " + std::to_string(env.form_version) +
+      return make_error(Errc::kAlreadyExists, source_name + ": form " + env.form_id + " version " +
+                                                  std::to_string(env.form_version) +
                                                   " is already held");
   } else {
     Status s = check_form_update(held, env);

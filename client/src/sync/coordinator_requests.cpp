@@ -58,8 +58,7 @@ Result<SecretBytes> RelayClient::open_session(const CoordinatorSecretKey& key,
     return make_error(Errc::kRelayRefused, "the relay's challenge is malformed");
   if (!impl_->seen_pin)
     return make_error(Errc::kRelayPinMismatch, "no pinned certificate was seen for the relay");
-  auto message =
-      relay_challenge_message(*impl_->seen_pin, as_bytes(mailbox), as_bytes(nonce), now);
+  auto message = relay_challenge_message(*impl_->seen_pin, as_bytes(mailbox), as_bytes(nonce), now);
   if (!message) return message.error();
   const auto signature = sign_relay_challenge(key, *message);
   const nlohmann::json body = {{"mailbox", mailbox},
@@ -94,7 +93,8 @@ Result<SecretBytes> RelayClient::open_session(const CoordinatorSecretKey& key,
     sodium_memzero(token.data(), token.size());
   }
   sodium_memzero(answer->body.data(), answer->body.size());
-  if (out.empty()) return make_error(Errc::kRelayRefused, "the relay's session answer is malformed");
+  if (out.empty())
+    return make_error(Errc::kRelayRefused, "the relay's session answer is malformed");
   return out;
 }
 
@@ -145,17 +145,16 @@ Result<uint64_t> RelayClient::download(const SecretBytes& session, const std::st
   Status sink_error = Status::Ok();
   std::string framing_error;
   auto res = [&] {
-    RequestDeadline deadline(impl_->http, impl_->deadline(size - offset),
-                             impl_->deadline_expired);
+    RequestDeadline deadline(impl_->http, impl_->deadline(size - offset), impl_->deadline_expired);
     return impl_->http.Get(
         impl_->path("/v1/coordinator/uploads/" + upload_id).c_str(), h,
         [&](const httplib::Response& r) {
           // Only the answer asked for is read: the whole bundle from 0, or exactly the range.
           if (r.status == 200 && offset == 0) return true;
           if (r.status == 206 && offset > 0 &&
-              r.get_header_value("Content-Range") ==
-                  "bytes " + std::to_string(offset) + "-" + std::to_string(size - 1) + "/" +
-                      std::to_string(size))
+              r.get_header_value("Content-Range") == "bytes " + std::to_string(offset) + "-" +
+                                                         std::to_string(size - 1) + "/" +
+                                                         std::to_string(size))
             return true;
           if (r.status == 200 || r.status == 206)
             framing_error = "the relay answered a different part of the bundle than asked";
@@ -177,8 +176,8 @@ Result<uint64_t> RelayClient::download(const SecretBytes& session, const std::st
   if (!framing_error.empty()) return make_error(Errc::kRelayRefused, framing_error);
   if (!res) {
     if (received > 0)
-      return make_error(Errc::kNetwork, "the download was cut after " +
-                                            std::to_string(received) + " bytes (resumed)");
+      return make_error(Errc::kNetwork, "the download was cut after " + std::to_string(received) +
+                                            " bytes (resumed)");
     return impl_->transport_error(res.error());
   }
   if (Status p = impl_->check_proxy(*res); !p) return p.error();
@@ -195,8 +194,8 @@ Status RelayClient::acknowledge(const SecretBytes& session, const std::string& u
   httplib::Headers h = session_headers(session);
   auto res = [&] {
     RequestDeadline deadline(impl_->http, impl_->deadline(0), impl_->deadline_expired);
-    return impl_->http.Post(impl_->path("/v1/coordinator/uploads/" + upload_id + "/ack").c_str(),
-                            h, std::string(), "application/json");
+    return impl_->http.Post(impl_->path("/v1/coordinator/uploads/" + upload_id + "/ack").c_str(), h,
+                            std::string(), "application/json");
   }();
   wipe_headers(h);
   if (!res) return impl_->transport_error(res.error());

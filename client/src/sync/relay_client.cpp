@@ -129,7 +129,6 @@ std::optional<uint16_t> parse_port(std::string_view s) {
   return static_cast<uint16_t>(v);
 }
 
-
 // Splits "host[:port]" (IPv6 literals in brackets).
 Result<std::pair<std::string, std::optional<uint16_t>>> split_host_port(std::string_view hp,
                                                                         const char* what) {
@@ -164,8 +163,6 @@ std::string base64_standard(std::string_view text) {
   out.resize(std::strlen(out.c_str()));
   return out;
 }
-
-
 
 }  // namespace
 
@@ -244,7 +241,6 @@ Result<std::unique_ptr<RelayClient>> RelayClient::create(const RelayUrl& url,
 
 namespace {
 
-
 Result<UploadStatus> upload_status_of(const httplib::Response& res) {
   UploadStatus s;
   if (res.get_header_value("Tus-Resumable") != "1.0.0")
@@ -268,8 +264,6 @@ Result<UploadStatus> upload_status_of(const httplib::Response& res) {
   s.length = *length;
   return s;
 }
-
-
 
 }  // namespace
 

@@ -85,7 +85,7 @@ struct RelayClient::Impl {
   RelayUrl url;
   std::vector<Hash32> pins;
   httplib::SSLClient http;
-  bool pin_mismatch = false;  // set by the verify callback during the last handshake
+  bool pin_mismatch = false;       // set by the verify callback during the last handshake
   std::optional<Hash32> seen_pin;  // the pin the last accepted certificate matched
   Status body_error = Status::Ok();
   int deadline_base_seconds = 120;

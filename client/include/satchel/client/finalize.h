@@ -8,6 +8,7 @@
 #include "satchel/client/outbox.h"
 #include "satchel/client/profile.h"
 #include "satchel/crypto/bundle.h"
+#include "satchel/crypto/trust_documents.h"
 #include "satchel/form/validate.h"
 
 namespace satchel::client {
@@ -23,6 +24,12 @@ struct FinalizedRecord {
   // a retraction itself.
   SecretBytes retraction_code;
 };
+
+// A SealRequest from `device` for the roster's coordinators and slot count, carrying the
+// device's next `sequence`, `now` and the roster's organisation and version; the caller sets
+// the content type, form fields and body length. Used by finalize and retraction.
+SealRequest roster_seal_request(const Roster& roster, const DeviceSecretKey& device,
+                                uint64_t sequence, int64_t now, ContentType type);
 
 // One line per issue: "  question 'household[1].age': min: must be at least 0".
 std::string describe_issues(const std::vector<form::AnswerIssue>& issues);

@@ -116,8 +116,7 @@ class RelayClient {
                                    int64_t now);
   // One page (at most `limit`, 1..1000) of stored uploads this coordinator has not acknowledged,
   // in upload-id order after `after` (empty: from the start).
-  Result<PendingPage> list_pending(const SecretBytes& session, const std::string& after,
-                                   int limit);
+  Result<PendingPage> list_pending(const SecretBytes& session, const std::string& after, int limit);
   // Downloads bytes [offset, size) of an upload into `out` (a Range request when offset > 0),
   // in constant memory. Returns the bytes written; on a cut connection the bytes that arrived
   // are in `out` and the error is kNetwork, so the caller resumes from offset + what arrived.

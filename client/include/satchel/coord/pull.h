@@ -15,10 +15,10 @@ namespace satchel::coord {
 
 struct PullOptions {
   client::RelayClientOptions relay;
-  size_t relay_index = 0;      // which relay of the roster
-  int page_size = 100;         // uploads listed per request
-  int download_attempts = 8;   // per bundle, resuming from the bytes already received
-  int64_t now = 0;             // Unix seconds
+  size_t relay_index = 0;     // which relay of the roster
+  int page_size = 100;        // uploads listed per request
+  int download_attempts = 8;  // per bundle, resuming from the bytes already received
+  int64_t now = 0;            // Unix seconds
   // Called after each bundle (done, total listed so far) for a progress display.
   std::function<void(uint64_t done, uint64_t listed)> progress;
   // Waits between retries (tests replace it).
@@ -30,7 +30,7 @@ struct PullSummary {
   uint64_t kept_unacknowledged = 0;  // did not open for this coordinator: left on the relay
   uint64_t acknowledged = 0;
   uint64_t bytes_downloaded = 0;
-  uint64_t bundle_bytes = 0;         // sizes of the bundles downloaded
+  uint64_t bundle_bytes = 0;  // sizes of the bundles downloaded
 };
 
 // Pulls from the roster's relay. An error (network, relay refusal, disk) stops the pull; what

@@ -21,13 +21,13 @@ struct ExportOptions {
   std::string form_id;
   std::optional<uint64_t> version;  // nullopt: every version that has records
   ExportFormat format = ExportFormat::kCsv;
-  std::string out_dir;              // must exist
-  std::string lang;                 // choice labels; empty: the form's default language
+  std::string out_dir;  // must exist
+  std::string lang;     // choice labels; empty: the form's default language
   bool include_identifying = false;
   bool include_unverified = false;
   bool include_retracted = false;
-  bool attachments = false;         // extract attachments into out_dir/attachments/
-  int64_t now = 0;                  // Unix seconds, for the export log
+  bool attachments = false;  // extract attachments into out_dir/attachments/
+  int64_t now = 0;           // Unix seconds, for the export log
 };
 
 struct ExportSummary {
@@ -44,6 +44,7 @@ Result<ExportSummary> export_records(client::Profile& profile, const ExportOptio
 // The per-coordinator pseudonym of a device ("d-" + 16 hex digits): a keyed hash of the device
 // key under a key derived from this coordinator's secret, so that exports of two coordinators
 // cannot be joined on it and it names no one.
-std::string device_pseudonym(const CoordinatorSecretKey& coordinator, const DevicePublicKey& device);
+std::string device_pseudonym(const CoordinatorSecretKey& coordinator,
+                             const DevicePublicKey& device);
 
 }  // namespace satchel::coord
