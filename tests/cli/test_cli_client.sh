@@ -3,26 +3,14 @@
 # attachments, finalize, outbox export, and the refusals that protect them.
 # Usage: test_cli_client.sh BIN_DIR SCHEMA_DIR
 set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bin=$(cd "$1" && pwd)
 schema=$(cd "$2" && pwd)
 satchel="$bin/satchel"
 work=$(mktemp -d "${TMPDIR:-/tmp}/satchel-cli-client.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-fails=0
-passes=0
-check() {
-  local what=$1; shift
-  if "$@"; then echo "ok - $what"; passes=$((passes + 1)); else echo "FAIL - $what"; fails=$((fails + 1)); fi
-}
-refuses() {
-  local what=$1 frag=$2; shift 2
-  local out rc=0
-  out=$("$@" 2>&1) || rc=$?
-  if [ "$rc" -ne 0 ] && grep -qF -- "$frag" <<<"$out"; then echo "ok - $what"; passes=$((passes + 1))
-  else echo "FAIL - $what (rc=$rc): $out"; fails=$((fails + 1)); fi
-}
-pub() { sed -n 's/^# public key: //p' "$1"; }
+source "$here/check_lib.sh"
 pass="fjord lantern cobalt meadow quiver saffron"
 sat() { "$satchel" --home "$work/home" --passphrase-fd 3 "$@" 3<<<"$pass"; }
 wrong() { "$satchel" --home "$work/home" --passphrase-fd 3 "$@" 3<<<"not the passphrase"; }

@@ -2,26 +2,14 @@
 # End-to-end checks of the low-level CLI: keygen, bundle seal/open and the org commands, as a
 # user would run them. Usage: test_cli_crypto.sh BIN_DIR
 set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bin=$(cd "$1" && pwd)
 satchel="$bin/satchel"
 vectors=$(cd "$(dirname "${BASH_SOURCE[0]}")/../vectors" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/satchel-cli.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-fails=0
-passes=0
-check() {  # description, then a command that must succeed
-  local what=$1; shift
-  if "$@"; then echo "ok - $what"; passes=$((passes + 1)); else echo "FAIL - $what"; fails=$((fails + 1)); fi
-}
-refuses() {  # description, expected message fragment, command that must fail with it
-  local what=$1 frag=$2; shift 2
-  local out rc=0
-  out=$("$@" 2>&1) || rc=$?
-  if [ "$rc" -ne 0 ] && grep -qF -- "$frag" <<<"$out"; then echo "ok - $what"; passes=$((passes + 1))
-  else echo "FAIL - $what (rc=$rc): $out"; fails=$((fails + 1)); fi
-}
-pub() { sed -n 's/^# public key: //p' "$1"; }
+source "$here/check_lib.sh"
 # The public key string with bit 255 of its X25519 key set and a valid checksum: a second name
 # for the same key (schema/bundle-format.md, "X25519 public keys").
 second_name() {
