@@ -3,12 +3,13 @@
 
 It listens on 127.0.0.1 and forwards every connection to a target. Clients speak TLS end to end
 through it, so it never alters a byte: its faults are cuts, stalls, delays, resets and
-truncations, at byte positions drawn from a seeded random generator (or, with --cut-every, at a
-fixed position on every connection).
+truncations, at byte positions drawn from a seeded random generator (or, with --cut-every and
+--cut-down-every, at a fixed position on every connection).
 
     fault_proxy.py --target 127.0.0.1:8443 --seed 7 --break-fraction 0.2 \\
         --cut-up --cut-down --stall 5 --latency 50 --reset --stats proxy.stats
-    fault_proxy.py --target 127.0.0.1:8443 --cut-every 4194304     # a resume bench
+    fault_proxy.py --target 127.0.0.1:8443 --cut-every 4194304       # an upload resume bench
+    fault_proxy.py --target 127.0.0.1:8443 --cut-down-every 1048576  # a download resume test
 
 The first line on stdout is "port N" (the port it listens on). Each connection gets one of the
 enabled faults with probability --break-fraction, at a position N drawn from 0..--window:
@@ -17,9 +18,10 @@ enabled faults with probability --break-fraction, at a position N drawn from 0..
     --stall S      after N bytes in either direction, forward nothing for S seconds, then cut
     --latency MS   delay every chunk, both ways, by MS milliseconds (the connection survives)
     --reset        after N client->server bytes, reset both sides (SO_LINGER 0: RST, not FIN)
---cut-every BYTES cuts every connection after BYTES client->server bytes. A cut delivers exactly
-the bytes forwarded, then ends both sides with FIN (the kernel turns it into RST if the peer's
-data is still arriving, as for any close).
+--cut-every BYTES cuts every connection after BYTES client->server bytes, --cut-down-every BYTES
+after BYTES server->client bytes (either or both; with a random fault too, whichever comes first
+fires). A cut delivers exactly the bytes forwarded, then ends both sides with FIN (the kernel
+turns it into RST if the peer's data is still arriving, as for any close).
 --stats FILE is rewritten (atomically) at each connection close and on SIGTERM with
 "bytes_up N bytes_down N connections N faults N": bytes forwarded each way, connections
 accepted, faults that fired. --log FILE gets a line per connection. SIGTERM or SIGINT stops the
@@ -272,6 +274,9 @@ class Proxy:
                 p.reset_at = at
         if a.cut_every is not None:
             p.cut_up = a.cut_every if p.cut_up is None else min(p.cut_up, a.cut_every)
+        if a.cut_down_every is not None:
+            p.cut_down = (a.cut_down_every if p.cut_down is None
+                          else min(p.cut_down, a.cut_down_every))
         return p
 
     def describe(self, p):
@@ -280,7 +285,11 @@ class Proxy:
         at = {"cut-up": p.cut_up, "cut-down": p.cut_down, "stall": p.stall_at,
               "reset": p.reset_at}.get(p.kind)
         text = f"{p.kind} at {at}" if p.kind else "none"
-        return text + (f" cut-every {self.args.cut_every}" if self.args.cut_every else "")
+        if self.args.cut_every:
+            text += f" cut-every {self.args.cut_every}"
+        if self.args.cut_down_every:
+            text += f" cut-down-every {self.args.cut_down_every}"
+        return text
 
     async def handle(self, reader, writer):
         self.stats.connections += 1
@@ -337,6 +346,8 @@ def main():
     ap.add_argument("--reset", action="store_true")
     ap.add_argument("--cut-every", type=int, metavar="BYTES",
                     help="cut every connection after BYTES client->server bytes")
+    ap.add_argument("--cut-down-every", type=int, metavar="BYTES",
+                    help="cut every connection after BYTES server->client bytes")
     ap.add_argument("--stats", metavar="FILE")
     ap.add_argument("--log", metavar="FILE")
     args = ap.parse_args()
@@ -346,8 +357,9 @@ def main():
     args.target_host, args.target_port = host.strip("[]"), int(port)
     if not 0 <= args.break_fraction <= 1:
         ap.error("--break-fraction is between 0 and 1")
-    if args.window < 0 or (args.cut_every is not None and args.cut_every < 1):
-        ap.error("--window is at least 0 and --cut-every at least 1")
+    if args.window < 0 or any(n is not None and n < 1
+                              for n in (args.cut_every, args.cut_down_every)):
+        ap.error("--window is at least 0, --cut-every and --cut-down-every at least 1")
     proxy = Proxy(args)
     if args.break_fraction > 0 and not proxy.kinds:
         ap.error("--break-fraction needs at least one fault kind "

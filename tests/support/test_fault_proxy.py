@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Self-test of fault_proxy.py against a local echo server on 127.0.0.1: every fault kind
-happens where the proxy says it did (the echo server records what reached it), and bytes of
-unfaulted connections pass unchanged, including 32 MiB each way and concurrent connections.
+happens where the proxy says it did (the echo server records what reached it), --cut-every and
+--cut-down-every cut every connection at their byte in their direction, and bytes of unfaulted
+connections pass unchanged, including 32 MiB each way and concurrent connections.
 
     python3 tests/support/test_fault_proxy.py [-v]
 """
@@ -227,6 +228,23 @@ class FaultProxyTest(unittest.TestCase):
         stats, lines = proxy.wait_closed(3)
         self.assertEqual((stats["bytes_up"], stats["faults"]), (300_000, 3))
         self.assertEqual({(fired, up) for _, _, fired, up, _ in lines}, {("cut-up", "100000")})
+        self.stop(proxy)
+
+    def test_cut_down_every_delivers_exactly_that_many_bytes_then_a_clean_end(self):
+        proxy = self.start("--cut-down-every", 100_000)
+        for i in range(3):
+            data = self.payload(256 * 1024)
+            got, end, _ = exchange(proxy.port, data, half_close_first=True)
+            self.assertEqual((got, end), (data[:100_000], "eof"), "not a FIN after exactly N")
+            _, plan, fired, _, down = proxy.wait_closed(i + 1)[1][i]
+            self.assertEqual((plan, fired, down), ("none cut-down-every 100000", "cut-down",
+                                                   "100000"))
+        # A connection whose answer is shorter than BYTES is not touched.
+        data = self.payload(99_999)
+        self.assertEqual(exchange(proxy.port, data, half_close_first=True)[:2], (data, "eof"))
+        stats, lines = proxy.wait_closed(4)
+        self.assertEqual(lines[3][2], "none")
+        self.assertEqual((stats["bytes_down"], stats["faults"]), (300_000 + 99_999, 3))
         self.stop(proxy)
 
     def test_cut_up_stops_the_upload_at_the_drawn_byte(self):

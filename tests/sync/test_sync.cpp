@@ -22,11 +22,13 @@
 #include "satchel/client/relay_client.h"
 #include "satchel/client/sync.h"
 #include "satchel/relay/tls_identity.h"
+#include "support/fault_proxy.h"
 
 using namespace satchel;
 using namespace satchel::client;
 using satchel::relay::testing::TestOrganisation;
 using satchel::relay::testing::TestRelay;
+using satchel::testing::FaultProxy;
 
 namespace {
 
@@ -330,63 +332,6 @@ TEST_CASE("relay URLs and proxy addresses are parsed strictly", "[sync]") {
 }
 
 namespace {
-
-// The fault-injecting proxy (tests/support/fault_proxy.py) as a child process.
-class FaultProxy {
- public:
-  explicit FaultProxy(std::vector<std::string> args) {
-    int out[2];
-    REQUIRE(::pipe(out) == 0);
-    stats_ = (std::filesystem::temp_directory_path() /
-              ("satchel-proxy-" + std::to_string(::getpid()) + ".stats"))
-                 .string();
-    args.insert(args.begin(),
-                {"python3", std::string(SATCHEL_SOURCE_DIR) + "/tests/support/fault_proxy.py",
-                 "--stats", stats_});
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      ::close(out[0]);
-      ::close(out[1]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execvp("python3", argv.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    FILE* f = ::fdopen(out[0], "r");
-    REQUIRE(f != nullptr);
-    char line[64] = {};
-    REQUIRE(std::fgets(line, sizeof line, f) != nullptr);
-    REQUIRE(std::sscanf(line, "port %hu", &port_) == 1);
-    out_ = f;
-  }
-  ~FaultProxy() {
-    ::kill(pid_, SIGTERM);
-    int st = 0;
-    ::waitpid(pid_, &st, 0);
-    if (out_) std::fclose(out_);
-    std::filesystem::remove(stats_);
-  }
-  uint16_t port() const { return port_; }
-  // "bytes_up N bytes_down N connections N faults N" as numbers (written at each close).
-  std::map<std::string, uint64_t> stats() const {
-    std::map<std::string, uint64_t> m;
-    std::ifstream in(stats_);
-    std::string k;
-    uint64_t v;
-    while (in >> k >> v) m[k] = v;
-    return m;
-  }
-
- private:
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-  FILE* out_ = nullptr;
-  std::string stats_;
-};
 
 bool full_tier() {
   const char* t = std::getenv("SATCHEL_TEST_TIER");
