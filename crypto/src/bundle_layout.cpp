@@ -7,7 +7,7 @@
 namespace satchel {
 
 bool content_type_known(uint8_t v) {
-  return v >= 1 && v <= 5;
+  return v >= 1 && v <= 6;
 }
 
 uint64_t padme_padded_length(uint64_t length) {

@@ -28,6 +28,8 @@ constexpr KindInfo kKinds[] = {
     {KeyKind::kCoordinatorSecret, "coordsec-", 64, "coordinator secret key"},
     {KeyKind::kDevicePublic, "devpub-", 32, "device public key"},
     {KeyKind::kDeviceSecret, "devsec-", 32, "device secret key"},
+    {KeyKind::kBackupPublic, "backuppub-", 32, "backup public key"},
+    {KeyKind::kBackupSecret, "backupsec-", 32, "backup secret key"},
 };
 
 const KindInfo& info(KeyKind kind) {
@@ -248,6 +250,23 @@ Result<DevicePublicKey> DevicePublicKey::from_text(std::string_view text) {
   return k;
 }
 
+std::string BackupPublicKey::to_text() const {
+  return encode_public(KeyKind::kBackupPublic, x25519);
+}
+std::string BackupPublicKey::fingerprint() const {
+  return satchel::fingerprint(KeyKind::kBackupPublic, x25519);
+}
+Result<BackupPublicKey> BackupPublicKey::from_text(std::string_view text) {
+  auto p = decode(KeyKind::kBackupPublic, text);
+  if (!p) return p.error();
+  BackupPublicKey k;
+  copy_to(k.x25519, p->data());
+  if (const char* why = x25519_noncanonical_reason(k.x25519))
+    return noncanonical(KeyKind::kBackupPublic, why);
+  if (x25519_unusable(k.x25519)) return invalid_point(KeyKind::kBackupPublic);
+  return k;
+}
+
 // --- secret keys ---
 
 namespace {
@@ -314,6 +333,13 @@ Result<CoordinatorSecretKey> CoordinatorSecretKey::from_text(ByteView text) {
   return k;
 }
 
+DeviceSecretKey CoordinatorSecretKey::bundle_sender() const {
+  DeviceSecretKey d;
+  d.x_sk_ = x_sk_.clone();
+  d.pub_.x25519 = pub_.x25519;
+  return d;
+}
+
 SecretBytes CoordinatorSecretKey::to_text() const {
   SecretBytes raw(64);
   std::memcpy(raw.data(), x_sk_.data(), 32);
@@ -341,6 +367,28 @@ Result<DeviceSecretKey> DeviceSecretKey::from_text(ByteView text) {
 
 SecretBytes DeviceSecretKey::to_text() const {
   return encode(KeyKind::kDeviceSecret, x_sk_.span());
+}
+
+BackupSecretKey BackupSecretKey::generate() {
+  crypto_init();
+  BackupSecretKey k;
+  k.x_sk_ = SecretBytes(crypto_scalarmult_SCALARBYTES);
+  randombytes_buf(k.x_sk_.data(), k.x_sk_.size());
+  x25519_public(k.x_sk_, k.pub_.x25519);
+  return k;
+}
+
+Result<BackupSecretKey> BackupSecretKey::from_text(ByteView text) {
+  auto p = decode(KeyKind::kBackupSecret, as_text(text));
+  if (!p) return p.error();
+  BackupSecretKey k;
+  k.x_sk_ = std::move(p.value());
+  x25519_public(k.x_sk_, k.pub_.x25519);
+  return k;
+}
+
+SecretBytes BackupSecretKey::to_text() const {
+  return encode(KeyKind::kBackupSecret, x_sk_.span());
 }
 
 // --- key files ---

@@ -92,6 +92,16 @@ const char* errc_name(Errc code) {
       return "relay-unauthorized";
     case Errc::kRelayRefused:
       return "relay-refused";
+    case Errc::kBackupNotABackup:
+      return "backup-not-a-backup";
+    case Errc::kBackupUnsupportedVersion:
+      return "backup-unsupported-version";
+    case Errc::kBackupMalformed:
+      return "backup-malformed";
+    case Errc::kBackupSenderMismatch:
+      return "backup-sender-mismatch";
+    case Errc::kBackupUnexpectedCoordinator:
+      return "backup-unexpected-coordinator";
   }
   return "unknown";
 }

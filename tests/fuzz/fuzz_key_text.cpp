@@ -118,9 +118,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_public<OrgPublicKey>(text);
   check_public<CoordinatorPublicKey>(text);
   check_public<DevicePublicKey>(text);
+  check_public<BackupPublicKey>(text);
   check_secret<OrgSecretKey, OrgPublicKey>(text);
   check_secret<CoordinatorSecretKey, CoordinatorPublicKey>(text);
   check_secret<DeviceSecretKey, DevicePublicKey>(text);
+  check_secret<BackupSecretKey, BackupPublicKey>(text);
   check_encodings(ByteView(data, size));
   return 0;
 }

@@ -55,6 +55,8 @@ const char* content_type_name(ContentType t) {
       return "retraction";
     case ContentType::kCover:
       return "cover";
+    case ContentType::kBackup:
+      return "coordinator backup";
   }
   return "unknown";
 }

@@ -27,13 +27,15 @@ using BundleId = std::array<uint8_t, 16>;
 using OrgId = std::array<uint8_t, 16>;
 using Hash32 = std::array<uint8_t, 32>;
 
-// What the body is. Values are frozen in v1; any other value is refused.
+// What the body is. Values are frozen in v1 (6 was added later: earlier readers refuse it);
+// any other value is refused.
 enum class ContentType : uint8_t {
   kRecord = 1,       // a finalized survey record or testimony (with its attachments)
   kAttachment = 2,   // an attachment sent on its own
   kDeviceHello = 3,  // a device introducing itself to coordinators
   kRetraction = 4,   // withdraws an earlier bundle
   kCover = 5,        // cover traffic: coordinators discard it after verification
+  kBackup = 6,       // a coordinator's whole store, sealed to backup keys (coordinator-backup.md)
 };
 bool content_type_known(uint8_t v);
 

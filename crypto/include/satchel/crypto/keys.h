@@ -2,6 +2,7 @@
 //   orgpub-/orgsec-      organisation Ed25519: signs rosters, registrations, forms, invites
 //   coordpub-/coordsec-  coordinator X25519 (decrypts bundles) + Ed25519 (authenticates to relay)
 //   devpub-/devsec-      device X25519: authenticates the sender of a bundle
+//   backuppub-/backupsec- backup X25519: opens a coordinator's backup; kept offline
 // Text = prefix + base32(payload || 5-byte checksum); see schema/trust-documents.md "Key strings".
 #pragma once
 
@@ -25,6 +26,8 @@ enum class KeyKind : uint8_t {
   kCoordinatorSecret = 4,
   kDevicePublic = 5,
   kDeviceSecret = 6,
+  kBackupPublic = 7,
+  kBackupSecret = 8,
 };
 
 // False for X25519 public keys of small order (every shared secret with them is zero).
@@ -68,6 +71,19 @@ struct DevicePublicKey {
   bool operator==(const DevicePublicKey&) const = default;
 };
 
+// The key a coordinator's backups are sealed to (schema/coordinator-backup.md): its secret half
+// is kept offline and opens every backup made for it.
+struct BackupPublicKey {
+  Key32 x25519{};
+  std::string to_text() const;
+  std::string fingerprint() const;
+  // Refuses other kinds (a coordinator key too), typos, and non-canonical or small-order keys.
+  static Result<BackupPublicKey> from_text(std::string_view text);
+  bool operator==(const BackupPublicKey&) const = default;
+};
+
+class DeviceSecretKey;
+
 class OrgSecretKey {
  public:
   static OrgSecretKey generate();
@@ -92,6 +108,9 @@ class CoordinatorSecretKey {
   const CoordinatorPublicKey& public_key() const { return pub_; }
   const SecretBytes& x25519() const { return x_sk_; }
   const SecretBytes& signing_key() const { return ed_sk_; }
+  // The X25519 half in the role of a bundle's sender: a coordinator seals its backup from it,
+  // so the sender a restore verifies is this coordinator's key.
+  DeviceSecretKey bundle_sender() const;
 
  private:
   CoordinatorSecretKey() = default;
@@ -108,9 +127,25 @@ class DeviceSecretKey {
   const SecretBytes& x25519() const { return x_sk_; }
 
  private:
+  friend class CoordinatorSecretKey;
   DeviceSecretKey() = default;
   SecretBytes x_sk_;
   DevicePublicKey pub_;
+};
+
+class BackupSecretKey {
+ public:
+  static BackupSecretKey generate();
+  // Parses "backupsec-…" held in secret memory.
+  static Result<BackupSecretKey> from_text(ByteView text);
+  SecretBytes to_text() const;
+  const BackupPublicKey& public_key() const { return pub_; }
+  const SecretBytes& x25519() const { return x_sk_; }
+
+ private:
+  BackupSecretKey() = default;
+  SecretBytes x_sk_;
+  BackupPublicKey pub_;
 };
 
 // Writes a secret key file (mode 0600, created exclusively, fsynced): a comment line with the

@@ -61,6 +61,12 @@ enum class Errc : uint16_t {
   kRelayRetryLater,    // the relay asked to come back later (429, 503, 423, 507 disk full)
   kRelayUnauthorized,  // the relay refused the credential (401) or the enrollment code (403)
   kRelayRefused,       // any other refusal; the relay's error code is in the message
+  // Coordinator backups (schema/coordinator-backup.md, "What restore refuses").
+  kBackupNotABackup,             // the bundle opened but does not carry a coordinator backup
+  kBackupUnsupportedVersion,     // a backup format version this Satchel does not read
+  kBackupMalformed,              // a framing, field, order or count rule is broken
+  kBackupSenderMismatch,         // the bundle's sender is not the coordinator key inside
+  kBackupUnexpectedCoordinator,  // authentic, but of another coordinator than expected
 };
 
 // Stable, lower-case name of a code ("bundle-truncated"), used in vectors and messages.
