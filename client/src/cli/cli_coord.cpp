@@ -365,6 +365,8 @@ void add_coord_commands(CLI::App& app, Action& action) {
 
   auto* q = coord->add_subcommand("quarantine", "What could not be imported, and why");
   q->callback([&action] { action = [] { return quarantine(); }; });
+
+  add_coord_backup_commands(*coord, action);
 }
 
 }  // namespace satchel::cli

@@ -57,9 +57,6 @@ std::optional<std::string> swap_warning() {
   return std::nullopt;
 }
 
-namespace {
-
-// A new passphrase: offered as generated words on a terminal, typed twice, judged by zxcvbn.
 Result<SecretBytes> new_passphrase(bool allow_weak) {
   auto src = client::PassphraseSource::resolve(profile_options().passphrase_fd);
   if (!src) return src.error();
@@ -87,13 +84,7 @@ Result<SecretBytes> new_passphrase(bool allow_weak) {
   return std::move(first.value());
 }
 
-}  // namespace
-
-int init_profile(const InitArgs& a, client::ProfileContents contents) {
-  const client::ProfileKind kind = contents.kind;
-  if (auto w = swap_warning()) std::cerr << *w << "\n";
-  auto pass = new_passphrase(a.allow_weak);
-  if (!pass) return fail(pass.error());
+client::Argon2Params argon2_params(const InitArgs& a) {
   client::Argon2Params params;
   if (a.kdf_passes || a.kdf_memory_mib) {
     params.passes = std::max(a.kdf_passes, client::kArgon2Floor.passes);
@@ -102,6 +93,15 @@ int init_profile(const InitArgs& a, client::ProfileContents contents) {
     std::cerr << "Calibrating Argon2id on this machine...\n";
     params = client::calibrate_argon2(0.5);
   }
+  return params;
+}
+
+int init_profile(const InitArgs& a, client::ProfileContents contents) {
+  const client::ProfileKind kind = contents.kind;
+  if (auto w = swap_warning()) std::cerr << *w << "\n";
+  auto pass = new_passphrase(a.allow_weak);
+  if (!pass) return fail(pass.error());
+  const client::Argon2Params params = argon2_params(a);
   auto info = client::Profile::create(profile_home(kind), *pass, params, std::move(contents));
   if (!info) return fail(info.error());
   std::cout << client::profile_kind_name(kind) << " profile created in " << profile_home(kind)

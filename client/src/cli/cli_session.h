@@ -21,6 +21,12 @@ struct InitArgs {
 // Creates a profile of `contents.kind` in its home: a new passphrase (offered, typed twice,
 // judged by zxcvbn), Argon2id calibrated unless given; prints the profile's public key.
 int init_profile(const InitArgs& args, client::ProfileContents contents);
+// A new passphrase: offered as generated words on a terminal, typed twice, judged by zxcvbn
+// unless allow_weak; one line from --passphrase-fd.
+Result<SecretBytes> new_passphrase(bool allow_weak);
+// The Argon2id parameters of a new profile: as given (raised to the floor), else calibrated to
+// about 0.5 s on this machine (announced on stderr).
+client::Argon2Params argon2_params(const InitArgs& args);
 
 // A warning when swap is on and does not look encrypted; nullopt otherwise.
 std::optional<std::string> swap_warning();
