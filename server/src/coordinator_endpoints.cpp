@@ -20,6 +20,12 @@ using httplib::Response;
 
 constexpr size_t kDefaultPage = 100;
 constexpr size_t kMaxPage = 1000;
+// A batch (fetch or acknowledgements) names at most this many uploads, and a fetch answers
+// at most kMaxFetchBytes of bundles (schema/relay-api.md, "Bulk pulls").
+constexpr size_t kMaxBatch = 1000;
+constexpr uint64_t kMaxFetchBytes = 16ull << 20;
+// Each fetched upload is framed: id (32) || status (1) || length (8, little-endian) || bytes.
+constexpr size_t kFrameHeader = 41;
 constexpr int64_t kRetentionWarningDays = 7;
 
 std::optional<Hash32> id_from_path(const Request& req) {
@@ -122,15 +128,22 @@ void list_uploads(Relay& relay, const Request& req, Response& res) {
   nlohmann::json uploads = nlohmann::json::array();
   for (size_t i = 0; i < rows->size() && i < limit; i++) {
     const ListedUpload& u = (*rows)[i];
-    size_t acks = 0;
-    bool mine = false;
+    size_t acks = 0, declines = 0;
+    bool mine = false, declined = false;
     for (const Key32& k : u.acknowledged_by) {
       if (std::find(keys.begin(), keys.end(), k) != keys.end()) acks++;
       if (k == ctx->coordinator->coordinator) mine = true;
     }
+    for (const Key32& k : u.declined_by) {
+      if (std::find(keys.begin(), keys.end(), k) != keys.end()) declines++;
+      if (k == ctx->coordinator->coordinator) declined = true;
+    }
+    const size_t required =
+        acknowledgements_required(mailbox->registration.required_acks, keys.size(), declines);
     nlohmann::json item = {
-        {"id", to_hex(u.id)},   {"size", u.length},         {"arrival", day_text(u.arrival)},
-        {"acknowledged", mine}, {"acknowledgements", acks}, {"required", mailbox->required_acks()}};
+        {"id", to_hex(u.id)},   {"size", u.length},     {"arrival", day_text(u.arrival)},
+        {"acknowledged", mine}, {"declined", declined}, {"acknowledgements", acks},
+        {"required", required}};
     if (retention > 0) {
       const Day deletion = std::max<Day>(u.arrival + retention, since + kRetentionWarningDays);
       if (deletion - today <= kRetentionWarningDays) {
@@ -188,7 +201,7 @@ void acknowledge(Relay& relay, const Request& req, Response& res) {
   const Day today = relay.clock.today();
   auto r = relay.store.acknowledge(
       ctx->mailbox, *id, ctx->coordinator->coordinator, mailbox->registration.coordinator_auth_keys,
-      mailbox->required_acks(), today, today + relay.config.tombstone_days);
+      mailbox->registration.required_acks, today, today + relay.config.tombstone_days);
   if (!r) {
     const bool missing = r.code() == Errc::kNotFound;
     return refuse(req, res, missing ? 404 : 500, missing ? "not-found" : "internal", false);
@@ -197,6 +210,138 @@ void acknowledge(Relay& relay, const Request& req, Response& res) {
               {{"state", r->state == AckState::kDelivered ? "delivered" : "stored"},
                {"acknowledgements", r->acknowledgements},
                {"required", r->required}});
+}
+
+// The ids of a batch request's JSON array field `name` (absent: none); nullopt if malformed.
+std::optional<std::vector<Hash32>> id_array(const nlohmann::json& body, const char* name) {
+  std::vector<Hash32> ids;
+  if (!body.contains(name)) return ids;
+  if (!body[name].is_array()) return std::nullopt;
+  for (const auto& v : body[name]) {
+    if (!v.is_string()) return std::nullopt;
+    auto id = parse_hex32(v.get<std::string>());
+    if (!id) return std::nullopt;
+    ids.push_back(*id);
+  }
+  return ids;
+}
+
+bool distinct(std::vector<Hash32> ids) {
+  std::sort(ids.begin(), ids.end());
+  return std::adjacent_find(ids.begin(), ids.end()) == ids.end();
+}
+
+// Several stored uploads in one answer: each framed with its id, a status (0: the bytes follow;
+// 1: not stored, nothing follows) and its length. The lengths are read first, so the answer has
+// a Content-Length; an upload delivered while the answer is sent cuts the connection (the
+// client asks again and finds it gone).
+void fetch(Relay& relay, const Request& req, Response& res) {
+  const RequestContext* ctx = current_request(Endpoint::kUploadFetch);
+  if (!ctx) return refuse(req, res, 500, "internal", true);
+  if (!session_mailbox(relay, *ctx, req, res)) return;
+  const auto body = nlohmann::json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) return refuse(req, res, 400, "bad-request", false);
+  auto ids = id_array(body, "ids");
+  if (!ids || ids->empty() || ids->size() > kMaxBatch || !distinct(*ids))
+    return refuse(req, res, 400, "bad-request", false);
+  struct Part {
+    Hash32 id;
+    uint64_t length;  // 0 with stored false
+    bool stored;
+  };
+  auto parts = std::make_shared<std::vector<Part>>();
+  uint64_t total = 0, bundles = 0;
+  for (const Hash32& id : *ids) {
+    auto found = relay.store.find_upload(ctx->mailbox, id);
+    if (!found) return refuse(req, res, 500, "internal", false);
+    const bool stored = found->upload && found->upload->state == UploadState::kStored;
+    const uint64_t length = stored ? found->upload->length : 0;
+    bundles += length;
+    parts->push_back({id, length, stored});
+    total += kFrameHeader + length;
+  }
+  if (bundles > kMaxFetchBytes) return refuse(req, res, 413, "batch-too-large", false);
+  // The frame being sent: its header, then its upload's bytes.
+  struct Cursor {
+    size_t part = 0;
+    uint64_t at = 0;  // within the part, header included
+    std::unique_ptr<RandomAccessSource> source;
+  };
+  auto cursor = std::make_shared<Cursor>();
+  auto mailbox = ctx->mailbox;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content_provider(
+      static_cast<size_t>(total), "application/octet-stream",
+      [&relay, parts, cursor, mailbox](size_t, size_t, httplib::DataSink& sink) {
+        if (cursor->part >= parts->size()) return true;
+        const Part& p = (*parts)[cursor->part];
+        if (cursor->at == 0) {
+          std::array<uint8_t, kFrameHeader> header{};
+          std::copy(p.id.begin(), p.id.end(), header.begin());
+          header[32] = p.stored ? 0 : 1;
+          for (int i = 0; i < 8; i++) header[33 + i] = static_cast<uint8_t>(p.length >> (8 * i));
+          if (!sink.write(reinterpret_cast<const char*>(header.data()), header.size()))
+            return false;
+          cursor->at = kFrameHeader;
+          if (p.stored) {
+            auto opened = relay.store.open_stored(mailbox, p.id);
+            if (!opened || (*opened)->size() != p.length) return false;
+            cursor->source = std::move(opened.value());
+          }
+        }
+        const uint64_t done = cursor->at - kFrameHeader;
+        if (done < p.length) {
+          Bytes buf(static_cast<size_t>(std::min<uint64_t>(p.length - done, 256 * 1024)));
+          if (!cursor->source->read_at(done, buf)) return false;
+          if (!sink.write(reinterpret_cast<const char*>(buf.data()), buf.size())) return false;
+          cursor->at += buf.size();
+        }
+        if (cursor->at - kFrameHeader == p.length) {
+          cursor->source.reset();
+          cursor->part++;
+          cursor->at = 0;
+        }
+        return true;
+      });
+}
+
+// Acknowledgements of many uploads in one request and one metadata commit: "acknowledge" (held)
+// and "not_mine" (no slot opens for this coordinator), distinct ids across both.
+void acknowledge_batch(Relay& relay, const Request& req, Response& res) {
+  const RequestContext* ctx = current_request(Endpoint::kUploadAckBatch);
+  if (!ctx) return refuse(req, res, 500, "internal", true);
+  auto mailbox = session_mailbox(relay, *ctx, req, res);
+  if (!mailbox) return;
+  const auto body = nlohmann::json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) return refuse(req, res, 400, "bad-request", false);
+  auto held = id_array(body, "acknowledge");
+  auto not_mine = id_array(body, "not_mine");
+  if (!held || !not_mine) return refuse(req, res, 400, "bad-request", false);
+  std::vector<AckItem> items;
+  for (const Hash32& id : *held) items.push_back({id, AckKind::kHeld});
+  for (const Hash32& id : *not_mine) items.push_back({id, AckKind::kNotMine});
+  std::vector<Hash32> all;
+  for (const AckItem& i : items) all.push_back(i.id);
+  if (items.empty() || items.size() > kMaxBatch || !distinct(all))
+    return refuse(req, res, 400, "bad-request", false);
+  const Day today = relay.clock.today();
+  auto r = relay.store.acknowledge_batch(ctx->mailbox, items, ctx->coordinator->coordinator,
+                                         mailbox->registration.coordinator_auth_keys,
+                                         mailbox->registration.required_acks, today,
+                                         today + relay.config.tombstone_days);
+  if (!r) return refuse(req, res, 500, "internal", false);
+  nlohmann::json results = nlohmann::json::array();
+  for (size_t i = 0; i < items.size(); i++) {
+    const AckResult& a = (*r)[i];
+    const char* state = a.state == AckState::kDelivered ? "delivered"
+                        : a.state == AckState::kStored  ? "stored"
+                                                        : "not-found";
+    results.push_back({{"id", to_hex(items[i].id)},
+                       {"state", state},
+                       {"acknowledgements", a.acknowledgements},
+                       {"required", a.required}});
+  }
+  answer_json(req, res, 200, {{"results", std::move(results)}});
 }
 
 void put_document(Relay& relay, const Request& req, Response& res) {
@@ -252,6 +397,10 @@ void add_coordinator_endpoints(httplib::Server& server, Relay& relay) {
              [&relay](const Request& req, Response& res) { download(relay, req, res); });
   server.Post(endpoint_pattern(Endpoint::kUploadAck),
               [&relay](const Request& req, Response& res) { acknowledge(relay, req, res); });
+  server.Post(endpoint_pattern(Endpoint::kUploadFetch),
+              [&relay](const Request& req, Response& res) { fetch(relay, req, res); });
+  server.Post(endpoint_pattern(Endpoint::kUploadAckBatch),
+              [&relay](const Request& req, Response& res) { acknowledge_batch(relay, req, res); });
   server.Put(endpoint_pattern(Endpoint::kDocumentPut),
              [&relay](const Request& req, Response& res) { put_document(relay, req, res); });
   server.Post(endpoint_pattern(Endpoint::kCodeMint),

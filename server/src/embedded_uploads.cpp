@@ -780,8 +780,10 @@ Result<std::vector<ListedUpload>> EmbeddedRelayStore::list_stored(
   std::lock_guard lock(mu_);
   auto st = db_->prepare(
       "SELECT id, length, day FROM uploads u WHERE mailbox_id = ?1 AND state = 1 AND id > ?2 "
-      "AND (?3 = 0 OR NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.mailbox_id = "
-      "u.mailbox_id AND a.upload_id = u.id AND a.coordinator_key = ?4)) ORDER BY id LIMIT ?5");
+      "AND (?3 = 0 OR (NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.mailbox_id = "
+      "u.mailbox_id AND a.upload_id = u.id AND a.coordinator_key = ?4) AND NOT EXISTS (SELECT 1 "
+      "FROM declines d WHERE d.mailbox_id = u.mailbox_id AND d.upload_id = u.id AND "
+      "d.coordinator_key = ?4))) ORDER BY id LIMIT ?5");
   if (!st) return st.error();
   st->bind(1, mailbox)
       .bind_blob(2, after ? ByteView(*after) : ByteView())
@@ -800,21 +802,28 @@ Result<std::vector<ListedUpload>> EmbeddedRelayStore::list_stored(
     l.arrival = st->int64(2);
     out.push_back(l);
   }
-  auto acks = db_->prepare(
-      "SELECT coordinator_key FROM acknowledgements WHERE mailbox_id = ?1 AND upload_id = ?2");
-  if (!acks) return acks.error();
-  for (ListedUpload& l : out) {
-    Statement& a = *acks;
-    a.bind(1, mailbox).bind_blob(2, l.id);
-    for (;;) {
-      auto row = a.step();
-      if (!row) return row.error();
-      if (!*row) break;
-      Key32 k{};
-      if (copy_key(a.blob(0), k)) l.acknowledged_by.push_back(k);
+  auto keys_of = [&](const char* sql, std::vector<Key32> ListedUpload::*field) -> Status {
+    auto q = db_->prepare(sql);
+    if (!q) return q.error();
+    for (ListedUpload& l : out) {
+      q->bind(1, mailbox).bind_blob(2, l.id);
+      for (;;) {
+        auto row = q->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        Key32 k{};
+        if (copy_key(q->blob(0), k)) (l.*field).push_back(k);
+      }
+      q->reset();
     }
-    a.reset();
-  }
+    return Status::Ok();
+  };
+  SATCHEL_TRY(keys_of(
+      "SELECT coordinator_key FROM acknowledgements WHERE mailbox_id = ?1 AND upload_id = ?2",
+      &ListedUpload::acknowledged_by));
+  SATCHEL_TRY(
+      keys_of("SELECT coordinator_key FROM declines WHERE mailbox_id = ?1 AND upload_id = ?2",
+              &ListedUpload::declined_by));
   return out;
 }
 
@@ -858,24 +867,36 @@ Result<std::unique_ptr<RandomAccessSource>> EmbeddedRelayStore::open_stored(
 
 Result<bool> EmbeddedRelayStore::deliver_if_acknowledged_locked(
     std::string_view mailbox, const Hash32& id, const std::vector<Key32>& coordinators,
-    size_t required, Day tombstone_until, size_t* acknowledgements,
-    std::vector<PackRegion>& freed) {
-  auto st = db_->prepare(
+    size_t required, Day tombstone_until, AckResult* result, std::vector<PackRegion>& freed) {
+  // Counts the registered keys among those that acknowledged (or declined) the upload.
+  auto count = [&](const char* sql) -> Result<size_t> {
+    auto st = db_->prepare(sql);
+    if (!st) return st.error();
+    st->bind(1, mailbox).bind_blob(2, id);
+    size_t n = 0;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      Key32 k{};
+      if (copy_key(st->blob(0), k) &&
+          std::find(coordinators.begin(), coordinators.end(), k) != coordinators.end())
+        n++;
+    }
+    return n;
+  };
+  auto held = count(
       "SELECT coordinator_key FROM acknowledgements WHERE mailbox_id = ?1 AND upload_id = ?2");
-  if (!st) return st.error();
-  st->bind(1, mailbox).bind_blob(2, id);
-  size_t count = 0;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.error();
-    if (!*row) break;
-    Key32 k{};
-    if (copy_key(st->blob(0), k) &&
-        std::find(coordinators.begin(), coordinators.end(), k) != coordinators.end())
-      count++;
+  if (!held) return held.error();
+  auto declined =
+      count("SELECT coordinator_key FROM declines WHERE mailbox_id = ?1 AND upload_id = ?2");
+  if (!declined) return declined.error();
+  const size_t needed = acknowledgements_required(required, coordinators.size(), *declined);
+  if (result) {
+    result->acknowledgements = *held;
+    result->required = needed;
   }
-  if (acknowledgements) *acknowledgements = count;
-  if (coordinators.empty() || count < required) return false;
+  if (coordinators.empty() || *declined >= coordinators.size() || *held < needed) return false;
   auto len = db_->prepare("SELECT length FROM uploads WHERE mailbox_id = ?1 AND id = ?2");
   if (!len) return len.error();
   len->bind(1, mailbox).bind_blob(2, id);
@@ -893,59 +914,92 @@ Result<bool> EmbeddedRelayStore::deliver_if_acknowledged_locked(
   return true;
 }
 
-namespace {
-size_t effective_required(size_t required, size_t registered) {
-  return required == 0 || required > registered ? registered : required;
+size_t acknowledgements_required(size_t required, size_t registered, size_t declined) {
+  const size_t all = required == 0 || required > registered ? registered : required;
+  const size_t possible = declined >= registered ? 0 : registered - declined;
+  return std::max<size_t>(1, std::min(all, possible));
 }
-}  // namespace
 
-Result<AckResult> EmbeddedRelayStore::acknowledge(std::string_view mailbox, const Hash32& id,
-                                                  const Key32& coordinator,
-                                                  const std::vector<Key32>& coordinators,
-                                                  size_t required, Day today, Day tombstone_until) {
-  const size_t needed = effective_required(required, coordinators.size());
-  AckResult result;
-  result.required = needed;
+Result<AckResult> RelayStore::acknowledge(std::string_view mailbox, const Hash32& id,
+                                          const Key32& coordinator,
+                                          const std::vector<Key32>& coordinators, size_t required,
+                                          Day today, Day tombstone_until) {
+  const AckItem item{id, AckKind::kHeld};
+  auto r = acknowledge_batch(mailbox, std::span<const AckItem>(&item, 1), coordinator, coordinators,
+                             required, today, tombstone_until);
+  if (!r) return r.error();
+  if (r->at(0).state == AckState::kUnknown)
+    return make_error(Errc::kNotFound, "no stored upload with this id");
+  return r->at(0);
+}
+
+Result<std::vector<AckResult>> EmbeddedRelayStore::acknowledge_batch(
+    std::string_view mailbox, std::span<const AckItem> items, const Key32& coordinator,
+    const std::vector<Key32>& coordinators, size_t required, Day today, Day tombstone_until) {
+  std::vector<AckResult> results(items.size());
+  std::vector<Hash32> delivered;  // whose data file goes after the commit
   std::vector<PackRegion> freed;
   {
     std::lock_guard lock(mu_);
     auto tx = Transaction::begin(*db_);
     if (!tx) return tx.error();
-    auto now = lookup_locked(mailbox, id);
-    if (!now) return now.error();
-    if (now->tombstone && !now->upload) {
+    for (size_t i = 0; i < items.size(); i++) {
+      const Hash32& id = items[i].id;
+      AckResult& result = results[i];
+      auto now = lookup_locked(mailbox, id);
+      if (!now) return now.error();
+      if (now->tombstone && !now->upload) {
+        result.state = AckState::kDelivered;
+        result.required = acknowledgements_required(required, coordinators.size(), 0);
+        result.acknowledgements = result.required;
+        continue;
+      }
+      if (!now->upload || now->upload->state != UploadState::kStored) {
+        result.state = AckState::kUnknown;
+        continue;
+      }
+      if (items[i].kind == AckKind::kHeld) {
+        auto undecline = db_->prepare(
+            "DELETE FROM declines WHERE mailbox_id = ?1 AND upload_id = ?2 AND "
+            "coordinator_key = ?3");
+        if (!undecline) return undecline.error();
+        undecline->bind(1, mailbox).bind_blob(2, id).bind_blob(3, coordinator);
+        SATCHEL_TRY(undecline->run());
+        auto ins = db_->prepare(
+            "INSERT OR IGNORE INTO acknowledgements (mailbox_id, upload_id, coordinator_key) "
+            "VALUES (?1, ?2, ?3)");
+        if (!ins) return ins.error();
+        ins->bind(1, mailbox).bind_blob(2, id).bind_blob(3, coordinator);
+        SATCHEL_TRY(ins->run());
+      } else {
+        auto ins = db_->prepare(
+            "INSERT OR IGNORE INTO declines (mailbox_id, upload_id, coordinator_key) SELECT ?1, "
+            "?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM acknowledgements WHERE mailbox_id = ?1 AND "
+            "upload_id = ?2 AND coordinator_key = ?3)");
+        if (!ins) return ins.error();
+        ins->bind(1, mailbox).bind_blob(2, id).bind_blob(3, coordinator);
+        SATCHEL_TRY(ins->run());
+      }
+      const size_t regions = freed.size();
+      auto gone = deliver_if_acknowledged_locked(mailbox, id, coordinators, required,
+                                                 tombstone_until, &result, freed);
+      if (!gone) return gone.error();
+      if (!*gone) continue;
       result.state = AckState::kDelivered;
-      result.acknowledgements = needed;
-      return result;
+      if (freed.size() == regions) delivered.push_back(id);
     }
-    if (!now->upload || now->upload->state != UploadState::kStored)
-      return make_error(Errc::kNotFound, "no stored upload with this id");
-    auto ins = db_->prepare(
-        "INSERT OR IGNORE INTO acknowledgements (mailbox_id, upload_id, coordinator_key) "
-        "VALUES (?1, ?2, ?3)");
-    if (!ins) return ins.error();
-    ins->bind(1, mailbox).bind_blob(2, id).bind_blob(3, coordinator);
-    SATCHEL_TRY(ins->run());
-    auto delivered = deliver_if_acknowledged_locked(
-        mailbox, id, coordinators, needed, tombstone_until, &result.acknowledgements, freed);
-    if (!delivered) return delivered.error();
     SATCHEL_TRY(tx->commit());
-    if (!*delivered) return result;
-    trace("tombstoned");
-    result.state = AckState::kDelivered;
+    if (!delivered.empty() || !freed.empty()) trace("tombstoned");
   }
-  if (freed.empty())
-    remove_data_file(stored_path(mailbox, id), mailbox, today);
-  else
-    free_regions(freed, today);
-  return result;
+  for (const Hash32& id : delivered) remove_data_file(stored_path(mailbox, id), mailbox, today);
+  free_regions(freed, today);
+  return results;
 }
 
 Result<size_t> EmbeddedRelayStore::deliver_acknowledged(std::string_view mailbox,
                                                         const std::vector<Key32>& coordinators,
                                                         size_t required, Day today,
                                                         Day tombstone_until) {
-  const size_t needed = effective_required(required, coordinators.size());
   std::vector<Hash32> delivered;
   std::vector<PackRegion> freed;
   std::vector<bool> in_file;
@@ -967,7 +1021,7 @@ Result<size_t> EmbeddedRelayStore::deliver_acknowledged(std::string_view mailbox
     st = Statement();
     for (const Hash32& id : candidates) {
       const size_t regions = freed.size();
-      auto r = deliver_if_acknowledged_locked(mailbox, id, coordinators, needed, tombstone_until,
+      auto r = deliver_if_acknowledged_locked(mailbox, id, coordinators, required, tombstone_until,
                                               nullptr, freed);
       if (!r) return r.error();
       if (!*r) continue;

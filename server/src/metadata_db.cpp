@@ -45,6 +45,15 @@ CREATE TABLE IF NOT EXISTS acknowledgements (
   PRIMARY KEY (mailbox_id, upload_id, coordinator_key),
   FOREIGN KEY (mailbox_id, upload_id) REFERENCES uploads(mailbox_id, id) ON DELETE CASCADE
 ) WITHOUT ROWID;
+-- Coordinators that declared a stored upload not theirs (no slot of the bundle opens for
+-- them): each lowers the number of acknowledgements that delivers it (acknowledgements_required).
+CREATE TABLE IF NOT EXISTS declines (
+  mailbox_id TEXT NOT NULL,
+  upload_id BLOB NOT NULL,
+  coordinator_key BLOB NOT NULL,
+  PRIMARY KEY (mailbox_id, upload_id, coordinator_key),
+  FOREIGN KEY (mailbox_id, upload_id) REFERENCES uploads(mailbox_id, id) ON DELETE CASCADE
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tombstones (
   mailbox_id TEXT NOT NULL REFERENCES mailboxes(id),
   id BLOB NOT NULL,

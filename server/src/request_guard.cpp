@@ -15,7 +15,7 @@ namespace {
 
 enum class Caller { kAnyone, kDevice, kCoordinator, kDeviceOrCoordinator };
 enum class Body { kNone, kOptional, kRequired };
-enum class BodyLimit { kSmall, kBundle, kDocument };
+enum class BodyLimit { kSmall, kBatch, kBundle, kDocument };
 enum class BodyType { kNone, kJson, kOffsetOctets, kOctets };
 
 struct EndpointSpec {
@@ -31,6 +31,8 @@ struct EndpointSpec {
 };
 
 constexpr uint64_t kSmallBody = 4096;
+// A batch request: 1,000 upload ids as JSON (about 67 bytes each) with room to spare.
+constexpr uint64_t kBatchBody = 96 * 1024;
 
 constexpr const char* kEnrollPattern = "/v1/enroll";
 constexpr const char* kUploadsPattern = R"(/v1/uploads/?)";
@@ -39,6 +41,8 @@ constexpr const char* kDocumentPattern = R"(/v1/documents/([A-Za-z0-9_-][A-Za-z0
 constexpr const char* kCoordUploadsPattern = R"(/v1/coordinator/uploads)";
 constexpr const char* kCoordUploadPattern = R"(/v1/coordinator/uploads/([0-9a-f]{64}))";
 constexpr const char* kCoordAckPattern = R"(/v1/coordinator/uploads/([0-9a-f]{64})/ack)";
+constexpr const char* kCoordFetchPattern = "/v1/coordinator/uploads/fetch";
+constexpr const char* kCoordAckBatchPattern = "/v1/coordinator/uploads/acknowledgements";
 constexpr const char* kCoordDocumentPattern =
     R"(/v1/coordinator/documents/([A-Za-z0-9_-][A-Za-z0-9._-]{0,63}))";
 constexpr const char* kChallengePattern = "/v1/coordinator/challenge";
@@ -48,7 +52,7 @@ constexpr const char* kRevokePattern = R"(/v1/coordinator/tokens/([0-9a-f]{16})/
 
 // The endpoint table (schema/relay-api.md, "Endpoint table").
 // clang-format off
-const std::array<EndpointSpec, 15> kEndpoints = {{
+const std::array<EndpointSpec, 17> kEndpoints = {{
   // endpoint                  methods          path pattern          caller                        body             limit                 content type            tus    range
   {Endpoint::kEnroll,         {"POST"},         kEnrollPattern,       Caller::kAnyone,              Body::kRequired, BodyLimit::kSmall,    BodyType::kJson,         false, false},
   {Endpoint::kTusOptions,     {"OPTIONS"},      kUploadsPattern,      Caller::kDevice,              Body::kNone,     BodyLimit::kSmall,    BodyType::kNone,         true,  false},
@@ -62,6 +66,8 @@ const std::array<EndpointSpec, 15> kEndpoints = {{
   {Endpoint::kUploadList,     {"GET"},          kCoordUploadsPattern, Caller::kCoordinator,         Body::kNone,     BodyLimit::kSmall,    BodyType::kNone,         false, false},
   {Endpoint::kUploadDownload, {"GET", "HEAD"},  kCoordUploadPattern,  Caller::kCoordinator,         Body::kNone,     BodyLimit::kSmall,    BodyType::kNone,         false, true},
   {Endpoint::kUploadAck,      {"POST"},         kCoordAckPattern,     Caller::kCoordinator,         Body::kNone,     BodyLimit::kSmall,    BodyType::kNone,         false, false},
+  {Endpoint::kUploadFetch,    {"POST"},         kCoordFetchPattern,   Caller::kCoordinator,         Body::kRequired, BodyLimit::kBatch,    BodyType::kJson,         false, false},
+  {Endpoint::kUploadAckBatch, {"POST"},         kCoordAckBatchPattern, Caller::kCoordinator,        Body::kRequired, BodyLimit::kBatch,    BodyType::kJson,         false, false},
   {Endpoint::kDocumentPut,    {"PUT"},          kCoordDocumentPattern, Caller::kCoordinator,        Body::kRequired, BodyLimit::kDocument, BodyType::kOctets,       false, false},
   {Endpoint::kCodeMint,       {"POST"},         kCodesPattern,        Caller::kCoordinator,         Body::kNone,     BodyLimit::kSmall,    BodyType::kNone,         false, false},
   {Endpoint::kTokenRevoke,    {"POST"},         kRevokePattern,       Caller::kCoordinator,         Body::kNone,     BodyLimit::kSmall,    BodyType::kNone,         false, false},
@@ -150,7 +156,8 @@ httplib::Server::HandlerResponse guard_request(Relay& relay, const httplib::Requ
   const uint64_t limit = spec->limit == BodyLimit::kBundle ? relay.config.limits.max_bundle_bytes
                          : spec->limit == BodyLimit::kDocument
                              ? relay.config.limits.max_document_bytes
-                             : kSmallBody;
+                         : spec->limit == BodyLimit::kBatch ? kBatchBody
+                                                            : kSmallBody;
   if (spec->body == Body::kNone && length > 0) return no(413, "payload-too-large");
   if (length > limit) return no(413, "payload-too-large");
   if (length > 0 && !content_type_ok(spec->type, req.get_header_value("Content-Type")))

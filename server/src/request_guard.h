@@ -29,6 +29,8 @@ enum class Endpoint {
   kUploadList,
   kUploadDownload,
   kUploadAck,
+  kUploadFetch,
+  kUploadAckBatch,
   kDocumentPut,
   kCodeMint,
   kTokenRevoke,

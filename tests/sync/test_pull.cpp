@@ -197,14 +197,14 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a bundle with no slot for this coordinator stays on the relay, unacknowledged, and is "
-    "not downloaded again",
+    "a bundle with no slot for this coordinator is declared not mine: kept in quarantine, not "
+    "downloaded again, and deleted once the coordinators it was sealed for hold it (k = n)",
     "[pull]") {
   PullWorld w(1);
   CoordinatorSecretKey newcomer = CoordinatorSecretKey::generate();
   const std::string c = w.coordinator(newcomer, "newcomer");
-  // The relay lets the newcomer in (a newer registration lists it), but the bundle was sealed
-  // for A and B only.
+  // The relay lets the newcomer in (a newer registration lists it: k = n = 3), but the bundle
+  // was sealed for A and B only.
   TestOrganisation org(0);
   org.org = OrgSecretKey::from_text(w.device.org.to_text().span()).value();
   org.coordinators.push_back(clone(w.device.coord_a));
@@ -213,11 +213,21 @@ TEST_CASE(
   w.relay.add_mailbox(org, 0, 2);
   auto s = w.pull(c);
   CHECK(s.quarantined == 1);
-  CHECK(s.kept_unacknowledged == 1);
+  CHECK(s.not_mine == 1);
   CHECK(s.acknowledged == 0);
   auto again = w.pull(c);
-  CHECK(again.kept_unacknowledged == 1);
+  CHECK(again.quarantined + again.not_mine + again.already_kept == 0);
   CHECK(again.bytes_downloaded == 0);
+  // "Not mine" never counts towards deleting it: A alone does not delete it ...
+  const std::string a = w.coordinator(w.device.coord_a, "coord-a");
+  CHECK(w.pull(a).acknowledged == 1);
+  CHECK(w.stored().size() == 1);
+  // ... but it lowered the number required from 3 to 2: B's acknowledgement deletes it.
+  const std::string b = w.coordinator(w.device.coord_b, "coord-b");
+  CHECK(w.pull(b).acknowledged == 1);
+  CHECK(w.stored().empty());
+  std::filesystem::remove_all(a);
+  std::filesystem::remove_all(b);
   std::filesystem::remove_all(c);
 }
 

@@ -178,7 +178,7 @@ TEST_CASE(
 
   // Every record, once.
   CHECK(s.imported == ids.size());
-  CHECK(s.duplicate + s.quarantined + s.cover + s.kept_unacknowledged == 0);
+  CHECK(s.duplicate + s.quarantined + s.cover + s.already_kept + s.not_mine == 0);
   CHECK(s.acknowledged == ids.size());
   {
     auto p = Profile::open(home, device.passphrase).value();

@@ -62,16 +62,34 @@ Status Connection::run(const char* sql) {
 }
 
 Result<Transaction> Transaction::begin(Connection& db) {
+  if (db.in_transaction()) {
+    SATCHEL_TRY(db.run("SAVEPOINT nested"));
+    return Transaction(&db, true);
+  }
   SATCHEL_TRY(db.run("BEGIN IMMEDIATE"));
-  return Transaction(&db);
+  return Transaction(&db, false);
 }
 
 Transaction::~Transaction() {
-  if (db_ && db_->in_transaction()) (void)db_->run("ROLLBACK");
+  if (!db_ || !db_->in_transaction()) return;
+  if (nested_) {
+    (void)db_->run("ROLLBACK TO nested");
+    (void)db_->run("RELEASE nested");
+  } else {
+    (void)db_->run("ROLLBACK");
+  }
 }
 
 Status Transaction::commit() {
   Connection* db = std::exchange(db_, nullptr);
+  if (nested_) {
+    Status s = db->run("RELEASE nested");
+    if (!s && db->in_transaction()) {
+      (void)db->run("ROLLBACK TO nested");
+      (void)db->run("RELEASE nested");
+    }
+    return s;
+  }
   Status s = db->run("COMMIT");
   if (!s && db->in_transaction()) (void)db->run("ROLLBACK");
   return s;

@@ -197,9 +197,9 @@ int pull(size_t relay_index, const std::string& proxy) {
   if (!s) return fail(s.error());
   std::cout << s->imported << " imported, " << s->duplicate << " duplicate, " << s->cover
             << " cover, " << s->quarantined << " quarantined, " << s->retractions
-            << " retraction(s); " << s->acknowledged << " acknowledged; " << s->kept_unacknowledged
-            << " left on the relay (not sealed for this coordinator); " << s->bytes_downloaded
-            << " bytes downloaded\n";
+            << " retraction(s); " << s->acknowledged << " acknowledged; " << s->not_mine
+            << " not sealed for this coordinator (kept in quarantine, declared not mine); "
+            << s->bytes_downloaded << " bytes downloaded\n";
   return kExitOk;
 }
 

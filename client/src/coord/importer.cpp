@@ -415,6 +415,41 @@ Result<Importer> Importer::open(client::Profile& profile) {
   return Importer(profile, std::move(key.value()));
 }
 
+ImportBatch::ImportBatch(client::Profile& profile, Transaction tx)
+    : profile_(&profile), tx_(std::move(tx)) {
+  profile.pool().defer_syncs();
+}
+
+ImportBatch::~ImportBatch() {
+  tx_.reset();  // rolled back unless committed
+  if (profile_) (void)profile_->pool().settle_syncs();
+}
+
+Status ImportBatch::commit() {
+  if (!profile_ || !tx_) return make_error(Errc::kInternal, "no import batch is open");
+  // The pool's cells before the commit that names them (as BodyWriter::commit does alone).
+  Status synced = std::exchange(profile_, nullptr)->pool().settle_syncs();
+  if (!synced) return synced;
+  Transaction tx = std::move(*tx_);
+  tx_.reset();
+  return tx.commit();
+}
+
+Status Importer::begin_batch() {
+  if (batch_) return make_error(Errc::kInternal, "an import batch is already open");
+  auto tx = Transaction::begin(profile_->db());
+  if (!tx) return tx.error();
+  batch_.emplace(*profile_, std::move(tx.value()));
+  return Status::Ok();
+}
+
+Status Importer::commit_batch() {
+  if (!batch_) return make_error(Errc::kInternal, "no import batch is open");
+  Status s = batch_->commit();
+  batch_.reset();
+  return s;
+}
+
 Result<ImportOutcome> Importer::import(RandomAccessSource& bundle, int64_t day) {
   client::Profile& p = *profile_;
   auto& db = p.db();
@@ -472,7 +507,8 @@ Result<ImportOutcome> Importer::import(RandomAccessSource& bundle, int64_t day) 
       std::string("did not open [") + errc_name(refused->code) + "]: " + refused->message;
   SATCHEL_TRY(quarantine(p, reason, keys, day));
   SATCHEL_TRY(tx->commit());
-  return ImportOutcome{ImportResult::kQuarantined, reason, false};
+  return ImportOutcome{ImportResult::kQuarantined, reason, false,
+                       refused->code == Errc::kBundleNoSlotOpens};
 }
 
 Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_id, int64_t day) {

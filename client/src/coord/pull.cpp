@@ -77,17 +77,32 @@ class DownloadFile final : public ByteSink, public RandomAccessSource {
   uint64_t size_ = 0;
 };
 
-// Whether a bundle with this upload id is already kept in quarantine (it did not open here).
-Result<bool> kept_in_quarantine(client::Profile& p, const std::string& upload_id) {
+// The reason a bundle with this upload id is kept in quarantine (it did not open here), or
+// nullopt if it is not.
+Result<std::optional<std::string>> quarantine_reason(client::Profile& p,
+                                                     const std::string& upload_id) {
   auto bytes = from_hex(upload_id);
   if (!bytes) return make_error(Errc::kInvalidArgument, "bad upload id");
-  auto st = p.db().prepare("SELECT 1 FROM coord_quarantine WHERE upload_id = ?1");
+  auto st = p.db().prepare("SELECT reason FROM coord_quarantine WHERE upload_id = ?1");
   if (!st) return st.error();
   st->bind_blob(1, *bytes);
   auto row = st->step();
   if (!row) return row.error();
-  return *row;
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(st->text(0));
 }
+
+// A bundle kept because no slot of it opens for this coordinator (sealed for an older roster):
+// "not mine" to the relay, rather than held.
+bool kept_as_not_mine(const std::string& reason) {
+  return reason.find(std::string("[") + errc_name(Errc::kBundleNoSlotOpens) + "]") !=
+         std::string::npos;
+}
+
+// Bundles up to this size are fetched in batches (kMaxFetchBytes at most together, held in
+// memory one at a time); larger ones are downloaded alone into a private file, resumable.
+constexpr uint64_t kBatchedBundleMax = 1u << 20;
+constexpr uint64_t kBatchBytes = 8u << 20;
 
 }  // namespace
 
@@ -146,75 +161,148 @@ Result<PullSummary> pull(client::Profile& profile, const PullOptions& o) {
 
   PullSummary summary;
   uint64_t listed = 0, done = 0;
-  std::string after;
   const int64_t day = day_of(o.now);
+  // Uploads whose outcome is durable in the profile, to acknowledge (schema/relay-api.md, "When
+  // a coordinator acknowledges"): held, or not mine.
+  std::vector<std::string> held, not_mine;
+  auto flush_acknowledgements = [&]() -> Status {
+    if (held.empty() && not_mine.empty()) return Status::Ok();
+    auto acked = with_session([&]() -> Result<bool> {
+      Status s = (*client)->acknowledge_batch(*session, held, not_mine);
+      if (!s) return s.error();
+      return true;
+    });
+    if (!acked) return acked.error();
+    summary.acknowledged += held.size();
+    summary.not_mine += not_mine.size();
+    held.clear();
+    not_mine.clear();
+    return Status::Ok();
+  };
+  // Counts an outcome, and files the upload for acknowledgement once its import is durable.
+  auto tally = [&](const std::string& upload_id, const ImportOutcome& outcome,
+                   std::vector<std::string>& to_hold, std::vector<std::string>& to_decline) {
+    switch (outcome.result) {
+      case ImportResult::kImported:
+        summary.imported++;
+        break;
+      case ImportResult::kDuplicate:
+        summary.duplicate++;
+        break;
+      case ImportResult::kCover:
+        summary.cover++;
+        break;
+      case ImportResult::kQuarantined:
+        summary.quarantined++;
+        break;
+      case ImportResult::kRetraction:
+        summary.retractions++;
+        break;
+    }
+    // A bundle with no slot for this key may be for other coordinators (sealed before this one
+    // joined the roster): declared not mine, which never counts towards deleting it.
+    (outcome.no_slot ? to_decline : to_hold).push_back(upload_id);
+  };
+  auto verified = [&](const client::PendingUpload& u, const Hash32& hash) -> Status {
+    if (to_hex(ByteView(hash.data(), hash.size())) == u.id) return Status::Ok();
+    return make_error(Errc::kRelayRefused, "the relay served bytes that do not hash to upload " +
+                                               u.id + ": nothing of it was imported");
+  };
+
+  // Small bundles: fetched in one request, imported in one transaction, then acknowledged in
+  // one request. A cut fetch is asked again for the uploads not yet received.
+  auto pull_batch = [&](std::span<const client::PendingUpload> batch) -> Status {
+    SATCHEL_TRY(importer->begin_batch());
+    std::vector<std::string> batch_held, batch_declined;
+    size_t received = 0;
+    const client::FetchedUpload each = [&](const client::PendingUpload& u,
+                                           std::optional<ByteView> bytes) -> Status {
+      received++;
+      if (o.progress) o.progress(++done, listed);
+      if (!bytes) return Status::Ok();  // delivered meanwhile (another coordinator, k < n)
+      summary.bytes_downloaded += bytes->size();
+      summary.bundle_bytes += u.size;
+      SATCHEL_TRY(verified(u, Sha256::digest(*bytes)));
+      MemorySource source(*bytes);
+      auto outcome = importer->import(source, day);
+      if (!outcome) return outcome.error();
+      tally(u.id, *outcome, batch_held, batch_declined);
+      return Status::Ok();
+    };
+    for (int attempt = 0; received < batch.size(); attempt++) {
+      auto got = with_session([&]() -> Result<size_t> {
+        return (*client)->fetch(*session, batch.subspan(received), each);
+      });
+      if (got) break;
+      if (got.error().code != Errc::kNetwork || attempt + 1 >= o.download_attempts)
+        return got.error();
+      wait(std::min(1 << attempt, 30));
+    }
+    SATCHEL_TRY(importer->commit_batch());
+    held.insert(held.end(), batch_held.begin(), batch_held.end());
+    not_mine.insert(not_mine.end(), batch_declined.begin(), batch_declined.end());
+    return flush_acknowledgements();
+  };
+
+  // A large bundle: downloaded alone into a private file (resuming by Range after a cut),
+  // imported in its own transaction.
+  auto pull_one = [&](const client::PendingUpload& u) -> Status {
+    auto file = DownloadFile::create(profile.home());
+    if (!file) return file.error();
+    for (int attempt = 0;; attempt++) {
+      auto got = with_session([&]() -> Result<uint64_t> {
+        return (*client)->download(*session, u.id, file->size(), u.size, *file);
+      });
+      if (got) break;
+      if (got.error().code != Errc::kNetwork || attempt + 1 >= o.download_attempts)
+        return got.error();
+      wait(std::min(1 << attempt, 30));
+    }
+    summary.bytes_downloaded += file->size();
+    summary.bundle_bytes += u.size;
+    auto hash = file->hash();
+    if (!hash) return hash.error();
+    SATCHEL_TRY(verified(u, *hash));
+    auto outcome = importer->import(*file, day);
+    if (!outcome) return outcome.error();
+    tally(u.id, *outcome, held, not_mine);
+    if (o.progress) o.progress(++done, listed);
+    if (held.size() + not_mine.size() >= client::kMaxBatchUploads) return flush_acknowledgements();
+    return Status::Ok();
+  };
+
+  std::string after;
   for (;;) {
     auto page = with_session([&] { return (*client)->list_pending(*session, after, o.page_size); });
     if (!page) return page.error();
     listed += page->uploads.size();
+    std::vector<client::PendingUpload> batch;
+    uint64_t batch_bytes = 0;
     for (const client::PendingUpload& u : page->uploads) {
-      auto kept = kept_in_quarantine(profile, u.id);
+      // Kept in quarantine by an earlier pull (it did not open here): acknowledged as it was
+      // filed, without downloading it again.
+      auto kept = quarantine_reason(profile, u.id);
       if (!kept) return kept.error();
       if (*kept) {
-        summary.kept_unacknowledged++;
-      } else {
-        auto file = DownloadFile::create(profile.home());
-        if (!file) return file.error();
-        for (int attempt = 0;; attempt++) {
-          auto got = with_session([&]() -> Result<uint64_t> {
-            return (*client)->download(*session, u.id, file->size(), u.size, *file);
-          });
-          if (got) break;
-          if (got.error().code != Errc::kNetwork || attempt + 1 >= o.download_attempts)
-            return got.error();
-          wait(std::min(1 << attempt, 30));
-        }
-        summary.bytes_downloaded += file->size();
-        summary.bundle_bytes += u.size;
-        auto hash = file->hash();
-        if (!hash) return hash.error();
-        if (to_hex(ByteView(hash->data(), hash->size())) != u.id)
-          return make_error(Errc::kRelayRefused,
-                            "the relay served bytes that do not hash to upload " + u.id +
-                                ": nothing of it was imported");
-        auto outcome = importer->import(*file, day);
-        if (!outcome) return outcome.error();
-        switch (outcome->result) {
-          case ImportResult::kImported:
-            summary.imported++;
-            break;
-          case ImportResult::kDuplicate:
-            summary.duplicate++;
-            break;
-          case ImportResult::kCover:
-            summary.cover++;
-            break;
-          case ImportResult::kQuarantined:
-            summary.quarantined++;
-            break;
-          case ImportResult::kRetraction:
-            summary.retractions++;
-            break;
-        }
-        // A bundle that did not open for this key may be for other coordinators (sealed
-        // before this one joined the roster): it stays on the relay for them.
-        if (!outcome->opened) {
-          summary.kept_unacknowledged++;
-          if (o.progress) o.progress(++done, listed);
-          continue;
-        }
+        summary.already_kept++;
+        (kept_as_not_mine(**kept) ? not_mine : held).push_back(u.id);
+        if (o.progress) o.progress(++done, listed);
+        continue;
       }
-      if (!*kept) {
-        auto acked = with_session([&]() -> Result<bool> {
-          Status s = (*client)->acknowledge(*session, u.id);
-          if (!s) return s.error();
-          return true;
-        });
-        if (!acked) return acked.error();
-        summary.acknowledged++;
+      if (u.size > kBatchedBundleMax) {
+        SATCHEL_TRY(pull_one(u));
+        continue;
       }
-      if (o.progress) o.progress(++done, listed);
+      if (batch.size() == client::kMaxBatchUploads || batch_bytes + u.size > kBatchBytes) {
+        SATCHEL_TRY(pull_batch(batch));
+        batch.clear();
+        batch_bytes = 0;
+      }
+      batch.push_back(u);
+      batch_bytes += u.size;
     }
+    if (!batch.empty()) SATCHEL_TRY(pull_batch(batch));
+    SATCHEL_TRY(flush_acknowledgements());
     if (!page->next) break;
     after = *page->next;
   }

@@ -62,6 +62,17 @@ Status ChunkPool::get(uint64_t cell, std::span<uint8_t> out) const {
 }
 
 Status ChunkPool::sync() {
+  if (deferred_ > 0) {
+    owed_ = true;
+    return Status::Ok();
+  }
+  return file_->sync();
+}
+
+Status ChunkPool::settle_syncs() {
+  if (deferred_ > 0) deferred_--;
+  if (deferred_ > 0 || !owed_) return Status::Ok();
+  owed_ = false;
   return file_->sync();
 }
 

@@ -16,6 +16,9 @@ using namespace detail;
 
 namespace {
 
+// A fetched upload's frame header: id (32) || status (1) || length (8, little-endian).
+constexpr size_t kFetchFrameHeader = 41;
+
 bool is_lower_hex(std::string_view s, size_t n) {
   return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
@@ -201,6 +204,145 @@ Status RelayClient::acknowledge(const SecretBytes& session, const std::string& u
   if (!res) return impl_->transport_error(res.error());
   if (Status p = impl_->check_proxy(*res); !p) return p.error();
   if (res->status != 200) return refusal(*res, retry_after_, unchanged_);
+  return Status::Ok();
+}
+
+Result<size_t> RelayClient::fetch(const SecretBytes& session,
+                                  std::span<const PendingUpload> uploads,
+                                  const FetchedUpload& each) {
+  if (uploads.empty() || uploads.size() > kMaxBatchUploads)
+    return make_error(Errc::kInvalidArgument, "a fetch names 1 to 1000 uploads");
+  uint64_t bytes = 0, expected = 0;
+  nlohmann::json ids = nlohmann::json::array();
+  for (const PendingUpload& u : uploads) {
+    if (!valid_upload_id(u.id)) return make_error(Errc::kInvalidArgument, "bad upload id");
+    bytes += u.size;
+    expected += kFetchFrameHeader + u.size;
+    ids.push_back(u.id);
+  }
+  if (bytes > kMaxFetchBytes)
+    return make_error(Errc::kInvalidArgument, "a fetch asks for at most 16 MiB of bundles");
+  begin_request();
+  httplib::Headers h = session_headers(session);
+  // The frame being received: its header, then its bytes.
+  size_t index = 0, passed = 0;
+  Bytes header, body;
+  uint64_t length = 0;
+  bool stored = false, in_body = false;
+  Status each_error = Status::Ok();
+  std::string framing_error, refusal_body;
+  int status = 0;
+  auto finish_frame = [&]() -> bool {
+    const PendingUpload& u = uploads[index];
+    each_error = stored ? each(u, ByteView(body)) : each(u, std::nullopt);
+    if (!each_error) return false;
+    sodium_memzero(body.data(), body.size());
+    body.clear();
+    header.clear();
+    in_body = false;
+    index++;
+    passed++;
+    return true;
+  };
+  auto receive = [&](const uint8_t* data, size_t len) -> bool {
+    while (len > 0) {
+      if (index >= uploads.size()) {
+        framing_error = "the relay sent more than the uploads asked for";
+        return false;
+      }
+      if (!in_body) {
+        const size_t n = std::min(len, kFetchFrameHeader - header.size());
+        header.insert(header.end(), data, data + n);
+        data += n;
+        len -= n;
+        if (header.size() < kFetchFrameHeader) return true;
+        const PendingUpload& u = uploads[index];
+        length = 0;
+        for (int i = 7; i >= 0; i--) length = (length << 8) | header[33 + static_cast<size_t>(i)];
+        stored = header[32] == 0;
+        if (to_hex(ByteView(header.data(), 32)) != u.id || header[32] > 1 ||
+            (stored && length != u.size) || (!stored && length != 0)) {
+          framing_error = "the relay's fetch answer does not frame the uploads asked for";
+          return false;
+        }
+        in_body = true;
+        body.reserve(static_cast<size_t>(length));
+        if (length == 0 && !finish_frame()) return false;
+        continue;
+      }
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(len, length - body.size()));
+      body.insert(body.end(), data, data + n);
+      data += n;
+      len -= n;
+      if (body.size() == length && !finish_frame()) return false;
+    }
+    return true;
+  };
+  const std::string request = nlohmann::json{{"ids", std::move(ids)}}.dump();
+  auto res = [&] {
+    RequestDeadline deadline(impl_->http, impl_->deadline(expected), impl_->deadline_expired);
+    httplib::Request req;
+    req.method = "POST";
+    req.path = impl_->path("/v1/coordinator/uploads/fetch");
+    req.headers = h;
+    req.set_header("Content-Type", "application/json");
+    req.body = request;
+    req.response_handler = [&](const httplib::Response& r) {
+      status = r.status;
+      return true;
+    };
+    req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
+      if (status == 200) return receive(reinterpret_cast<const uint8_t*>(data), len);
+      refusal_body.append(data, std::min(len, 4096 - std::min<size_t>(4096, refusal_body.size())));
+      return true;  // a refusal's small body, for its message
+    };
+    return impl_->http.send(req);
+  }();
+  if (res && res->status != 200) res->body = refusal_body;
+  wipe_headers(h);
+  sodium_memzero(body.data(), body.size());
+  if (!each_error) return each_error.error();
+  if (!framing_error.empty()) return make_error(Errc::kRelayRefused, framing_error);
+  if (!res) {
+    if (passed > 0)
+      return make_error(Errc::kNetwork, "the fetch was cut after " + std::to_string(passed) +
+                                            " of " + std::to_string(uploads.size()) +
+                                            " uploads (asked again)");
+    return impl_->transport_error(res.error());
+  }
+  if (Status p = impl_->check_proxy(*res); !p) return p.error();
+  if (res->status != 200) return refusal(*res, retry_after_, unchanged_);
+  if (index != uploads.size())
+    return make_error(Errc::kNetwork, "the fetch ended after " + std::to_string(passed) + " of " +
+                                          std::to_string(uploads.size()) + " uploads");
+  return passed;
+}
+
+Status RelayClient::acknowledge_batch(const SecretBytes& session,
+                                      const std::vector<std::string>& held,
+                                      const std::vector<std::string>& not_mine) {
+  const size_t n = held.size() + not_mine.size();
+  if (n == 0 || n > kMaxBatchUploads)
+    return make_error(Errc::kInvalidArgument, "an acknowledgement batch names 1 to 1000 uploads");
+  for (const auto& list : {&held, &not_mine})
+    for (const std::string& id : *list)
+      if (!valid_upload_id(id)) return make_error(Errc::kInvalidArgument, "bad upload id");
+  const std::string body = nlohmann::json{{"acknowledge", held}, {"not_mine", not_mine}}.dump();
+  begin_request();
+  httplib::Headers h = session_headers(session);
+  auto res = [&] {
+    RequestDeadline deadline(impl_->http, impl_->deadline(0), impl_->deadline_expired);
+    return impl_->http.Post(impl_->path("/v1/coordinator/uploads/acknowledgements").c_str(), h,
+                            body, "application/json");
+  }();
+  wipe_headers(h);
+  if (!res) return impl_->transport_error(res.error());
+  if (Status p = impl_->check_proxy(*res); !p) return p.error();
+  if (res->status != 200) return refusal(*res, retry_after_, unchanged_);
+  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  if (!j.is_object() || !j.contains("results") || !j["results"].is_array() ||
+      j["results"].size() != n)
+    return make_error(Errc::kRelayRefused, "the relay's acknowledgement answer is malformed");
   return Status::Ok();
 }
 

@@ -39,8 +39,15 @@ class ChunkPool {
   Result<uint64_t> put(ByteView sealed);
   // Reads `out.size()` bytes (at most kCellSize) of the chunk in `cell`.
   Status get(uint64_t cell, std::span<uint8_t> out) const;
-  // fdatasync: every chunk put so far is on the disk.
+  // fdatasync: every chunk put so far is on the disk. While syncs are deferred (defer_syncs),
+  // only notes that one is owed.
   Status sync();
+  // Defers sync() until settle_syncs(), for a caller that groups many units of work (each of
+  // which syncs before its rows are written) into one database commit: it calls
+  // settle_syncs() before that commit. Deferrals nest.
+  void defer_syncs() { deferred_++; }
+  // Ends one deferral; when it was the last and a sync was owed, syncs now.
+  Status settle_syncs();
 
   uint64_t cells() const { return cells_; }
 
@@ -50,6 +57,8 @@ class ChunkPool {
   uint64_t cells_ = 0;       // the file's size in cells
   std::vector<bool> taken_;  // per cell: named by a row, or put since open
   uint64_t first_free_ = 0;  // no free cell below this one
+  int deferred_ = 0;         // open deferrals of sync()
+  bool owed_ = false;        // a sync() was deferred
 };
 
 }  // namespace satchel::client

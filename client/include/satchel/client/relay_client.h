@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +84,15 @@ struct PendingPage {
   std::optional<std::string> next;  // pass as `after` for the next page; nullopt on the last
 };
 
+// The most uploads one fetch or acknowledgement batch names, and the most bundle bytes one
+// fetch may ask for (schema/relay-api.md, "Bulk pulls").
+inline constexpr size_t kMaxBatchUploads = 1000;
+inline constexpr uint64_t kMaxFetchBytes = 16ull << 20;
+
+// Receives each upload of a fetch as it arrives: its bytes, or nullopt when the relay no longer
+// stores it. An error stops the fetch.
+using FetchedUpload = std::function<Status(const PendingUpload& upload, std::optional<ByteView>)>;
+
 // Supplies bundle bytes: appends up to `max` bytes starting at `offset` to `out`.
 using BodyReader = std::function<Status(uint64_t offset, size_t max, Bytes& out)>;
 
@@ -124,6 +134,17 @@ class RelayClient {
                             uint64_t offset, uint64_t size, ByteSink& out);
   // Records that this coordinator holds the upload. Idempotent.
   Status acknowledge(const SecretBytes& session, const std::string& upload_id);
+  // Fetches several uploads (1..kMaxBatchUploads, distinct, at most kMaxFetchBytes together)
+  // in one request, passing each to `each` in order once all its bytes arrived (one upload in
+  // memory at a time). Returns how many were passed; on a cut connection the error is
+  // kNetwork and those passed before it are done: the caller asks again for the rest.
+  Result<size_t> fetch(const SecretBytes& session, std::span<const PendingUpload> uploads,
+                       const FetchedUpload& each);
+  // Acknowledges `held` uploads and declares `not_mine` ones (no slot opens for this
+  // coordinator) in one request (1..kMaxBatchUploads ids together, distinct). Idempotent; an
+  // id the relay no longer knows is not an error.
+  Status acknowledge_batch(const SecretBytes& session, const std::vector<std::string>& held,
+                           const std::vector<std::string>& not_mine);
 
   // Seconds the last refusal asked to wait (Retry-After), 0 when none.
   int64_t retry_after_seconds() const { return retry_after_; }

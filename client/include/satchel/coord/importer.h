@@ -7,8 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "satchel/client/database.h"
 #include "satchel/client/profile.h"
 #include "satchel/crypto/bundle.h"
 #include "satchel/crypto/io.h"
@@ -26,12 +28,30 @@ const char* import_result_name(ImportResult r);
 
 struct ImportOutcome {
   ImportResult result = ImportResult::kImported;
-  std::string detail;  // the record id (imported) or the reason (quarantined)
-  bool opened = true;  // false: the bundle did not open with this coordinator's key
+  std::string detail;    // the record id (imported) or the reason (quarantined)
+  bool opened = true;    // false: the bundle did not open with this coordinator's key
+  bool no_slot = false;  // it did not open because no slot opens for this key
 };
 
 // Days since 1970-01-01 UTC of a Unix time: the only time the store keeps about receipt.
 int64_t day_of(int64_t unix_seconds);
+
+// An open import batch (Importer::begin_batch): its transaction, and the pool's deferred syncs,
+// which end with it (rolled back unless committed).
+class ImportBatch {
+ public:
+  ImportBatch(client::Profile& profile, client::Transaction tx);
+  ImportBatch(ImportBatch&& o) noexcept
+      : profile_(std::exchange(o.profile_, nullptr)), tx_(std::move(o.tx_)) {}
+  ImportBatch& operator=(ImportBatch&&) = delete;
+  ~ImportBatch();
+  // Syncs the pool once, then commits.
+  Status commit();
+
+ private:
+  client::Profile* profile_;
+  std::optional<client::Transaction> tx_;
+};
 
 class Importer {
  public:
@@ -41,12 +61,21 @@ class Importer {
   // source cannot be read or the store cannot be written; nothing is then changed.
   Result<ImportOutcome> import(RandomAccessSource& bundle, int64_t received_day);
 
+  // Groups the imports that follow into one durable commit (a bulk pull's batch): each import
+  // is then a savepoint inside the batch's transaction, and the body store's syncs wait for
+  // commit_batch(). Nothing imported in a batch is durable — or may be acknowledged — before
+  // commit_batch() returns Ok; destroying the importer, or an error, rolls the batch back.
+  Status begin_batch();
+  // Syncs the body store once, then commits every import of the batch.
+  Status commit_batch();
+
  private:
   Importer(client::Profile& p, CoordinatorSecretKey key) : profile_(&p), key_(std::move(key)) {}
   // Files a bundle that opened (its body stored as `body_id`), inside the open transaction.
   Result<ImportOutcome> file_opened(const OpenedBundle& b, int64_t body_id, int64_t day);
   client::Profile* profile_;
   CoordinatorSecretKey key_;
+  std::optional<ImportBatch> batch_;  // open between begin_batch and commit_batch
 };
 
 // Imports the quarantined records that waited for this form (now held): each one that passes

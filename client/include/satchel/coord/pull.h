@@ -1,6 +1,8 @@
-// `satchel coord pull`: every bundle the relay holds for this coordinator, downloaded (resuming
-// by Range after a cut, in constant memory), checked against its upload id, imported (Importer:
-// one transaction each), and only then acknowledged (schema/relay-api.md, "Acknowledgements").
+// `satchel coord pull`: every bundle the relay holds for this coordinator, downloaded, checked
+// against its upload id, imported, and only then acknowledged (schema/relay-api.md, "Bulk
+// pulls" and "When a coordinator acknowledges"). Bundles up to 1 MiB travel in batches (one
+// fetch, one import transaction, one acknowledgement request per batch); larger ones are
+// downloaded alone into a private file, resuming by Range after a cut, in constant memory.
 // Re-running, or a crash at any point, never loses or duplicates a record: a bundle imported but
 // not yet acknowledged is a duplicate next time, and is acknowledged then.
 #pragma once
@@ -16,7 +18,7 @@ namespace satchel::coord {
 struct PullOptions {
   client::RelayClientOptions relay;
   size_t relay_index = 0;     // which relay of the roster
-  int page_size = 100;        // uploads listed per request
+  int page_size = 1000;       // uploads listed per request (1..1000)
   int download_attempts = 8;  // per bundle, resuming from the bytes already received
   int64_t now = 0;            // Unix seconds
   // Called after each bundle (done, total listed so far) for a progress display.
@@ -27,8 +29,9 @@ struct PullOptions {
 
 struct PullSummary {
   uint64_t imported = 0, duplicate = 0, cover = 0, quarantined = 0, retractions = 0;
-  uint64_t kept_unacknowledged = 0;  // did not open for this coordinator: left on the relay
-  uint64_t acknowledged = 0;
+  uint64_t already_kept = 0;  // in quarantine from an earlier pull: not downloaded again
+  uint64_t acknowledged = 0;  // acknowledged as held
+  uint64_t not_mine = 0;      // declared not mine: no slot opens for this coordinator
   uint64_t bytes_downloaded = 0;
   uint64_t bundle_bytes = 0;  // sizes of the bundles downloaded
 };

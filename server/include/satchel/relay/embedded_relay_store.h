@@ -88,9 +88,12 @@ class EmbeddedRelayStore final : public RelayStore {
                                                 bool pending_only) override;
   Result<std::unique_ptr<RandomAccessSource>> open_stored(std::string_view mailbox,
                                                           const Hash32& id) override;
-  Result<AckResult> acknowledge(std::string_view mailbox, const Hash32& id,
-                                const Key32& coordinator, const std::vector<Key32>& coordinators,
-                                size_t required, Day today, Day tombstone_until) override;
+  Result<std::vector<AckResult>> acknowledge_batch(std::string_view mailbox,
+                                                   std::span<const AckItem> items,
+                                                   const Key32& coordinator,
+                                                   const std::vector<Key32>& coordinators,
+                                                   size_t required, Day today,
+                                                   Day tombstone_until) override;
   Result<size_t> deliver_acknowledged(std::string_view mailbox,
                                       const std::vector<Key32>& coordinators, size_t required,
                                       Day today, Day tombstone_until) override;
@@ -222,14 +225,14 @@ class EmbeddedRelayStore final : public RelayStore {
   // Runs one group on group_db_ (mu_ only for the changes' on_commit); returns each change's
   // result.
   std::vector<Status> run_group(const std::vector<GroupedChange*>& group);
-  // Requires mu_ and an open transaction: applies the acknowledgement rule to one stored
-  // upload; true when it became a tombstone (the caller removes the file, or frees the pack
-  // region added to `freed`, after committing).
+  // Requires mu_ and an open transaction: applies the acknowledgement rule
+  // (acknowledgements_required of the mailbox's `required`) to one stored upload; true when it
+  // became a tombstone (the caller removes the file, or frees the pack region added to
+  // `freed`, after committing). `result`, when given, gets the counts.
   Result<bool> deliver_if_acknowledged_locked(std::string_view mailbox, const Hash32& id,
                                               const std::vector<Key32>& coordinators,
                                               size_t required, Day tombstone_until,
-                                              size_t* acknowledgements,
-                                              std::vector<PackRegion>& freed);
+                                              AckResult* result, std::vector<PackRegion>& freed);
   Status lock_directory();
   Status recover(Day today);
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -110,20 +111,43 @@ struct BegunUpload {
   std::unique_ptr<UploadWriter> writer;  // at offset 0; set only when created.outcome is kCreated
 };
 
-enum class AckState : uint8_t { kStored, kDelivered };
+enum class AckState : uint8_t {
+  kStored,     // still stored: not enough acknowledgements yet
+  kDelivered,  // deleted (now or before) with a tombstone
+  kUnknown,    // no stored upload and no tombstone with this id
+};
+
+// What a coordinator says about one stored upload (schema/relay-api.md, "When a coordinator
+// acknowledges").
+enum class AckKind : uint8_t {
+  kHeld,     // it holds the bundle (imported, duplicate, cover, kept for good): counts
+  kNotMine,  // no slot of the bundle opens for it: lowers the number required instead
+};
+
+struct AckItem {
+  Hash32 id{};
+  AckKind kind = AckKind::kHeld;
+};
 
 struct AckResult {
   AckState state = AckState::kStored;
-  size_t acknowledgements = 0;  // by currently registered coordinators
-  size_t required = 0;
+  size_t acknowledgements = 0;  // "held" by currently registered coordinators
+  size_t required = 0;          // for this upload (acknowledgements_required)
 };
+
+// The "held" acknowledgements that deliver an upload: `required` of the `registered`
+// coordinators (0, or more than registered, means all), lowered to the registered coordinators
+// that did not declare it not theirs (`declined`), and never below 1. An upload every registered
+// coordinator declined is never delivered by acknowledgement (retention or expiry removes it).
+size_t acknowledgements_required(size_t required, size_t registered, size_t declined);
 
 // One stored upload in a coordinator's listing.
 struct ListedUpload {
   Hash32 id{};
   uint64_t length = 0;
   Day arrival = 0;
-  std::vector<Key32> acknowledged_by;  // coordinator keys that acknowledged it
+  std::vector<Key32> acknowledged_by;  // coordinator keys that acknowledged it as held
+  std::vector<Key32> declined_by;      // coordinator keys that declared it not theirs
 };
 
 struct HousekeepingReport {
@@ -188,7 +212,7 @@ class RelayStore {
   // kInvalidArgument if the upload is stored (only acknowledgement removes those).
   virtual Status terminate_upload(std::string_view mailbox, const Hash32& id, Day today) = 0;
   // Stored uploads in id order after `after`, at most `limit`; with `pending_only`, only those
-  // `coordinator` has not acknowledged.
+  // `coordinator` has neither acknowledged nor declined.
   virtual Result<std::vector<ListedUpload>> list_stored(std::string_view mailbox,
                                                         const std::optional<Hash32>& after,
                                                         size_t limit, const Key32& coordinator,
@@ -196,13 +220,20 @@ class RelayStore {
   // The bytes of a stored upload, for reading at any offset. kNotFound if not stored.
   virtual Result<std::unique_ptr<RandomAccessSource>> open_stored(std::string_view mailbox,
                                                                   const Hash32& id) = 0;
-  // Records that `coordinator` holds the upload. Once at least `required` of `coordinators`
-  // (the registered keys) have acknowledged it, deletes its data and keeps a tombstone until
-  // `tombstone_until`. An already delivered upload answers kDelivered. kNotFound if unknown.
-  virtual Result<AckResult> acknowledge(std::string_view mailbox, const Hash32& id,
-                                        const Key32& coordinator,
-                                        const std::vector<Key32>& coordinators, size_t required,
-                                        Day today, Day tombstone_until) = 0;
+  // Records what `coordinator` says about each upload of `items` (distinct ids), in one
+  // transaction: kHeld replaces an earlier kNotMine of the same coordinator; kNotMine after
+  // kHeld is ignored. Each upload with at least acknowledgements_required(required,
+  // |coordinators|, declines by coordinators) "held" acknowledgements from `coordinators` (the
+  // registered keys) has its data deleted and a tombstone kept until `tombstone_until`. One
+  // result per item, in order: kDelivered for one delivered now or before, kUnknown for an id
+  // neither stored nor tombstoned. An error changes nothing.
+  virtual Result<std::vector<AckResult>> acknowledge_batch(
+      std::string_view mailbox, std::span<const AckItem> items, const Key32& coordinator,
+      const std::vector<Key32>& coordinators, size_t required, Day today, Day tombstone_until) = 0;
+  // acknowledge_batch of one kHeld item; kNotFound for an unknown id.
+  Result<AckResult> acknowledge(std::string_view mailbox, const Hash32& id,
+                                const Key32& coordinator, const std::vector<Key32>& coordinators,
+                                size_t required, Day today, Day tombstone_until);
   // Applies the acknowledgement rule again to every stored upload of the mailbox (after its
   // registration changed); returns how many became delivered.
   virtual Result<size_t> deliver_acknowledged(std::string_view mailbox,

@@ -54,22 +54,29 @@ class Connection {
   std::unique_ptr<StatementCache> cache_;  // finalized before the connection is closed
 };
 
-// BEGIN IMMEDIATE … COMMIT; rolled back on destruction unless committed.
+// BEGIN IMMEDIATE … COMMIT; rolled back on destruction unless committed. Begun while another
+// transaction is open, it is a SAVEPOINT inside it instead: its commit releases the savepoint
+// (durable only when the outer transaction commits), its destruction undoes only its own
+// changes. This lets a caller group many units of work, each written as a Transaction, into
+// one durable commit.
 class Transaction {
  public:
   static Result<Transaction> begin(Connection& db);
-  Transaction(Transaction&& o) noexcept : db_(std::exchange(o.db_, nullptr)) {}
+  Transaction(Transaction&& o) noexcept : db_(std::exchange(o.db_, nullptr)), nested_(o.nested_) {}
   Transaction& operator=(Transaction&&) = delete;
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
   ~Transaction();
-  // Commits (durably when the database's synchronous setting says so); on failure the
-  // transaction is rolled back.
+  // Commits (durably when the database's synchronous setting says so) or releases the
+  // savepoint; on failure the transaction (or the savepoint's changes) is rolled back.
   Status commit();
+  // Whether this transaction is a savepoint inside another.
+  bool nested() const { return nested_; }
 
  private:
-  explicit Transaction(Connection* db) : db_(db) {}
+  Transaction(Connection* db, bool nested) : db_(db), nested_(nested) {}
   Connection* db_ = nullptr;
+  bool nested_ = false;
 };
 
 }  // namespace satchel::sqlite
