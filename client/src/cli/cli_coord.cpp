@@ -86,23 +86,35 @@ int import_dir(const std::string& dir) {
   size_t counts[5] = {0, 0, 0, 0, 0};
   size_t unreadable = 0;
   const int64_t day = today();
-  for (const auto& f : files) {
-    auto src = FileSource::open(f.string());
-    if (!src) {
-      std::cerr << "satchel: " << f.filename().string() << ": " << src.error().message << "\n";
-      unreadable++;
-      continue;
+  // Files are imported in batches of one transaction each (Importer::begin_batch): a batch's
+  // lines are printed once it is committed, so nothing is reported imported that is not.
+  constexpr size_t kBatchFiles = 500;
+  for (size_t first = 0; first < files.size(); first += kBatchFiles) {
+    const size_t end = std::min(files.size(), first + kBatchFiles);
+    if (Status s = importer->begin_batch(); !s) return fail(s.error());
+    std::vector<std::string> lines;
+    size_t batch_counts[5] = {0, 0, 0, 0, 0};
+    for (size_t i = first; i < end; i++) {
+      const std::string name = files[i].filename().string();
+      auto src = FileSource::open(files[i].string());
+      auto r = src ? importer->import(*src, day) : Result<coord::ImportOutcome>(src.error());
+      if (!r) {
+        std::cerr << "satchel: " << name << ": " << r.error().message << "\n";
+        unreadable++;
+        continue;
+      }
+      batch_counts[static_cast<int>(r->result)]++;
+      std::string line = name + ": " + coord::import_result_name(r->result);
+      if (!r->detail.empty()) line += " (" + r->detail + ")";
+      lines.push_back(std::move(line));
     }
-    auto r = importer->import(*src, day);
-    if (!r) {
-      std::cerr << "satchel: " << f.filename().string() << ": " << r.error().message << "\n";
-      unreadable++;
-      continue;
-    }
-    counts[static_cast<int>(r->result)]++;
-    std::cout << f.filename().string() << ": " << coord::import_result_name(r->result);
-    if (!r->detail.empty()) std::cout << " (" << r->detail << ")";
-    std::cout << "\n";
+    if (Status s = importer->commit_batch(); !s)
+      return fail("nothing of " + files[first].filename().string() + " … " +
+                      files[end - 1].filename().string() + " was imported (" +
+                      std::to_string(first) + " file(s) before them were)",
+                  s.error());
+    for (const auto& line : lines) std::cout << line << "\n";
+    for (int k = 0; k < 5; k++) counts[k] += batch_counts[k];
   }
   std::cout << files.size() << " file(s): " << counts[0] << " imported, " << counts[1]
             << " duplicate, " << counts[2] << " cover, " << counts[3] << " quarantined";

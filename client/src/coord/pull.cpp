@@ -140,24 +140,43 @@ Result<PullSummary> pull(client::Profile& profile, const PullOptions& o) {
   if (!session) return session.error();
   // Runs a request, opening a new session once if the old one expired (sessions last 900 s)
   // and waiting as long as the relay asks when it is busy (bounded tries).
-  auto with_session = [&](auto request) -> decltype(request()) {
-    for (int tries = 0;; tries++) {
+  // Runs a request: opens a new session (once) if the old one expired (sessions last 900 s),
+  // waits as long as the relay asks when it is busy (5 times at most), and repeats it after a
+  // network failure: at once when the failed attempt made progress (`progress()`, bytes or
+  // bundles received, grew), otherwise after 1, 2, 4… s, giving up after o.download_attempts
+  // failures in a row without progress. Every request repeated is idempotent or resumes where
+  // the last one stopped.
+  auto retrying = [&](auto request, auto progress) -> decltype(request()) {
+    bool renewed = false;
+    int busy = 0, failures = 0;
+    uint64_t seen = progress();
+    for (;;) {
       auto r = request();
-      if (r || tries >= 5) return r;
+      if (r) return r;
       const Errc code = r.error().code;
-      if (code == Errc::kRelayUnauthorized && tries == 0) {
+      if (code == Errc::kRelayUnauthorized && !renewed) {
+        renewed = true;
         auto fresh = (*client)->open_session(*key, mailbox, o.now);
         if (!fresh) return fresh.error();
         *session = std::move(fresh.value());
         continue;
       }
-      if (code == Errc::kRelayRetryLater) {
+      if (code == Errc::kRelayRetryLater && busy++ < 5) {
         wait(std::clamp<int64_t>((*client)->retry_after_seconds(), 1, 120));
         continue;
       }
-      return r;
+      if (code != Errc::kNetwork) return r;
+      if (const uint64_t now = progress(); now > seen) {
+        seen = now;
+        failures = 0;
+        continue;
+      }
+      if (++failures >= o.download_attempts) return r;
+      wait(std::min(1 << (failures - 1), 30));
     }
   };
+  auto nothing = [] { return uint64_t{0}; };
+  auto with_session = [&](auto request) { return retrying(request, nothing); };
 
   PullSummary summary;
   uint64_t listed = 0, done = 0;
@@ -229,15 +248,12 @@ Result<PullSummary> pull(client::Profile& profile, const PullOptions& o) {
       tally(u.id, *outcome, batch_held, batch_declined);
       return Status::Ok();
     };
-    for (int attempt = 0; received < batch.size(); attempt++) {
-      auto got = with_session([&]() -> Result<size_t> {
-        return (*client)->fetch(*session, batch.subspan(received), each);
-      });
-      if (got) break;
-      if (got.error().code != Errc::kNetwork || attempt + 1 >= o.download_attempts)
-        return got.error();
-      wait(std::min(1 << attempt, 30));
-    }
+    auto got = retrying(
+        [&]() -> Result<size_t> {
+          return (*client)->fetch(*session, batch.subspan(received), each);
+        },
+        [&] { return static_cast<uint64_t>(received); });
+    if (!got) return got.error();
     SATCHEL_TRY(importer->commit_batch());
     held.insert(held.end(), batch_held.begin(), batch_held.end());
     not_mine.insert(not_mine.end(), batch_declined.begin(), batch_declined.end());
@@ -249,15 +265,12 @@ Result<PullSummary> pull(client::Profile& profile, const PullOptions& o) {
   auto pull_one = [&](const client::PendingUpload& u) -> Status {
     auto file = DownloadFile::create(profile.home());
     if (!file) return file.error();
-    for (int attempt = 0;; attempt++) {
-      auto got = with_session([&]() -> Result<uint64_t> {
-        return (*client)->download(*session, u.id, file->size(), u.size, *file);
-      });
-      if (got) break;
-      if (got.error().code != Errc::kNetwork || attempt + 1 >= o.download_attempts)
-        return got.error();
-      wait(std::min(1 << attempt, 30));
-    }
+    auto got = retrying(
+        [&]() -> Result<uint64_t> {
+          return (*client)->download(*session, u.id, file->size(), u.size, *file);
+        },
+        [&] { return file->size(); });
+    if (!got) return got.error();
     summary.bytes_downloaded += file->size();
     summary.bundle_bytes += u.size;
     auto hash = file->hash();

@@ -17,10 +17,12 @@ namespace satchel::coord {
 
 struct PullOptions {
   client::RelayClientOptions relay;
-  size_t relay_index = 0;     // which relay of the roster
-  int page_size = 1000;       // uploads listed per request (1..1000)
-  int download_attempts = 8;  // per bundle, resuming from the bytes already received
-  int64_t now = 0;            // Unix seconds
+  size_t relay_index = 0;  // which relay of the roster
+  int page_size = 1000;    // uploads listed per request (1..1000)
+  // Network failures in a row, without progress, before a request is given up (a cut that
+  // made progress is resumed at once and does not count).
+  int download_attempts = 8;
+  int64_t now = 0;  // Unix seconds
   // Called after each bundle (done, total listed so far) for a progress display.
   std::function<void(uint64_t done, uint64_t listed)> progress;
   // Waits between retries (tests replace it).
