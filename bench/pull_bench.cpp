@@ -7,7 +7,8 @@
 //   large:   one bundle of --large-mib MiB pulled and imported: peak memory beside the small run
 // Wall time is the figure compared; CPU time (user + system) and peak RSS of each child are
 // printed beside it. The satchel commands and the relay run as child processes (their peak RSS
-// is their own); the passphrase reaches them through a pipe (--passphrase-fd), never argv.
+// measured by GNU time); the passphrase reaches them through a pipe (--passphrase-fd), never
+// argv.
 // Usage: bench_pull [--bundles N] [--large-mib M] [--dir DIR]
 //        (SATCHEL, SATCHEL_RELAY and CURL name the programs; default: beside this one, curl)
 #include <fcntl.h>
@@ -151,8 +152,15 @@ struct Finished {
   std::string out;
 };
 
-Finished run(const std::vector<std::string>& argv, const std::string& stdin_text = "",
+// Runs a command to its end. Its peak RSS comes from GNU time, which forks it from its own small
+// process: wait4's ru_maxrss for a child spawned from this one (posix_spawn shares this
+// process's memory until exec) would include this process's own peak, bundles and all.
+Finished run(const std::vector<std::string>& command, const std::string& stdin_text = "",
              bool passphrase = false) {
+  const std::string peak_file = (std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
+                                std::string("/bench-pull-peak-") + std::to_string(getpid());
+  std::vector<std::string> argv = {"/usr/bin/time", "-f", "%M", "-o", peak_file};
+  argv.insert(argv.end(), command.begin(), command.end());
   const auto t0 = std::chrono::steady_clock::now();
   Child c = spawn(argv, stdin_text, passphrase, true);
   Finished f;
@@ -165,9 +173,16 @@ Finished run(const std::vector<std::string>& argv, const std::string& stdin_text
   if (wait4(c.pid, &status, 0, &ru) != c.pid) die("wait4");
   f.wall = seconds_since(t0);
   f.cpu = cpu_of(ru);
-  f.peak_mib = ru.ru_maxrss / 1024;
+  {
+    std::ifstream peak(peak_file);
+    std::string line, last;
+    while (std::getline(peak, line))
+      if (!line.empty()) last = line;
+    f.peak_mib = last.empty() ? -1 : std::stol(last) / 1024;
+  }
+  fs::remove(peak_file);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    die(argv[0] + " " + (argv.size() > 5 ? argv[5] : "") + " failed:\n" + f.out);
+    die(command[0] + " " + (command.size() > 5 ? command[5] : "") + " failed:\n" + f.out);
   return f;
 }
 
@@ -232,8 +247,9 @@ struct World {
     return r;
   }
 
-  // A small record bundle (about 1 KiB of answers) with the device's `sequence`.
-  Bytes seal_record(uint64_t sequence, size_t story_bytes) const {
+  // A record bundle with the device's `sequence`, a story of `story_bytes` and, if
+  // `attachment_bytes`, one attachment of that many bytes.
+  Bytes seal_record(uint64_t sequence, size_t story_bytes, uint64_t attachment_bytes = 0) const {
     nlohmann::json m;
     Bytes rid(16);
     randombytes_buf(rid.data(), rid.size());
@@ -245,12 +261,21 @@ struct World {
     m["answers"] = {{"consent", true},
                     {"story", std::string(story_bytes, 'a') + " " + std::to_string(sequence)}};
     m["attachments"] = nlohmann::json::array();
+    if (attachment_bytes > 0) {
+      m["answers"]["files"] = {"00112233445566aa"};
+      m["attachments"].push_back({{"id", "00112233445566aa"},
+                                  {"question", "files"},
+                                  {"name", "large.bin"},
+                                  {"media_type", "document"},
+                                  {"size", attachment_bytes}});
+    }
     const std::string text = m.dump();
     WireWriter w;
     w.u8(1);
     w.u32(static_cast<uint32_t>(text.size()));
     w.bytes(as_bytes(text));
     Bytes body = w.take();
+    body.resize(body.size() + static_cast<size_t>(attachment_bytes), 0x5a);
     SealRequest req;
     req.sender = &device;
     req.recipients = {coordinator.public_key().x25519};
@@ -325,6 +350,24 @@ int main(int argc, char** argv) {
   size_t n = 10000;
   uint64_t large_mib = 0;
   std::string base = (std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp");
+  // A command to put before each satchel command (e.g. "strace -c -f"), for profiling.
+  std::vector<std::string> wrapper;
+  if (const char* w = std::getenv("BENCH_PULL_WRAPPER")) {
+    std::string word;
+    for (const char* c = w;; c++) {
+      if (*c == ' ' || *c == 0) {
+        if (!word.empty()) wrapper.push_back(word);
+        word.clear();
+        if (*c == 0) break;
+      } else {
+        word += *c;
+      }
+    }
+  }
+  auto satchel_command = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), wrapper.begin(), wrapper.end());
+    return args;
+  };
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--bundles")
@@ -440,9 +483,9 @@ int main(int argc, char** argv) {
     curl_side = {f.wall, f.cpu, f.peak_mib};
   }
   // Ours: satchel coord pull, end to end (unlock, list, download, verify, import, acknowledge).
-  auto pulled =
-      run({satchel, "--home", w.dir + "/coord-pull", "--passphrase-fd", "3", "coord", "pull"}, "",
-          true);
+  auto pulled = run(satchel_command({satchel, "--home", w.dir + "/coord-pull", "--passphrase-fd",
+                                     "3", "coord", "pull"}),
+                    "", true);
   std::printf("pull: %s", pulled.out.c_str());
   report("pull", n, {pulled.wall, pulled.cpu, pulled.peak_mib}, "curl", curl_side);
 
@@ -458,9 +501,10 @@ int main(int argc, char** argv) {
     }
     open_side = {seconds_since(t0), self_cpu() - c0, 0};
   }
-  auto imported = run({satchel, "--home", w.dir + "/coord-folder", "--passphrase-fd", "3", "coord",
-                       "import", w.dir + "/bundles"},
-                      "", true);
+  auto imported =
+      run(satchel_command({satchel, "--home", w.dir + "/coord-folder", "--passphrase-fd", "3",
+                           "coord", "import", w.dir + "/bundles"}),
+          "", true);
   const std::string& last = imported.out;
   std::printf("import: %s", last.substr(last.rfind('\n', last.size() - 2) + 1).c_str());
   report("folder", n, {imported.wall, imported.cpu, imported.peak_mib}, "open_bundle in memory",
@@ -472,7 +516,7 @@ int main(int argc, char** argv) {
     // Stopped while the upload is written into its storage, then started again.
     kill(relay.pid, SIGTERM);
     waitpid(relay.pid, nullptr, 0);
-    Bytes big = w.seal_record(900, static_cast<size_t>(large_mib) << 20);
+    Bytes big = w.seal_record(900, 100, large_mib << 20);
     store_uploads(w, mailbox, {big});
     const uint64_t size = big.size();
     Bytes().swap(big);
