@@ -103,6 +103,10 @@ mkdir out-a-att
 ca coord export --form testimony-intake --format jsonl --attachments --include-identifying -o out-a-att >/dev/null 2>&1
 ca coord export --form testimony-intake --format jsonl --include-identifying -o out-a-id >/dev/null 2>&1
 check "attachments are extracted by record and attachment id" cmp -s evidence.pdf "out-a-att/attachments/$(ls out-a-att/attachments | head -1)"
+mkdir out-a-link elsewhere
+ln -s "$PWD/elsewhere" out-a-link/attachments
+refuses "attachments are never written through a symbolic link left in the export folder" "symbolic link" ca coord export --form testimony-intake --format jsonl --attachments --include-identifying -o out-a-link
+check "nothing was written where the link pointed" test -z "$(ls elsewhere)"
 
 # The respondent of the plain record withdraws consent: the advocate sends the retraction.
 dev retract "$plain_code" >/dev/null

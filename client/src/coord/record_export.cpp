@@ -435,8 +435,13 @@ Result<ExportSummary> export_records(client::Profile& p, const ExportOptions& o)
       }
       if (o.attachments) {
         const fs::path dir = fs::path(o.out_dir) / "attachments";
-        fs::create_directories(dir, ec);
-        if (ec) return make_error(Errc::kIoError, "cannot create " + dir.string());
+        fs::create_directory(dir, ec);
+        // A folder of our own, not a symbolic link someone left there to send the files
+        // elsewhere (the files themselves are never written over: see extract_attachment).
+        if (ec || !fs::is_directory(fs::symlink_status(dir)))
+          return make_error(Errc::kIoError, "cannot use " + dir.string() +
+                                                " for attachments: it must be a folder (not a "
+                                                "symbolic link)");
         ::chmod(dir.c_str(), 0700);
         const auto& manifest = r.manifest;
         uint64_t offset = 0;  // the first attachment's, after the package's header and manifest
