@@ -227,6 +227,23 @@ std::string manifest_with(const std::string& answers, const std::string& extra =
 
 }  // namespace
 
+TEST_CASE(
+    "a sequence of 2^63 or more is no device's: quarantined once, not recorded for completeness") {
+  TestProfile world("coord-sequence-range");
+  {
+    auto p = world.open();
+    REQUIRE(p.set_setting("next_sequence", "9223372036854775808"));  // 2^63
+  }
+  auto bundles = seal_records(world, 1);
+  CoordProfile coord(world, clone(world.coord_a), true);
+  auto p = coord.open();
+  auto first = import(p, bundles[0]);
+  CHECK(first.result == coord::ImportResult::kQuarantined);
+  CHECK(first.detail.find("out of range") != std::string::npos);
+  CHECK(import(p, bundles[0]).result == coord::ImportResult::kDuplicate);
+  CHECK(coord::device_reports(p).value().empty());
+}
+
 TEST_CASE("hostile record packages are quarantined with their reason, never imported or fatal") {
   TestProfile world("coord-hostile");
   CoordProfile coord(world, clone(world.coord_a), true);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <limits>
 #include <set>
 
 #include "satchel/client/retraction.h"
@@ -528,6 +529,24 @@ Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_
     }
   }
   const QuarantineKeys opened_keys{&b, body_id, std::nullopt, nullptr};
+  // Devices count from a random 32-bit start (schema/client-database.md): a sequence of 2^63
+  // or more is no device's, and would not order as a number in the store.
+  if (meta.sequence > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    auto seen = db.prepare("SELECT 1 FROM coord_quarantine WHERE bundle_id = ?1");
+    if (!seen) return seen.error();
+    seen->bind_blob(1, view(meta.bundle_id));
+    auto again = seen->step();
+    if (!again) return again.error();
+    if (*again) {
+      seen->release();
+      SATCHEL_TRY(delete_body(p, body_id));
+      return ImportOutcome{ImportResult::kDuplicate, "bundle " + to_hex(view(meta.bundle_id))};
+    }
+    const std::string reason = "sequence " + std::to_string(meta.sequence) +
+                               " is out of range (at most 2^63 - 1): not recorded for completeness";
+    SATCHEL_TRY(quarantine(p, reason, opened_keys, day));
+    return ImportOutcome{ImportResult::kQuarantined, reason};
+  }
   // The same sequence under another bundle id: the device key sealed two different bundles.
   {
     auto st =
