@@ -516,32 +516,32 @@ Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_
   client::Profile& p = *profile_;
   auto& db = p.db();
   const BundleMetadata& meta = b.metadata;
-  {
-    auto st = db.prepare("SELECT 1 FROM coord_bundles WHERE bundle_id = ?1");
+  // A duplicate if `sql` finds this bundle id already filed: its new body is dropped.
+  auto filed_before = [&](const char* sql) -> Result<std::optional<ImportOutcome>> {
+    auto st = db.prepare(sql);
     if (!st) return st.error();
     st->bind_blob(1, view(meta.bundle_id));
     auto row = st->step();
     if (!row) return row.error();
-    if (*row) {
-      st->release();
-      SATCHEL_TRY(delete_body(p, body_id));
-      return ImportOutcome{ImportResult::kDuplicate, "bundle " + to_hex(view(meta.bundle_id))};
-    }
+    if (!*row) return std::optional<ImportOutcome>();
+    st->release();
+    SATCHEL_TRY(delete_body(p, body_id));
+    return std::optional<ImportOutcome>(
+        ImportOutcome{ImportResult::kDuplicate, "bundle " + to_hex(view(meta.bundle_id))});
+  };
+  constexpr const char* kInQuarantine = "SELECT 1 FROM coord_quarantine WHERE bundle_id = ?1";
+  {
+    auto dup = filed_before("SELECT 1 FROM coord_bundles WHERE bundle_id = ?1");
+    if (!dup) return dup.error();
+    if (*dup) return **dup;
   }
   const QuarantineKeys opened_keys{&b, body_id, std::nullopt, nullptr};
   // Devices count from a random 32-bit start (schema/client-database.md): a sequence of 2^63
   // or more is no device's, and would not order as a number in the store.
   if (meta.sequence > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-    auto seen = db.prepare("SELECT 1 FROM coord_quarantine WHERE bundle_id = ?1");
-    if (!seen) return seen.error();
-    seen->bind_blob(1, view(meta.bundle_id));
-    auto again = seen->step();
-    if (!again) return again.error();
-    if (*again) {
-      seen->release();
-      SATCHEL_TRY(delete_body(p, body_id));
-      return ImportOutcome{ImportResult::kDuplicate, "bundle " + to_hex(view(meta.bundle_id))};
-    }
+    auto dup = filed_before(kInQuarantine);
+    if (!dup) return dup.error();
+    if (*dup) return **dup;
     const std::string reason = "sequence " + std::to_string(meta.sequence) +
                                " is out of range (at most 2^63 - 1): not recorded for completeness";
     SATCHEL_TRY(quarantine(p, reason, opened_keys, day));
@@ -557,16 +557,9 @@ Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_
     if (!row) return row.error();
     if (*row) {
       st->release();
-      auto seen = db.prepare("SELECT 1 FROM coord_quarantine WHERE bundle_id = ?1");
-      if (!seen) return seen.error();
-      seen->bind_blob(1, view(meta.bundle_id));
-      auto again = seen->step();
-      if (!again) return again.error();
-      if (*again) {
-        seen->release();
-        SATCHEL_TRY(delete_body(p, body_id));
-        return ImportOutcome{ImportResult::kDuplicate, "bundle " + to_hex(view(meta.bundle_id))};
-      }
+      auto dup = filed_before(kInQuarantine);
+      if (!dup) return dup.error();
+      if (*dup) return **dup;
       const std::string reason = "device key used twice: cloned or compromised (sequence " +
                                  std::to_string(meta.sequence) + " already received from " +
                                  b.sender.fingerprint() + " under another bundle id)";
