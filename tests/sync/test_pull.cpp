@@ -51,12 +51,13 @@ struct PullWorld {
   testing::TestProfile device{"pull-device"};
   std::string mailbox;
 
-  explicit PullWorld(int records) {
+  // `required_acks`: the registration's k (0: all).
+  explicit PullWorld(int records, uint16_t required_acks = 0) {
     TestOrganisation org(0);
     org.org = OrgSecretKey::from_text(device.org.to_text().span()).value();
     org.coordinators.push_back(clone(device.coord_a));
     org.coordinators.push_back(clone(device.coord_b));
-    mailbox = relay.add_mailbox(org);  // k = n = 2
+    mailbox = relay.add_mailbox(org, required_acks);  // n = 2
     auto p = device.open();
     device.trust_all(p);
     RecordStore store(p);
@@ -166,6 +167,22 @@ TEST_CASE("coordinators pull every bundle once; the relay deletes it when both a
   CHECK(on_b.acknowledged == 3);
   CHECK(w.records_in(b) == 3);
   CHECK(w.stored().empty());
+  std::filesystem::remove_all(a);
+  std::filesystem::remove_all(b);
+}
+
+TEST_CASE("with k = 1 the first coordinator's acknowledgement deletes each bundle", "[pull]") {
+  PullWorld w(3, 1);
+  const std::string a = w.coordinator(w.device.coord_a, "coord-a");
+  const std::string b = w.coordinator(w.device.coord_b, "coord-b");
+  auto first = w.pull(a);
+  CHECK(first.imported == 3);
+  CHECK(first.acknowledged == 3);
+  CHECK(w.stored().empty());
+  // B finds nothing left: with k < n a coordinator sees only what it pulled first.
+  auto on_b = w.pull(b);
+  CHECK(on_b.imported + on_b.duplicate + on_b.acknowledged == 0);
+  CHECK(w.records_in(b) == 0);
   std::filesystem::remove_all(a);
   std::filesystem::remove_all(b);
 }
