@@ -158,6 +158,8 @@ TEST_CASE("coordinators pull every bundle once; the relay deletes it when both a
   CHECK(first.imported == 3);
   CHECK(first.acknowledged == 3);
   CHECK(first.bytes_downloaded == first.bundle_bytes);
+  CHECK(Profile::open(a, w.device.passphrase)->setting(coord::kRelayAckRuleSetting).value() ==
+        std::optional<std::string>(""));  // k = n: nothing to say
   CHECK(w.records_in(a) == 3);
   // A's acknowledged bundles are no longer pending for A, but stay for B (k = n = 2).
   auto again = w.pull(a);
@@ -179,6 +181,10 @@ TEST_CASE("with k = 1 the first coordinator's acknowledgement deletes each bundl
   CHECK(first.imported == 3);
   CHECK(first.acknowledged == 3);
   CHECK(w.stored().empty());
+  // The pull noted k < n, for `coord devices` to say beside its gaps.
+  CHECK(first.most_required == 1);
+  CHECK(Profile::open(a, w.device.passphrase)->setting(coord::kRelayAckRuleSetting).value() ==
+        std::optional<std::string>("1/2"));
   // B finds nothing left: with k < n a coordinator sees only what it pulled first.
   auto on_b = w.pull(b);
   CHECK(on_b.imported + on_b.duplicate + on_b.acknowledged == 0);

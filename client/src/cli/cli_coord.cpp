@@ -142,6 +142,13 @@ int devices() {
                 << " not received\n";
     if (d.lost_after) std::cout << "  reported lost after sequence " << *d.lost_after << "\n";
   }
+  auto rule = profile->setting(coord::kRelayAckRuleSetting);
+  if (!rule) return fail(rule.error());
+  if (*rule && !(*rule)->empty() && !list->empty())
+    std::cout << "note: the relay deletes a bundle once " << **rule
+              << " coordinators acknowledged it (seen at the last pull that found it so): "
+                 "a bundle another coordinator pulled first never reaches this profile, and "
+                 "shows here as a gap\n";
   return kExitOk;
 }
 

@@ -289,6 +289,8 @@ Result<PullSummary> pull(client::Profile& profile, const PullOptions& o) {
     auto page = with_session([&] { return (*client)->list_pending(*session, after, o.page_size); });
     if (!page) return page.error();
     listed += page->uploads.size();
+    for (const client::PendingUpload& u : page->uploads)
+      summary.most_required = std::max(summary.most_required, u.required);
     std::vector<client::PendingUpload> batch;
     uint64_t batch_bytes = 0;
     for (const client::PendingUpload& u : page->uploads) {
@@ -319,6 +321,15 @@ Result<PullSummary> pull(client::Profile& profile, const PullOptions& o) {
     if (!page->next) break;
     after = *page->next;
   }
+  // Under k < n, a bundle another coordinator pulled first may be deleted before this one sees
+  // it: `coord devices` says so beside its gaps.
+  summary.coordinators = (*roster)->coordinators.size();
+  if (summary.most_required > 0)
+    SATCHEL_TRY(profile.set_setting(
+        kRelayAckRuleSetting,
+        summary.most_required < summary.coordinators
+            ? std::to_string(summary.most_required) + "/" + std::to_string(summary.coordinators)
+            : std::string()));
   return summary;
 }
 

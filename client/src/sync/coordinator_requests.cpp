@@ -126,7 +126,10 @@ Result<PendingPage> RelayClient::list_pending(const SecretBytes& session, const 
     if (!u.is_object() || !u.contains("id") || !u["id"].is_string() || !u.contains("size") ||
         !u["size"].is_number_unsigned() || !valid_upload_id(u["id"].get<std::string>()))
       return make_error(Errc::kRelayRefused, "the relay's listing has a malformed entry");
-    page.uploads.push_back({u["id"].get<std::string>(), u["size"].get<uint64_t>()});
+    const uint64_t required = u.contains("required") && u["required"].is_number_unsigned()
+                                  ? u["required"].get<uint64_t>()
+                                  : 0;
+    page.uploads.push_back({u["id"].get<std::string>(), u["size"].get<uint64_t>(), required});
   }
   if (j.contains("next") && j["next"].is_string()) {
     const std::string next = j["next"].get<std::string>();

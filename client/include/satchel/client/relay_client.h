@@ -77,6 +77,7 @@ struct Enrollment {
 struct PendingUpload {
   std::string id;  // the upload id: SHA-256 of the bundle, 64 hex digits
   uint64_t size = 0;
+  uint64_t required = 0;  // acknowledgements that delete it (0 if the relay did not say)
 };
 
 struct PendingPage {

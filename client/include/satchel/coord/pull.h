@@ -36,7 +36,15 @@ struct PullSummary {
   uint64_t not_mine = 0;      // declared not mine: no slot opens for this coordinator
   uint64_t bytes_downloaded = 0;
   uint64_t bundle_bytes = 0;  // sizes of the bundles downloaded
+  // The most acknowledgements the relay required of any bundle listed, and the roster's
+  // coordinators: fewer means k < n, and this coordinator sees only what it pulled first.
+  uint64_t most_required = 0;
+  uint64_t coordinators = 0;
 };
+
+// The profile setting in which a pull that saw k < n records it ("k/n"; empty once a pull
+// lists bundles that every coordinator must acknowledge), for `coord devices`.
+inline constexpr const char* kRelayAckRuleSetting = "relay_ack_rule";
 
 // Pulls from the roster's relay. An error (network, relay refusal, disk) stops the pull; what
 // was imported and acknowledged before it stays so, and the next pull carries on.
