@@ -1,6 +1,6 @@
 // The coordinator's requests to the relay (schema/relay-api.md, "Coordinator endpoints"):
-// challenge and session, listing, ranged download and acknowledgement, over the same pinned
-// TLS connection as the device's requests.
+// challenge and session, listing, ranged download, batched fetch and acknowledgements, over
+// the same pinned TLS connection as the device's requests.
 #include <nlohmann/json.hpp>
 
 #include <cstring>
@@ -192,22 +192,6 @@ Result<uint64_t> RelayClient::download(const SecretBytes& session, const std::st
     return make_error(Errc::kNetwork, "the download ended after " + std::to_string(received) +
                                           " of " + std::to_string(size - offset) + " bytes");
   return received;
-}
-
-Status RelayClient::acknowledge(const SecretBytes& session, const std::string& upload_id) {
-  if (!valid_upload_id(upload_id)) return make_error(Errc::kInvalidArgument, "bad upload id");
-  begin_request();
-  httplib::Headers h = session_headers(session);
-  auto res = [&] {
-    RequestDeadline deadline(impl_->http, impl_->deadline(0), impl_->deadline_expired);
-    return impl_->http.Post(impl_->path("/v1/coordinator/uploads/" + upload_id + "/ack").c_str(), h,
-                            std::string(), "application/json");
-  }();
-  wipe_headers(h);
-  if (!res) return impl_->transport_error(res.error());
-  if (Status p = impl_->check_proxy(*res); !p) return p.error();
-  if (res->status != 200) return refusal(*res, retry_after_, unchanged_);
-  return Status::Ok();
 }
 
 Result<size_t> RelayClient::fetch(const SecretBytes& session,

@@ -133,8 +133,6 @@ class RelayClient {
   // are in `out` and the error is kNetwork, so the caller resumes from offset + what arrived.
   Result<uint64_t> download(const SecretBytes& session, const std::string& upload_id,
                             uint64_t offset, uint64_t size, ByteSink& out);
-  // Records that this coordinator holds the upload. Idempotent.
-  Status acknowledge(const SecretBytes& session, const std::string& upload_id);
   // Fetches several uploads (1..kMaxBatchUploads, distinct, at most kMaxFetchBytes together)
   // in one request, passing each to `each` in order once all its bytes arrived (one upload in
   // memory at a time). Returns how many were passed; on a cut connection the error is
