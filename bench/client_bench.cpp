@@ -103,6 +103,7 @@ struct World {
     r.version = 1;
     r.issued_at = now - 10;
     r.expires_at = now + 86400;
+    r.org_name = "Bench";
     r.slot_count = 3;
     r.coordinators = {{"A", a.public_key()}, {"B", b.public_key()}, {"C", c.public_key()}};
     Hash32 pin{}, backup{};

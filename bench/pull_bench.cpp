@@ -239,6 +239,7 @@ struct World {
     r.version = 1;
     r.issued_at = now - 60;
     r.expires_at = now + 30 * 86400;
+    r.org_name = "Bench";
     r.slot_count = 1;
     r.coordinators = {{"Bench", coordinator.public_key()}};
     Hash32 backup{};

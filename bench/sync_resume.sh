@@ -28,7 +28,7 @@ for _ in $(seq 50); do [ -s proxy.out ] && break; sleep 0.1; done
 proxy_port=$(sed -n 's/^port //p' proxy.out)
 
 # The roster sends the device to the proxy's port; the relay's pin is unchanged.
-"$satchel" org roster --org-key org.key --version 1 --coordinator "A=$(pub a.key)" --slots 1 \
+"$satchel" org roster --org-name "Example Rights Network" --org-key org.key --version 1 --coordinator "A=$(pub a.key)" --slots 1 \
   --relay "https://127.0.0.1:$proxy_port" --pin "$pin" --backup-pin "$backup" -o roster.txt >/dev/null
 make_device roster.txt "$root/schema"
 rid=$(sat record testimony-intake --answers "$root/schema/forms/testimony-intake.answers.json")

@@ -38,7 +38,7 @@ sed -i 's/^health = .*/health = off/' relay/relay.conf
 pin=$(sed -n 's/^spki pin: *//p' relay-init.txt)
 backup_pin=$(sed -n 's/^backup pin: *//p' relay-init.txt)
 say "The organisation signs a roster: who may read bundles, and which relay to use"
-"$satchel" org roster --org-key org.key --version 1 \
+"$satchel" org roster --org-name "Example Rights Network" --org-key org.key --version 1 \
   --coordinator "Amira=$(pub amira.key)" --coordinator "Bao=$(pub bao.key)" --slots 3 \
   --relay "https://127.0.0.1:$port" --pin "$pin" --backup-pin "$backup_pin" -o roster.txt
 say "A field device creates its key"

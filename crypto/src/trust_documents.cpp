@@ -5,10 +5,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "document_wire.h"
 #include "satchel/crypto/sha256.h"
 
 namespace satchel {
-namespace {
+namespace docwire {
 
 std::string_view context_of(DocType t) {
   switch (t) {
@@ -43,8 +44,8 @@ constexpr std::pair<DocType, std::string_view> kArmor[] = {
     {DocType::kRoster, "roster-"},
     {DocType::kRelayRegistration, "registration-"},
     {DocType::kFormEnvelope, "form-"},
+    {DocType::kInvite, "invite-base-"},
 };
-constexpr std::string_view kInvitePrefix = "INV1-";
 
 Error doc_err(Errc code, DocType t, const std::string& what) {
   return make_error(code, std::string(name_of(t)) + ": " + what);
@@ -76,13 +77,6 @@ Bytes sign_doc(DocType t, ByteView body, const OrgSecretKey& key) {
   wipe(msg.data(), msg.size());
   return w.take();
 }
-
-struct ParsedDoc {
-  ByteView body;
-  std::array<uint8_t, 64> sig{};
-  OrgPublicKey signer;
-  size_t consumed = 0;
-};
 
 // Structure of a signed document at the start of `wire` (rules D1-D4 of the spec).
 Result<ParsedDoc> parse_doc(ByteView wire, DocType expected, bool allow_rest) {
@@ -220,6 +214,7 @@ Bytes encode_roster_body(const Roster& r) {
   w.u64(r.version);
   w.u64(static_cast<uint64_t>(r.issued_at));
   w.u64(static_cast<uint64_t>(r.expires_at));
+  w.str16(r.org_name);
   w.u16(r.slot_count);
   w.u16(static_cast<uint16_t>(r.coordinators.size()));
   for (const auto& c : r.coordinators) {
@@ -240,6 +235,7 @@ Status validate_roster(const Roster& r) {
   const DocType t = DocType::kRoster;
   if (r.version < 1) return field_err(t, "version must be at least 1");
   if (r.expires_at <= r.issued_at) return field_err(t, "expires before it is issued");
+  if (!text_ok(r.org_name, 64)) return field_err(t, "invalid organisation name");
   if (r.slot_count < 1 || r.slot_count > kBundleMaxSlots)
     return field_err(t, "slot count must be 1..64");
   if (r.coordinators.empty()) return field_err(t, "no coordinators");
@@ -279,7 +275,7 @@ Result<Roster> parse_roster_body(ByteView body) {
   uint16_t nc = 0, nr = 0;
   auto bad = [&] { return doc_err(Errc::kDocMalformed, t, "body ends early or has extra bytes"); };
   if (!r.array(ro.org.ed25519) || !r.array(id) || !r.u64(ro.version) || !r.u64(issued) ||
-      !r.u64(expires) || !r.u16(ro.slot_count) || !r.u16(nc))
+      !r.u64(expires) || !r.str16(ro.org_name) || !r.u16(ro.slot_count) || !r.u16(nc))
     return bad();
   ro.issued_at = static_cast<int64_t>(issued);
   ro.expires_at = static_cast<int64_t>(expires);
@@ -313,7 +309,9 @@ Result<Bytes> roster_wire_from_text(std::string_view text) {
   return dearmor(text, DocType::kRoster);
 }
 
-}  // namespace
+}  // namespace docwire
+
+using namespace docwire;
 
 Bytes sign_document(DocType t, ByteView body, const OrgSecretKey& org_key) {
   return sign_doc(t, body, org_key);
@@ -508,123 +506,6 @@ Status check_form_update(std::optional<uint64_t> held_version, const FormEnvelop
                        std::to_string(incoming.form_version) +
                        " is not newer than the held version " + std::to_string(*held_version));
   return Status::Ok();
-}
-
-// --- invites ---
-
-Result<SecretBytes> sign_invite(const InviteContents& c, const OrgSecretKey& org_key) {
-  const DocType t = DocType::kInvite;
-  if (!(org_key.public_key() == c.org))
-    return make_error(Errc::kInvalidArgument, "invite names a different organisation key");
-  if (c.enrollment_secret.size() != 32 || c.publication_key.size() != 32)
-    return field_err(t, "enrollment secret and publication key must be 32 bytes");
-  if (c.relay_code.size() < 16 || c.relay_code.size() > 128)
-    return field_err(t, "relay code must be 16..128 bytes");
-  auto roster_wire = roster_wire_from_text(c.roster_text);
-  if (!roster_wire) return roster_wire.error();
-  auto roster = verify_roster_wire(*roster_wire, c.org);
-  if (!roster) return roster.error();
-  if (c.forms.size() > 32) return field_err(t, "at most 32 forms");
-  if (c.expires_at <= c.issued_at) return field_err(t, "expires before it is issued");
-  WireWriter w;
-  w.bytes(c.org.ed25519);
-  w.bytes(org_id_for(c.org));
-  w.u64(static_cast<uint64_t>(c.issued_at));
-  w.u64(static_cast<uint64_t>(c.expires_at));
-  w.var16(*roster_wire);
-  w.bytes(c.enrollment_secret.span());
-  w.bytes(c.publication_key.span());
-  w.u16(static_cast<uint16_t>(c.forms.size()));
-  for (const auto& f : c.forms) {
-    if (!form_id_ok(f.form_id))
-      return field_err(t, "form id must be 1..64 bytes of [A-Za-z0-9._-]");
-    w.str16(f.form_id);
-    w.u64(f.version);
-    w.bytes(f.content_hash);
-  }
-  Bytes body = w.take();
-  Bytes doc = sign_doc(t, body, org_key);
-  wipe(body.data(), body.size());
-  WireWriter all;
-  all.bytes(doc);
-  wipe(doc.data(), doc.size());
-  all.var16(c.relay_code.span());
-  all.u64(static_cast<uint64_t>(c.relay_code_expires_at));
-  Bytes wire = all.take();
-  SecretBytes b32 = to_base32_secret(wire);
-  wipe(wire.data(), wire.size());
-  SecretBytes out(kInvitePrefix.size() + b32.size());
-  std::memcpy(out.data(), kInvitePrefix.data(), kInvitePrefix.size());
-  for (size_t i = 0; i < b32.size(); i++)
-    out.data()[kInvitePrefix.size() + i] = static_cast<uint8_t>(std::toupper(b32.data()[i]));
-  return out;
-}
-
-Result<UnconfirmedInvite> UnconfirmedInvite::parse(ByteView text_bytes) {
-  const DocType t = DocType::kInvite;
-  std::string_view text =
-      trim(std::string_view(reinterpret_cast<const char*>(text_bytes.data()), text_bytes.size()));
-  if (text.substr(0, kInvitePrefix.size()) != kInvitePrefix)
-    return doc_err(Errc::kDocMalformed, t, "not an invite (it should start with INV1-)");
-  auto wire = from_base32_secret(text.substr(kInvitePrefix.size()));
-  if (!wire) return doc_err(Errc::kDocMalformed, t, "invalid character or length (typo?)");
-  auto d = parse_doc(wire->span(), t, true);
-  if (!d) return d.error();
-  SATCHEL_TRY(check_signature(*d, t, std::nullopt));
-  UnconfirmedInvite inv;
-  InviteContents& c = inv.contents_;
-  WireReader r(d->body);
-  OrgId id{};
-  uint64_t issued = 0, expires = 0, code_exp = 0;
-  ByteView roster_wire, code;
-  uint16_t nf = 0;
-  c.enrollment_secret = SecretBytes(32);
-  c.publication_key = SecretBytes(32);
-  auto bad = [&] { return doc_err(Errc::kDocMalformed, t, "body ends early or has extra bytes"); };
-  if (!r.array(c.org.ed25519) || !r.array(id) || !r.u64(issued) || !r.u64(expires) ||
-      !r.var16(roster_wire) || !r.bytes(c.enrollment_secret.span()) ||
-      !r.bytes(c.publication_key.span()) || !r.u16(nf))
-    return bad();
-  if (nf > 32) return field_err(t, "too many forms");
-  for (uint16_t i = 0; i < nf; i++) {
-    InviteForm f;
-    if (!r.str16(f.form_id) || !r.u64(f.version) || !r.array(f.content_hash)) return bad();
-    if (!form_id_ok(f.form_id)) return field_err(t, "invalid form id");
-    c.forms.push_back(std::move(f));
-  }
-  if (!r.at_end()) return bad();
-  if (id != org_id_for(c.org))
-    return field_err(t, "organisation id does not match the organisation key");
-  c.issued_at = static_cast<int64_t>(issued);
-  c.expires_at = static_cast<int64_t>(expires);
-  if (c.expires_at <= c.issued_at) return field_err(t, "expires before it is issued");
-  c.roster_text = armor(DocType::kRoster, roster_wire);
-  WireReader rest(wire->span().subspan(d->consumed));
-  if (!rest.var16(code) || !rest.u64(code_exp) || !rest.at_end())
-    return doc_err(Errc::kDocMalformed, t, "relay code part is truncated or has extra bytes");
-  if (code.size() < 16 || code.size() > 128)
-    return field_err(t, "relay code must be 16..128 bytes");
-  c.relay_code = SecretBytes(code.size());
-  std::memcpy(c.relay_code.data(), code.data(), code.size());
-  c.relay_code_expires_at = static_cast<int64_t>(code_exp);
-  return inv;
-}
-
-Result<ConfirmedInvite> UnconfirmedInvite::confirm(std::string_view typed, int64_t now) && {
-  const DocType t = DocType::kInvite;
-  std::string want = fingerprint(), got;
-  want.erase(std::remove(want.begin(), want.end(), ' '), want.end());
-  for (char ch : typed)
-    if (!ascii_space(ch) && ch != '-') got += ch;
-  if (got.size() != want.size() || sodium_memcmp(got.data(), want.data(), want.size()) != 0)
-    return doc_err(Errc::kDocNotConfirmed, t, "fingerprint does not match: do not use this invite");
-  if (now >= contents_.expires_at) return doc_err(Errc::kDocExpired, t, "invite has expired");
-  auto roster = Roster::verify(contents_.roster_text, contents_.org, now);
-  if (!roster) return roster.error();
-  ConfirmedInvite ci;
-  ci.contents_ = std::move(contents_);
-  ci.roster_ = std::move(roster.value());
-  return ci;
 }
 
 // --- relay challenge ---

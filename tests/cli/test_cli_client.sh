@@ -20,7 +20,7 @@ wrong() { "$satchel" --home "$work/home" --passphrase-fd 3 "$@" 3<<<"not the pas
 "$satchel" keygen coordinator -o b.key >/dev/null
 pin=$(printf '%064d' 1); backup=$(printf '%064d' 2)
 roster() {  # version, output
-  "$satchel" org roster --org-key org.key --version "$1" --coordinator "A=$(pub a.key)" \
+  "$satchel" org roster --org-name "Example Rights Network" --org-key org.key --version "$1" --coordinator "A=$(pub a.key)" \
     --coordinator "B=$(pub b.key)" --slots 3 --relay https://relay.example.org --pin "$pin" \
     --backup-pin "$backup" -o "$2" >/dev/null
 }

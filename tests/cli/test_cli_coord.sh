@@ -24,7 +24,7 @@ cb() { "$satchel" --home "$work/coord-b" --passphrase-fd 3 "$@" 3<<<"$pass"; }
 "$satchel" keygen coordinator -o b.key >/dev/null
 "$satchel" keygen coordinator -o outsider.key >/dev/null
 apub=$(pub a.key)
-"$satchel" org roster --org-key org.key --version 1 --coordinator "A=$apub" \
+"$satchel" org roster --org-name "Example Rights Network" --org-key org.key --version 1 --coordinator "A=$apub" \
   --coordinator "B=$(pub b.key)" --slots 3 --relay https://relay.example.org \
   --pin "$(printf '%064d' 1)" --backup-pin "$(printf '%064d' 2)" -o roster.txt >/dev/null
 "$satchel" org form --org-key org.key "$schema/forms/testimony-intake.json" -o t.signed >/dev/null

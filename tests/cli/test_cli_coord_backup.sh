@@ -31,7 +31,7 @@ bpub=$(pub backup.key)
 check "keygen backup prints a backup public key" grep -q "^public key: backuppub-" keygen-backup.out
 check "keygen backup says to keep the key offline" grep -q "offline" keygen-backup.out
 check "satchel fingerprint reads a backup key" test -n "$(fpr "$bpub")"
-"$satchel" org roster --org-key org.key --version 1 --coordinator "A=$apub" --slots 2 \
+"$satchel" org roster --org-name "Example Rights Network" --org-key org.key --version 1 --coordinator "A=$apub" --slots 2 \
   --relay https://relay.example.org --pin "$(printf '%064d' 1)" --backup-pin "$(printf '%064d' 2)" \
   -o roster.txt >/dev/null
 "$satchel" org form --org-key org.key "$schema/forms/testimony-intake.json" -o t.signed >/dev/null

@@ -41,7 +41,7 @@ no_leftovers() {  # after an open, nothing half-made remains
 "$satchel" keygen org -o org.key >/dev/null 2>&1
 "$satchel" keygen coordinator -o a.key >/dev/null
 pin=$(printf '%064d' 1); backup=$(printf '%064d' 2)
-"$satchel" org roster --org-key org.key --version 1 --coordinator "A=$(pub a.key)" --slots 2 \
+"$satchel" org roster --org-name "Example Rights Network" --org-key org.key --version 1 --coordinator "A=$(pub a.key)" --slots 2 \
   --relay https://relay.example.org --pin "$pin" --backup-pin "$backup" -o r1.txt >/dev/null
 sat init --kdf-passes 2 --kdf-memory 64 >/dev/null
 fp=$("$satchel" fingerprint "$(pub org.key)" | sed -n 's/^fingerprint: //p')

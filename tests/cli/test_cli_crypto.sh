@@ -79,12 +79,12 @@ check "a creation time beyond gmtime's range prints as out of range" \
   grep -qx 'created: out of range (9223372036854775807)' open8.out
 
 pin=$(printf '%064d' 1); backup=$(printf '%064d' 2)
-"$satchel" org roster --org-key org.key --version 1 --coordinator "Amira=$(pub a.key)" \
+"$satchel" org roster --org-name "Example Rights Network" --org-key org.key --version 1 --coordinator "Amira=$(pub a.key)" \
   --coordinator "Bao=$(pub b.key)" --slots 3 --relay https://relay.example.org --pin "$pin" \
   --backup-pin "$backup" -o roster.txt >/dev/null
 check "org roster writes a roster" grep -q '^roster-' roster.txt
-refuses "a roster with a bad pin is refused" "64 hex digits" "$satchel" org roster --org-key org.key --version 2 --coordinator "A=$(pub a.key)" --relay https://r.example --pin zz --backup-pin "$backup" -o r2.txt
-refuses "a roster with a plain-http relay is refused" "https://" "$satchel" org roster --org-key org.key --version 2 --coordinator "A=$(pub a.key)" --relay http://r.example --pin "$pin" --backup-pin "$backup" -o r2.txt
+refuses "a roster with a bad pin is refused" "64 hex digits" "$satchel" org roster --org-name "Example Rights Network" --org-key org.key --version 2 --coordinator "A=$(pub a.key)" --relay https://r.example --pin zz --backup-pin "$backup" -o r2.txt
+refuses "a roster with a plain-http relay is refused" "https://" "$satchel" org roster --org-name "Example Rights Network" --org-key org.key --version 2 --coordinator "A=$(pub a.key)" --relay http://r.example --pin "$pin" --backup-pin "$backup" -o r2.txt
 "$satchel" org registration --org-key org.key --version 1 --coordinator "$(pub a.key)" --coordinator "$(pub b.key)" -o reg.txt >/dev/null
 check "org registration writes a registration" grep -q '^registration-' reg.txt
 printf '{"id":"gcm-input","version":2,"title":"x"}' >form.json

@@ -32,7 +32,7 @@ outbox_count() { sat outbox | grep -c ' bytes ' || true; }
 start_relay
 
 roster() {  # version pin backup output
-  "$satchel" org roster --org-key org.key --version "$1" --coordinator "A=$(pub a.key)" --slots 2 \
+  "$satchel" org roster --org-name "Example Rights Network" --org-key org.key --version "$1" --coordinator "A=$(pub a.key)" --slots 2 \
     --relay "https://127.0.0.1:$port" --pin "$2" --backup-pin "$3" -o "$4" >/dev/null
 }
 roster 1 "$pin" "$backup" r1.txt

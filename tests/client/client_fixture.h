@@ -77,6 +77,7 @@ struct TestProfile {
     r.version = version;
     r.issued_at = now - 60;
     r.expires_at = now + 86400;
+    r.org_name = "Example Rights Network";
     r.slot_count = 3;
     r.coordinators = {{"Amira", coord_a.public_key()}, {"Bao", coord_b.public_key()}};
     Hash32 p{}, q{};

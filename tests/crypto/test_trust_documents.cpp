@@ -4,6 +4,7 @@
 #include <catch2/catch_test_macros.hpp>
 #include <functional>
 
+#include "satchel/crypto/invite.h"
 #include "satchel/crypto/sha256.h"
 #include "satchel/crypto/trust_documents.h"
 
@@ -24,6 +25,7 @@ struct World {
     r.version = version;
     r.issued_at = kNow - 60;
     r.expires_at = expires;
+    r.org_name = "Example Rights Network";
     r.slot_count = 4;
     r.coordinators = {{"Amira", a.public_key()}, {"Bao \u0628", b.public_key()}};
     Hash32 p{}, q{};
@@ -183,7 +185,7 @@ TEST_CASE("relay registrations carry only authentication keys", "[docs]") {
 
 TEST_CASE("an invite is trusted only after its fingerprint is confirmed", "[docs]") {
   World w;
-  InviteContents c;
+  InviteBase c;
   c.org = w.org.public_key();
   c.roster_text = w.roster(1).sign(w.org).value();
   c.enrollment_secret = SecretBytes(32);
@@ -194,33 +196,102 @@ TEST_CASE("an invite is trusted only after its fingerprint is confirmed", "[docs
              {"testimony", 2, Sha256::digest(as_bytes(std::string_view("b")))}};
   c.issued_at = kNow - 1;
   c.expires_at = kNow + 3600;
-  c.relay_code = SecretBytes(32);
-  std::memset(c.relay_code.data(), 'k', 32);
-  c.relay_code_expires_at = kNow + 600;
-  auto text = sign_invite(c, w.org);
-  REQUIRE(text.ok());
+  auto base_text = c.sign(w.org);
+  REQUIRE(base_text.ok());
+  auto base = SignedInviteBase::verify(base_text->span(), w.org.public_key(), kNow);
+  REQUIRE(base.ok());
+  CHECK(SignedInviteBase::verify(base_text->span(), OrgSecretKey::generate().public_key(), kNow)
+            .code() == Errc::kDocUntrustedSigner);
+  SecretBytes code(32);
+  std::memset(code.data(), 'k', 32);
+  const TokenId token{9, 8, 7, 6, 5, 4, 3, 2};
+  auto minted = mint_invite(*base, code, kNow + 600, 0, token, kNow, w.a);
+  REQUIRE(minted.ok());
+  CHECK(mint_invite(*base, code, kNow + 600, 1, token, kNow, w.a).code() == Errc::kDocInvalidField);
+  const SecretBytes& text = minted->text;
   // Fits one QR code (version 40, alphanumeric, ECC L: 4296 characters).
-  CHECK(text->size() <= 4296);
-  for (size_t i = 0; i < text->size(); i++) {
-    char ch = static_cast<char>(text->data()[i]);
+  CHECK(text.size() <= 4296);
+  for (size_t i = 0; i < text.size(); i++) {
+    char ch = static_cast<char>(text.data()[i]);
     CHECK(((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-'));
   }
-  auto inv = UnconfirmedInvite::parse(text->span());
+  auto inv = UnconfirmedInvite::parse(text.span());
   REQUIRE(inv.ok());
   CHECK(inv->fingerprint() == w.org.public_key().fingerprint());
-  auto wrong = UnconfirmedInvite::parse(text->span()).value();
+  CHECK(inv->claimed_org_name() == "Example Rights Network");
+  auto wrong = UnconfirmedInvite::parse(text.span()).value();
   CHECK(
       std::move(wrong).confirm(OrgSecretKey::generate().public_key().fingerprint(), kNow).code() ==
       Errc::kDocNotConfirmed);
-  auto expired = UnconfirmedInvite::parse(text->span()).value();
+  auto expired = UnconfirmedInvite::parse(text.span()).value();
   CHECK(std::move(expired).confirm(w.org.public_key().fingerprint(), kNow + 3600).code() ==
         Errc::kDocExpired);
   auto ok = std::move(inv.value()).confirm(w.org.public_key().fingerprint(), kNow);
   REQUIRE(ok.ok());
   CHECK(ok->roster().version == 1);
-  CHECK(ok->contents().forms.size() == 2);
-  CHECK(ok->contents().enrollment_secret.equals(c.enrollment_secret.span()));
-  CHECK(ok->contents().relay_code.equals(c.relay_code.span()));
+  CHECK(ok->base().forms.size() == 2);
+  CHECK(ok->base().enrollment_secret.equals(c.enrollment_secret.span()));
+  CHECK(ok->mint().relay_code.equals(code.span()));
+  CHECK(ok->mint().token_id == token);
+  CHECK(ok->id() == minted->id);
+  CHECK(ok->relay().url == w.roster(1).relays[0].url);
+}
+
+TEST_CASE("two invites minted from one base have different secrets and ids", "[docs]") {
+  World w;
+  InviteBase c;
+  c.org = w.org.public_key();
+  c.roster_text = w.roster(1).sign(w.org).value();
+  c.enrollment_secret = SecretBytes(32);
+  c.publication_key = SecretBytes(32);
+  c.issued_at = kNow - 1;
+  c.expires_at = kNow + 3600;
+  auto base = SignedInviteBase::verify(c.sign(w.org).value().span(), c.org, kNow).value();
+  SecretBytes code(20);
+  std::memset(code.data(), 'c', 20);
+  auto one = mint_invite(base, code, kNow + 60, 0, TokenId{}, kNow, w.a).value();
+  auto two = mint_invite(base, code, kNow + 60, 0, TokenId{}, kNow, w.a).value();
+  CHECK(one.id != two.id);
+  CHECK_FALSE(one.text.equals(two.text.span()));
+}
+
+TEST_CASE("a device hello verifies only for its sender, its organisation and its mint", "[docs]") {
+  World w;
+  InviteBase c;
+  c.org = w.org.public_key();
+  c.roster_text = w.roster(1).sign(w.org).value();
+  c.enrollment_secret = SecretBytes(32);
+  c.publication_key = SecretBytes(32);
+  c.issued_at = kNow - 1;
+  c.expires_at = kNow + 3600;
+  auto base = SignedInviteBase::verify(c.sign(w.org).value().span(), c.org, kNow).value();
+  SecretBytes code(20);
+  std::memset(code.data(), 'c', 20);
+  auto minted = mint_invite(base, code, kNow + 60, 0, TokenId{1}, kNow, w.a).value();
+  auto confirmed = UnconfirmedInvite::parse(minted.text.span())
+                       .value()
+                       .confirm(c.org.fingerprint(), kNow)
+                       .value();
+  auto dev = DeviceSecretKey::generate();
+  auto hello = make_device_hello(confirmed, dev.public_key(), "phone é").value();
+  auto parsed = DeviceHello::parse(hello.encode());
+  REQUIRE(parsed.ok());
+  const OrgId org = org_id_for(c.org);
+  CHECK(parsed->verify(dev.public_key(), org).ok());
+  CHECK(parsed->invite_id() == minted.id);
+  CHECK(parsed->minter_key == w.a.public_key().ed25519);
+  CHECK(parsed->verify(DeviceSecretKey::generate().public_key(), org).code() ==
+        Errc::kDocInvalidField);
+  CHECK(
+      parsed->verify(dev.public_key(), org_id_for(OrgSecretKey::generate().public_key())).code() ==
+      Errc::kDocUntrustedSigner);
+  DeviceHello relabelled = *parsed;
+  relabelled.label = "someone else";
+  CHECK(relabelled.verify(dev.public_key(), org).code() == Errc::kDocBadSignature);
+  CHECK(make_device_hello(confirmed, dev.public_key(), "").code() == Errc::kInvalidArgument);
+  Bytes cut = hello.encode();
+  cut.pop_back();
+  CHECK(DeviceHello::parse(cut).code() == Errc::kDocMalformed);
 }
 
 TEST_CASE("relay challenges are bound to the relay pin and the mailbox", "[docs]") {
@@ -263,7 +334,7 @@ std::string resigned_roster(const World& w, const Roster& r,
 
 // Offset of coordinator i's X25519 key in a roster body.
 size_t coordinator_x25519_at(const Roster& r, size_t i) {
-  size_t at = 76;
+  size_t at = 76 + 2 + r.org_name.size();
   for (size_t j = 0; j < i; j++) at += 2 + r.coordinators[j].name.size() + 64;
   return at + 2 + r.coordinators[i].name.size();
 }

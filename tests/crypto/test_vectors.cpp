@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "satchel/crypto/bundle.h"
+#include "satchel/crypto/invite.h"
+#include "satchel/crypto/published_document.h"
 #include "satchel/crypto/sha256.h"
 #include "satchel/crypto/trust_documents.h"
 
@@ -153,6 +155,17 @@ TEST_CASE("every trust document vector gets its recorded verdict", "[vectors][do
       auto inv = UnconfirmedInvite::parse(as_bytes(text));
       got = inv.code();
       if (inv.ok()) got = std::move(inv.value()).confirm(trusted, kNow).code();
+    } else if (kind == "invite-base") {
+      got = SignedInviteBase::verify(as_bytes(text), org_key(trusted), kNow).code();
+    } else if (kind == "hello") {
+      // trusted: the device that sent the bundle carrying the hello; the org is org-o.
+      auto sender = DevicePublicKey::from_text(trim(slurp(kDir + "/keys/" + trusted + ".pub")));
+      REQUIRE(sender.ok());
+      auto bytes = from_hex(trim(text));
+      REQUIRE(bytes.has_value());
+      auto h = DeviceHello::parse(*bytes);
+      got = h.code();
+      if (h.ok()) got = h->verify(*sender, org_id_for(org_key("org-o"))).code();
     } else {
       FAIL("unknown kind " << kind);
     }
@@ -163,9 +176,29 @@ TEST_CASE("every trust document vector gets its recorded verdict", "[vectors][do
     }
   }
   CHECK(bad >= 10);
+  for (std::string rule : {"H2", "H3", "H4"}) CHECK(rules.count(rule) == 1);
   for (int i = 1; i <= 11; i++) {
     std::string rule = "D";
     rule += std::to_string(i);
     CHECK(rules.count(rule) == 1);
   }
+}
+
+TEST_CASE("the published roster vector has its recorded name and opens only for its slot",
+          "[vectors][docs]") {
+  auto key_bytes = from_hex(trim(slurp(kDir + "/docs/p01-published-roster.key"))).value();
+  SecretBytes key(key_bytes.size());
+  std::copy(key_bytes.begin(), key_bytes.end(), key.data());
+  auto sealed = from_hex(trim(slurp(kDir + "/docs/p01-published-roster.sealed"))).value();
+  CHECK(published_document_name(key, PublishedKind::kRoster, 2) ==
+        trim(slurp(kDir + "/docs/p01-published-roster.name")));
+  auto opened = open_published_document(key, PublishedKind::kRoster, 2, sealed);
+  REQUIRE(opened.ok());
+  const std::string roster(reinterpret_cast<const char*>(opened->data()), opened->size());
+  CHECK(roster.rfind("roster-", 0) == 0);
+  // Served under another number or kind, the same bytes do not open.
+  CHECK(open_published_document(key, PublishedKind::kRoster, 3, sealed).code() ==
+        Errc::kDocBadSignature);
+  CHECK(open_published_document(key, PublishedKind::kForm, 2, sealed).code() ==
+        Errc::kDocBadSignature);
 }

@@ -101,7 +101,7 @@ rm -f "$probe"
 rand() { head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 form_canary="FORM-LABEL-CANARY-$(rand)-Q"
 start_relay
-"$satchel" org roster --org-key org.key --version 1 --coordinator "A=$(pub a.key)" --slots 2 \
+"$satchel" org roster --org-name "Example Rights Network" --org-key org.key --version 1 --coordinator "A=$(pub a.key)" --slots 2 \
   --relay "https://127.0.0.1:$port" --pin "$pin" --backup-pin "$backup" -o roster.txt >/dev/null
 python3 - "$schema/forms/testimony-intake.json" form.json "$form_canary" <<'EOF'
 import json, sys

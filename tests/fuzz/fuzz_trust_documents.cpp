@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "fuzz_common.h"
+#include "satchel/crypto/invite.h"
 #include "satchel/crypto/sha256.h"
 #include "satchel/crypto/trust_documents.h"
 
@@ -70,6 +71,7 @@ void check_form(std::string_view text) {
                      "a verified form re-signs differently");
 }
 
+// A confirmed invite of the fixed organisation yields a hello that verifies for its device.
 void check_invite(ByteView text) {
   auto inv = UnconfirmedInvite::parse(text);
   check_refusal(inv);
@@ -77,14 +79,37 @@ void check_invite(ByteView text) {
   const std::string fp = inv->fingerprint();
   auto confirmed = std::move(*inv).confirm(fp, fuzz::kNow);
   check_refusal(confirmed);
-  if (!confirmed || !(confirmed->contents().org == keys().org.public_key())) return;
-  // Invite base32 is read in either case (typed or scanned); the signer writes upper case.
-  auto again = sign_invite(confirmed->contents(), keys().org);
-  SATCHEL_FUZZ_CHECK(again.ok(), "a confirmed invite cannot be signed again");
-  const std::string_view trimmed =
-      fuzz::trim(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
-  SATCHEL_FUZZ_CHECK(equal_ignoring_case(trimmed, again->span()),
-                     "a verified invite re-signs differently");
+  if (!confirmed || !(confirmed->base().org == keys().org.public_key())) return;
+  auto hello = make_device_hello(*confirmed, keys().device.public_key(), "fuzz");
+  SATCHEL_FUZZ_CHECK(hello.ok(), "a confirmed invite gives no hello");
+  auto parsed = DeviceHello::parse(hello->encode());
+  SATCHEL_FUZZ_CHECK(
+      parsed.ok() &&
+          parsed->verify(keys().device.public_key(), org_id_for(keys().org.public_key())).ok(),
+      "the hello of a confirmed invite does not verify");
+}
+
+// An invite base that verifies under the fixed key re-signs to the same text.
+void check_invite_base(std::string_view text) {
+  auto b = SignedInviteBase::verify(as_bytes(text), keys().org.public_key(), fuzz::kNow);
+  check_refusal(b);
+  if (!b) return;
+  auto again = b->base().sign(keys().org);
+  SATCHEL_FUZZ_CHECK(again.ok() && std::string_view(reinterpret_cast<const char*>(again->data()),
+                                                    again->size()) == fuzz::trim(text),
+                     "a verified invite base re-signs differently");
+}
+
+// Any bytes as a hello body: refused with a document code, or parsed into one that re-encodes
+// to the same bytes.
+void check_hello(ByteView body) {
+  auto h = DeviceHello::parse(body);
+  check_refusal(h);
+  if (!h) return;
+  const Bytes again = h->encode();
+  SATCHEL_FUZZ_CHECK(
+      again.size() == body.size() && std::equal(again.begin(), again.end(), body.begin()),
+      "a parsed hello re-encodes differently");
 }
 
 void check_all(std::string_view text) {
@@ -92,6 +117,7 @@ void check_all(std::string_view text) {
   check_registration(text);
   check_form(text);
   check_invite(as_bytes(text));
+  check_invite_base(text);
 }
 
 // The input as text, then its bytes behind each armor, so the binary parsers see them directly.
@@ -102,6 +128,8 @@ void check_text(ByteView input) {
   check_registration(armor_document(DocType::kRelayRegistration, input));
   check_form(armor_document(DocType::kFormEnvelope, input));
   check_invite(as_bytes(fuzz::invite_text(input)));
+  check_invite_base(armor_document(DocType::kInvite, input));
+  check_hello(input);
 }
 
 }  // namespace

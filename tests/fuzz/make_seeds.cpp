@@ -10,6 +10,7 @@
 #include "bundle_layout.h"
 #include "fuzz_common.h"
 #include "satchel/crypto/bundle.h"
+#include "satchel/crypto/invite.h"
 #include "satchel/crypto/sha256.h"
 
 namespace {
@@ -155,6 +156,7 @@ void document_seeds(const fs::path& dir) {
   roster.version = 3;
   roster.issued_at = fuzz::kNow - 86400;
   roster.expires_at = fuzz::kNow + 86400 * 365;
+  roster.org_name = "Example Rights Network";
   roster.slot_count = 3;
   roster.coordinators = {{"Amina", k.coordinator.public_key()},
                          {"Bo Ström", k.other_coordinator.public_key()}};
@@ -177,7 +179,7 @@ void document_seeds(const fs::path& dir) {
   const std::string form_text =
       must(FormEnvelope::sign_package(k.org, "intake-2026", 4, as_bytes(form_json), fuzz::kNow));
 
-  InviteContents inv;
+  InviteBase inv;
   inv.org = org;
   inv.roster_text = roster_text;
   inv.enrollment_secret = SecretBytes(32);
@@ -186,11 +188,21 @@ void document_seeds(const fs::path& dir) {
   inv.forms = {{"intake-2026", 4, Sha256::digest(as_bytes(form_json))}};
   inv.issued_at = fuzz::kNow - 60;
   inv.expires_at = fuzz::kNow + 86400 * 30;
+  const std::string base_text = text_of(must(inv.sign(k.org)));
+  auto base = must(SignedInviteBase::verify(as_bytes(base_text), org, fuzz::kNow));
   const std::string_view code = "ENRL-7KQ2-M9XD-44TB";
-  inv.relay_code = SecretBytes(code.size());
-  std::copy(code.begin(), code.end(), inv.relay_code.data());
-  inv.relay_code_expires_at = fuzz::kNow + 86400;
-  const std::string invite_text = text_of(must(sign_invite(inv, k.org)));
+  SecretBytes relay_code(code.size());
+  std::copy(code.begin(), code.end(), relay_code.data());
+  const std::string invite_text = text_of(must(mint_invite(base, relay_code, fuzz::kNow + 86400, 0,
+                                                           TokenId{7}, fuzz::kNow, k.coordinator))
+                                              .text);
+  write(dir / "invite-base.txt", base_text);
+  {
+    auto confirmed = must(must(UnconfirmedInvite::parse(as_bytes(invite_text)))
+                              .confirm(org.fingerprint(), fuzz::kNow));
+    write(dir / "hello.bin",
+          must(make_device_hello(confirmed, k.device.public_key(), "seed")).encode());
+  }
 
   const struct {
     const char* name;

@@ -16,6 +16,8 @@
 
 #include "bundle_layout.h"
 #include "satchel/crypto/bundle.h"
+#include "satchel/crypto/invite.h"
+#include "satchel/crypto/published_document.h"
 #include "satchel/crypto/sha256.h"
 #include "satchel/crypto/trust_documents.h"
 #include "support/seeded_random.h"
@@ -41,6 +43,16 @@ void write_file(const std::string& rel, ByteView data) {
 
 void write_text(const std::string& rel, std::string_view text) {
   write_file(rel, as_bytes(text));
+}
+
+std::string text_of(const SecretBytes& s) {
+  return std::string(reinterpret_cast<const char*>(s.data()), s.size());
+}
+
+std::string upper(std::string s) {
+  for (char& c : s)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+  return s;
 }
 
 std::string hex_sha(ByteView b) {
@@ -504,6 +516,7 @@ int main(int argc, char** argv) {
     r.version = version;
     r.issued_at = issued;
     r.expires_at = expires;
+    r.org_name = "Example Rights Network";
     r.slot_count = 3;
     r.coordinators = {{"Amira", coord_a.public_key()}, {"Bao", coord_b.public_key()}};
     Hash32 pin{}, backup{};
@@ -564,8 +577,9 @@ int main(int argc, char** argv) {
     Bytes w = rw;
     uint32_t body_len = static_cast<uint32_t>(w[2] | (w[3] << 8) | (w[4] << 16) | (w[5] << 24));
     Bytes body(w.begin() + 6, w.begin() + 6 + body_len);
-    body[32 + 16 + 8 + 8 + 8] = 0;
-    body[32 + 16 + 8 + 8 + 8 + 1] = 0;
+    const size_t slots_at = 32 + 16 + 8 + 8 + 8 + (2 + 22);  // after the organisation name
+    body[slots_at] = 0;
+    body[slots_at + 1] = 0;
     doc_vector("x11-slot-count-zero",
                armor_document(DocType::kRoster, sign_document(DocType::kRoster, body, org_o)),
                "roster", "org-o", "-", "doc-invalid-field", "D7",
@@ -617,7 +631,9 @@ int main(int argc, char** argv) {
   }
   doc_vector("x19-registration-as-roster", reg_text, "roster", "org-o", "-", "doc-wrong-type", "D1",
              "a registration offered as a roster");
-  InviteContents inv;
+  // The invite base draws its two secrets here; the invites minted from it (which draw a
+  // per-invite secret) are written at the end, with the other vectors added later.
+  InviteBase inv;
   inv.org = org_o.public_key();
   inv.roster_text = roster_v2;
   inv.enrollment_secret = SecretBytes(32);
@@ -627,21 +643,7 @@ int main(int argc, char** argv) {
   inv.forms = {{"gcm-input", 2, Sha256::digest(as_bytes(std::string_view("x")))}};
   inv.issued_at = kNow - 10;
   inv.expires_at = kNow + 86400;
-  inv.relay_code = SecretBytes(26);
-  std::memcpy(inv.relay_code.data(), "abcdefghijklmnopqrstuvwxyz", 26);
-  inv.relay_code_expires_at = kNow + 3600;
-  SecretBytes inv_text = sign_invite(inv, org_o).value();
-  std::string invite(reinterpret_cast<const char*>(inv_text.data()), inv_text.size());
-  doc_vector("d05-invite", invite, "invite", org_o.public_key().fingerprint(), "-", "ok", "D11",
-             "invite confirmed with the right fingerprint");
-  doc_vector("x20-invite-wrong-fingerprint", invite, "invite", org_p.public_key().fingerprint(),
-             "-", "doc-not-confirmed", "D11", "confirmed with another organisation's fingerprint");
-  {
-    std::string bad = invite;
-    bad[40] = bad[40] == 'A' ? '1' : '1';
-    doc_vector("x21-invite-typo", bad, "invite", org_o.public_key().fingerprint(), "-",
-               "doc-malformed", "D1", "a character outside base32 (typo)");
-  }
+  SecretBytes base_text = inv.sign(org_o).value();
 
   // --- added later: appended here, after every earlier vector, so that the seeded generator
   // draws the same values for those and none of them changes ---
@@ -691,7 +693,7 @@ int main(int argc, char** argv) {
                 far_future.body, "B9", "created_at = 2^63 - 1 (beyond gmtime's range)");
   {
     // The roster of d01 with one coordinator X25519 key rewritten, validly signed.
-    const size_t amira_x25519 = 76 + 2 + 5;
+    const size_t amira_x25519 = 76 + (2 + 22) + 2 + 5;  // after the organisation name
     const size_t bao_x25519 = amira_x25519 + 64 + 2 + 3;
     auto roster_with = [&](const std::function<void(Bytes&)>& edit) {
       uint32_t body_len =
@@ -712,6 +714,73 @@ int main(int argc, char** argv) {
                }),
                "roster", "org-o", "-", "doc-invalid-field", "D7",
                "coordinator 1's X25519 key is p + 9");
+  }
+
+  // --- invites, device hellos and published documents (rules D11, H1-H4, P1) ---
+  {
+    doc_vector("d06-invite-base", text_of(base_text), "invite-base", "org-o", "-", "ok", "D1-D8",
+               "an invite base as the organisation signs it");
+    doc_vector("x24-invite-base-other-org", text_of(base_text), "invite-base", "org-p", "-",
+               "doc-untrusted-signer", "D5", "an invite base of another organisation");
+    auto signed_base = SignedInviteBase::verify(base_text.span(), org_o.public_key(), kNow).value();
+    SecretBytes code(26);
+    std::memcpy(code.data(), "abcdefghijklmnopqrstuvwxyz", 26);
+    const TokenId token{1, 2, 3, 4, 5, 6, 7, 8};
+    auto minted = mint_invite(signed_base, code, kNow + 3600, 0, token, kNow - 5, coord_a).value();
+    const std::string invite = text_of(minted.text);
+    doc_vector("d05-invite", invite, "invite", org_o.public_key().fingerprint(), "-", "ok", "D11",
+               "invite confirmed with the right fingerprint");
+    doc_vector("x20-invite-wrong-fingerprint", invite, "invite", org_p.public_key().fingerprint(),
+               "-", "doc-not-confirmed", "D11",
+               "confirmed with another organisation's fingerprint");
+    {
+      std::string bad = invite;
+      bad[40] = '1';
+      doc_vector("x21-invite-typo", bad, "invite", org_o.public_key().fingerprint(), "-",
+                 "doc-malformed", "D1", "a character outside base32 (typo)");
+    }
+    // The minted part, edited in place: [signed base][str16 code][u64][u8 relay index]…[sig].
+    auto edited = [&](const std::function<void(Bytes&, size_t)>& edit) {
+      auto wire = from_base32_secret(std::string_view(invite).substr(5)).value();
+      Bytes w(wire.data(), wire.data() + wire.size());
+      edit(w, signed_base.wire().size() + 2 + code.size() + 8);
+      return "INV1-" + upper(to_base32(w));
+    };
+    doc_vector("x25-invite-relay-index", edited([](Bytes& w, size_t at) { w[at] = 1; }), "invite",
+               org_o.public_key().fingerprint(), "-", "doc-invalid-field", "D11",
+               "the minted part names relay 1 of a roster with one relay");
+    doc_vector("x26-invite-mint-signature",
+               edited([](Bytes& w, size_t) { w[w.size() - 1] ^= 0x01; }), "invite",
+               org_o.public_key().fingerprint(), "-", "doc-bad-signature", "D11",
+               "the minting coordinator's signature altered");
+
+    auto confirmed = UnconfirmedInvite::parse(as_bytes(invite))
+                         .value()
+                         .confirm(org_o.public_key().fingerprint(), kNow)
+                         .value();
+    DeviceHello hello = make_device_hello(confirmed, dev_d.public_key(), "Field phone 3").value();
+    const Bytes hb = hello.encode();
+    doc_vector("h01-hello", to_hex(hb), "hello", "device-d", "-", "ok", "H1-H4",
+               "the hello of device d, joined with d05-invite");
+    Bytes flipped = hb;
+    flipped[flipped.size() - 1] ^= 0x01;
+    doc_vector("x27-hello-signature", to_hex(flipped), "hello", "device-d", "-",
+               "doc-bad-signature", "H4", "the invite key's signature altered");
+    doc_vector("x28-hello-other-sender", to_hex(hb), "hello", "device-e", "-", "doc-invalid-field",
+               "H2", "the hello of device d sent by device e");
+    Bytes other_token = hb;
+    other_token[1 + 32 + 2 + 13] ^= 0x01;  // the token id: the mint statement no longer matches
+    doc_vector("x29-hello-token-id", to_hex(other_token), "hello", "device-d", "-",
+               "doc-bad-signature", "H3", "the token id changed after minting");
+
+    // P1: a roster published as number 2; the name and the sealed bytes.
+    Bytes sealed =
+        seal_published_document(inv.publication_key, PublishedKind::kRoster, 2, as_bytes(roster_v2))
+            .value();
+    write_text("docs/p01-published-roster.name",
+               published_document_name(inv.publication_key, PublishedKind::kRoster, 2) + "\n");
+    write_text("docs/p01-published-roster.key", to_hex(inv.publication_key.span()) + "\n");
+    write_text("docs/p01-published-roster.sealed", to_hex(sealed) + "\n");
   }
 
   g_bundles.close();

@@ -12,7 +12,7 @@ namespace satchel::cli {
 namespace {
 
 struct RosterArgs {
-  std::string org_key, out;
+  std::string org_key, out, org_name;
   uint64_t version = 0;
   std::vector<std::string> coordinators, relays, pins, backup_pins;
   uint16_t slots = 0;
@@ -55,6 +55,7 @@ int roster(const RosterArgs& a) {
   Roster r;
   r.org = org->public_key();
   r.version = a.version;
+  r.org_name = a.org_name;
   r.issued_at = static_cast<int64_t>(std::time(nullptr));
   r.expires_at = r.issued_at + int64_t{86400} * a.valid_days;
   for (size_t i = 0; i < a.coordinators.size(); i++) {
@@ -143,6 +144,8 @@ void add_org_command(CLI::App& app, Action& action) {
       org->add_subcommand("roster", "Sign a roster: coordinators, slot count, relays and pins");
   r->add_option("--org-key", ra->org_key, "organisation secret key file")->required();
   r->add_option("--version", ra->version, "roster version (must grow with every new roster)")
+      ->required();
+  r->add_option("--org-name", ra->org_name, "the organisation's name, shown to joining devices")
       ->required();
   r->add_option("--coordinator", ra->coordinators, "NAME=coordpub-…; repeat per coordinator")
       ->required();

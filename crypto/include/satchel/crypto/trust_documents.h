@@ -1,5 +1,6 @@
 // Documents signed by the organisation key (schema/trust-documents.md): the roster, the relay
-// registration, the signed form envelope and the invite; plus the coordinator's relay challenge.
+// registration, the signed form envelope (invites: invite.h); plus the coordinator's relay
+// challenge.
 // Every signature covers a per-type context string, the type byte and the length-prefixed body,
 // so no signature verifies as another kind of document.
 #pragma once
@@ -51,6 +52,7 @@ struct Roster {
   uint64_t version = 0;  // monotonic, >= 1
   int64_t issued_at = 0;
   int64_t expires_at = 0;
+  std::string org_name;     // 1..64 bytes, the text rule: shown to devices that join
   uint16_t slot_count = 0;  // N bundle slots, >= coordinators.size(), <= 64
   std::vector<RosterCoordinator> coordinators;
   std::vector<RosterRelay> relays;
@@ -102,58 +104,6 @@ struct FormEnvelope {
 
 // Accepts `incoming` for a form only if newer than the version held (nullopt on first use).
 Status check_form_update(std::optional<uint64_t> held_version, const FormEnvelope& incoming);
-
-struct InviteForm {
-  std::string form_id;
-  uint64_t version = 0;
-  Hash32 content_hash{};
-};
-
-// The organisation-signed part of an invite plus the relay enrollment code beside it.
-struct InviteContents {
-  OrgPublicKey org;
-  std::string roster_text;        // a signed roster ("roster-…")
-  SecretBytes enrollment_secret;  // 32 bytes; the relay never sees it
-  SecretBytes publication_key;    // 32 bytes; rosters and forms are stored under it on the relay
-  std::vector<InviteForm> forms;
-  int64_t issued_at = 0;
-  int64_t expires_at = 0;
-  // Unsigned: minted online by the relay, after the signature.
-  SecretBytes relay_code;  // the enrollment code as text (16..128 bytes)
-  int64_t relay_code_expires_at = 0;
-};
-
-class ConfirmedInvite;
-
-// An invite parsed and signature-checked against the key it carries, but not yet trusted: the
-// organisation fingerprint must be confirmed out of band first.
-class UnconfirmedInvite {
- public:
-  static Result<UnconfirmedInvite> parse(ByteView text);
-  // The organisation key's fingerprint, to be compared with the coordinator's, read aloud.
-  std::string fingerprint() const { return contents_.org.fingerprint(); }
-  // Succeeds only if `typed_fingerprint` matches (spaces ignored) and the invite and its roster
-  // are valid at `now`.
-  Result<ConfirmedInvite> confirm(std::string_view typed_fingerprint, int64_t now) &&;
-
- private:
-  InviteContents contents_;
-};
-
-class ConfirmedInvite {
- public:
-  const InviteContents& contents() const { return contents_; }
-  const Roster& roster() const { return roster_; }
-
- private:
-  friend class UnconfirmedInvite;
-  InviteContents contents_;
-  Roster roster_;
-};
-
-// Signs the invite's contents and returns its text ("INV1-" + upper-case base32, QR-friendly) in
-// secret memory.
-Result<SecretBytes> sign_invite(const InviteContents& contents, const OrgSecretKey& org_key);
 
 // The message a coordinator signs to open a relay session: domain-separated and bound to the
 // relay's TLS SPKI pin, the mailbox and a fresh relay nonce.
