@@ -24,11 +24,13 @@ base_pkgs=(
   build-essential cmake pkg-config git ca-certificates python3
   libsodium-dev libssl-dev libcpp-httplib-dev
   libbenchmark-dev nlohmann-json3-dev libcli11-dev libzxcvbn-dev diceware
+  libqrencode-dev libpng-dev  # an invite's QR code (satchel coord invite, --png)
   clang-14 libfuzzer-14-dev libclang-rt-14-dev llvm-14
   age time
   nginx-light wrk fiu-utils openssl curl nodejs
   python3-cryptography  # Ed25519 coordinator challenge in tests/relay/test_nginx_topology.sh
   python3-pandas        # tests/cli/test_cli_coord.sh reads exports as an analyst would
+  zbar-tools            # decodes those QR codes back in tests/client/test_qr_code.cpp
 )
 bpo_pkgs=(libsqlcipher-dev libcatch2-dev)
 
