@@ -333,4 +333,61 @@ Status RelayClient::acknowledge_batch(const SecretBytes& session,
   return Status::Ok();
 }
 
+Status RelayClient::publish_document(const SecretBytes& session, const std::string& name,
+                                     ByteView bytes) {
+  if (name.empty() || name.size() > 64 || name[0] == '.' ||
+      !std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+      }))
+    return make_error(Errc::kInvalidArgument, "bad document name");
+  begin_request();
+  httplib::Headers h = session_headers(session);
+  const std::string body(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  auto res = [&] {
+    RequestDeadline deadline(impl_->http, impl_->deadline(bytes.size()), impl_->deadline_expired);
+    return impl_->http.Put(impl_->path("/v1/coordinator/documents/" + name).c_str(), h, body,
+                           "application/octet-stream");
+  }();
+  wipe_headers(h);
+  if (!res) return impl_->transport_error(res.error());
+  if (Status p = impl_->check_proxy(*res); !p) return p.error();
+  if (res->status != 204 && res->status != 200) return refusal(*res, retry_after_, unchanged_);
+  return Status::Ok();
+}
+
+Result<MintedCode> RelayClient::mint_enrollment_code(const SecretBytes& session, int hours) {
+  if (hours < 0 || hours > 72)
+    return make_error(Errc::kInvalidArgument, "an enrollment code lasts 1 to 72 hours");
+  std::string path = "/v1/coordinator/enrollment-codes";
+  if (hours > 0) path += "?hours=" + std::to_string(hours);
+  begin_request();
+  httplib::Headers h = session_headers(session);
+  auto res = [&] {
+    RequestDeadline deadline(impl_->http, impl_->deadline(0), impl_->deadline_expired);
+    return impl_->http.Post(impl_->path(path).c_str(), h, std::string(), "application/json");
+  }();
+  wipe_headers(h);
+  if (!res) return impl_->transport_error(res.error());
+  if (Status p = impl_->check_proxy(*res); !p) return p.error();
+  if (res->status != 200) return refusal(*res, retry_after_, unchanged_);
+  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  sodium_memzero(res->body.data(), res->body.size());
+  bool ok = j.is_object() && j.contains("code") && j["code"].is_string() && j.contains("code_id") &&
+            j["code_id"].is_string() && j.contains("expires_at") &&
+            j["expires_at"].is_number_integer();
+  MintedCode out;
+  if (ok) {
+    std::string& code = j["code"].get_ref<std::string&>();
+    out.code = SecretBytes(code.size());
+    std::memcpy(out.code.data(), code.data(), code.size());
+    sodium_memzero(code.data(), code.size());
+    out.code_id = j["code_id"].get<std::string>();
+    out.expires_at = j["expires_at"].get<int64_t>();
+    ok = out.code.size() == 32 && is_lower_hex(out.code_id, 16);
+  }
+  if (!ok)
+    return make_error(Errc::kRelayRefused, "the relay's enrollment code answer is malformed");
+  return out;
+}
+
 }  // namespace satchel::client

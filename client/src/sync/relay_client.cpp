@@ -415,4 +415,25 @@ Result<UploadStatus> RelayClient::append(const std::string& upload_id, uint64_t 
   return tus_answer(res, 204, 204);
 }
 
+Result<std::optional<Bytes>> RelayClient::document(const std::string& name,
+                                                   const SecretBytes& token) {
+  if (name.empty() || name.size() > 64 || name[0] == '.' ||
+      !std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+      }))
+    return make_error(Errc::kInvalidArgument, "bad document name");
+  begin_request();
+  httplib::Headers h = auth_headers(token);
+  auto res = [&] {  // the watchdog ends with the request
+    RequestDeadline deadline(impl_->http, impl_->deadline(0), impl_->deadline_expired);
+    return impl_->http.Get(impl_->path("/v1/documents/" + name).c_str(), h);
+  }();
+  wipe_headers(h);
+  if (!res) return impl_->transport_error(res.error());
+  if (Status p = impl_->check_proxy(*res); !p) return p.error();
+  if (res->status == 404) return std::optional<Bytes>{};
+  if (res->status != 200) return refusal(*res, retry_after_, unchanged_);
+  return std::optional<Bytes>(Bytes(res->body.begin(), res->body.end()));
+}
+
 }  // namespace satchel::client

@@ -73,6 +73,13 @@ struct Enrollment {
   std::string token_id;  // 16 hex digits: public label, for revocation
 };
 
+// An enrollment code a coordinator had the relay mint (schema/relay-api.md).
+struct MintedCode {
+  SecretBytes code;        // 32 base32 characters
+  std::string code_id;     // 16 hex digits: the id the redeemed token keeps
+  int64_t expires_at = 0;  // Unix seconds, an hour boundary
+};
+
 // One stored upload the coordinator has not acknowledged (schema/relay-api.md, "List").
 struct PendingUpload {
   std::string id;  // the upload id: SHA-256 of the bundle, 64 hex digits
@@ -119,6 +126,10 @@ class RelayClient {
   Result<UploadStatus> append(const std::string& upload_id, uint64_t offset, uint64_t count,
                               const SecretBytes& token, const BodyReader& body);
 
+  // GET a published document (schema/trust-documents.md, "Published documents") with the
+  // device's token: its bytes, or nullopt when the relay has no document of that name (404).
+  Result<std::optional<Bytes>> document(const std::string& name, const SecretBytes& token);
+
   // The coordinator's side (client/src/sync/coordinator_requests.cpp).
   // Opens a session for `mailbox` (32 hex digits, the organisation id): fetches a challenge and
   // signs it with the coordinator's Ed25519 key, bound to the pin of the certificate this
@@ -144,6 +155,12 @@ class RelayClient {
   // id the relay no longer knows is not an error.
   Status acknowledge_batch(const SecretBytes& session, const std::vector<std::string>& held,
                            const std::vector<std::string>& not_mine);
+
+  // PUT a document under `name` (1..64 of [A-Za-z0-9._-], not starting with '.').
+  Status publish_document(const SecretBytes& session, const std::string& name, ByteView bytes);
+  // Has the relay mint a single-use enrollment code for the session's mailbox, valid `hours`
+  // (1..72; 0: the relay's default). The code is returned in secret memory.
+  Result<MintedCode> mint_enrollment_code(const SecretBytes& session, int hours);
 
   // Seconds the last refusal asked to wait (Retry-After), 0 when none.
   int64_t retry_after_seconds() const { return retry_after_; }
