@@ -1,7 +1,7 @@
-// libFuzzer target for the relay's configuration file (server/src/relay_config.cpp): any text
-// is parsed or refused with kInvalidArgument and a message naming the configuration; what
-// parses renders (render_relay_config) to a file that parses back to the same configuration,
-// and renders again to the same text.
+// libFuzzer target for the relay's configuration file (server/src/config/relay_config.cpp): any
+// text is parsed or refused with kInvalidArgument and a message naming the configuration; what
+// parses renders (render_relay_config) to a file that parses back to the same configuration, and
+// renders again to the same text.
 #include <string>
 
 #include "fuzz_common.h"

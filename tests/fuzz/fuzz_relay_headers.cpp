@@ -1,7 +1,7 @@
-// libFuzzer target for the relay's request header parsers (server/src/request_headers.cpp) and
-// the bearer credentials they hand on (server/src/credentials.cpp). cpp-httplib percent-decodes
-// header values, so any byte may reach them. The first input byte names the header; any other
-// first byte sends the rest to every parser:
+// libFuzzer target for the relay's request header parsers (server/src/http/request_headers.cpp) and
+// the bearer credentials they hand on (server/src/auth/credentials.cpp). cpp-httplib
+// percent-decodes header values, so any byte may reach them. The first input byte names the header;
+// any other first byte sends the rest to every parser:
 //   'd' Upload-Offset, Upload-Length, Content-Length (decimal)   'b' base64 (tus values)
 //   'm' Upload-Metadata   'c' Upload-Checksum   'a' Authorization (bearer token, enrollment code)
 //   'r' Range: the resource size, a newline, then the header   'n' a published document name

@@ -1,8 +1,9 @@
-// PackLog: regions of small stored uploads in shared pack files (server/src/pack_log.h).
+// PackLog: regions of small stored uploads in shared pack files
+// (server/src/store/embedded/pack_log.h).
 #include <catch2/catch_test_macros.hpp>
 #include <filesystem>
 
-#include "pack_log.h"
+#include "store/embedded/pack_log.h"
 #include "store_fixture.h"
 
 using namespace satchel;

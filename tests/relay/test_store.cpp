@@ -14,7 +14,7 @@
 #include <optional>
 #include <thread>
 
-#include "metadata_db.h"
+#include "store/embedded/metadata_db.h"
 #include "store_fixture.h"
 
 using namespace satchel;

@@ -7,7 +7,7 @@
 #include <optional>
 #include <utility>
 
-#include "metadata_db.h"
+#include "store/embedded/metadata_db.h"
 #include "store_fixture.h"
 
 using namespace satchel;

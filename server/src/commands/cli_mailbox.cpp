@@ -6,7 +6,7 @@
 #include <memory>
 #include <sstream>
 
-#include "cli.h"
+#include "commands/cli.h"
 #include "satchel/relay/clock.h"
 #include "satchel/relay/credentials.h"
 #include "satchel/relay/embedded_relay_store.h"

@@ -1,11 +1,11 @@
 // The pre-routing guard (see request_guard.h). Every refusal here closes the connection: the
 // request body, if any, is never read.
-#include "request_guard.h"
+#include "http/request_guard.h"
 
 #include <array>
 #include <regex>
 
-#include "http_answers.h"
+#include "http/http_answers.h"
 #include "satchel/relay/credentials.h"
 #include "satchel/relay/request_headers.h"
 

@@ -1,6 +1,6 @@
 // SQLite access for the embedded store, and the metadata schema (schema/relay-api.md, "What the
 // relay keeps", describes each table).
-#include "metadata_db.h"
+#include "store/embedded/metadata_db.h"
 
 namespace satchel::relay {
 

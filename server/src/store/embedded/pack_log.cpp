@@ -1,4 +1,4 @@
-#include "pack_log.h"
+#include "store/embedded/pack_log.h"
 
 #include <dirent.h>
 #include <fcntl.h>

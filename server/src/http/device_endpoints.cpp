@@ -3,12 +3,12 @@
 // documents. The mailbox always comes from the token.
 #include <nlohmann/json.hpp>
 
-#include "http_answers.h"
-#include "http_endpoints.h"
-#include "request_guard.h"
+#include "http/http_answers.h"
+#include "http/http_endpoints.h"
+#include "http/request_guard.h"
+#include "http/upload_receiver.h"
 #include "satchel/relay/credentials.h"
 #include "satchel/relay/request_headers.h"
-#include "upload_receiver.h"
 
 namespace satchel::relay {
 

@@ -5,10 +5,10 @@
 // "Durability"). No file of its own; a crash before the commit leaves bytes that no row names,
 // which recovery frees (the relay had answered nothing). A body cut short moves to a .part file and
 // continues as any partial upload.
-#include "pack_log.h"
 #include "satchel/crypto/sha256.h"
 #include "satchel/relay/embedded_relay_store.h"
-#include "store_rows.h"
+#include "store/embedded/pack_log.h"
+#include "store/embedded/store_rows.h"
 
 namespace satchel::relay {
 

@@ -12,7 +12,7 @@
 #include <iostream>
 #include <memory>
 
-#include "cli.h"
+#include "commands/cli.h"
 #include "satchel/relay/file_ops.h"
 #include "satchel/relay/relay_config.h"
 #include "satchel/relay/tls_identity.h"

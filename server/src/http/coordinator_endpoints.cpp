@@ -4,9 +4,9 @@
 // session, which the signed challenge bound to it.
 #include <nlohmann/json.hpp>
 
-#include "http_answers.h"
-#include "http_endpoints.h"
-#include "request_guard.h"
+#include "http/http_answers.h"
+#include "http/http_endpoints.h"
+#include "http/request_guard.h"
 #include "satchel/relay/credentials.h"
 #include "satchel/relay/request_headers.h"
 

@@ -1,4 +1,4 @@
-#include "wal_checkpointer.h"
+#include "store/embedded/wal_checkpointer.h"
 
 namespace satchel::relay {
 

@@ -7,9 +7,9 @@
 #include <chrono>
 #include <iostream>
 
-#include "http_answers.h"
-#include "http_endpoints.h"
-#include "request_guard.h"
+#include "http/http_answers.h"
+#include "http/http_endpoints.h"
+#include "http/request_guard.h"
 #include "satchel/relay/tls_identity.h"
 
 namespace satchel::relay {

@@ -7,7 +7,7 @@
 #include <memory>
 #include <sstream>
 
-#include "cli.h"
+#include "commands/cli.h"
 #include "satchel/relay/embedded_relay_store.h"
 #include "satchel/relay/relay_config.h"
 #include "satchel/relay/relay_server.h"

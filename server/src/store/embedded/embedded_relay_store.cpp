@@ -8,11 +8,11 @@
 #include <algorithm>
 #include <iostream>
 
-#include "metadata_db.h"
-#include "pack_log.h"
 #include "satchel/crypto/trust_documents.h"
-#include "store_rows.h"
-#include "wal_checkpointer.h"
+#include "store/embedded/metadata_db.h"
+#include "store/embedded/pack_log.h"
+#include "store/embedded/store_rows.h"
+#include "store/embedded/wal_checkpointer.h"
 
 namespace satchel::relay {
 

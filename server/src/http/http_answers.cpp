@@ -1,5 +1,5 @@
 // Response helpers (see http_answers.h).
-#include "http_answers.h"
+#include "http/http_answers.h"
 
 #include <iostream>
 #include <memory>

@@ -8,7 +8,7 @@
 
 #include <optional>
 
-#include "request_guard.h"
+#include "http/request_guard.h"
 #include "satchel/relay/relay.h"
 
 namespace satchel::relay {

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <thread>
 
-#include "metadata_db.h"
+#include "store/embedded/metadata_db.h"
 
 namespace satchel::relay {
 

@@ -1,9 +1,9 @@
 // Receiving tus bodies into the store (see upload_receiver.h).
-#include "upload_receiver.h"
+#include "http/upload_receiver.h"
 
 #include <chrono>
 
-#include "http_answers.h"
+#include "http/http_answers.h"
 #include "satchel/crypto/sha256.h"
 #include "satchel/relay/file_ops.h"
 

@@ -2,7 +2,7 @@
 // Commands live in cli_*.cpp.
 #include <iostream>
 
-#include "cli.h"
+#include "commands/cli.h"
 #include "satchel/crypto/secret.h"
 
 namespace satchel::relay::cli {

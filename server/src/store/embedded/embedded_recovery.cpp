@@ -25,10 +25,10 @@
 #include <set>
 #include <vector>
 
-#include "metadata_db.h"
-#include "pack_log.h"
 #include "satchel/relay/embedded_relay_store.h"
-#include "store_rows.h"
+#include "store/embedded/metadata_db.h"
+#include "store/embedded/pack_log.h"
+#include "store/embedded/store_rows.h"
 
 namespace satchel::relay {
 

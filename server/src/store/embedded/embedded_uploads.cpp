@@ -20,11 +20,11 @@
 #include <cerrno>
 #include <vector>
 
-#include "metadata_db.h"
-#include "pack_log.h"
 #include "satchel/crypto/sha256.h"
 #include "satchel/relay/embedded_relay_store.h"
-#include "store_rows.h"
+#include "store/embedded/metadata_db.h"
+#include "store/embedded/pack_log.h"
+#include "store/embedded/store_rows.h"
 
 namespace satchel::relay {
 
