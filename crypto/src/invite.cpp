@@ -176,6 +176,7 @@ Result<SignedInviteBase> SignedInviteBase::verify(ByteView text, const OrgPublic
   auto wire = dearmor(sv, kT);
   if (!wire) return wire.error();
   SignedInviteBase out;
+  if (wire->empty()) return doc_err(Errc::kDocMalformed, kT, "empty document");
   out.wire_ = SecretBytes(wire->size());
   std::memcpy(out.wire_.data(), wire->data(), wire->size());
   wipe(wire->data(), wire->size());

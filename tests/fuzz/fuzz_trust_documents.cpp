@@ -1,7 +1,6 @@
 // libFuzzer target for the signed trust documents: the input as document text, and wrapped in
 // each armor, or (first byte 0xFF) a plan: a body signed with the fixed organisation key.
 #include <algorithm>
-#include <cctype>
 #include <optional>
 
 #include "fuzz_common.h"
@@ -23,12 +22,6 @@ void check_refusal(const R& r) {
   if (!r.ok())
     SATCHEL_FUZZ_CHECK(is_doc_error(r.code()),
                        "a bad document was refused with a non-document code");
-}
-
-bool equal_ignoring_case(std::string_view a, ByteView b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, uint8_t y) {
-           return std::toupper(static_cast<unsigned char>(x)) == std::toupper(y);
-         });
 }
 
 // A document that verifies under the fixed key re-signs to the same text (Ed25519 signatures are
