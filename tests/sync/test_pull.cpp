@@ -331,3 +331,47 @@ TEST_CASE("a coordinator pull killed at random moments and run again imports eve
         }) == 0);
   std::filesystem::remove_all(a);
 }
+
+TEST_CASE(
+    "a coordinator's newer registration through RelayClient ends a removed coordinator's "
+    "access; an older one or another organisation's is refused",
+    "[pull]") {
+  PullWorld w(1);
+  auto url = parse_relay_url(url_of(w.relay));
+  REQUIRE(url);
+  auto c = RelayClient::create(*url, {pin_of(w.relay)}, RelayClientOptions{});
+  REQUIRE(c);
+  RelayClient& relay = **c;
+  const int64_t now = w.relay.clock.now();
+  auto a = relay.open_session(w.device.coord_a, w.mailbox, now);
+  auto b = relay.open_session(w.device.coord_b, w.mailbox, now);
+  REQUIRE(a);
+  REQUIRE(b);
+  auto registration = [&](const OrgSecretKey& org, uint64_t version) {
+    RelayRegistration r;
+    r.org = org.public_key();
+    r.version = version;
+    r.issued_at = now;
+    r.coordinator_auth_keys = {w.device.coord_b.public_key().ed25519};
+    return r.sign(org).value();
+  };
+
+  // B registers version 2 without A: A's session ends at once, B's stays.
+  auto updated = relay.update_registration(*b, registration(w.device.org, 2) + "\n");
+  if (!updated) FAIL(updated.error().message);
+  CHECK(*updated == 2);
+  CHECK(relay.list_pending(*a, "", 10).code() == Errc::kRelayUnauthorized);
+  auto page = relay.list_pending(*b, "", 10);
+  REQUIRE(page);
+  CHECK(page->uploads.size() == 1);
+  CHECK(relay.open_session(w.device.coord_a, w.mailbox, now).code() == Errc::kRelayUnauthorized);
+
+  // The same version again, an older one and another organisation's are refused.
+  CHECK(relay.update_registration(*b, registration(w.device.org, 2)).code() == Errc::kDocRollback);
+  CHECK(relay.update_registration(*b, registration(w.device.org, 1)).code() == Errc::kDocRollback);
+  const OrgSecretKey stranger = OrgSecretKey::generate();
+  CHECK(relay.update_registration(*b, registration(stranger, 3)).code() ==
+        Errc::kDocUntrustedSigner);
+  CHECK(relay.update_registration(*b, "not a registration").code() == Errc::kDocMalformed);
+  CHECK(relay.list_pending(*b, "", 10));
+}

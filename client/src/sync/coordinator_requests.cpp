@@ -1,9 +1,11 @@
 // The coordinator's requests to the relay (schema/relay-api.md, "Coordinator endpoints"):
-// challenge and session, listing, ranged download, batched fetch and acknowledgements, over
-// the same pinned TLS connection as the device's requests.
+// challenge and session, listing, ranged download, batched fetch and acknowledgements,
+// documents, enrollment codes and registrations, over the same pinned TLS connection as the
+// device's requests.
 #include <nlohmann/json.hpp>
 
 #include <cstring>
+#include <utility>
 
 #include "satchel/client/relay_client.h"
 #include "satchel/crypto/encoding.h"
@@ -30,6 +32,16 @@ bool is_base64url(std::string_view s) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
   });
 }
+
+// The trust-document rules a relay names when it refuses a registration (its "rule" field).
+constexpr std::pair<const char*, Errc> kRegistrationRules[] = {
+    {"doc-malformed", Errc::kDocMalformed},
+    {"doc-wrong-type", Errc::kDocWrongType},
+    {"doc-unsupported-version", Errc::kDocUnsupportedVersion},
+    {"doc-untrusted-signer", Errc::kDocUntrustedSigner},
+    {"doc-bad-signature", Errc::kDocBadSignature},
+    {"doc-invalid-field", Errc::kDocInvalidField},
+};
 
 httplib::Headers session_headers(const SecretBytes& session) {
   std::string value = "Bearer ";
@@ -388,6 +400,40 @@ Result<MintedCode> RelayClient::mint_enrollment_code(const SecretBytes& session,
   if (!ok)
     return make_error(Errc::kRelayRefused, "the relay's enrollment code answer is malformed");
   return out;
+}
+
+Result<uint64_t> RelayClient::update_registration(const SecretBytes& session,
+                                                  std::string_view registration_text) {
+  if (registration_text.empty() || registration_text.size() > 4096)
+    return make_error(Errc::kInvalidArgument, "a registration's text is 1 to 4096 bytes");
+  begin_request();
+  httplib::Headers h = session_headers(session);
+  auto res = [&] {
+    RequestDeadline deadline(impl_->http, impl_->deadline(registration_text.size()),
+                             impl_->deadline_expired);
+    return impl_->http.Put(impl_->path("/v1/coordinator/registration").c_str(), h,
+                           std::string(registration_text), "text/plain");
+  }();
+  wipe_headers(h);
+  if (!res) return impl_->transport_error(res.error());
+  if (Status p = impl_->check_proxy(*res); !p) return p.error();
+  const auto j = nlohmann::json::parse(res->body, nullptr, false);
+  const std::string code = refusal_code(*res);
+  if (res->status == 409 && code == "registration-rollback" && j.contains("version") &&
+      j["version"].is_number_unsigned())
+    return make_error(Errc::kDocRollback, "the relay holds registration version " +
+                                              std::to_string(j["version"].get<uint64_t>()) +
+                                              ", not older than this one");
+  if (res->status == 400 && code == "bad-registration" && j.contains("rule") &&
+      j["rule"].is_string()) {
+    for (const auto& [rule, errc] : kRegistrationRules)
+      if (j["rule"] == rule)
+        return make_error(errc, std::string("the relay refused the registration: ") + rule);
+  }
+  if (res->status != 200) return refusal(*res, retry_after_, unchanged_);
+  if (!j.is_object() || !j.contains("version") || !j["version"].is_number_unsigned())
+    return make_error(Errc::kRelayRefused, "the relay's registration answer is malformed");
+  return j["version"].get<uint64_t>();
 }
 
 }  // namespace satchel::client

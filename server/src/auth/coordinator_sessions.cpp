@@ -88,4 +88,21 @@ std::optional<CoordinatorSession> CoordinatorSessions::authenticate(std::string_
   return it->second;
 }
 
+size_t CoordinatorSessions::end_unregistered(std::string_view mailbox_id,
+                                             const std::vector<Key32>& registered) {
+  std::lock_guard lock(mu_);
+  return std::erase_if(sessions_, [&](const auto& s) {
+    return s.second.mailbox == mailbox_id && std::find(registered.begin(), registered.end(),
+                                                       s.second.coordinator) == registered.end();
+  });
+}
+
+bool CoordinatorSessions::ended_early(const Hash32& token_hash, int64_t expires_at) {
+  // A session leaves the map only when it expires or is ended: absent before its expiry
+  // means ended.
+  const int64_t now = clock_.now();
+  std::lock_guard lock(mu_);
+  return now < expires_at && !sessions_.contains(token_hash);
+}
+
 }  // namespace satchel::relay

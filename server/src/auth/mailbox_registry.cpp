@@ -46,17 +46,43 @@ Result<RegistrationOutcome> MailboxRegistry::register_mailbox(std::string_view r
   } else {
     SATCHEL_TRY(check_registration_update(std::nullopt, claimed.value()));
   }
+  SATCHEL_TRY(store_locked(id, claimed.value(), text, out.replaced, today));
+  return out;
+}
+
+Result<ActiveMailbox> MailboxRegistry::replace_registration(std::string_view id,
+                                                            std::string_view registration_text,
+                                                            Day today) {
+  const std::string_view text = trimmed(registration_text);
+  std::lock_guard lock(mu_);
+  if (!is_mailbox_id(id)) return make_error(Errc::kNotFound, "no such mailbox");
+  auto held = store_.mailbox(id);
+  if (!held) return held.error();
+  if (!*held) return make_error(Errc::kNotFound, "no such mailbox");
+  auto incoming = RelayRegistration::verify(text, (*held)->org);
+  if (!incoming) return incoming.error();
+  auto current = RelayRegistration::verify((*held)->registration, (*held)->org);
+  if (!current)
+    return make_error(Errc::kInternal,
+                      "the held registration does not verify: " + current.error().message);
+  SATCHEL_TRY(check_registration_update(current.value(), incoming.value()));
+  SATCHEL_TRY(store_locked((*held)->id, incoming.value(), text, true, today));
+  return ActiveMailbox{(*held)->id, std::move(incoming.value())};
+}
+
+Status MailboxRegistry::store_locked(const std::string& id, const RelayRegistration& incoming,
+                                     std::string_view text, bool replaced, Day today) {
   SATCHEL_TRY(
-      store_.put_mailbox(MailboxRecord{id, claimed->org, claimed->version, std::string(text)}));
+      store_.put_mailbox(MailboxRecord{id, incoming.org, incoming.version, std::string(text)}));
   cache_.erase(id);
-  if (out.replaced) {
-    ActiveMailbox active{id, claimed.value()};
+  if (replaced) {
+    ActiveMailbox active{id, incoming};
     auto swept =
         store_.deliver_acknowledged(id, active.registration.coordinator_auth_keys,
                                     active.required_acks(), today, today + tombstone_days_);
     if (!swept) return swept.error();
   }
-  return out;
+  return Status::Ok();
 }
 
 Result<std::optional<ActiveMailbox>> MailboxRegistry::find(std::string_view id) {

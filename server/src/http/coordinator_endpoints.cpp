@@ -1,7 +1,8 @@
 // Coordinator endpoints: the challenge-response session, then (with the session token) the
 // listing of stored uploads, their download (one range at a time, resumable), acknowledgement,
-// published documents, enrollment codes and token revocation. The mailbox comes from the
-// session, which the signed challenge bound to it.
+// published documents, enrollment codes, token revocation and newer registrations. The mailbox
+// comes from the session, which the signed challenge bound to it.
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "http/http_answers.h"
@@ -47,6 +48,14 @@ std::optional<ActiveMailbox> session_mailbox(Relay& relay, const RequestContext&
     return std::nullopt;
   }
   return std::move(m->value());
+}
+
+// True once a newer registration has ended the request's session: an answer still being sent
+// for it stops there (the connection is cut).
+std::function<bool()> session_ended(Relay& relay, const RequestContext& ctx) {
+  return [&relay, credential = ctx.credential, expires_at = ctx.coordinator->expires_at] {
+    return relay.sessions.ended_early(credential, expires_at);
+  };
 }
 
 void challenge(Relay& relay, const Request& req, Response& res) {
@@ -183,9 +192,11 @@ void download(Relay& relay, const Request& req, Response& res) {
   res.set_header("Accept-Ranges", "bytes");
   res.set_header("Cache-Control", "no-store");
   res.set_content_provider(static_cast<size_t>(size), "application/octet-stream",
-                           [shared](size_t offset, size_t length, httplib::DataSink& sink) {
+                           [shared, ended = session_ended(relay, *ctx)](
+                               size_t offset, size_t length, httplib::DataSink& sink) {
                              std::vector<uint8_t> buf(std::min<size_t>(length, 256 * 1024));
                              if (buf.empty()) return true;
+                             if (ended()) return false;
                              if (!shared->read_at(offset, buf)) return false;
                              return sink.write(reinterpret_cast<const char*>(buf.data()),
                                                buf.size());
@@ -272,10 +283,12 @@ void fetch(Relay& relay, const Request& req, Response& res) {
   res.set_header("Cache-Control", "no-store");
   res.set_content_provider(
       static_cast<size_t>(total), "application/octet-stream",
-      [&relay, parts, cursor, mailbox](size_t, size_t, httplib::DataSink& sink) {
+      [&relay, parts, cursor, mailbox, ended = session_ended(relay, *ctx)](
+          size_t, size_t, httplib::DataSink& sink) {
         if (cursor->part >= parts->size()) return true;
         const Part& p = (*parts)[cursor->part];
         if (cursor->at == 0) {
+          if (ended()) return false;
           std::array<uint8_t, kFrameHeader> header{};
           std::copy(p.id.begin(), p.id.end(), header.begin());
           header[32] = p.stored ? 0 : 1;
@@ -384,6 +397,45 @@ void revoke_token(Relay& relay, const Request& req, Response& res) {
   answer_json(req, res, 200, {{"revoked", *n}});
 }
 
+// Trust-document failures of an uploaded registration (schema/trust-documents.md, "Errors"),
+// answered 400 bad-registration with the rule's name.
+bool is_document_rule(Errc code) {
+  return code == Errc::kDocMalformed || code == Errc::kDocWrongType ||
+         code == Errc::kDocUnsupportedVersion || code == Errc::kDocBadSignature ||
+         code == Errc::kDocUntrustedSigner || code == Errc::kDocInvalidField;
+}
+
+// A newer registration of the session's mailbox, signed by its pinned organisation key: it
+// replaces the held one, and the sessions of coordinators it no longer lists end at once (the
+// caller's own too, once answered).
+void put_registration(Relay& relay, const Request& req, Response& res) {
+  const RequestContext* ctx = current_request(Endpoint::kRegistration);
+  if (!ctx) return refuse(req, res, 500, "internal", true);
+  if (!session_mailbox(relay, *ctx, req, res)) return;
+  if (req.body.size() != ctx->content_length) return refuse(req, res, 400, "bad-request", true);
+  auto updated = relay.mailboxes.replace_registration(ctx->mailbox, req.body, relay.clock.today());
+  if (!updated) {
+    if (is_document_rule(updated.code()))
+      return answer_json(req, res, 400,
+                         {{"error", "bad-registration"}, {"rule", errc_name(updated.code())}});
+    if (updated.code() == Errc::kDocRollback) {
+      auto held = relay.store.mailbox(ctx->mailbox);
+      if (!held || !*held) return refuse(req, res, 500, "internal", false);
+      return answer_json(req, res, 409,
+                         {{"error", "registration-rollback"}, {"version", (*held)->version}});
+    }
+    // The registration may have been stored before the failure: end the sessions of whatever
+    // registration is held now.
+    if (auto held = relay.mailboxes.find(ctx->mailbox); held && *held)
+      relay.sessions.end_unregistered(ctx->mailbox, (*held)->registration.coordinator_auth_keys);
+    return refuse_store_failure(req, res, updated.error(), false);
+  }
+  const auto& keys = updated->registration.coordinator_auth_keys;
+  relay.sessions.end_unregistered(ctx->mailbox, keys);
+  answer_json(req, res, 200,
+              {{"version", updated->registration.version}, {"coordinators", keys.size()}});
+}
+
 }  // namespace
 
 void add_coordinator_endpoints(httplib::Server& server, Relay& relay) {
@@ -407,6 +459,8 @@ void add_coordinator_endpoints(httplib::Server& server, Relay& relay) {
               [&relay](const Request& req, Response& res) { mint_code(relay, req, res); });
   server.Post(endpoint_pattern(Endpoint::kTokenRevoke),
               [&relay](const Request& req, Response& res) { revoke_token(relay, req, res); });
+  server.Put(endpoint_pattern(Endpoint::kRegistration),
+             [&relay](const Request& req, Response& res) { put_registration(relay, req, res); });
 }
 
 }  // namespace satchel::relay

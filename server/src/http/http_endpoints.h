@@ -1,6 +1,7 @@
 // Registration of the relay's HTTP endpoints on a cpp-httplib server (schema/relay-api.md):
 // the device side (enrollment, tus uploads, published documents) and the coordinator side
-// (challenge, session, listing, download, acknowledgement, documents, codes, revocation).
+// (challenge, session, listing, download, acknowledgement, documents, codes, revocation,
+// registrations).
 #pragma once
 
 #include <httplib.h>

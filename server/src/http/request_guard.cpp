@@ -16,7 +16,7 @@ namespace {
 enum class Caller { kAnyone, kDevice, kCoordinator, kDeviceOrCoordinator };
 enum class Body { kNone, kOptional, kRequired };
 enum class BodyLimit { kSmall, kBatch, kBundle, kDocument };
-enum class BodyType { kNone, kJson, kOffsetOctets, kOctets };
+enum class BodyType { kNone, kJson, kOffsetOctets, kOctets, kText };
 
 struct EndpointSpec {
   Endpoint endpoint;
@@ -49,10 +49,11 @@ constexpr const char* kChallengePattern = "/v1/coordinator/challenge";
 constexpr const char* kSessionPattern = "/v1/coordinator/session";
 constexpr const char* kCodesPattern = "/v1/coordinator/enrollment-codes";
 constexpr const char* kRevokePattern = R"(/v1/coordinator/tokens/([0-9a-f]{16})/revoke)";
+constexpr const char* kRegistrationPattern = "/v1/coordinator/registration";
 
 // The endpoint table (schema/relay-api.md, "Endpoint table").
 // clang-format off
-const std::array<EndpointSpec, 17> kEndpoints = {{
+const std::array<EndpointSpec, 18> kEndpoints = {{
   // endpoint                  methods          path pattern          caller                        body             limit                 content type            tus    range
   {Endpoint::kEnroll,         {"POST"},         kEnrollPattern,       Caller::kAnyone,              Body::kRequired, BodyLimit::kSmall,    BodyType::kJson,         false, false},
   {Endpoint::kTusOptions,     {"OPTIONS"},      kUploadsPattern,      Caller::kDevice,              Body::kNone,     BodyLimit::kSmall,    BodyType::kNone,         true,  false},
@@ -71,6 +72,7 @@ const std::array<EndpointSpec, 17> kEndpoints = {{
   {Endpoint::kDocumentPut,    {"PUT"},          kCoordDocumentPattern, Caller::kCoordinator,        Body::kRequired, BodyLimit::kDocument, BodyType::kOctets,       false, false},
   {Endpoint::kCodeMint,       {"POST"},         kCodesPattern,        Caller::kCoordinator,         Body::kNone,     BodyLimit::kSmall,    BodyType::kNone,         false, false},
   {Endpoint::kTokenRevoke,    {"POST"},         kRevokePattern,       Caller::kCoordinator,         Body::kNone,     BodyLimit::kSmall,    BodyType::kNone,         false, false},
+  {Endpoint::kRegistration,   {"PUT"},          kRegistrationPattern, Caller::kCoordinator,         Body::kRequired, BodyLimit::kSmall,    BodyType::kText,         false, false},
 }};
 // clang-format on
 
@@ -101,6 +103,8 @@ bool content_type_ok(BodyType type, const std::string& value) {
       return value == "application/octet-stream";
     case BodyType::kJson:
       return value == "application/json" || value.rfind("application/json;", 0) == 0;
+    case BodyType::kText:
+      return value == "text/plain" || value.rfind("text/plain;", 0) == 0;
   }
   return false;
 }

@@ -34,6 +34,7 @@ enum class Endpoint {
   kDocumentPut,
   kCodeMint,
   kTokenRevoke,
+  kRegistration,
 };
 
 // The request being handled, as the guard checked it.

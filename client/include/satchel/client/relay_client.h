@@ -161,6 +161,13 @@ class RelayClient {
   // Has the relay mint a single-use enrollment code for the session's mailbox, valid `hours`
   // (1..72; 0: the relay's default). The code is returned in secret memory.
   Result<MintedCode> mint_enrollment_code(const SecretBytes& session, int hours);
+  // PUTs a newer registration of the session's mailbox (the text `satchel org registration`
+  // writes); returns the version the relay now holds. Sessions of coordinators it no longer
+  // lists end at once, this one's too if it removes itself. kDocRollback if the relay holds
+  // this version or a newer one, kDocUntrustedSigner if signed by another organisation key,
+  // another kDoc* code for a document the relay cannot verify.
+  Result<uint64_t> update_registration(const SecretBytes& session,
+                                       std::string_view registration_text);
 
   // Seconds the last refusal asked to wait (Retry-After), 0 when none.
   int64_t retry_after_seconds() const { return retry_after_; }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "satchel/relay/clock.h"
 #include "satchel/relay/mailbox_registry.h"
@@ -61,6 +62,12 @@ class CoordinatorSessions {
                                     const std::array<uint8_t, 64>& signature);
   // The live session for this token, or nullopt.
   std::optional<CoordinatorSession> authenticate(std::string_view token);
+  // Ends at once every session of `mailbox_id` whose coordinator key is not in `registered`
+  // (a newer registration dropped it); returns how many ended.
+  size_t end_unregistered(std::string_view mailbox_id, const std::vector<Key32>& registered);
+  // True if the session with this token hash, due to expire at `expires_at`, was ended before
+  // then by end_unregistered: an answer still being sent for it stops.
+  bool ended_early(const Hash32& token_hash, int64_t expires_at);
 
  private:
   void purge_locked(int64_t now);

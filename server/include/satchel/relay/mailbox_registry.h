@@ -38,10 +38,22 @@ class MailboxRegistry {
   // one signed by the pinned key (kDocUntrustedSigner / kDocRollback otherwise), then applies
   // the acknowledgement rule of the new registration to bundles already acknowledged.
   Result<RegistrationOutcome> register_mailbox(std::string_view registration_text, Day today);
+  // Replaces the registration of the existing mailbox `id` (a coordinator's upload): the text
+  // must verify under the mailbox's pinned organisation key (kDocUntrustedSigner for another
+  // key, another kDoc* code if malformed or badly signed) and be strictly newer than the held
+  // one (kDocRollback); then applies its acknowledgement rule as register_mailbox does.
+  // kNotFound if there is no such mailbox; kInternal if the held registration does not verify.
+  Result<ActiveMailbox> replace_registration(std::string_view id,
+                                             std::string_view registration_text, Day today);
   // The mailbox with its verified registration, or nullopt if there is none with this id.
   Result<std::optional<ActiveMailbox>> find(std::string_view id);
 
  private:
+  // Stores `incoming` (verified, its update rule checked) as mailbox `id`'s registration and,
+  // when it replaced one, delivers the bundles its acknowledgement rule now releases.
+  Status store_locked(const std::string& id, const RelayRegistration& incoming,
+                      std::string_view text, bool replaced, Day today);
+
   RelayStore& store_;
   uint32_t tombstone_days_;
   std::mutex mu_;

@@ -164,7 +164,9 @@ class RelayStore {
   // The mailbox with this id, or nullopt.
   virtual Result<std::optional<MailboxRecord>> mailbox(std::string_view id) = 0;
   // Inserts or replaces a mailbox; the caller has verified the registration and its update rule.
-  // The organisation key of an existing mailbox is kept (pinned on first use).
+  // The organisation key of an existing mailbox is kept (pinned on first use). An existing
+  // mailbox is replaced only by a greater version: kDocRollback otherwise, nothing changed (a
+  // concurrent writer, e.g. the operator's command, stored a version at least as new).
   virtual Status put_mailbox(const MailboxRecord& record) = 0;
   // All mailboxes, in id order.
   virtual Result<std::vector<MailboxRecord>> mailboxes() = 0;

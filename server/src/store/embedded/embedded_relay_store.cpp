@@ -134,13 +134,17 @@ Status EmbeddedRelayStore::put_mailbox(const MailboxRecord& record) {
   auto st = db_->prepare(
       "INSERT INTO mailboxes (id, org_key, version, registration) VALUES (?1, ?2, ?3, ?4) "
       "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
-      "registration = excluded.registration");
+      "registration = excluded.registration WHERE excluded.version > mailboxes.version");
   if (!st) return st.error();
   st->bind(1, record.id)
       .bind_blob(2, record.org.ed25519)
       .bind(3, static_cast<int64_t>(record.version))
       .bind(4, record.registration);
-  return st->run();
+  SATCHEL_TRY(st->run());
+  if (db_->changes() == 0)
+    return make_error(Errc::kDocRollback, "the mailbox already holds registration version " +
+                                              std::to_string(record.version) + " or newer");
+  return Status::Ok();
 }
 
 Result<std::vector<MailboxRecord>> EmbeddedRelayStore::mailboxes() {
