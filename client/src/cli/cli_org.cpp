@@ -1,11 +1,12 @@
-// `satchel org …`: operations with the organisation's offline signing key: rosters, relay
-// registrations and signed forms.
+// `satchel org roster | registration | form --org-key FILE`: signing with the organisation's
+// key kept in a file, for scripts. The organisation profile's commands: cli_org_profile.cpp.
 #include <ctime>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "cli/cli_org.h"
 #include "satchel/crypto/trust_documents.h"
 
 namespace satchel::cli {
@@ -136,8 +137,11 @@ int form(const FormArgs& a) {
 
 void add_org_command(CLI::App& app, Action& action) {
   auto* org = app.add_subcommand(
-      "org", "Sign with the organisation's offline key (rosters, registrations, forms)");
+      "org",
+      "The organisation: its encrypted profile on an offline machine (profile default: "
+      "$XDG_DATA_HOME/ledger), or signing with a key file (roster, registration, form)");
   org->require_subcommand(1);
+  add_org_profile_commands(*org, action);
 
   auto ra = std::make_shared<RosterArgs>();
   auto* r =

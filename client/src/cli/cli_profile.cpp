@@ -26,8 +26,15 @@ void add_profile_options(CLI::App& app) {
 std::string profile_home(client::ProfileKind kind) {
   const auto& o = profile_options();
   if (!o.home.empty()) return o.home;
-  return kind == client::ProfileKind::kCoordinator ? client::default_coordinator_home()
-                                                   : client::default_profile_home();
+  switch (kind) {
+    case client::ProfileKind::kCoordinator:
+      return client::default_coordinator_home();
+    case client::ProfileKind::kOrganisation:
+      return client::default_organisation_home();
+    case client::ProfileKind::kField:
+      break;
+  }
+  return client::default_profile_home();
 }
 
 Result<client::Profile> open_profile(client::ProfileKind kind) {

@@ -50,8 +50,23 @@ std::string default_coordinator_home() {
   return std::string(home ? home : ".") + "/.local/share/notebook";
 }
 
+std::string default_organisation_home() {
+  if (const char* h = std::getenv("SATCHEL_HOME"); h && *h) return h;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return std::string(x) + "/ledger";
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.local/share/ledger";
+}
+
 const char* profile_kind_name(ProfileKind kind) {
-  return kind == ProfileKind::kCoordinator ? "coordinator" : "field";
+  switch (kind) {
+    case ProfileKind::kCoordinator:
+      return "coordinator";
+    case ProfileKind::kOrganisation:
+      return "organisation";
+    case ProfileKind::kField:
+      break;
+  }
+  return "field";
 }
 
 Status shred_file(const std::string& path) {
@@ -215,12 +230,18 @@ Result<ProfileInfo> Profile::create(const std::string& home, const SecretBytes& 
     // bundles this device has sent.
     SATCHEL_TRY(p.set_setting("next_sequence", std::to_string(randombytes_random())));
     info.device = device.public_key();
-  } else {
+  } else if (contents.kind == ProfileKind::kCoordinator) {
     CoordinatorSecretKey key = contents.coordinator_key ? std::move(*contents.coordinator_key)
                                                         : CoordinatorSecretKey::generate();
     SATCHEL_TRY(put_secret("coordinator_secret_key", key.to_text()));
     info.coordinator = key.public_key();
+  } else {
+    OrgSecretKey key = contents.organisation_key ? std::move(*contents.organisation_key)
+                                                 : OrgSecretKey::generate();
+    SATCHEL_TRY(put_secret("org_secret_key", key.to_text()));
+    info.organisation = key.public_key();
   }
+  if (contents.initialise) SATCHEL_TRY(contents.initialise(p));
   SATCHEL_TRY(tx->commit());
   return info;
 }
@@ -340,11 +361,21 @@ Result<CoordinatorSecretKey> Profile::coordinator_key() {
   return CoordinatorSecretKey::from_text(st->blob(0));
 }
 
+Result<OrgSecretKey> Profile::organisation_key() {
+  auto st = db_.prepare("SELECT value FROM settings WHERE name = 'org_secret_key'");
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return make_error(Errc::kInvalidArgument, "this profile holds no organisation key");
+  return OrgSecretKey::from_text(st->blob(0));
+}
+
 Result<ProfileKind> Profile::kind() {
   auto v = setting("profile_kind");
   if (!v) return v.error();
   if (!*v || **v == "field") return ProfileKind::kField;
   if (**v == "coordinator") return ProfileKind::kCoordinator;
+  if (**v == "organisation") return ProfileKind::kOrganisation;
   return make_error(Errc::kIoError, "unknown profile kind '" + **v + "' (damaged profile?)");
 }
 
@@ -352,14 +383,23 @@ Status Profile::require_kind(ProfileKind expected) {
   auto k = kind();
   if (!k) return k.error();
   if (*k == expected) return Status::Ok();
-  if (*k == ProfileKind::kCoordinator)
-    return make_error(Errc::kInvalidArgument,
-                      "the profile in " + home_ +
-                          " is a coordinator profile: use `satchel coord ...` commands with it");
+  // The commands of each kind, and how a profile of that kind is made.
+  auto commands = [](ProfileKind kind) {
+    return kind == ProfileKind::kCoordinator    ? "`satchel coord ...` commands"
+           : kind == ProfileKind::kOrganisation ? "`satchel org ...` commands"
+                                                : "the field commands";
+  };
+  auto init = [](ProfileKind kind) {
+    return kind == ProfileKind::kCoordinator    ? "satchel coord init"
+           : kind == ProfileKind::kOrganisation ? "satchel org init"
+                                                : "satchel init";
+  };
   return make_error(Errc::kInvalidArgument,
-                    "the profile in " + home_ +
-                        " is a field profile, not a coordinator profile (give --home, or create "
-                        "one with `satchel coord init`)");
+                    "the profile in " + home_ + " is " +
+                        (*k == ProfileKind::kOrganisation ? "an " : "a ") + profile_kind_name(*k) +
+                        " profile, not " + (expected == ProfileKind::kOrganisation ? "an " : "a ") +
+                        profile_kind_name(expected) + " profile: use " + commands(*k) +
+                        " with it, or give --home (create one with `" + init(expected) + "`)");
 }
 
 Result<uint64_t> Profile::take_sequence() {

@@ -3,10 +3,10 @@
 // profile against other processes; closing wipes the keys.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
-
-#include <memory>
 
 #include "satchel/client/chunk_pool.h"
 #include "satchel/client/database.h"
@@ -18,10 +18,12 @@ namespace satchel::client {
 
 class DirectoryLock;
 class GenerationFile;
+class Profile;
 
 // What a profile is for, recorded inside its encrypted database (setting `profile_kind`; a
-// profile without it is a field profile). Commands of one kind refuse a profile of the other.
-enum class ProfileKind { kField, kCoordinator };
+// profile without it is a field profile). Commands of one kind refuse a profile of another.
+enum class ProfileKind { kField, kCoordinator, kOrganisation };
+// "field", "coordinator" or "organisation": the setting's value and the word in messages.
 const char* profile_kind_name(ProfileKind kind);
 
 // $SATCHEL_HOME, else $XDG_DATA_HOME/fieldnotes, else ~/.local/share/fieldnotes. The directory
@@ -30,12 +32,16 @@ std::string default_profile_home();
 // The coordinator profile's default: $SATCHEL_HOME, else $XDG_DATA_HOME/notebook, else
 // ~/.local/share/notebook (neutral too, and apart from a field profile on the same machine).
 std::string default_coordinator_home();
+// The organisation profile's default: $SATCHEL_HOME, else $XDG_DATA_HOME/ledger, else
+// ~/.local/share/ledger.
+std::string default_organisation_home();
 
 struct ProfileInfo {
   Argon2Params params;
   ProfileKind kind = ProfileKind::kField;
   std::optional<DevicePublicKey> device;            // field profiles
   std::optional<CoordinatorPublicKey> coordinator;  // coordinator profiles
+  std::optional<OrgPublicKey> organisation;         // organisation profiles
 };
 
 // What a new profile holds besides its keys.
@@ -43,13 +49,20 @@ struct ProfileContents {
   ProfileKind kind = ProfileKind::kField;
   // Coordinator profiles: this key instead of a generated one (`coord init --import-key`).
   std::optional<CoordinatorSecretKey> coordinator_key;
+  // Organisation profiles: this signing key instead of a generated one (`org init --import-key`).
+  std::optional<OrgSecretKey> organisation_key;
+  // Run inside the transaction that creates the profile, after its key is stored: what the
+  // kind keeps besides its key (an organisation's name and secrets). A failure rolls the
+  // database back but leaves the profile's files, so check the inputs before create.
+  std::function<Status(Profile&)> initialise;
 };
 
 class Profile {
  public:
   // Creates a new profile in `home` (which must not hold one): keyslots, keyring, database, and
   // for a field profile a device key and a sequence counter starting at a random offset, for a
-  // coordinator profile its coordinator key (generated or given).
+  // coordinator profile its coordinator key, for an organisation profile its signing key
+  // (generated or given).
   static Result<ProfileInfo> create(const std::string& home, const SecretBytes& passphrase,
                                     Argon2Params params, ProfileContents contents = {});
   // Unlocks the profile; a wrong passphrase changes nothing on disk. Finishes what a crash
@@ -75,6 +88,8 @@ class Profile {
   Result<DeviceSecretKey> device_key();
   // The coordinator key of a coordinator profile.
   Result<CoordinatorSecretKey> coordinator_key();
+  // The Ed25519 signing key of an organisation profile.
+  Result<OrgSecretKey> organisation_key();
   // The profile's kind (field when the database does not say).
   Result<ProfileKind> kind();
   // kInvalidArgument naming both kinds unless this profile is of kind `expected`.
