@@ -44,6 +44,7 @@ void add_record_commands(CLI::App& app, Action& action);
 void add_bundle_command(CLI::App& app, Action& action);
 void add_org_command(CLI::App& app, Action& action);
 void add_sync_commands(CLI::App& app, Action& action);
+void add_join_command(CLI::App& app, Action& action);
 
 // Reads a whole (small, non-secret) file; fails with a message naming the path.
 Result<std::string> read_text_file(const std::string& path, size_t max_bytes);

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   satchel::cli::add_bundle_command(app, action);
   satchel::cli::add_org_command(app, action);
   satchel::cli::add_sync_commands(app, action);
+  satchel::cli::add_join_command(app, action);
   satchel::cli::add_whoami_command(app, action);
   satchel::cli::add_coord_commands(app, action);
   try {
