@@ -101,7 +101,9 @@ Status check_settings(const OrgSettings& s) {
                       "characters");
   if (s.valid_days < 1 || s.valid_days > 3650)
     return make_error(Errc::kInvalidArgument, "--valid-days must be from 1 to 3650");
-  if (s.slots > 64) return make_error(Errc::kInvalidArgument, "--slots must be from 1 to 64");
+  if (s.slots > 64)
+    return make_error(Errc::kInvalidArgument,
+                      "--slots must be at most 64 (0: one per coordinator)");
   if (s.required_acks > 64)
     return make_error(Errc::kInvalidArgument, "--required-acks must be from 0 (all) to 64");
   if (s.first_version < 1 || s.first_version > (uint64_t{1} << 62))
