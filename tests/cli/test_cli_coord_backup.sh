@@ -114,7 +114,12 @@ check "no plaintext in TMPDIR after the restore" test -z "$(ls -A tmp)"
 restored coord whoami >whoami.out
 check "the restored profile holds the same coordinator key" grep -qF "$apub" whoami.out
 restored coord devices >devices-after.out
-check "the device registry is the same" cmp -s devices-before.out devices-after.out
+# How each device was registered is not carried by backup format 1 (schema/coordinator-backup.md,
+# "Left out"): the rest of the registry is the same, and the restored one says so.
+check "the device registry is the same" cmp -s <(grep -v "^  registered" devices-before.out) \
+  <(grep -v "^  registered" devices-after.out)
+check "the restored registry says how a device was registered is not recorded" \
+  grep -q "how is not recorded" devices-after.out
 restored coord quarantine >quarantine-after.out
 check "the quarantine is the same" cmp -s quarantine-before.out quarantine-after.out
 mkdir exports-after

@@ -866,6 +866,10 @@ TEST_CASE("every table and column of a coordinator profile is in the backup or l
   const std::set<std::string> left_out = {"records",    "attachments",   "attachment_chunks",
                                           "outbox",     "outbox_chunks", "org_coordinators",
                                           "org_relays", "org_forms",     "org_documents"};
+  // Not carried yet by format 1 (schema/coordinator-backup.md, "Left out"): how devices were
+  // registered, the invites devices joined with, the invites this coordinator minted.
+  const std::set<std::string> not_carried_yet = {"coord_registrations", "coord_device_invites",
+                                                 "coord_minted_invites"};
   TestProfile world("backup-tables");
   auto p = world.open();
   std::set<std::string> tables;
@@ -876,7 +880,7 @@ TEST_CASE("every table and column of a coordinator profile is in the backup or l
   }
   for (const auto& t : tables) {
     INFO("table " << t << ": add it to the backup format or name it as left out");
-    CHECK((carried.count(t) == 1 || left_out.count(t) == 1));
+    CHECK((carried.count(t) == 1 || left_out.count(t) == 1 || not_carried_yet.count(t) == 1));
     if (!carried.count(t)) continue;
     std::set<std::string> columns;
     for (const auto& r : rows(p, "SELECT name FROM pragma_table_info('" + t + "')")) {

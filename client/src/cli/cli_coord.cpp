@@ -1,5 +1,6 @@
 // `satchel coord init | whoami | trust org | roster add | form add | import | devices | device
-// add | device lost | quarantine`, and `satchel whoami`.
+// add | device lost | quarantine`, and `satchel whoami`; `coord invite-base` is in
+// cli_invite_base.cpp.
 #include "cli/cli_coord.h"
 
 #include <algorithm>
@@ -83,7 +84,7 @@ int import_dir(const std::string& dir) {
   auto waited = coord::import_all_waiting_records(*profile);
   if (!waited) return fail(waited.error());
   if (*waited) std::cout << *waited << " record(s) that waited for their form imported\n";
-  size_t counts[5] = {0, 0, 0, 0, 0};
+  size_t counts[6] = {0, 0, 0, 0, 0, 0};
   size_t unreadable = 0;
   const int64_t day = today();
   // Files are imported in batches of one transaction each (Importer::begin_batch): a batch's
@@ -93,7 +94,7 @@ int import_dir(const std::string& dir) {
     const size_t end = std::min(files.size(), first + kBatchFiles);
     if (Status s = importer->begin_batch(); !s) return fail(s.error());
     std::vector<std::string> lines;
-    size_t batch_counts[5] = {0, 0, 0, 0, 0};
+    size_t batch_counts[6] = {0, 0, 0, 0, 0, 0};
     for (size_t i = first; i < end; i++) {
       const std::string name = files[i].filename().string();
       auto src = FileSource::open(files[i].string());
@@ -114,14 +115,33 @@ int import_dir(const std::string& dir) {
                       std::to_string(first) + " file(s) before them were)",
                   s.error());
     for (const auto& line : lines) std::cout << line << "\n";
-    for (int k = 0; k < 5; k++) counts[k] += batch_counts[k];
+    for (int k = 0; k < 6; k++) counts[k] += batch_counts[k];
   }
   std::cout << files.size() << " file(s): " << counts[0] << " imported, " << counts[1]
             << " duplicate, " << counts[2] << " cover, " << counts[3] << " quarantined";
   if (counts[4]) std::cout << ", " << counts[4] << " retraction(s)";
+  if (counts[5]) std::cout << ", " << counts[5] << " device hello(s) filed";
   if (unreadable) std::cout << ", " << unreadable << " not read";
   std::cout << "\n";
   return unreadable ? kExitFailed : kExitOk;
+}
+
+// How a registered device was registered, for `coord devices`.
+std::string registration_text(const coord::DeviceReport& d) {
+  switch (d.registration) {
+    case coord::Registration::kInPerson:
+      return "registered in person";
+    case coord::Registration::kInvite:
+      if (d.invite)
+        return "joined by invite " +
+               to_hex(ByteView(d.invite->invite_id.data(), d.invite->invite_id.size()))
+                   .substr(0, 8) +
+               ", minted by " + d.invite->minter_name + ", " + day_text(d.invite->minted_day);
+      return "joined by invite";
+    case coord::Registration::kUnrecorded:
+      break;
+  }
+  return "registered; how is not recorded (a profile restored from a backup)";
 }
 
 int devices() {
@@ -137,6 +157,7 @@ int devices() {
               << " bundle(s)";
     if (d.bundles) std::cout << ", sequences " << d.lowest << "-" << d.highest;
     std::cout << "\n";
+    if (d.label) std::cout << "  " << registration_text(d) << "\n";
     for (const auto& g : d.gaps)
       std::cout << "  " << g.first << (g.first == g.last ? "" : "-" + std::to_string(g.last))
                 << " not received\n";
@@ -216,7 +237,9 @@ int pull(size_t relay_index, const std::string& proxy) {
   if (!s) return fail(s.error());
   std::cout << s->imported << " imported, " << s->duplicate << " duplicate, " << s->cover
             << " cover, " << s->quarantined << " quarantined, " << s->retractions
-            << " retraction(s); " << s->acknowledged << " acknowledged; " << s->not_mine
+            << " retraction(s); ";
+  if (s->joined) std::cout << s->joined << " device hello(s) filed; ";
+  std::cout << s->acknowledged << " acknowledged; " << s->not_mine
             << " not sealed for this coordinator (kept in quarantine, declared not mine); "
             << s->bytes_downloaded << " bytes downloaded\n";
   return kExitOk;
@@ -386,6 +409,7 @@ void add_coord_commands(CLI::App& app, Action& action) {
   q->callback([&action] { action = [] { return quarantine(); }; });
 
   add_coord_backup_commands(*coord, action);
+  add_coord_invite_base_commands(*coord, action);
 }
 
 }  // namespace satchel::cli

@@ -10,6 +10,7 @@
 #include <limits>
 #include <set>
 
+#include "coord/hello_import.h"
 #include "satchel/client/retraction.h"
 #include "satchel/client/trust_store.h"
 #include "satchel/coord/body_store.h"
@@ -401,6 +402,8 @@ const char* import_result_name(ImportResult r) {
       return "quarantined";
     case ImportResult::kRetraction:
       return "retraction";
+    case ImportResult::kJoined:
+      return "joined";
   }
   return "unknown";
 }
@@ -616,6 +619,20 @@ Result<ImportOutcome> Importer::file_opened(const OpenedBundle& b, int64_t body_
     }
     SATCHEL_TRY(delete_body(p, body_id));  // the secret is not kept: the flag is the outcome
     return ImportOutcome{ImportResult::kRetraction, ""};
+  }
+  if (meta.content_type == ContentType::kDeviceHello) {
+    auto reader = BodyReader::open(p, body_id);
+    if (!reader) return reader.error();
+    auto filed = file_device_hello(p, *reader, b.sender, day);
+    if (!filed) return filed.error();
+    if (filed->verdict == HelloVerdict::kRefused) {
+      SATCHEL_TRY(quarantine(p, filed->detail, opened_keys, day));
+      return ImportOutcome{ImportResult::kQuarantined, filed->detail};
+    }
+    SATCHEL_TRY(delete_body(p, body_id));  // what the hello says is in coord_device_invites
+    return ImportOutcome{
+        filed->verdict == HelloVerdict::kJoined ? ImportResult::kJoined : ImportResult::kDuplicate,
+        filed->detail};
   }
   if (meta.content_type != ContentType::kRecord) {
     const std::string reason =

@@ -217,6 +217,9 @@ Result<PullSummary> pull(client::Profile& profile, const PullOptions& o) {
       case ImportResult::kRetraction:
         summary.retractions++;
         break;
+      case ImportResult::kJoined:
+        summary.joined++;
+        break;
     }
     // A bundle with no slot for this key may be for other coordinators (sealed before this one
     // joined the roster): declared not mine, which never counts towards deleting it.

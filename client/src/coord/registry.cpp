@@ -14,6 +14,20 @@ Result<DevicePublicKey> device_of(ByteView b) {
   return k;
 }
 
+// The invite columns (invite id, token id, label, minter name, minted day) from `col` on.
+Result<InviteJoin> join_of(const client::Statement& st, int col) {
+  const ByteView id = st.blob(col), token = st.blob(col + 1);
+  if (id.size() != 16 || token.size() != 8)
+    return make_error(Errc::kIoError, "a device invite row is damaged");
+  InviteJoin j;
+  std::memcpy(j.invite_id.data(), id.data(), 16);
+  std::memcpy(j.token_id.data(), token.data(), 8);
+  j.label = st.text(col + 2);
+  j.minter_name = st.text(col + 3);
+  j.minted_day = st.int64(col + 4);
+  return j;
+}
+
 }  // namespace
 
 Result<std::vector<DeviceReport>> device_reports(client::Profile& profile) {
@@ -22,8 +36,11 @@ Result<std::vector<DeviceReport>> device_reports(client::Profile& profile) {
   std::map<Key32, size_t> index;
   {
     auto st = db.prepare(
-        "SELECT device_key, label, first_day, last_day, lost_after FROM coord_devices "
-        "ORDER BY label IS NULL, label, first_day");
+        "SELECT d.device_key, d.label, d.first_day, d.last_day, d.lost_after, r.how, i.invite_id, "
+        "i.token_id, i.label, i.minter_name, i.minted_day FROM coord_devices d "
+        "LEFT JOIN coord_registrations r ON r.device_key = d.device_key "
+        "LEFT JOIN coord_device_invites i ON i.invite_id = r.invite_id "
+        "ORDER BY d.label IS NULL, d.label, d.first_day");
     if (!st) return st.error();
     for (;;) {
       auto row = st->step();
@@ -37,6 +54,15 @@ Result<std::vector<DeviceReport>> device_reports(client::Profile& profile) {
       r.first_day = st->int64(2);
       r.last_day = st->int64(3);
       if (!st->is_null(4)) r.lost_after = static_cast<uint64_t>(st->int64(4));
+      if (!st->is_null(5)) {
+        const std::string how = st->text(5);
+        r.registration = how == "invite" ? Registration::kInvite : Registration::kInPerson;
+      }
+      if (!st->is_null(6)) {
+        auto join = join_of(*st, 6);
+        if (!join) return join.error();
+        r.invite = std::move(join.value());
+      }
       index[key->x25519] = out.size();
       out.push_back(std::move(r));
     }
@@ -69,12 +95,25 @@ Status register_device(client::Profile& profile, const DevicePublicKey& key,
                        const std::string& label, int64_t today) {
   if (label.empty() || label.size() > 64)
     return make_error(Errc::kInvalidArgument, "a device label is 1 to 64 bytes");
-  auto st = profile.db().prepare(
-      "INSERT INTO coord_devices (device_key, label, first_day, last_day) VALUES (?1, ?2, ?3, ?3) "
-      "ON CONFLICT (device_key) DO UPDATE SET label = ?2");
-  if (!st) return st.error();
-  st->bind_blob(1, ByteView(key.x25519.data(), 32)).bind(2, label).bind(3, today);
-  return st->run();
+  auto tx = client::Transaction::begin(profile.db());
+  if (!tx) return tx.error();
+  {
+    auto st = profile.db().prepare(
+        "INSERT INTO coord_devices (device_key, label, first_day, last_day) "
+        "VALUES (?1, ?2, ?3, ?3) ON CONFLICT (device_key) DO UPDATE SET label = ?2");
+    if (!st) return st.error();
+    st->bind_blob(1, ByteView(key.x25519.data(), 32)).bind(2, label).bind(3, today);
+    SATCHEL_TRY(st->run());
+  }
+  {
+    auto st = profile.db().prepare(
+        "INSERT OR REPLACE INTO coord_registrations (device_key, how, invite_id) "
+        "VALUES (?1, 'in person', NULL)");
+    if (!st) return st.error();
+    st->bind_blob(1, ByteView(key.x25519.data(), 32));
+    SATCHEL_TRY(st->run());
+  }
+  return tx->commit();
 }
 
 Result<uint64_t> mark_device_lost(client::Profile& profile, const DevicePublicKey& key,

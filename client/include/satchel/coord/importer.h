@@ -23,12 +23,13 @@ enum class ImportResult {
   kCover,        // cover traffic: verified, sequence recorded, content discarded
   kQuarantined,  // kept in coord_quarantine with `detail` as the reason
   kRetraction,   // a retraction: its record flagged (or the hash kept until the record arrives)
+  kJoined,       // a device hello: its invite recorded, its device registered as joined by it
 };
 const char* import_result_name(ImportResult r);
 
 struct ImportOutcome {
   ImportResult result = ImportResult::kImported;
-  std::string detail;    // the record id (imported) or the reason (quarantined)
+  std::string detail;    // the record id (imported), the reason (quarantined), what joined
   bool opened = true;    // false: the bundle did not open with this coordinator's key
   bool no_slot = false;  // it did not open because no slot opens for this key
 };

@@ -31,6 +31,7 @@ struct PullOptions {
 
 struct PullSummary {
   uint64_t imported = 0, duplicate = 0, cover = 0, quarantined = 0, retractions = 0;
+  uint64_t joined = 0;        // device hellos filed: their invite recorded (ImportResult::kJoined)
   uint64_t already_kept = 0;  // in quarantine from an earlier pull: not downloaded again
   uint64_t acknowledged = 0;  // acknowledged as held
   uint64_t not_mine = 0;      // declared not mine: no slot opens for this coordinator
