@@ -410,6 +410,7 @@ void add_coord_commands(CLI::App& app, Action& action) {
 
   add_coord_backup_commands(*coord, action);
   add_coord_invite_base_commands(*coord, action);
+  add_coord_invite_commands(*coord, action);
 }
 
 }  // namespace satchel::cli
