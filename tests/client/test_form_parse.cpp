@@ -267,7 +267,17 @@ TEST_CASE("patterns that expand too far or need backtracking are refused at load
              ContainsSubstring("constraint.pattern: counted repetitions expand it beyond 1000"));
   CHECK_THAT(parse_error(with_pattern("((a?){10}){101}")),
              ContainsSubstring("counted repetitions expand it beyond 1000"));
+  // A count past any limit repeating nothing: refused before libstdc++ reads it (a long that
+  // would overflow: found by fuzz_form_parse).
+  CHECK_THAT(parse_error(with_pattern("(){2222222222222222222}")),
+             ContainsSubstring("counted repetitions expand it beyond 1000"));
+  CHECK_THAT(parse_error(with_pattern("a{0}{99999999999999999999}")),
+             ContainsSubstring("counted repetitions expand it beyond 1000"));
   CHECK_THAT(parse_error(with_pattern("(a)\\1")),
+             ContainsSubstring("must not use back-references"));
+  CHECK_THAT(parse_error(with_pattern("(a)\\2222222222222222222222")),
+             ContainsSubstring("must not use back-references"));
+  CHECK_THAT(parse_error(with_pattern("(a")),
              ContainsSubstring("is not a valid ECMAScript regular expression"));
   // Realistic patterns: phone numbers, an IBAN, a case reference.
   for (const char* ok : {"\\+?[0-9 ]{7,20}", "[A-Z]{2}[0-9]{2}[A-Z0-9]{4}[0-9]{7}([A-Z0-9]?){0,16}",

@@ -95,6 +95,9 @@ size_t pattern_weight(std::string_view p) {
         }
         bound = std::max(bound, n);
       }
+      // A count this large is refused whatever it repeats (even an empty group): libstdc++'s
+      // regex compiler reads counts into a long without checking for overflow.
+      if (bound > kMaxPatternWeight) return kCap;
       Group& g = stack.back();
       size_t grown = std::min(kCap, g.last * std::max<size_t>(bound, 1));
       g.total = std::min(kCap, g.total - g.last + grown);
@@ -121,6 +124,16 @@ void read_pattern(FieldReader& c, Constraint& out) {
               "must not use lookahead assertions (?= or (?! (they cannot be matched in "
               "time linear in the answer)");
     return;
+  }
+  // Back-references cannot be matched by the polynomial matcher, and libstdc++ reads their
+  // number into an int without checking for overflow (found by fuzz_form_parse): refused here.
+  for (size_t i = 0; i + 1 < pattern->size(); ++i) {
+    if ((*pattern)[i] != '\\') continue;
+    if ((*pattern)[i + 1] >= '1' && (*pattern)[i + 1] <= '9') {
+      c.problem("pattern", "must not use back-references (\\1 to \\9)");
+      return;
+    }
+    ++i;  // the escaped character
   }
   if (pattern_weight(*pattern) > kMaxPatternWeight) {
     c.problem("pattern", "counted repetitions expand it beyond " +
