@@ -6,7 +6,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "satchel/client/trust_store.h"
+#include "satchel/client/queue_content.h"
 #include "satchel/crypto/encoding.h"
 #include "satchel/crypto/sha256.h"
 
@@ -82,14 +82,6 @@ Result<SecretBytes> parse_retraction_code(std::string_view text) {
 Result<FinalizedRecord> queue_retraction(Profile& profile, const SecretBytes& secret, int64_t now) {
   if (secret.size() != kRetractionSecretBytes)
     return make_error(Errc::kInvalidArgument, "a retraction secret is 16 bytes");
-  auto roster = TrustStore(profile).roster(now);
-  if (!roster) return roster.error();
-  if (!*roster)
-    return make_error(
-        Errc::kNotFound,
-        "no roster: the device does not know its coordinators yet (satchel roster add FILE)");
-  auto device = profile.device_key();
-  if (!device) return device.error();
   // The body, built in secret memory: {"version":1,"secret":"<32 hex>"}.
   static constexpr std::string_view kHead = R"({"version":1,"secret":")";
   static constexpr std::string_view kTail = R"("})";
@@ -101,23 +93,7 @@ Result<FinalizedRecord> queue_retraction(Profile& profile, const SecretBytes& se
   sodium_memzero(hex, sizeof hex);
   std::memcpy(body.data() + kHead.size() + 2 * kRetractionSecretBytes, kTail.data(), kTail.size());
 
-  auto tx = Transaction::begin(profile.db());
-  if (!tx) return tx.error();
-  auto seq = profile.take_sequence();
-  if (!seq) return seq.error();
-  SealRequest req = roster_seal_request(**roster, *device, *seq, now, ContentType::kRetraction);
-  req.metadata.body_length = body.size();
-  auto writer = OutboxWriter::begin(profile);
-  if (!writer) return writer.error();
-  MemorySource src(body.span());
-  auto sealed = seal_bundle(std::move(req), src, *writer);
-  Result<OutboxEntry> entry = sealed ? writer->finish(*seq) : Result<OutboxEntry>(sealed.error());
-  Status s = entry ? tx->commit() : Status(entry.error());
-  if (!s) {
-    (void)profile.keyring().destroy(writer->key_slot());
-    return s.error();
-  }
-  return FinalizedRecord{std::move(entry.value()), sealed->bundle_id, {}};
+  return queue_content(profile, ContentType::kRetraction, body.span(), now);
 }
 
 }  // namespace satchel::client
