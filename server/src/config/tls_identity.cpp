@@ -82,11 +82,12 @@ Result<GeneratedKey> generate_key() {
   return describe_key(key->get());
 }
 
-Result<GeneratedCertificate> generate_self_signed_certificate(const std::vector<std::string>& names,
-                                                              int64_t now) {
+namespace {
+
+// A self-signed certificate for `key` (see generate_self_signed_certificate).
+Result<GeneratedCertificate> certify(EVP_PKEY* key, const std::vector<std::string>& names,
+                                     int64_t now) {
   if (names.empty()) return make_error(Errc::kInvalidArgument, "give at least one --name");
-  auto key = new_p256_key();
-  if (!key) return key.error();
   Owned<X509> cert(X509_new());
   if (!cert || X509_set_version(cert.get(), 2) != 1)
     return tls_error("cannot create a certificate");
@@ -152,8 +153,7 @@ Result<GeneratedCertificate> generate_self_signed_certificate(const std::vector<
     }
     X509_EXTENSION_free(ext);
   }
-  if (X509_set_pubkey(cert.get(), key->get()) != 1 ||
-      X509_sign(cert.get(), key->get(), EVP_sha256()) <= 0)
+  if (X509_set_pubkey(cert.get(), key) != 1 || X509_sign(cert.get(), key, EVP_sha256()) <= 0)
     return tls_error("cannot sign the certificate");
 
   Owned<BIO> bio(BIO_new(BIO_s_mem()));
@@ -161,9 +161,63 @@ Result<GeneratedCertificate> generate_self_signed_certificate(const std::vector<
     return tls_error("cannot encode the certificate");
   auto pem = bio_text(bio.get());
   if (!pem) return pem.error();
-  auto described = describe_key(key->get());
+  auto described = describe_key(key);
   if (!described) return described.error();
   return GeneratedCertificate{std::move(pem.value()), std::move(described.value())};
+}
+
+Result<Owned<EVP_PKEY>> read_private_key(const std::string& path) {
+  Owned<BIO> bio(BIO_new_file(path.c_str(), "r"));
+  if (!bio) return make_error(Errc::kNotFound, "cannot read " + path);
+  Owned<EVP_PKEY> key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) return make_error(Errc::kInvalidArgument, path + ": no PEM private key");
+  return key;
+}
+
+}  // namespace
+
+Result<GeneratedCertificate> generate_self_signed_certificate(const std::vector<std::string>& names,
+                                                              int64_t now) {
+  auto key = new_p256_key();
+  if (!key) return key.error();
+  return certify(key->get(), names, now);
+}
+
+Result<GeneratedCertificate> self_signed_certificate_for_key(const std::string& private_key_path,
+                                                             const std::vector<std::string>& names,
+                                                             int64_t now) {
+  auto key = read_private_key(private_key_path);
+  if (!key) return key.error();
+  return certify(key->get(), names, now);
+}
+
+Result<std::vector<std::string>> certificate_names(const std::string& certificate_path) {
+  Owned<BIO> bio(BIO_new_file(certificate_path.c_str(), "r"));
+  if (!bio) return make_error(Errc::kNotFound, "cannot read " + certificate_path);
+  Owned<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!cert) return make_error(Errc::kInvalidArgument, certificate_path + ": no PEM certificate");
+  Owned<GENERAL_NAMES> sans(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
+  std::vector<std::string> out;
+  for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans.get()); i++) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
+    if (gn->type == GEN_DNS) {
+      const ASN1_IA5STRING* s = gn->d.dNSName;
+      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                       static_cast<size_t>(ASN1_STRING_length(s)));
+    } else if (gn->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* s = gn->d.iPAddress;
+      const int len = ASN1_STRING_length(s);
+      char text[INET6_ADDRSTRLEN] = {};
+      if ((len == 4 || len == 16) &&
+          inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), text, sizeof text))
+        out.emplace_back(text);
+    }
+  }
+  if (out.empty())
+    return make_error(Errc::kInvalidArgument,
+                      certificate_path + ": the certificate names no host (give --name)");
+  return out;
 }
 
 Result<Hash32> certificate_pin(const std::string& certificate_path) {
@@ -177,11 +231,9 @@ Result<Hash32> certificate_pin(const std::string& certificate_path) {
 }
 
 Result<Hash32> private_key_pin(const std::string& private_key_path) {
-  Owned<BIO> bio(BIO_new_file(private_key_path.c_str(), "r"));
-  if (!bio) return make_error(Errc::kNotFound, "cannot read " + private_key_path);
-  Owned<EVP_PKEY> key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  if (!key) return make_error(Errc::kInvalidArgument, private_key_path + ": no PEM private key");
-  return pin_of(key.get());
+  auto key = read_private_key(private_key_path);
+  if (!key) return key.error();
+  return pin_of(key->get());
 }
 
 Status configure_server_tls(SSL_CTX& ctx, const std::string& certificate_path,

@@ -31,6 +31,15 @@ Result<GeneratedKey> generate_key();
 // of the day before `now` for ten years, serial random.
 Result<GeneratedCertificate> generate_self_signed_certificate(const std::vector<std::string>& names,
                                                               int64_t now);
+// The same kind of certificate for the existing private key in the PEM file at
+// `private_key_path` (a backup key brought back to become the relay's key); `key` in the result
+// is that key again.
+Result<GeneratedCertificate> self_signed_certificate_for_key(const std::string& private_key_path,
+                                                             const std::vector<std::string>& names,
+                                                             int64_t now);
+// The DNS names and IP addresses of the first certificate's subjectAltName, in order; refused
+// when it has none.
+Result<std::vector<std::string>> certificate_names(const std::string& certificate_path);
 // The SPKI pin of the first certificate in a PEM file.
 Result<Hash32> certificate_pin(const std::string& certificate_path);
 // The SPKI pin of the public half of a PEM private key.
