@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <csignal>
 #include <cstring>
 #include <ctime>
@@ -16,6 +17,7 @@
 #include "cli/cli_session.h"
 #include "satchel/client/outbox.h"
 #include "satchel/client/passphrase.h"
+#include "satchel/client/published_updates.h"
 #include "satchel/client/relay_client.h"
 #include "satchel/client/sync.h"
 #include "satchel/client/trust_store.h"
@@ -47,7 +49,8 @@ void install_stop_handlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-// The relay this device enrolled with, as the current roster describes it.
+// The relay this device enrolled with, as the roster held describes it. An expired roster still
+// names the relay to ask for a newer one.
 struct RelayLink {
   RosterRelay relay;
   client::RelayUrl url;
@@ -56,7 +59,7 @@ struct RelayLink {
 
 Result<RelayLink> relay_from_roster(client::Profile& profile, const std::string& url) {
   client::TrustStore trust(profile);
-  auto roster = trust.roster(static_cast<int64_t>(std::time(nullptr)));
+  auto roster = trust.roster(INT64_MIN);
   if (!roster) return roster.error();
   if (!*roster)
     return make_error(Errc::kNotFound,
@@ -168,6 +171,26 @@ void draw_bar(const client::SyncProgress& p) {
             << mib(p.bytes_done) << " of " << mib(p.bytes_total) << "   " << std::flush;
 }
 
+// Newer rosters and forms published on the relay, then the hello for coordinators added since
+// the device joined. Refused documents are reported; an error ends the run.
+Status fetch_updates(client::Profile& profile, client::RelayClient& relay, const SecretBytes& token,
+                     int64_t now) {
+  auto key = client::stored_publication_key(profile);
+  if (!key) return key.error();
+  if (!*key) return Status::Ok();  // enrolled by code alone: updates come by `satchel roster add`
+  auto updates = client::fetch_published_updates(profile, relay, token, **key, now);
+  if (!updates) return updates.error();
+  for (const std::string& p : updates->problems) std::cerr << "satchel: " << p << "\n";
+  if (updates->roster_after != updates->roster_before)
+    std::cout << "roster: version " << updates->roster_after << " (was " << updates->roster_before
+              << "): new bundles are sealed to its coordinators\n";
+  for (const std::string& f : updates->forms_added) std::cout << "form added: " << f << "\n";
+  auto resent = client::resend_hello_to_new_coordinators(profile, now);
+  if (!resent) return resent.error();
+  if (*resent) std::cout << "device hello queued again for coordinators added since joining\n";
+  return Status::Ok();
+}
+
 struct SyncArgs {
   bool watch = false;
   bool skip_exported = false;
@@ -208,6 +231,12 @@ bool sync_once(client::Profile& profile, const SyncArgs& args, bool& fatal) {
   };
   const bool tty = ::isatty(STDERR_FILENO) == 1;
   if (tty) options.progress = draw_bar;
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  if (Status s = fetch_updates(profile, **relay, *token, now); !s) {
+    fail(s.error());
+    fatal = s.error().code == Errc::kRelayPinMismatch || s.error().code == Errc::kRelayUnauthorized;
+    return false;
+  }
   client::Outbox outbox(profile);
   auto report = client::sync_outbox(outbox, **relay, *token, options);
   if (tty) std::cerr << "\n";

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "satchel/client/published_updates.h"
 #include "satchel/client/queue_content.h"
 #include "satchel/client/trust_store.h"
 #include "satchel/crypto/published_document.h"
@@ -116,86 +117,17 @@ Result<Enrollment> redeem(Profile& profile, RelayClient& relay, const ConfirmedI
   return enrolled;
 }
 
-// Probes published rosters after the held version; adds each newer one that verifies.
-Status fetch_rosters(Profile& profile, RelayClient& relay, const SecretBytes& token,
-                     const SecretBytes& key, int64_t now, JoinReport& report) {
-  TrustStore trust(profile);
-  auto held = held_roster_version(trust);
-  if (!held) return held.error();
-  int misses = 0;
-  for (uint64_t n = *held + 1; misses < kPublishedGapLimit; ++n) {
-    auto doc = relay.document(published_document_name(key, PublishedKind::kRoster, n), token);
-    if (!doc) return doc.error();
-    if (!*doc) {
-      ++misses;
-      continue;
+// The invite's forms only, and only with the content hash the invite names.
+FormFilter invite_forms(const ConfirmedInvite& invite) {
+  return [&invite](const FormEnvelope& env) -> std::optional<std::string> {
+    for (const InviteForm& f : invite.base().forms) {
+      if (f.form_id != env.form_id) continue;
+      if (env.content_hash != f.content_hash)
+        return std::string("refused: a form whose hash differs from the invite's");
+      return std::nullopt;
     }
-    misses = 0;
-    auto text = open_published_document(key, PublishedKind::kRoster, n, **doc);
-    if (!text) {
-      report.problems.push_back("published roster " + std::to_string(n) +
-                                " skipped: " + text.error().message);
-      continue;
-    }
-    auto added = trust.add_roster(text_of(*text), now);
-    if (!added)
-      report.problems.push_back("published roster " + std::to_string(n) +
-                                " refused: " + added.error().message);
-  }
-  return Status::Ok();
-}
-
-// Probes published form packages after the highest number seen; keeps those the invite names
-// by id and content hash, refuses those whose hash differs from the invite's.
-Status fetch_forms(Profile& profile, RelayClient& relay, const SecretBytes& token,
-                   const ConfirmedInvite& invite, JoinReport& report) {
-  const SecretBytes& key = invite.base().publication_key;
-  TrustStore trust(profile);
-  auto seen = nonempty_setting(profile, kFormNumberSetting);
-  if (!seen) return seen.error();
-  uint64_t from = 0;
-  if (*seen) from = std::strtoull((*seen)->c_str(), nullptr, 10);
-  uint64_t highest = from;
-  int misses = 0;
-  for (uint64_t n = from + 1; misses < kPublishedGapLimit; ++n) {
-    auto doc = relay.document(published_document_name(key, PublishedKind::kForm, n), token);
-    if (!doc) return doc.error();
-    if (!*doc) {
-      ++misses;
-      continue;
-    }
-    misses = 0;
-    highest = n;
-    const std::string where = "published form " + std::to_string(n);
-    auto text = open_published_document(key, PublishedKind::kForm, n, **doc);
-    if (!text) {
-      report.problems.push_back(where + " skipped: " + text.error().message);
-      continue;
-    }
-    auto pkg = FormEnvelope::verify_package(text_of(*text), invite.base().org);
-    if (!pkg) {
-      report.problems.push_back(where + " skipped: " + pkg.error().message);
-      continue;
-    }
-    const FormEnvelope& env = pkg->first;
-    const InviteForm* named = nullptr;
-    for (const InviteForm& f : invite.base().forms)
-      if (f.form_id == env.form_id) named = &f;
-    if (!named) continue;  // a form this invite does not ask for
-    if (env.content_hash != named->content_hash) {
-      report.problems.push_back(where + " (" + form_name(env.form_id, env.form_version) +
-                                ") refused: a form whose hash differs from the invite's");
-      continue;
-    }
-    if (holds_invite_form(trust, *named)) continue;
-    auto added = trust.add_form(text_of(*text), where);
-    if (added)
-      report.forms_added.push_back(form_name(added->id, added->version));
-    else
-      report.problems.push_back(where + " refused: " + added.error().message);
-  }
-  if (highest > from) SATCHEL_TRY(profile.set_setting(kFormNumberSetting, std::to_string(highest)));
-  return Status::Ok();
+    return std::string();  // a form this invite does not ask for
+  };
 }
 
 // Step 4: the hello, stored (to be re-sent to coordinators added later) and queued together.
@@ -206,6 +138,7 @@ Status queue_hello(Profile& profile, const DeviceHello& hello, int64_t now) {
   SATCHEL_TRY(profile.set_setting(kHelloSetting, to_hex(bytes)));
   auto queued = queue_content(profile, ContentType::kDeviceHello, bytes, now);
   if (!queued) return queued.error();
+  SATCHEL_TRY(record_hello_recipients(profile, now));
   return tx->commit();
 }
 
@@ -291,12 +224,11 @@ Result<JoinReport> join_with_invite(Profile& profile, const ConfirmedInvite& inv
                               ": tell your coordinator");
   if (Status s = report_step(options, JoinStep::kRedeemed); !s) return after_redeem(s.error());
 
-  if (Status s = fetch_rosters(profile, **relay, token, invite.base().publication_key, options.now,
-                               report);
-      !s)
-    return after_redeem(s.error());
-  if (Status s = fetch_forms(profile, **relay, token, invite, report); !s)
-    return after_redeem(s.error());
+  auto updates = fetch_published_updates(profile, **relay, token, invite.base().publication_key,
+                                         options.now, invite_forms(invite));
+  if (!updates) return after_redeem(updates.error());
+  report.forms_added = std::move(updates->forms_added);
+  for (std::string& p : updates->problems) report.problems.push_back(std::move(p));
   TrustStore trust(profile);
   for (const InviteForm& f : invite.base().forms)
     if (!holds_invite_form(trust, f))
