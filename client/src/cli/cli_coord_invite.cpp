@@ -3,6 +3,7 @@
 // (puts the organisation's signed roster and forms on the relay for devices).
 #include <fcntl.h>
 #include <sodium.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -76,13 +77,24 @@ Result<client::RelayClientOptions> relay_options(const std::string& proxy) {
   return o;
 }
 
+// Whether the QR code can be shown: /dev/tty opens as a terminal only in a process that has a
+// controlling terminal (the file itself is readable and writable everywhere, so access() says
+// nothing), and showing it is what fails otherwise, after the invite was minted.
+bool terminal_to_show_on() {
+  const int fd = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return false;
+  termios mode{};
+  const bool ok = ::tcgetattr(fd, &mode) == 0;
+  ::close(fd);
+  return ok;
+}
+
 int invite(const InviteArgs& a) {
   // Where the invite goes is checked before anything is minted.
   for (const std::string* path : {&a.png, &a.out})
     if (!path->empty() && ::access(path->c_str(), F_OK) == 0)
       return fail(*path + " already exists (never overwritten)");
-  if (a.out.empty() && a.png.empty() && ::isatty(STDOUT_FILENO) != 1 &&
-      ::access("/dev/tty", R_OK | W_OK) != 0)
+  if (a.out.empty() && a.png.empty() && !terminal_to_show_on())
     return fail("no terminal to show the invite on: give -o FILE (or --png FILE)");
   auto profile = open_profile(client::ProfileKind::kCoordinator);
   if (!profile) return fail(profile.error());
