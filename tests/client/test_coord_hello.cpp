@@ -411,3 +411,55 @@ TEST_CASE("an invite base travels in a coordinator backup, how devices joined do
   CHECK(count(restored, "SELECT count(*) FROM coord_device_invites") == 0);
   std::filesystem::remove_all(o.home);
 }
+
+TEST_CASE(
+    "a lost device's gaps stop at its cut-off, and its advocate re-joins with a new key by a "
+    "new invite") {
+  TestProfile world("hello-lost-rejoin");
+  Coordinator coord(world);
+  auto p = coord.open();
+  const TokenId first_token{1, 1, 1, 1, 1, 1, 1, 1}, second_token{2, 2, 2, 2, 2, 2, 2, 2};
+  const auto old_invite = invite_minted_by(world, world.coord_a, first_token);
+  const auto old_device = DeviceSecretKey::generate();
+  const Bytes old_hello = make_device_hello(old_invite, old_device.public_key(), "phone")->encode();
+  // The old device's bundles 100, 101 and 105 arrived (the hello re-sent counts like any
+  // bundle): 102..104 are missing.
+  CHECK(import(p, hello_bundle(world, old_device, old_hello, 100)).result ==
+        coord::ImportResult::kJoined);
+  for (uint64_t seq : {101, 105}) import(p, hello_bundle(world, old_device, old_hello, seq));
+  auto before = report_of(p, old_device);
+  REQUIRE(before.gaps.size() == 1);
+  CHECK(before.gaps[0].first == 102);
+  CHECK(before.gaps[0].last == 104);
+
+  // Lost: the last sequence still trusted is 102. Gaps are reported up to it, not beyond.
+  REQUIRE(coord::mark_device_lost(p, old_device.public_key(), 102, 20001));
+  auto lost = report_of(p, old_device);
+  CHECK(lost.lost_after == std::optional<uint64_t>(102));
+  REQUIRE(lost.gaps.size() == 1);
+  CHECK(lost.gaps[0].first == 102);
+  CHECK(lost.gaps[0].last == 102);
+  // Whatever arrives from the old key later goes to quarantine and opens no new gap.
+  auto late = import(p, hello_bundle(world, old_device, old_hello, 110));
+  CHECK(late.result == coord::ImportResult::kQuarantined);
+  CHECK(report_of(p, old_device).gaps.size() == 1);
+
+  // The advocate re-joins on a new device with a new invite: registered by that invite.
+  const auto new_invite = invite_minted_by(world, world.coord_b, second_token);
+  const auto new_device = DeviceSecretKey::generate();
+  const Bytes new_hello =
+      make_device_hello(new_invite, new_device.public_key(), "phone 2")->encode();
+  auto joined = import(p, hello_bundle(world, new_device, new_hello, 7000));
+  CHECK(joined.result == coord::ImportResult::kJoined);
+  const auto d = report_of(p, new_device);
+  CHECK(d.registration == coord::Registration::kInvite);
+  REQUIRE(d.invite);
+  CHECK(d.invite->invite_id == new_invite.id());
+  CHECK(d.invite->token_id == second_token);
+  CHECK(d.gaps.empty());
+  // The lost device's invite cannot register the new key: one device per invite.
+  const Bytes reused = make_device_hello(old_invite, new_device.public_key(), "phone 2")->encode();
+  auto second = import(p, hello_bundle(world, new_device, reused, 7001));
+  CHECK(second.result == coord::ImportResult::kQuarantined);
+  CHECK(contains(second.detail, "a second hello for one invite"));
+}

@@ -1,5 +1,6 @@
 #include "satchel/coord/registry.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -83,7 +84,10 @@ Result<std::vector<DeviceReport>> device_reports(client::Profile& profile) {
     if (r.bundles == 0) {
       r.lowest = seq;
     } else if (seq > r.highest + 1) {
-      r.gaps.push_back({r.highest + 1, seq - 1});
+      // A lost device's gaps stop at its cut-off: what it sealed after that is not missing,
+      // it is not trusted (and its bundles go to quarantine).
+      const uint64_t last = r.lost_after ? std::min(seq - 1, *r.lost_after) : seq - 1;
+      if (r.highest + 1 <= last) r.gaps.push_back({r.highest + 1, last});
     }
     r.highest = seq;
     r.bundles++;

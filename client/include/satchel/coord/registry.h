@@ -55,6 +55,7 @@ struct QuarantineEntry {
 
 // Every device seen or registered, with its sequence gaps (a device's first bundle is the
 // lowest sequence known: sequences start at a random offset, so earlier losses are invisible).
+// A device reported lost has no gaps above its cut-off.
 Result<std::vector<DeviceReport>> device_reports(client::Profile& profile);
 // Registers a device in person under a label (a new one, or one already seen: its records
 // become verified; one joined by invite is registered in person from now on).
