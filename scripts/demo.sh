@@ -6,19 +6,28 @@
 # started, the device enrolls with a one-time code and syncs the demo bundle, and the relay is
 # stopped... after two coordinators, each with an encrypted profile, pull the bundle from the
 # relay, register the device and export the testimony (CSV and JSON Lines) that agree.
+# Then onboarding, with no key file and nothing copied by hand: an organisation profile on an
+# "offline" side, a coordinator who publishes its roster and form on a relay and mints an invite,
+# a brand-new device that joins with nothing but the invite text, records and syncs, and the
+# coordinator importing it as "joined by invite"; then a second coordinator added and the first
+# removed, after which the device's next bundle opens for the new coordinator only.
+# SATCHEL_BUILD_DIR (default build) is where it builds the two programs it runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$PWD
 
 bash scripts/setup.sh >/dev/null
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" >/dev/null
-satchel=$PWD/build/bin/satchel
+build=${SATCHEL_BUILD_DIR:-build}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j "$(nproc)" --target satchel satchel-relay >/dev/null
+build=$(cd "$build" && pwd)
+satchel=$build/bin/satchel
 
-relay_bin=$PWD/build/bin/satchel-relay
+relay_bin=$build/bin/satchel-relay
 demo=$(mktemp -d "${TMPDIR:-/tmp}/satchel-demo.XXXXXX")
 relay_pid=
 cleanup() {
-  [ -n "$relay_pid" ] && kill -TERM "$relay_pid" 2>/dev/null && wait "$relay_pid" 2>/dev/null
+  if [ -n "$relay_pid" ]; then kill -TERM "$relay_pid" 2>/dev/null; wait "$relay_pid" 2>/dev/null; fi
   rm -rf "$demo"
 }
 trap cleanup EXIT
@@ -80,7 +89,7 @@ fp=$("$satchel" fingerprint "$(pub org.key)" | sed -n 's/^fingerprint: //p')
 sat trust org "$(pub org.key)" --confirm "$fp"
 sat roster add roster.txt
 say "The organisation signs the sample forms; the device verifies and adds them"
-root=$(cd "$(dirname "$satchel")/../.." && pwd)
+root=$repo
 for f in testimony-intake gcm-input; do
   "$satchel" org form --org-key org.key "$root/schema/forms/$f.json" -o "$f.signed"
   sat form add "$f.signed"
@@ -170,5 +179,98 @@ relay_pid=
 say "Nothing readable is left in the profile"
 if grep -rqa "statement" "$demo/profile"; then echo "plaintext found!"; exit 1; fi
 echo "(no plaintext of the testimony or the attachment in any profile file)"
+
+say "ONBOARDING: a new relay; its operator reads the two pins to the organisation"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$relay_bin" init relay2 --name 127.0.0.1 --listen "127.0.0.1:$port" >relay2-init.txt
+sed -i 's/^health = .*/health = off/' relay2/relay.conf
+pin=$(sed -n 's/^spki pin: *//p' relay2-init.txt)
+backup_pin=$(sed -n 's/^backup pin: *//p' relay2-init.txt)
+echo "spki pin: $pin"
+echo "backup pin: $backup_pin"
+say "Two coordinators each create a profile holding a new key, and read its fingerprint aloud"
+cc() { "$satchel" --home "$demo/coord-chidi" --passphrase-fd 3 coord "$@" 3<<<"$pass"; }
+cd_() { "$satchel" --home "$demo/coord-dara" --passphrase-fd 3 coord "$@" 3<<<"$pass"; }
+cc init --kdf-passes 2 --kdf-memory 64 >/dev/null
+cd_ init --kdf-passes 2 --kdf-memory 64 >/dev/null
+cc whoami
+chidi=$(cc whoami | sed -n 's/^coordinator key: //p')
+chidi_fp=$(cc whoami | sed -n 's/^fingerprint: //p')
+dara=$(cd_ whoami | sed -n 's/^coordinator key: //p')
+dara_fp=$(cd_ whoami | sed -n 's/^fingerprint: //p')
+
+say "The organisation, on its offline machine, keeps its key in an encrypted profile"
+og() { "$satchel" --home "$demo/organisation" --passphrase-fd 3 org "$@" 3<<<"$pass"; }
+og init --name "Example Rights Network" --kdf-passes 2 --kdf-memory 64 2>/dev/null | tee org-init.txt
+orgpub=$(sed -n 's/^organisation key: //p' org-init.txt)
+ofp=$("$satchel" fingerprint "$orgpub" | sed -n 's/^fingerprint: //p')
+say "It lists Chidi (after his fingerprint is read aloud), the relay with its pins, and a form"
+og coordinator add Chidi "$chidi" --confirm "$chidi_fp"
+og relay add "https://127.0.0.1:$port" --pin "$pin" --backup-pin "$backup_pin"
+og forms add "$root/schema/forms/testimony-intake.json"
+say "It publishes the roster, the relay registration and the form to a folder, and signs an invite base"
+og publish -o publication1
+og invite-base --forms testimony-intake --valid-days 30 -o invite-base.txt
+say "The relay operator creates the organisation's mailbox from the registration and serves"
+"$relay_bin" mailbox create --config relay2/relay.conf --registration publication1/registration.txt
+"$relay_bin" serve --config relay2/relay.conf &
+relay_pid=$!
+for _ in $(seq 100); do
+  curl -s --cacert relay2/tls/cert.pem -o /dev/null "https://127.0.0.1:$port/" && break || sleep 0.1
+done
+say "Chidi, online, trusts the organisation, takes its roster, form and invite base, and publishes them"
+cc trust org "$orgpub" --confirm "$ofp"
+cc roster add publication1/roster.txt
+cc form add publication1/forms/000001.form
+cc invite-base import invite-base.txt
+cc publish publication1
+say "Chidi mints an invite (on a terminal it shows as a QR code until a key is pressed; here a file)"
+cc invite -o invite.txt </dev/null
+echo "invite: $(head -c 48 invite.txt)… ($(tr -d '\n' <invite.txt | wc -c) characters)"
+say "A brand-new device joins with nothing but the invite, after typing the organisation's fingerprint"
+adv() { "$satchel" --home "$demo/new-device" --passphrase-fd 3 "$@" 3<<<"$pass"; }
+adv join --label "south team" --confirm "$ofp" --kdf-passes 2 --kdf-memory 64 <invite.txt
+rm invite.txt
+adv form list
+say "The advocate records a testimony and syncs: the hello and the testimony go to the relay"
+rid=$(adv record testimony-intake --answers "$root/schema/forms/testimony-intake.answers.json")
+adv finalize "$rid" >/dev/null
+adv sync
+say "Chidi pulls: the device registers itself by its hello; Chidi typed no fingerprint"
+cc pull
+cc devices
+say "The organisation adds Dara; Chidi carries the new roster and registration online"
+og coordinator add Dara "$dara" --confirm "$dara_fp"
+og publish -o publication2
+cc roster add publication2/roster.txt >/dev/null
+cc publish publication2
+say "The organisation removes Chidi; Dara, with her own invite base, publishes roster 3"
+og coordinator remove Chidi
+og publish -o publication3
+og invite-base --forms testimony-intake --valid-days 30 -o invite-base-dara.txt 2>/dev/null
+cd_ trust org "$orgpub" --confirm "$ofp" >/dev/null
+cd_ roster add publication3/roster.txt
+cd_ form add publication3/forms/000001.form >/dev/null
+cd_ invite-base import invite-base-dara.txt >/dev/null
+cd_ publish publication3
+echo "Chidi's relay access ended with that registration:"
+if cc pull 2>&1; then echo "the relay still served the removed coordinator!"; exit 1; fi
+say "The device's next sync fetches the newer rosters; its next testimony is sealed for Dara only"
+adv sync
+rid=$(adv record testimony-intake --answers "$root/schema/forms/testimony-intake.answers.json")
+adv finalize "$rid" >/dev/null
+mkdir usb2
+adv outbox export usb2 >/dev/null
+echo "Chidi's profile, given the bundle on a USB stick, cannot open it:"
+cc import usb2 >chidi-import.txt || true
+cat chidi-import.txt
+if ! tail -1 chidi-import.txt | grep -q ": 0 imported, 0 duplicate"; then echo "Chidi opened it!"; exit 1; fi
+adv sync
+echo "Dara pulls it from the relay and opens it:"
+cd_ pull | tee dara-pull.txt
+if ! grep -q "^1 imported" dara-pull.txt; then echo "Dara did not import the testimony!"; exit 1; fi
+kill -TERM "$relay_pid"
+wait "$relay_pid" || true
+relay_pid=
 echo
 echo "demo: done"
