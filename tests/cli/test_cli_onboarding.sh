@@ -100,7 +100,7 @@ i = 400  # inside the signed roster
 t = t[:i] + ("B" if t[i] != "B" else "C") + t[i + 1:]
 open(sys.argv[2], "w").write(t + "\n")
 PY
-refuses "a tampered invite is refused" "the invite" \
+refuses "a tampered invite is refused: its signature does not verify" "signature does not verify" \
   dev join --label "north team" --confirm "$orgfp" "${kdf[@]}" <tampered.txt
 check "a tampered invite creates no profile" test ! -e device
 refuses "an invite confirmed with another fingerprint is refused" "is not the invite's" \
@@ -115,7 +115,7 @@ check "join queued the hello" grep -q "^hello queued for your coordinators" join
 check "join shows the device's fingerprint" grep -q "^device fingerprint: " join.out
 dev form list >forms.out
 check "the device holds the form the invite named" grep -q "testimony-intake" forms.out
-refuses "the spent invite does not join a second device" "invite" \
+refuses "the spent invite does not join a second device" "already used or expired" \
   "$satchel" --home "$work/device2" --passphrase-fd 3 join --label "copy" --confirm "$orgfp" \
   "${kdf[@]}" 3<<<"$pass" <invite.txt
 rid=$(dev record testimony-intake --answers "$schema/forms/testimony-intake.answers.json")
@@ -161,6 +161,7 @@ refuses "the relay refuses Amira's pull after registration 3" "relay" ca pull
 # The device's next sync fetches rosters 2 and 3; what it seals next is for Bao only.
 sync_to() { dev sync >"$1" 2>&1; }
 check "the device's first sync after the change succeeds" sync_to sync2.out
+check "that sync took roster 3 from the relay" grep -q "^roster: version 3 (was 1)" sync2.out
 rid2=$(dev record testimony-intake --answers "$schema/forms/testimony-intake.answers.json")
 dev finalize "$rid2" >/dev/null
 mkdir usb
