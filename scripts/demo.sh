@@ -189,15 +189,15 @@ backup_pin=$(sed -n 's/^backup pin: *//p' relay2-init.txt)
 echo "spki pin: $pin"
 echo "backup pin: $backup_pin"
 say "Two coordinators each create a profile holding a new key, and read its fingerprint aloud"
-cc() { "$satchel" --home "$demo/coord-chidi" --passphrase-fd 3 coord "$@" 3<<<"$pass"; }
-cd_() { "$satchel" --home "$demo/coord-dara" --passphrase-fd 3 coord "$@" 3<<<"$pass"; }
-cc init --kdf-passes 2 --kdf-memory 64 >/dev/null
-cd_ init --kdf-passes 2 --kdf-memory 64 >/dev/null
-cc whoami
-chidi=$(cc whoami | sed -n 's/^coordinator key: //p')
-chidi_fp=$(cc whoami | sed -n 's/^fingerprint: //p')
-dara=$(cd_ whoami | sed -n 's/^coordinator key: //p')
-dara_fp=$(cd_ whoami | sed -n 's/^fingerprint: //p')
+ch() { "$satchel" --home "$demo/coord-chidi" --passphrase-fd 3 coord "$@" 3<<<"$pass"; }
+da() { "$satchel" --home "$demo/coord-dara" --passphrase-fd 3 coord "$@" 3<<<"$pass"; }
+ch init --kdf-passes 2 --kdf-memory 64 >/dev/null
+da init --kdf-passes 2 --kdf-memory 64 >/dev/null
+ch whoami
+chidi=$(ch whoami | sed -n 's/^coordinator key: //p')
+chidi_fp=$(ch whoami | sed -n 's/^fingerprint: //p')
+dara=$(da whoami | sed -n 's/^coordinator key: //p')
+dara_fp=$(da whoami | sed -n 's/^fingerprint: //p')
 
 say "The organisation, on its offline machine, keeps its key in an encrypted profile"
 og() { "$satchel" --home "$demo/organisation" --passphrase-fd 3 org "$@" 3<<<"$pass"; }
@@ -219,13 +219,13 @@ for _ in $(seq 100); do
   curl -s --cacert relay2/tls/cert.pem -o /dev/null "https://127.0.0.1:$port/" && break || sleep 0.1
 done
 say "Chidi, online, trusts the organisation, takes its roster, form and invite base, and publishes them"
-cc trust org "$orgpub" --confirm "$ofp"
-cc roster add publication1/roster.txt
-cc form add publication1/forms/000001.form
-cc invite-base import invite-base.txt
-cc publish publication1
+ch trust org "$orgpub" --confirm "$ofp"
+ch roster add publication1/roster.txt
+ch form add publication1/forms/000001.form
+ch invite-base import invite-base.txt
+ch publish publication1
 say "Chidi mints an invite (on a terminal it shows as a QR code until a key is pressed; here a file)"
-cc invite -o invite.txt </dev/null
+ch invite -o invite.txt </dev/null
 echo "invite: $(head -c 48 invite.txt)… ($(tr -d '\n' <invite.txt | wc -c) characters)"
 say "A brand-new device joins with nothing but the invite, after typing the organisation's fingerprint"
 adv() { "$satchel" --home "$demo/new-device" --passphrase-fd 3 "$@" 3<<<"$pass"; }
@@ -237,24 +237,24 @@ rid=$(adv record testimony-intake --answers "$root/schema/forms/testimony-intake
 adv finalize "$rid" >/dev/null
 adv sync
 say "Chidi pulls: the device registers itself by its hello; Chidi typed no fingerprint"
-cc pull
-cc devices
+ch pull
+ch devices
 say "The organisation adds Dara; Chidi carries the new roster and registration online"
 og coordinator add Dara "$dara" --confirm "$dara_fp"
 og publish -o publication2
-cc roster add publication2/roster.txt >/dev/null
-cc publish publication2
+ch roster add publication2/roster.txt >/dev/null
+ch publish publication2
 say "The organisation removes Chidi; Dara, with her own invite base, publishes roster 3"
 og coordinator remove Chidi
 og publish -o publication3
 og invite-base --forms testimony-intake --valid-days 30 -o invite-base-dara.txt 2>/dev/null
-cd_ trust org "$orgpub" --confirm "$ofp" >/dev/null
-cd_ roster add publication3/roster.txt
-cd_ form add publication3/forms/000001.form >/dev/null
-cd_ invite-base import invite-base-dara.txt >/dev/null
-cd_ publish publication3
+da trust org "$orgpub" --confirm "$ofp" >/dev/null
+da roster add publication3/roster.txt
+da form add publication3/forms/000001.form >/dev/null
+da invite-base import invite-base-dara.txt >/dev/null
+da publish publication3
 echo "Chidi's relay access ended with that registration:"
-if cc pull 2>&1; then echo "the relay still served the removed coordinator!"; exit 1; fi
+if ch pull 2>&1; then echo "the relay still served the removed coordinator!"; exit 1; fi
 say "The device's next sync fetches the newer rosters; its next testimony is sealed for Dara only"
 adv sync
 rid=$(adv record testimony-intake --answers "$root/schema/forms/testimony-intake.answers.json")
@@ -262,13 +262,15 @@ adv finalize "$rid" >/dev/null
 mkdir usb2
 adv outbox export usb2 >/dev/null
 echo "Chidi's profile, given the bundle on a USB stick, cannot open it:"
-cc import usb2 >chidi-import.txt || true
+ch import usb2 >chidi-import.txt || true
 cat chidi-import.txt
 if ! tail -1 chidi-import.txt | grep -q ": 0 imported, 0 duplicate"; then echo "Chidi opened it!"; exit 1; fi
 adv sync
 echo "Dara pulls it from the relay and opens it:"
-cd_ pull | tee dara-pull.txt
+da pull | tee dara-pull.txt
 if ! grep -q "^1 imported" dara-pull.txt; then echo "Dara did not import the testimony!"; exit 1; fi
+echo "(the bundle quarantined is the device's hello, sent again for Dara: the invite it carries"
+echo "was minted by Chidi, who is in no roster Dara holds: she registers the device in person)"
 kill -TERM "$relay_pid"
 wait "$relay_pid" || true
 relay_pid=
