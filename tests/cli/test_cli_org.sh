@@ -2,8 +2,8 @@
 # End to end, as an organisation runs it on its offline machine: an organisation profile is
 # created, coordinators (after their fingerprints), a relay and forms are added, the roster,
 # registration and forms are published to a folder and an invite base is signed; a coordinator
-# profile then accepts the published roster and forms, a newer roster after a change, and
-# refuses the older one.
+# profile then accepts the published roster and forms, a newer roster after a change (and one
+# with the relay's new pins after a rotation), and refuses the older one.
 # Usage: test_cli_org.sh BIN_DIR SCHEMA_DIR
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -127,6 +127,26 @@ check "org show lists the relay" grep -q "https://relay.example.org" show2.out
 check "org show lists forms by publication number" grep -q "#2  gcm-input version 1" show2.out
 check "org show gives the roster version" grep -q "^roster: version 2" show2.out
 check "org show has nothing unpublished" grep -q "unpublished changes: none" show2.out
+
+# The relay moved to its backup key (satchel-relay tls rotate): new pins in the relay's place.
+pin3=$(printf '%064d' 3)
+refuses "new pins that keep neither held pin are refused (devices would lose the relay)" \
+  "neither the relay's pin nor its backup pin" \
+  org relay set-pins https://relay.example.org --pin "$pin3" --backup-pin "$pin1"
+refuses "set-pins names a relay that is not listed" "no relay has the URL" \
+  org relay set-pins https://other.example.org --pin "$pin2" --backup-pin "$pin3"
+org relay set-pins https://relay.example.org --pin "$pin2" --backup-pin "$pin3" >pins.out
+check "set-pins says the roster must be published" grep -q "org publish" pins.out
+org show >show3.out
+check "org show gives the new pins" grep -q "^    pin $pin2" show3.out
+org publish -o pub4 >pub4.out
+check "new pins sign the next roster version" grep -q "roster.txt: version 3 (new: the roster changed)" pub4.out
+ca coord roster add pub4/roster.txt >roster3.out
+check "the coordinator accepts the roster with the new pins" grep -q "roster version 3 accepted" roster3.out
+pin4=$(printf '%064d' 4)
+org relay set-pins https://relay.example.org --pin "$pin4" --backup-pin "$pin1" --unrelated >/dev/null
+org show >show4.out
+check "--unrelated replaces both pins (both keys lost)" grep -q "^    pin $pin4" show4.out
 org coordinator remove Bao >/dev/null
 refuses "removing a coordinator that is not listed names it" "no coordinator is named Bao" \
   org coordinator remove Bao

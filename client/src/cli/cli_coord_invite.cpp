@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -16,6 +17,7 @@
 #include "cli/cli_coord.h"
 #include "cli/cli_session.h"
 #include "satchel/client/qr_code.h"
+#include "satchel/client/trust_store.h"
 #include "satchel/coord/invite_minting.h"
 #include "satchel/coord/publication.h"
 
@@ -164,6 +166,13 @@ int publish(const PublishArgs& a) {
   else if (s->registration_version)
     std::cout << "the relay already held registration version " << s->registration_version
               << " or a newer one\n";
+  // A coordinator's own roster decides its relay pins: after a relay rotation, an old one would
+  // lose the relay at the next rotation.
+  auto held = client::TrustStore(*profile).roster(r.now);
+  if (held && *held && (*held)->version < s->roster_version)
+    std::cout << "this coordinator holds roster version " << (*held)->version
+              << ": every coordinator takes the new one with `satchel coord roster add "
+              << (std::filesystem::path(a.dir) / "roster.txt").string() << "`\n";
   return kExitOk;
 }
 

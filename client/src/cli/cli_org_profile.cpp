@@ -1,4 +1,4 @@
-// `satchel org init | set | show | coordinator add|remove | relay add|remove | forms add |
+// `satchel org init | set | show | coordinator add|remove | relay add|set-pins|remove | forms add |
 // publish | invite-base`: the organisation profile, meant for an offline machine.
 #include <ctime>
 #include <iostream>
@@ -168,6 +168,20 @@ int relay_add(const std::string& url, const std::string& pin_hex, const std::str
   return kExitOk;
 }
 
+int relay_set_pins(const std::string& url, const std::string& pin_hex,
+                   const std::string& backup_hex, bool unrelated) {
+  auto pin = org::parse_pin(pin_hex, "--pin");
+  if (!pin) return fail(pin.error());
+  auto backup = org::parse_pin(backup_hex, "--backup-pin");
+  if (!backup) return fail(backup.error());
+  auto profile = open_profile(ProfileKind::kOrganisation);
+  if (!profile) return fail(profile.error());
+  if (Status s = org::set_relay_pins(*profile, {url, *pin, *backup}, unrelated); !s)
+    return fail(s.error());
+  std::cout << "relay " << url << " has new pins; `satchel org publish` signs the new roster\n";
+  return kExitOk;
+}
+
 int relay_remove(const std::string& url) {
   auto profile = open_profile(ProfileKind::kOrganisation);
   if (!profile) return fail(profile.error());
@@ -332,6 +346,22 @@ void add_org_profile_commands(CLI::App& org, Action& action) {
   radd->add_option("--backup-pin", *backup, "the backup key's SPKI SHA-256, hex")->required();
   radd->callback([&action, url, pin, backup] {
     action = [url, pin, backup] { return relay_add(*url, *pin, *backup); };
+  });
+  auto unrelated = std::make_shared<bool>(false);
+  auto* rpins = relay->add_subcommand(
+      "set-pins",
+      "Give a relay new pins in its place (after `satchel-relay tls rotate`: --pin is the old "
+      "backup pin)");
+  rpins->add_option("URL", *url, "the relay's URL")->required();
+  rpins->add_option("--pin", *pin, "the pin the relay serves now, hex")->required();
+  rpins->add_option("--backup-pin", *backup, "its new backup key's pin, hex")->required();
+  rpins->add_flag("--unrelated", *unrelated,
+                  "allow a --pin that is neither pin held (both keys lost: devices holding the "
+                  "current roster lose this relay until they get the new one)");
+  rpins->callback([&action, url, pin, backup, unrelated] {
+    action = [url, pin, backup, unrelated] {
+      return relay_set_pins(*url, *pin, *backup, *unrelated);
+    };
   });
   auto* rremove = relay->add_subcommand("remove", "Remove a relay from the roster");
   rremove->add_option("URL", *url, "the relay's URL")->required();

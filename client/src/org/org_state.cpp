@@ -272,18 +272,27 @@ Result<std::vector<RosterRelay>> relays(Profile& p) {
   return out;
 }
 
-Status add_relay(Profile& p, const RosterRelay& r) {
-  if (!text_rule(r.url, 256) || r.url.rfind("https://", 0) != 0 ||
-      r.url.find(' ') != std::string::npos)
-    return make_error(Errc::kInvalidArgument,
-                      "a relay URL must start with https://, be at most 256 bytes and hold no "
-                      "space or control character");
+namespace {
+
+Status check_pins(const RosterRelay& r) {
   const Hash32 zero{};
   if (r.spki_pin == zero || r.backup_pin == zero)
     return make_error(Errc::kInvalidArgument, "a pin of all zeros is not a pin");
   if (r.spki_pin == r.backup_pin)
     return make_error(Errc::kInvalidArgument,
                       "--pin and --backup-pin are the same: the backup pin is another key's");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status add_relay(Profile& p, const RosterRelay& r) {
+  if (!text_rule(r.url, 256) || r.url.rfind("https://", 0) != 0 ||
+      r.url.find(' ') != std::string::npos)
+    return make_error(Errc::kInvalidArgument,
+                      "a relay URL must start with https://, be at most 256 bytes and hold no "
+                      "space or control character");
+  SATCHEL_TRY(check_pins(r));
   auto held = relays(p);
   if (!held) return held.error();
   for (const auto& h : *held)
@@ -309,6 +318,28 @@ Status remove_relay(Profile& p, const std::string& url) {
   if (p.db().changes() == 0)
     return make_error(Errc::kNotFound, "no relay has the URL " + url + " (org show lists them)");
   return Status::Ok();
+}
+
+Status set_relay_pins(Profile& p, const RosterRelay& r, bool unrelated) {
+  SATCHEL_TRY(check_pins(r));
+  auto held = relays(p);
+  if (!held) return held.error();
+  auto it = std::find_if(held->begin(), held->end(),
+                         [&](const RosterRelay& h) { return h.url == r.url; });
+  if (it == held->end())
+    return make_error(Errc::kNotFound, "no relay has the URL " + r.url + " (org show lists them)");
+  if (!unrelated && r.spki_pin != it->spki_pin && r.spki_pin != it->backup_pin)
+    return make_error(Errc::kInvalidArgument,
+                      "--pin is neither the relay's pin nor its backup pin in the roster held: "
+                      "devices holding that roster could not reach the relay once it serves "
+                      "this key (after `satchel-relay tls rotate`, --pin is the old backup pin; "
+                      "--unrelated if both keys were lost)");
+  auto st = p.db().prepare("UPDATE org_relays SET spki_pin = ?1, backup_pin = ?2 WHERE url = ?3");
+  if (!st) return st.error();
+  st->bind_blob(1, ByteView(r.spki_pin.data(), 32))
+      .bind_blob(2, ByteView(r.backup_pin.data(), 32))
+      .bind(3, r.url);
+  return st->run();
 }
 
 Result<Hash32> parse_pin(std::string_view hex, const std::string& what) {

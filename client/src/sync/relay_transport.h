@@ -154,7 +154,9 @@ struct RelayClient::Impl {
       return make_error(Errc::kRelayPinMismatch,
                         "the relay's certificate matches neither pin in the roster: something on "
                         "this network is intercepting the connection (a captive portal or a "
-                        "proxy); nothing was sent");
+                        "proxy), or the relay moved to a key newer than this roster (a "
+                        "coordinator can give you the current roster: `roster add`); nothing "
+                        "was sent");
     if (e == httplib::Error::SSLServerVerification)
       return make_error(Errc::kRelayPinMismatch,
                         "the relay's certificate does not name " + url.host + "; nothing was sent");

@@ -63,6 +63,12 @@ Result<std::vector<RosterRelay>> relays(client::Profile& profile);
 Status add_relay(client::Profile& profile, const RosterRelay& relay);
 // kNotFound when no relay has that URL.
 Status remove_relay(client::Profile& profile, const std::string& url);
+// Gives the relay at `relay.url` new pins, keeping its place in the roster (invites and
+// coordinators name relays by index). Unless `unrelated` is set, the new pin must be one of the
+// two held (the relay serves its backup key after `satchel-relay tls rotate`), so that devices
+// holding the current roster keep reaching it; refused (kInvalidArgument) otherwise, and for the
+// pins add_relay refuses. kNotFound when no relay has that URL.
+Status set_relay_pins(client::Profile& profile, const RosterRelay& relay, bool unrelated);
 
 // A pin given as 64 hex digits; kInvalidArgument naming `what` otherwise.
 Result<Hash32> parse_pin(std::string_view hex, const std::string& what);
