@@ -177,7 +177,9 @@ TEST_CASE("a hello whose signature does not verify goes to quarantine") {
   CHECK(q[0].sender == std::optional<DevicePublicKey>(device.public_key()));
 }
 
-TEST_CASE("a second hello for one invite from another device goes to quarantine") {
+TEST_CASE(
+    "a second hello for one invite from another device goes to quarantine and leaves neither "
+    "device registered") {
   TestProfile world("hello-second");
   Coordinator coord(world);
   auto p = coord.open();
@@ -191,9 +193,41 @@ TEST_CASE("a second hello for one invite from another device goes to quarantine"
   CHECK(r.result == coord::ImportResult::kQuarantined);
   CHECK(contains(r.detail, "a second hello for one invite"));
   CHECK(contains(r.detail, first.public_key().fingerprint()));
+  CHECK(contains(r.detail, "neither device is registered"));
+  // Whichever hello came first, a copy of the invite was used: neither device is believed.
   CHECK(!report_of(p, second).label);
-  CHECK(report_of(p, first).label == std::optional<std::string>("north phone"));
+  CHECK(!report_of(p, first).label);
+  CHECK(report_of(p, first).invite_disputed);
+  CHECK(report_of(p, second).invite_disputed);
   CHECK(count(p, "SELECT count(*) FROM coord_device_invites") == 1);
+  CHECK(count(p, "SELECT count(*) FROM coord_registrations") == 0);
+  // The first device re-sending its hello does not register it again.
+  CHECK(import(p, hello_bundle(world, first, one.encode(), 101)).result ==
+        coord::ImportResult::kDuplicate);
+  CHECK(!report_of(p, first).label);
+  // An in-person check settles it.
+  REQUIRE(coord::register_device(p, first.public_key(), "north phone", 20001));
+  CHECK(report_of(p, first).registration == coord::Registration::kInPerson);
+}
+
+TEST_CASE("a device registered in person keeps its registration when its invite is disputed") {
+  TestProfile world("hello-dispute-in-person");
+  Coordinator coord(world);
+  auto p = coord.open();
+  const auto invite = invite_minted_by(world, world.coord_a, kToken);
+  const auto first = DeviceSecretKey::generate(), second = DeviceSecretKey::generate();
+  const auto one = make_device_hello(invite, first.public_key(), "north phone").value();
+  const auto two = make_device_hello(invite, second.public_key(), "copied invite").value();
+  REQUIRE(import(p, hello_bundle(world, first, one.encode(), 100)).result ==
+          coord::ImportResult::kJoined);
+  REQUIRE(coord::register_device(p, first.public_key(), "north phone", 20001));
+  auto r = import(p, hello_bundle(world, second, two.encode(), 500));
+  CHECK(r.result == coord::ImportResult::kQuarantined);
+  CHECK(contains(r.detail, "registration in person stands"));
+  CHECK(report_of(p, first).label == std::optional<std::string>("north phone"));
+  CHECK(report_of(p, first).registration == coord::Registration::kInPerson);
+  CHECK(report_of(p, first).invite_disputed);
+  CHECK(!report_of(p, second).label);
 }
 
 TEST_CASE("the same hello imported twice changes nothing") {

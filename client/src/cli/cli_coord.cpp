@@ -162,6 +162,9 @@ int devices() {
       std::cout << "  " << g.first << (g.first == g.last ? "" : "-" + std::to_string(g.last))
                 << " not received\n";
     if (d.lost_after) std::cout << "  reported lost after sequence " << *d.lost_after << "\n";
+    if (d.invite_disputed)
+      std::cout << "  DISPUTED: another device presented the same invite; check this device's "
+                   "fingerprint in person before registering it (coord device add)\n";
   }
   auto rule = profile->setting(coord::kRelayAckRuleSetting);
   if (!rule) return fail(rule.error());

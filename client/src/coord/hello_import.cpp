@@ -53,6 +53,43 @@ Result<std::optional<DevicePublicKey>> device_of_invite(client::Profile& p, cons
   return std::optional<DevicePublicKey>(d);
 }
 
+// A second device presents an invite that registered `holder`: a copy of the invite was used,
+// and the hellos cannot tell which device is the advocate's. Both are left unverified: the
+// holder loses the registration the invite gave it (one made in person stands), the dispute is
+// recorded, and the second hello is quarantined.
+Result<HelloFiling> dispute(client::Profile& p, const InviteId& id, const DevicePublicKey& holder,
+                            const DevicePublicKey& sender, int64_t day) {
+  {
+    auto st = p.db().prepare(
+        "INSERT OR IGNORE INTO coord_invite_disputes (invite_id, device_key, received_day) "
+        "VALUES (?1, ?2, ?3)");
+    if (!st) return st.error();
+    st->bind_blob(1, view(id)).bind_blob(2, view(sender.x25519)).bind(3, day);
+    SATCHEL_TRY(st->run());
+  }
+  bool unregistered = false;
+  {
+    auto st = p.db().prepare(
+        "DELETE FROM coord_registrations WHERE device_key = ?1 AND how = 'invite' AND "
+        "invite_id = ?2");
+    if (!st) return st.error();
+    st->bind_blob(1, view(holder.x25519)).bind_blob(2, view(id));
+    SATCHEL_TRY(st->run());
+    unregistered = p.db().changes() > 0;
+  }
+  if (unregistered) {
+    auto st = p.db().prepare("UPDATE coord_devices SET label = NULL WHERE device_key = ?1");
+    if (!st) return st.error();
+    st->bind_blob(1, view(holder.x25519));
+    SATCHEL_TRY(st->run());
+  }
+  return refused("a second hello for one invite: invite " + id_prefix(id) + " joined device " +
+                 holder.fingerprint() + " already" +
+                 (unregistered ? "; neither device is registered until one is checked in person "
+                                 "(coord device add)"
+                               : "; that device's registration in person stands"));
+}
+
 }  // namespace
 
 Result<HelloFiling> file_device_hello(client::Profile& p, RandomAccessSource& body,
@@ -93,8 +130,7 @@ Result<HelloFiling> file_device_hello(client::Profile& p, RandomAccessSource& bo
     if (**holder == sender)
       return HelloFiling{HelloVerdict::kAlreadyJoined,
                          "device hello: invite " + id_prefix(id) + " joined this device already"};
-    return refused("a second hello for one invite: invite " + id_prefix(id) + " joined device " +
-                   (*holder)->fingerprint() + " already");
+    return dispute(p, id, **holder, sender, day);
   }
   {
     auto st = p.db().prepare(

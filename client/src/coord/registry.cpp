@@ -68,6 +68,21 @@ Result<std::vector<DeviceReport>> device_reports(client::Profile& profile) {
       out.push_back(std::move(r));
     }
   }
+  {
+    auto st = db.prepare(
+        "SELECT device_key FROM coord_invite_disputes UNION SELECT i.device_key FROM "
+        "coord_device_invites i JOIN coord_invite_disputes d ON d.invite_id = i.invite_id");
+    if (!st) return st.error();
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      auto key = device_of(st->blob(0));
+      if (!key) return key.error();
+      if (auto it = index.find(key->x25519); it != index.end())
+        out[it->second].invite_disputed = true;
+    }
+  }
   auto st =
       db.prepare("SELECT device_key, sequence FROM coord_bundles ORDER BY device_key, sequence");
   if (!st) return st.error();

@@ -44,6 +44,9 @@ struct DeviceReport {
   uint64_t lowest = 0, highest = 0;  // sequence numbers
   std::vector<SequenceGap> gaps;
   std::optional<uint64_t> lost_after;
+  // An invite this device presented was presented by another device too: neither is registered
+  // by it (coord device add, after an in-person check, settles it).
+  bool invite_disputed = false;
 };
 
 struct QuarantineEntry {
