@@ -28,17 +28,6 @@ struct InitArgs {
   std::string certificate, private_key;
 };
 
-// Creates `path` exclusively with `mode`, writes `text` and fsyncs it.
-Status write_new_file(const std::string& path, const std::string& text, mode_t mode) {
-  FileHandle fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-  if (!fd.valid()) return errno_error("cannot create " + path, errno);
-  FileOps ops;
-  SATCHEL_TRY(
-      write_all_at(ops, fd.get(), reinterpret_cast<const uint8_t*>(text.data()), text.size(), 0));
-  if (::fsync(fd.get()) != 0) return errno_error("cannot sync " + path, errno);
-  return Status::Ok();
-}
-
 int init(const InitArgs& a) {
   namespace fs = std::filesystem;
   FileOps ops;
@@ -72,9 +61,9 @@ int init(const InitArgs& a) {
     if (Status s = make_private_directory(ops, dir + "/tls"); !s) return fail(s.error());
     auto cert = generate_self_signed_certificate(a.names, static_cast<int64_t>(std::time(nullptr)));
     if (!cert) return fail(cert.error());
-    if (Status s = write_new_file(dir + "/tls/key.pem", cert->key.private_key_pem, 0600); !s)
+    if (Status s = write_new_file(ops, dir + "/tls/key.pem", cert->key.private_key_pem, 0600); !s)
       return fail(s.error());
-    if (Status s = write_new_file(dir + "/tls/cert.pem", cert->certificate_pem, 0644); !s)
+    if (Status s = write_new_file(ops, dir + "/tls/cert.pem", cert->certificate_pem, 0644); !s)
       return fail(s.error());
     c.certificate = "tls/cert.pem";
     c.private_key = "tls/key.pem";
@@ -91,9 +80,9 @@ int init(const InitArgs& a) {
   }
   auto backup = generate_key();
   if (!backup) return fail(backup.error());
-  if (Status s = write_new_file(dir + "/backup-key.pem", backup->private_key_pem, 0600); !s)
+  if (Status s = write_new_file(ops, dir + "/backup-key.pem", backup->private_key_pem, 0600); !s)
     return fail(s.error());
-  if (Status s = write_new_file(config_path, render_relay_config(c), 0600); !s)
+  if (Status s = write_new_file(ops, config_path, render_relay_config(c), 0600); !s)
     return fail(s.error());
   if (ops.fsync_directory(dir.c_str()) != 0) return fail(errno_error("cannot sync " + dir, errno));
 

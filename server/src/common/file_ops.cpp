@@ -95,6 +95,15 @@ Status set_path_times_to_day(const std::string& path, Day day) {
   return Status::Ok();
 }
 
+Status write_new_file(FileOps& ops, const std::string& path, std::string_view text, mode_t mode) {
+  FileHandle fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  if (!fd.valid()) return errno_error("cannot create " + path, errno);
+  SATCHEL_TRY(
+      write_all_at(ops, fd.get(), reinterpret_cast<const uint8_t*>(text.data()), text.size(), 0));
+  if (ops.fsync(fd.get()) != 0) return errno_error("cannot sync " + path, errno);
+  return Status::Ok();
+}
+
 Status make_private_directory(FileOps& ops, const std::string& path) {
   if (::mkdir(path.c_str(), 0700) == 0) {
     const std::string parent = std::filesystem::path(path).parent_path().string();

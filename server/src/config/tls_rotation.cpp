@@ -36,16 +36,6 @@ bool exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-// Creates `path` exclusively with `mode`, writes `text` and fsyncs it.
-Status write_new_file(FileOps& ops, const std::string& path, const std::string& text, mode_t mode) {
-  FileHandle fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-  if (!fd.valid()) return errno_error("cannot create " + path, errno);
-  SATCHEL_TRY(
-      write_all_at(ops, fd.get(), reinterpret_cast<const uint8_t*>(text.data()), text.size(), 0));
-  if (ops.fsync(fd.get()) != 0) return errno_error("cannot sync " + path, errno);
-  return Status::Ok();
-}
-
 Status remove_if_present(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
     return errno_error("cannot remove " + path, errno);

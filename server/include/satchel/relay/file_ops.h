@@ -62,6 +62,10 @@ Status write_all_at(FileOps& ops, int fd, const uint8_t* data, size_t size, uint
 Status set_times_to_day(int fd, Day day);
 Status set_path_times_to_day(const std::string& path, Day day);
 
+// Creates `path` exclusively (never over an existing file) with `mode`, writes `text` and fsyncs
+// it; the caller syncs the directory.
+Status write_new_file(FileOps& ops, const std::string& path, std::string_view text, mode_t mode);
+
 // Creates a directory with mode 0700 if it does not exist (an existing one must be a directory
 // and is narrowed to 0700); fsyncs its parent when it was created.
 Status make_private_directory(FileOps& ops, const std::string& path);
