@@ -252,3 +252,41 @@ TEST_CASE("publishing a folder uploads its registration, and again changes nothi
   std::ofstream(dir + "/registration.txt", std::ios::trunc) << other.sign(stranger).value();
   CHECK(coord::publish_directory(p, r).code() == Errc::kDocUntrustedSigner);
 }
+
+TEST_CASE(
+    "an expired invite base and roster do not stop a registration that removes a coordinator "
+    "from being published, and the registration goes first",
+    "[invite]") {
+  InviteWorld w;
+  InviteBase b = w.base();
+  b.expires_at = w.now() + 600;
+  w.import_base(b);
+  // A week later: the base and the coordinator's roster 2 (valid one day) have expired. The
+  // organisation removes coordinator B in registration 2 and roster 3.
+  w.relay.clock.advance(7 * 86400);
+  Roster r3 = w.fixture.roster(3);
+  r3.issued_at = w.now() - 60;
+  r3.expires_at = w.now() + 86400;
+  r3.coordinators = {{"Amira", w.fixture.coord_a.public_key()}};
+  Hash32 backup{};
+  backup.fill(2);
+  r3.relays = {{w.url(), w.pin, backup}};
+  const std::string dir = w.home + "-publish-emergency";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/roster.txt") << r3.sign(w.fixture.org).value() << "\n";
+  RelayRegistration reg;
+  reg.org = w.fixture.org.public_key();
+  reg.version = 2;
+  reg.issued_at = w.now();
+  reg.coordinator_auth_keys = {w.fixture.coord_a.public_key().ed25519};
+  std::ofstream(dir + "/registration.txt") << reg.sign(w.fixture.org).value() << "\n";
+  auto p = w.open();
+  coord::PublishRequest r;
+  r.dir = dir;
+  r.now = w.now();
+  auto published = coord::publish_directory(p, r);
+  if (!published) FAIL(published.error().message);
+  CHECK(published->registration_updated);
+  CHECK(published->roster_version == 3);
+}

@@ -1,6 +1,7 @@
 #include "satchel/coord/publication.h"
 
 #include <algorithm>
+#include <climits>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -69,7 +70,9 @@ Result<PublishSummary> publish_directory(client::Profile& profile, const Publish
     return make_error(Errc::kNotFound,
                       "no organisation trusted: `satchel coord trust org` with its key first");
   const OrgPublicKey& org = **trusted;
-  auto base = current_invite_base(profile, r.now);
+  // The base's publication key, even once the base has expired: publishing (an emergency
+  // registration that removes a coordinator, above all) must not wait for a new base.
+  auto base = current_invite_base(profile, INT64_MIN);
   if (!base) return base.error();
   if (!*base)
     return make_error(Errc::kNotFound,
@@ -89,6 +92,7 @@ Result<PublishSummary> publish_directory(client::Profile& profile, const Publish
 
   std::optional<std::string> registration;
   std::optional<uint64_t> registration_version;
+  bool registration_keeps_me = false;
   if (fs::exists(dir / "registration.txt")) {
     auto text = read_document(dir / "registration.txt");
     if (!text) return text.error();
@@ -96,6 +100,12 @@ Result<PublishSummary> publish_directory(client::Profile& profile, const Publish
     if (!reg) return Error{reg.code(), "registration.txt: " + reg.error().message};
     registration_version = reg->version;
     registration = std::move(*text);
+    auto me = profile.coordinator_key();
+    if (!me) return me.error();
+    const Key32 my_key = me->public_key().ed25519;
+    registration_keeps_me =
+        std::find(reg->coordinator_auth_keys.begin(), reg->coordinator_auth_keys.end(), my_key) !=
+        reg->coordinator_auth_keys.end();
   }
 
   std::error_code ec;
@@ -123,14 +133,7 @@ Result<PublishSummary> publish_directory(client::Profile& profile, const Publish
   auto link = open_coordinator_link(profile, r.relay_index, r.relay, r.now);
   if (!link) return link.error();
   const SecretBytes& key = (*base)->base().publication_key;
-  for (const Document& d : docs) {
-    auto sealed = seal_published_document(key, d.kind, d.number, as_bytes(d.text));
-    if (!sealed) return sealed.error();
-    SATCHEL_TRY(link->relay->publish_document(
-        link->session, published_document_name(key, d.kind, d.number), *sealed));
-  }
-  // Last: a registration that removes this coordinator ends its session.
-  if (registration) {
+  auto register_now = [&]() -> Status {
     auto held = link->relay->update_registration(link->session, *registration);
     if (held) {
       summary.registration_version = *held;
@@ -140,7 +143,19 @@ Result<PublishSummary> publish_directory(client::Profile& profile, const Publish
     } else {
       return Error{held.code(), "registration.txt: " + held.error().message};
     }
+    return Status::Ok();
+  };
+  // The registration first, so that a coordinator it removes loses relay access before the
+  // documents that announce the change are out; last only when it removes this coordinator,
+  // whose session it ends.
+  if (registration && registration_keeps_me) SATCHEL_TRY(register_now());
+  for (const Document& d : docs) {
+    auto sealed = seal_published_document(key, d.kind, d.number, as_bytes(d.text));
+    if (!sealed) return sealed.error();
+    SATCHEL_TRY(link->relay->publish_document(
+        link->session, published_document_name(key, d.kind, d.number), *sealed));
   }
+  if (registration && !registration_keeps_me) SATCHEL_TRY(register_now());
   return summary;
 }
 
