@@ -172,6 +172,7 @@ TEST_CASE("a rotation cut after the switch finishes when run again with the same
   auto done = rotate_tls_identity(q, ops);
   REQUIRE(done.ok());
   CHECK(done->resumed);
+  CHECK(done->old_pin == Hash32{});
   CHECK(to_hex(done->pin) == r.backup_pin);
   CHECK(to_hex(done->backup_pin) == staged);
   CHECK(to_hex(private_key_pin(r.dir + "/backup-key.pem").value()) == staged);

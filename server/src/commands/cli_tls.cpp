@@ -55,9 +55,9 @@ int rotate(const RotateArgs& a) {
   auto done = rotate_tls_identity(r, ops);
   if (!done) return fail(done.error());
   if (done->resumed) std::cout << "finished a rotation that was cut after relay.conf switched\n";
-  std::cout << "relay.conf now names " << done->private_key_path << "\n"
-            << "old pin:    " << to_hex(done->old_pin) << "\n"
-            << "spki pin:   " << to_hex(done->pin) << "\n"
+  std::cout << "relay.conf now names " << done->private_key_path << "\n";
+  if (!done->resumed) std::cout << "old pin:    " << to_hex(done->old_pin) << "\n";
+  std::cout << "spki pin:   " << to_hex(done->pin) << "\n"
             << "backup pin: " << to_hex(done->backup_pin) << "\n"
             << "\nRestart the relay to serve the new certificate (systemctl restart "
                "satchel-relay): devices and\ncoordinators holding the current roster accept it "

@@ -183,8 +183,7 @@ Result<TlsRotationResult> rotate_tls_identity(const TlsRotationRequest& r, FileO
   if (*incoming == *served) {
     auto pin = private_key_pin(staged);
     if (!pin) return pin.error();
-    out.resumed = true;
-    out.old_pin = *served;
+    out.resumed = true;  // old_pin stays unknown (zero)
     out.backup_pin = *pin;
     out.certificate_path = c.certificate;
     out.private_key_path = c.private_key;

@@ -23,7 +23,8 @@ struct TlsRotationRequest {
 };
 
 struct TlsRotationResult {
-  Hash32 old_pin{};                                // the pin served before
+  // The pin served before (all zero when `resumed`: not known any more).
+  Hash32 old_pin{};
   Hash32 pin{};                                    // served from the next start: the backup key's
   Hash32 backup_pin{};                             // the new backup key's
   std::string certificate_path, private_key_path;  // absolute, named in relay.conf
