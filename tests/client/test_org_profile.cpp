@@ -247,6 +247,33 @@ TEST_CASE("a relay is refused with a plain URL, a zero pin or the same pin twice
   CHECK(org::relays(p)->empty());
 }
 
+TEST_CASE("a rotated relay gets new pins in its place, one of them held unless unrelated",
+          "[org]") {
+  OrgWorld w;
+  auto p = w.open();
+  REQUIRE(org::add_relay(p, {"https://a.example.org", pin(1), pin(2)}));
+  REQUIRE(org::add_relay(p, {"https://b.example.org", pin(5), pin(6)}));
+  // The relay moved to its backup key (2): (2, 3) keeps it reachable for the held roster.
+  REQUIRE(org::set_relay_pins(p, {"https://a.example.org", pin(2), pin(3)}, false));
+  auto held = org::relays(p).value();
+  REQUIRE(held.size() == 2);
+  CHECK(held[0].url == "https://a.example.org");  // still first: invites count relays by index
+  CHECK(held[0].spki_pin == pin(2));
+  CHECK(held[0].backup_pin == pin(3));
+  CHECK(held[1].spki_pin == pin(5));
+  // A pin that is neither held would lock out every device holding the current roster.
+  auto refused = org::set_relay_pins(p, {"https://a.example.org", pin(7), pin(8)}, false);
+  CHECK(refused.code() == Errc::kInvalidArgument);
+  CHECK(refused.error().message.find("--unrelated") != std::string::npos);
+  CHECK(org::relays(p).value()[0].spki_pin == pin(2));
+  REQUIRE(org::set_relay_pins(p, {"https://a.example.org", pin(7), pin(8)}, true));
+  CHECK(org::relays(p).value()[0].spki_pin == pin(7));
+  CHECK(org::set_relay_pins(p, {"https://a.example.org", pin(8), pin(8)}, false).code() ==
+        Errc::kInvalidArgument);
+  CHECK(org::set_relay_pins(p, {"https://c.example.org", pin(2), pin(3)}, true).code() ==
+        Errc::kNotFound);
+}
+
 TEST_CASE("form publication numbers follow the order forms were added", "[org]") {
   OrgWorld w;
   auto p = w.open();
