@@ -249,6 +249,7 @@ og coordinator remove Chidi
 og publish -o publication3
 og invite-base --forms testimony-intake --valid-days 30 -o invite-base-dara.txt 2>/dev/null
 da trust org "$orgpub" --confirm "$ofp" >/dev/null
+da roster add publication2/roster.txt >/dev/null  # the roster that added her, which names Chidi
 da roster add publication3/roster.txt
 da form add publication3/forms/000001.form >/dev/null
 da invite-base import invite-base-dara.txt >/dev/null
@@ -269,8 +270,12 @@ adv sync
 echo "Dara pulls it from the relay and opens it:"
 da pull | tee dara-pull.txt
 if ! grep -q "^1 imported" dara-pull.txt; then echo "Dara did not import the testimony!"; exit 1; fi
-echo "(the bundle quarantined is the device's hello, sent again for Dara: the invite it carries"
-echo "was minted by Chidi, who is in no roster Dara holds: she registers the device in person)"
+echo "Dara sees the device as joined by an invite Chidi minted while still a coordinator:"
+da devices | tee dara-devices.txt
+if ! grep -q "minted by Chidi (no longer in the roster)" dara-devices.txt; then
+  echo "Dara did not recognise the device's hello!"
+  exit 1
+fi
 kill -TERM "$relay_pid"
 wait "$relay_pid" || true
 relay_pid=

@@ -497,3 +497,45 @@ TEST_CASE(
   CHECK(second.result == coord::ImportResult::kQuarantined);
   CHECK(contains(second.detail, "a second hello for one invite"));
 }
+
+TEST_CASE(
+    "a hello minted by a coordinator removed since is filed as joined by a coordinator that held "
+    "its roster") {
+  TestProfile world("hello-removed-minter");
+  Coordinator coord(world);
+  auto p = coord.open();
+  const auto invite = invite_minted_by(world, world.coord_a, kToken);
+  // Roster 2 removes Amira, who minted the invite.
+  Roster r2 = world.roster(2);
+  r2.coordinators = {{"Bao", world.coord_b.public_key()}};
+  REQUIRE(TrustStore(p).add_roster(r2.sign(world.org).value(), world.now));
+  const auto device = DeviceSecretKey::generate();
+  const auto hello = make_device_hello(invite, device.public_key(), "north phone").value();
+  auto r = import(p, hello_bundle(world, device, hello.encode(), 100));
+  CHECK(r.result == coord::ImportResult::kJoined);
+  CHECK(contains(r.detail, "minted by Amira (no longer in the roster)"));
+  CHECK(report_of(p, device).registration == coord::Registration::kInvite);
+}
+
+TEST_CASE("a coordinator remembers the minters of its invite base's roster") {
+  TestProfile world("hello-base-minter");
+  // A coordinator added later: it holds only roster 2 (Bao and Chen), never roster 1.
+  const auto chen = CoordinatorSecretKey::generate();
+  Roster r2 = world.roster(2);
+  r2.coordinators = {{"Bao", world.coord_b.public_key()}, {"Chen", chen.public_key()}};
+  Coordinator coord(world);
+  auto p = coord.open();
+  REQUIRE(p.db().exec("DELETE FROM coord_known_coordinators"));
+  REQUIRE(TrustStore(p).add_roster(r2.sign(world.org).value(), world.now));
+  REQUIRE(p.db().exec("DELETE FROM coord_known_coordinators WHERE name = 'Amira'"));
+  const auto invite = invite_minted_by(world, world.coord_a, kToken);
+  const auto device = DeviceSecretKey::generate();
+  const Bytes hello = make_device_hello(invite, device.public_key(), "phone")->encode();
+  CHECK(import(p, hello_bundle(world, device, hello, 100)).result ==
+        coord::ImportResult::kQuarantined);
+  // The invite base it imports carries roster 1, which names Amira.
+  REQUIRE(coord::store_invite_base(
+      p, base_text(world.org, world.roster(1).sign(world.org).value(), world.now).span(),
+      world.now));
+  CHECK(import(p, hello_bundle(world, device, hello, 101)).result == coord::ImportResult::kJoined);
+}

@@ -565,11 +565,12 @@ TEST_CASE("a version-1 profile's exported bundles keep their mark after the migr
         "DROP TABLE coord_records; "
         "DROP TABLE coord_bundles; DROP TABLE coord_devices; DROP TABLE coord_body_chunks; "
         "DROP TABLE coord_bodies"));
-    // The organisation tables of migration 8 and the invite tables of migrations 9 and 10.
+    // The organisation tables of migration 8 and the invite tables of migrations 9 to 11.
     REQUIRE(
         db.exec("DROP TABLE org_documents; DROP TABLE org_forms; DROP TABLE org_relays; "
                 "DROP TABLE org_coordinators; DROP TABLE coord_registrations; "
-                "DROP TABLE coord_invite_disputes; DROP TABLE coord_device_invites; "
+                "DROP TABLE coord_known_coordinators; DROP TABLE coord_invite_disputes; "
+                "DROP TABLE coord_device_invites; "
                 "DROP TABLE coord_minted_invites"));
     const std::string v1_sql =
         std::string(
@@ -588,7 +589,7 @@ TEST_CASE("a version-1 profile's exported bundles keep their mark after the migr
     REQUIRE(db.exec(v1_sql.c_str()));
   }
   Profile again = profile.open();
-  CHECK(again.db().schema_version() == 10);  // the newest: schema/client/0010-*.sql
+  CHECK(again.db().schema_version() == 11);  // the newest: schema/client/0011-*.sql
   Outbox box(again);
   auto l = box.list();
   REQUIRE(l);

@@ -117,7 +117,17 @@ Result<HelloFiling> file_device_hello(client::Profile& p, RandomAccessSource& bo
   if (*roster)
     for (const auto& c : (*roster)->coordinators)
       if (c.key.ed25519 == hello->minter_key) minter = &c;
-  if (!minter)
+  // Or a coordinator of an earlier roster: removed since, it was trusted when it minted (its
+  // relay access, and so its codes, ended with its removal from the registration).
+  std::string minter_name;
+  if (minter) {
+    minter_name = minter->name;
+  } else {
+    auto known = trust.known_coordinator(hello->minter_key);
+    if (!known) return known.error();
+    if (*known) minter_name = **known + " (no longer in the roster)";
+  }
+  if (minter_name.empty())
     return refused("minted by no coordinator of the roster" +
                    (*roster ? " (version " + std::to_string((*roster)->version) + ")"
                             : std::string(" (no roster is held: satchel coord roster add)")) +
@@ -139,7 +149,7 @@ Result<HelloFiling> file_device_hello(client::Profile& p, RandomAccessSource& bo
     if (!st) return st.error();
     st->bind_blob(1, view(id)).bind_blob(2, view(sender.x25519));
     st->bind_blob(3, ByteView(hello->token_id.data(), hello->token_id.size()));
-    st->bind(4, hello->label).bind_blob(5, view(hello->minter_key)).bind(6, minter->name);
+    st->bind(4, hello->label).bind_blob(5, view(hello->minter_key)).bind(6, minter_name);
     st->bind(7, day_of(hello->minted_at)).bind(8, day);
     SATCHEL_TRY(st->run());
   }
@@ -164,7 +174,7 @@ Result<HelloFiling> file_device_hello(client::Profile& p, RandomAccessSource& bo
   SATCHEL_TRY(st->run());
   return HelloFiling{HelloVerdict::kJoined, "device " + sender.fingerprint() +
                                                 " joined by invite " + id_prefix(id) +
-                                                ", minted by " + minter->name};
+                                                ", minted by " + minter_name};
 }
 
 }  // namespace satchel::coord

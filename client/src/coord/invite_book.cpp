@@ -141,6 +141,8 @@ Result<InviteBaseImport> store_invite_base(client::Profile& p, ByteView text, in
     st->bind(1, std::string_view(kInviteBaseSetting)).bind_blob(2, text);
     SATCHEL_TRY(st->run());
   }
+  // Its roster's coordinators may mint the invites whose hellos come back.
+  SATCHEL_TRY(client::TrustStore(p).remember_coordinators(out.base.roster()));
   SATCHEL_TRY(tx->commit());
   return out;
 }

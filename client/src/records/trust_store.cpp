@@ -59,7 +59,37 @@ Result<Roster> TrustStore::add_roster(std::string_view text, int64_t now) {
   std::string stored(text);
   while (!stored.empty() && (stored.back() == '\n' || stored.back() == ' ')) stored.pop_back();
   SATCHEL_TRY(profile_.set_setting("roster", stored));
+  if (held) SATCHEL_TRY(remember_coordinators(*held));
+  SATCHEL_TRY(remember_coordinators(*incoming));
   return incoming;
+}
+
+Status TrustStore::remember_coordinators(const Roster& roster) {
+  auto kind = profile_.kind();
+  if (!kind) return kind.error();
+  if (*kind != ProfileKind::kCoordinator) return Status::Ok();
+  for (const RosterCoordinator& c : roster.coordinators) {
+    auto st = profile_.db().prepare(
+        "INSERT INTO coord_known_coordinators (relay_key, name, last_version) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (relay_key) DO UPDATE SET name = excluded.name, last_version = "
+        "excluded.last_version WHERE excluded.last_version > last_version");
+    if (!st) return st.error();
+    st->bind_blob(1, ByteView(c.key.ed25519.data(), c.key.ed25519.size()))
+        .bind(2, c.name)
+        .bind(3, static_cast<int64_t>(roster.version));
+    SATCHEL_TRY(st->run());
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> TrustStore::known_coordinator(const Key32& relay_key) {
+  auto st = profile_.db().prepare("SELECT name FROM coord_known_coordinators WHERE relay_key = ?1");
+  if (!st) return st.error();
+  st->bind_blob(1, ByteView(relay_key.data(), relay_key.size()));
+  auto row = st->step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(st->text(0));
 }
 
 Result<form::Form> TrustStore::add_form(std::string_view package_text,

@@ -32,6 +32,14 @@ class TrustStore {
   // than the one held and unexpired. Returns the accepted roster.
   Result<Roster> add_roster(std::string_view text, int64_t now);
 
+  // In a coordinator profile, remembers the coordinators `roster` lists (with the name the
+  // newest roster gave each); in any other profile, does nothing. add_roster calls it for the
+  // roster it replaces and the one it accepts; callers add rosters seen elsewhere (an invite
+  // base's). `roster` must have been verified against the trusted organisation.
+  Status remember_coordinators(const Roster& roster);
+  // The name of a coordinator any remembered roster listed, by its Ed25519 relay key, or nullopt.
+  Result<std::optional<std::string>> known_coordinator(const Key32& relay_key);
+
   // Verifies a signed form package, parses the form, and stores it if newer than any version
   // held. Returns the parsed form.
   Result<form::Form> add_form(std::string_view package_text, const std::string& source_name);
