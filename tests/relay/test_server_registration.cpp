@@ -1,10 +1,14 @@
 // A coordinator uploads a newer registration (PUT /v1/coordinator/registration): accepted only
 // when signed by the organisation key the mailbox was created with and strictly newer; it
 // replaces the held one, ends the sessions of coordinators it no longer lists at once, and its
-// k of n applies to bundles already stored.
+// k of n applies to bundles already stored; the unredeemed codes of coordinators it drops are
+// deleted with it.
+#include <algorithm>
 #include <catch2/catch_test_macros.hpp>
+#include <optional>
 
 #include "relay_harness.h"
+#include "store/embedded/metadata_db.h"
 
 using namespace satchel;
 using namespace satchel::relay;
@@ -57,6 +61,28 @@ nlohmann::json listed(httplib::SSLClient& c, const std::string& session, const H
   for (const auto& u : body["uploads"])
     if (u["id"] == hex_of(id)) return u;
   return nullptr;
+}
+
+// Mints a code through `session`; returns the answer's body.
+nlohmann::json mint_through(TestRelay& relay, const std::string& session) {
+  auto res = relay.client()->Post("/v1/coordinator/enrollment-codes", bearer(session),
+                                  std::string(), std::string());
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  return nlohmann::json::parse(res->body);
+}
+
+// The integer answer of `sql` (one row, one column) in the stopped relay's metadata database.
+int64_t count_rows(TestRelay& relay, const std::string& sql, const std::optional<Key32>& key = {}) {
+  auto db = MetadataDb::open(relay.config.storage + "/relay.db");
+  REQUIRE(db);
+  auto st = db->prepare(sql.c_str());
+  REQUIRE(st);
+  if (key) st->bind_blob(1, *key);
+  auto row = st->step();
+  REQUIRE(row);
+  REQUIRE(*row);
+  return st->int64(0);
 }
 
 std::string upload_state(httplib::SSLClient& c, const std::string& token, const Hash32& id) {
@@ -157,10 +183,10 @@ TEST_CASE("an older or equal registration version is refused (rollback)") {
 
   // The store itself never replaces a registration by an older or equal version, whoever
   // writes (the operator's command runs in another process).
-  CHECK(relay.store->put_mailbox(org.record(2)).code() == Errc::kDocRollback);
-  CHECK(relay.store->put_mailbox(org.record(3)).code() == Errc::kDocRollback);
+  CHECK(relay.store->put_mailbox(org.record(2), org.keys()).code() == Errc::kDocRollback);
+  CHECK(relay.store->put_mailbox(org.record(3), org.keys()).code() == Errc::kDocRollback);
   CHECK(held_version(relay, mailbox) == 3);
-  CHECK(relay.store->put_mailbox(org.record(4)));
+  CHECK(relay.store->put_mailbox(org.record(4), org.keys()));
   CHECK(held_version(relay, mailbox) == 4);
 }
 
@@ -313,4 +339,78 @@ TEST_CASE("a download being sent when its session ends is cut before its next pa
   REQUIRE(res);
   CHECK(res->status == 200);
   CHECK(received == data.size());
+}
+
+TEST_CASE(
+    "a registration that removes a coordinator deletes the codes it minted and did not hand out; "
+    "the remaining coordinators' codes and the operator's still work") {
+  TestRelay relay;
+  TestOrganisation org(2);
+  const std::string mailbox = relay.add_mailbox(org);
+  const std::string sa = relay.coordinator_session(org.coordinators[0], mailbox);
+  const std::string sb = relay.coordinator_session(org.coordinators[1], mailbox);
+  const auto by_a = mint_through(relay, sa);
+  const auto by_b = mint_through(relay, sb);
+  const auto by_b_handed_out = mint_through(relay, sb);
+  const std::string by_operator = relay.mint_code(mailbox);
+  REQUIRE(relay.redeem(by_b_handed_out["code"])->status == 200);
+  REQUIRE(put_registration(relay, sa, registration_of(org, 2, {0}))->status == 200);
+
+  // B's code gets the answer of any bad code; A's and the operator's are redeemed.
+  auto refused = relay.redeem(by_b["code"]);
+  REQUIRE(refused);
+  auto unknown = relay.redeem("abcdefghijklmnopqrstuvwxyz234567");
+  REQUIRE(unknown);
+  CHECK(refused->status == unknown->status);
+  CHECK(refused->body == unknown->body);
+  auto from_a = relay.redeem(by_a["code"]);
+  REQUIRE(from_a);
+  CHECK(from_a->status == 200);
+  auto from_operator = relay.redeem(by_operator);
+  REQUIRE(from_operator);
+  CHECK(from_operator->status == 200);
+  // The token B's code gave before the removal stays (revocation ends it).
+  auto ids = relay.store->token_ids(mailbox);
+  REQUIRE(ids);
+  CHECK(ids->size() == 3);
+  CHECK(std::find(ids->begin(), ids->end(), by_b_handed_out["code_id"].get<std::string>()) !=
+        ids->end());
+}
+
+TEST_CASE("a redeemed code leaves no row linking its token to the coordinator that minted it") {
+  TestRelay relay;
+  TestOrganisation org(2);
+  const std::string mailbox = relay.add_mailbox(org);
+  const std::string sa = relay.coordinator_session(org.coordinators[0], mailbox);
+  const Key32 a = org.coordinators[0].public_key().ed25519;
+  const auto minted = mint_through(relay, sa);
+  (void)mint_through(relay, sa);  // a second code, not redeemed
+  auto redeemed = relay.redeem(minted["code"]);
+  REQUIRE(redeemed);
+  REQUIRE(redeemed->status == 200);
+  relay.stop();
+  // The unredeemed code still names its minter; the redeemed one's row is gone, and a token row
+  // has no column that could name it.
+  CHECK(count_rows(relay, "SELECT COUNT(*) FROM enrollment_codes WHERE minter = ?1", a) == 1);
+  CHECK(count_rows(relay, "SELECT COUNT(*) FROM enrollment_codes WHERE code_id = '" +
+                              minted["code_id"].get<std::string>() + "'") == 0);
+  CHECK(count_rows(relay, "SELECT COUNT(*) FROM tokens WHERE token_id = '" +
+                              minted["code_id"].get<std::string>() + "'") == 1);
+  CHECK(count_rows(relay,
+                   "SELECT COUNT(*) FROM pragma_table_info('tokens') "
+                   "WHERE name NOT IN ('hash', 'mailbox_id', 'token_id')") == 0);
+}
+
+TEST_CASE("a code minted under a registration that was replaced meanwhile is not stored") {
+  TestRelay relay;
+  TestOrganisation org(2);
+  const std::string mailbox = relay.add_mailbox(org);
+  const Key32 b = org.coordinators[1].public_key().ed25519;
+  const std::string sa = relay.coordinator_session(org.coordinators[0], mailbox);
+  REQUIRE(put_registration(relay, sa, registration_of(org, 2, {0}))->status == 200);
+  // B's session was checked against version 1; version 2 came first.
+  auto late = mint_enrollment_code(*relay.store, mailbox, relay.clock.now(), 1, CodeMinter{b, 1});
+  CHECK(late.code() == Errc::kDocRollback);
+  relay.stop();
+  CHECK(count_rows(relay, "SELECT COUNT(*) FROM enrollment_codes") == 0);
 }

@@ -81,7 +81,7 @@ struct StoreWithMailbox {
 
   explicit StoreWithMailbox(EmbeddedStoreOptions options = {}) {
     store = open_store(dir.path, kToday, std::move(options));
-    REQUIRE(store->put_mailbox(org.record()));
+    REQUIRE(store->put_mailbox(org.record(), org.keys()));
   }
   void reopen(EmbeddedStoreOptions options = {}) {
     store.reset();
@@ -112,7 +112,7 @@ struct CrashDir {
 
   explicit CrashDir(const std::string& tag) : dir(tag) {
     auto s = open_store(dir.path);
-    REQUIRE(s->put_mailbox(org.record()));
+    REQUIRE(s->put_mailbox(org.record(), org.keys()));
   }
 };
 
@@ -250,7 +250,7 @@ TEST_CASE("recovery after a crash mid-write keeps exactly the committed bytes") 
   const Hash32 id = sha256_of(data);
   {
     auto s = open_store(dir.path);
-    REQUIRE(s->put_mailbox(org.record()));
+    REQUIRE(s->put_mailbox(org.record(), org.keys()));
   }
   // The child commits 100 000 bytes, then writes 50 000 more and dies before committing them.
   crash_child_at(dir.path, "crash-now", [&](EmbeddedRelayStore& s) {
@@ -913,7 +913,7 @@ TEST_CASE("a crash between a deletion's commit and its unlink leaves a tombstone
   const Hash32 id = sha256_of(data);
   {
     auto s = open_store(dir.path);
-    REQUIRE(s->put_mailbox(org.record()));
+    REQUIRE(s->put_mailbox(org.record(), org.keys()));
     REQUIRE(s->create_upload(mailbox, id, data.size(), 0, kToday));
     REQUIRE(append(*s, mailbox, id, 0, data));
   }
@@ -1167,6 +1167,39 @@ TEST_CASE("upload files, packs and their directories carry only the arrival day 
   CHECK((st.st_mode & 0777) == 0700);
 }
 
+TEST_CASE(
+    "codes stored before minters were recorded are kept as the operator's after a migration") {
+  TempDir dir("codes-migrate");
+  TestOrganisation org(1);
+  const std::string mailbox = org.mailbox_id();
+  Hash32 code{}, token{};
+  code.fill(5);
+  token.fill(6);
+  const int64_t now = kToday * kSecondsPerDay;
+  {
+    // As an earlier version left it: enrollment_codes without a minter column.
+    std::filesystem::create_directories(dir.path);
+    auto old = sqlite::Connection::open(dir.path + "/relay.db",
+                                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "old database");
+    REQUIRE(old);
+    REQUIRE(
+        old->exec("CREATE TABLE enrollment_codes (hash BLOB PRIMARY KEY, mailbox_id TEXT NOT NULL, "
+                  "code_id TEXT NOT NULL, expires_hour INTEGER NOT NULL) WITHOUT ROWID"));
+    auto ins = old->prepare(
+        "INSERT INTO enrollment_codes (hash, mailbox_id, code_id, expires_hour) "
+        "VALUES (?1, ?2, '0011223344556677', ?3)");
+    REQUIRE(ins);
+    ins->bind_blob(1, code).bind(2, mailbox).bind(3, now / 3600 + 2);
+    REQUIRE(ins->run());
+  }
+  auto s = open_store(dir.path);
+  REQUIRE(s->put_mailbox(org.record(1), org.keys()));
+  REQUIRE(s->put_mailbox(org.record(2), {}));  // no coordinator listed any more
+  auto t = s->redeem_enrollment_code(code, now, token);
+  REQUIRE(t);
+  CHECK(t->token_id == "0011223344556677");
+}
+
 TEST_CASE("an enrollment code is single-use and expires") {
   StoreWithMailbox f;
   Hash32 code{}, token{}, other_token{};
@@ -1174,7 +1207,8 @@ TEST_CASE("an enrollment code is single-use and expires") {
   token.fill(2);
   other_token.fill(3);
   const int64_t now = kToday * kSecondsPerDay;
-  REQUIRE(f.store->add_enrollment_code({code, f.mailbox, "00112233aabbccdd", now + 3600}));
+  REQUIRE(f.store->add_enrollment_code(
+      {code, f.mailbox, "00112233aabbccdd", now + 3600, std::nullopt, 0}));
   auto t = f.store->redeem_enrollment_code(code, now, token);
   REQUIRE(t);
   CHECK(t->mailbox == f.mailbox);
@@ -1188,7 +1222,8 @@ TEST_CASE("an enrollment code is single-use and expires") {
 
   Hash32 late{};
   late.fill(4);
-  REQUIRE(f.store->add_enrollment_code({late, f.mailbox, "ffeeddccbbaa9988", now + 3600}));
+  REQUIRE(f.store->add_enrollment_code(
+      {late, f.mailbox, "ffeeddccbbaa9988", now + 3600, std::nullopt, 0}));
   CHECK(f.store->redeem_enrollment_code(late, now + 3600, other_token).code() == Errc::kNotFound);
   CHECK_FALSE(f.store->token(other_token).value().has_value());
 

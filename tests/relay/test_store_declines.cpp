@@ -35,7 +35,7 @@ struct Mailbox {
   std::vector<Key32> keys = org.keys();
   std::unique_ptr<EmbeddedRelayStore> store = open_store(dir.path);
 
-  explicit Mailbox(size_t n) : org(n) { REQUIRE(store->put_mailbox(org.record())); }
+  explicit Mailbox(size_t n) : org(n) { REQUIRE(store->put_mailbox(org.record(), org.keys())); }
 
   // A stored upload of `size` test bytes; returns its id.
   Hash32 stored(uint32_t seed, size_t size = 5000) {

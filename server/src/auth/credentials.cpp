@@ -56,7 +56,7 @@ std::optional<Hash32> enrollment_code_hash(std::string_view text) {
 }
 
 Result<IssuedCode> mint_enrollment_code(RelayStore& store, std::string_view mailbox, int64_t now,
-                                        int64_t hours) {
+                                        int64_t hours, const std::optional<CodeMinter>& minter) {
   if (hours < 1 || hours > kMaxEnrollmentHours)
     return make_error(Errc::kInvalidArgument, "an enrollment code is valid for 1 to 72 hours");
   auto m = store.mailbox(mailbox);
@@ -68,8 +68,12 @@ Result<IssuedCode> mint_enrollment_code(RelayStore& store, std::string_view mail
   out.code = to_base32(raw);
   out.code_id = random_hex(8);
   out.expires_at = (now + hours * 3600 + 3599) / 3600 * 3600;
-  EnrollmentCodeRecord record{Sha256::digest(raw), std::string(mailbox), out.code_id,
-                              out.expires_at};
+  EnrollmentCodeRecord record{Sha256::digest(raw),
+                              std::string(mailbox),
+                              out.code_id,
+                              out.expires_at,
+                              minter ? std::optional<Key32>(minter->key) : std::nullopt,
+                              minter ? minter->registration_version : 0};
   sodium_memzero(raw.data(), raw.size());
   SATCHEL_TRY(store.add_enrollment_code(record));
   return out;

@@ -73,7 +73,8 @@ Result<ActiveMailbox> MailboxRegistry::replace_registration(std::string_view id,
 Status MailboxRegistry::store_locked(const std::string& id, const RelayRegistration& incoming,
                                      std::string_view text, bool replaced, Day today) {
   SATCHEL_TRY(
-      store_.put_mailbox(MailboxRecord{id, incoming.org, incoming.version, std::string(text)}));
+      store_.put_mailbox(MailboxRecord{id, incoming.org, incoming.version, std::string(text)},
+                         incoming.coordinator_auth_keys));
   cache_.erase(id);
   if (replaced) {
     ActiveMailbox active{id, incoming};

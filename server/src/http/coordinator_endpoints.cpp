@@ -372,7 +372,8 @@ void put_document(Relay& relay, const Request& req, Response& res) {
 void mint_code(Relay& relay, const Request& req, Response& res) {
   const RequestContext* ctx = current_request(Endpoint::kCodeMint);
   if (!ctx) return refuse(req, res, 500, "internal", true);
-  if (!session_mailbox(relay, *ctx, req, res)) return;
+  auto mailbox = session_mailbox(relay, *ctx, req, res);
+  if (!mailbox) return;
   int64_t hours = relay.config.enrollment_code_hours;
   if (req.has_param("hours")) {
     auto n = parse_decimal(req.get_param_value("hours"));
@@ -380,7 +381,18 @@ void mint_code(Relay& relay, const Request& req, Response& res) {
       return refuse(req, res, 400, "bad-request", false);
     hours = static_cast<int64_t>(*n);
   }
-  auto code = mint_enrollment_code(relay.store, ctx->mailbox, relay.clock.now(), hours);
+  // The code records its minter, stored only under the registration just checked: if a newer one
+  // came in between, the check runs again against it (which may now refuse the session).
+  auto mint = [&](const ActiveMailbox& m) {
+    return mint_enrollment_code(relay.store, ctx->mailbox, relay.clock.now(), hours,
+                                CodeMinter{ctx->coordinator->coordinator, m.registration.version});
+  };
+  auto code = mint(*mailbox);
+  if (!code && code.code() == Errc::kDocRollback) {
+    mailbox = session_mailbox(relay, *ctx, req, res);
+    if (!mailbox) return;
+    code = mint(*mailbox);
+  }
   if (!code) return refuse(req, res, 500, "internal", false);
   res.set_header("Cache-Control", "no-store");
   answer_json(req, res, 200,

@@ -37,10 +37,19 @@ std::optional<Hash32> bearer_token_hash(std::string_view text);
 // case) decoding to 20 bytes.
 std::optional<Hash32> enrollment_code_hash(std::string_view text);
 
+// Who mints a code through a coordinator session: its key, and the registration version that
+// listed it when the session was checked.
+struct CodeMinter {
+  Key32 key{};
+  uint64_t registration_version = 0;
+};
+
 // Mints a code for `mailbox` valid for `hours` (1..72), rounded up to the next full hour, and
-// stores its hash. kNotFound for an unknown mailbox.
+// stores its hash with its minter (nullopt: the operator). kNotFound for an unknown mailbox;
+// kDocRollback if a newer registration was stored after the minter's was checked.
 Result<IssuedCode> mint_enrollment_code(RelayStore& store, std::string_view mailbox, int64_t now,
-                                        int64_t hours);
+                                        int64_t hours,
+                                        const std::optional<CodeMinter>& minter = std::nullopt);
 // Redeems a code for a new upload token. kNotFound for a malformed, unknown, used or expired
 // code (one answer for all, so a guesser learns nothing).
 Result<IssuedToken> redeem_enrollment_code(RelayStore& store, std::string_view code, int64_t now);

@@ -63,7 +63,7 @@ class EmbeddedRelayStore final : public RelayStore {
   ~EmbeddedRelayStore() override;
 
   Result<std::optional<MailboxRecord>> mailbox(std::string_view id) override;
-  Status put_mailbox(const MailboxRecord& record) override;
+  Status put_mailbox(const MailboxRecord& record, const std::vector<Key32>& coordinators) override;
   Result<std::vector<MailboxRecord>> mailboxes() override;
 
   Status add_enrollment_code(const EnrollmentCodeRecord& code) override;

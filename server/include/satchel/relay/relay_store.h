@@ -42,6 +42,12 @@ struct EnrollmentCodeRecord {
   std::string mailbox;
   std::string code_id;     // becomes the token id of the token it is redeemed for
   int64_t expires_at = 0;  // Unix seconds, a multiple of 3600
+  // The coordinator key that minted it, kept until the code is redeemed or deleted; nullopt for
+  // the operator's codes. A registration that no longer lists it deletes the code.
+  std::optional<Key32> minter;
+  // With a minter: the registration version that listed it when minting was authorised. The
+  // code is stored only while the mailbox still holds that version.
+  uint64_t registration_version = 0;
 };
 
 enum class UploadState : uint8_t { kPartial = 0, kStored = 1 };
@@ -166,13 +172,18 @@ class RelayStore {
   // Inserts or replaces a mailbox; the caller has verified the registration and its update rule.
   // The organisation key of an existing mailbox is kept (pinned on first use). An existing
   // mailbox is replaced only by a greater version: kDocRollback otherwise, nothing changed (a
-  // concurrent writer, e.g. the operator's command, stored a version at least as new).
-  virtual Status put_mailbox(const MailboxRecord& record) = 0;
+  // concurrent writer, e.g. the operator's command, stored a version at least as new). In the
+  // same commit, deletes the mailbox's unredeemed codes minted by a key not in `coordinators`
+  // (the coordinator keys the registration lists); the operator's codes are kept.
+  virtual Status put_mailbox(const MailboxRecord& record,
+                             const std::vector<Key32>& coordinators) = 0;
   // All mailboxes, in id order.
   virtual Result<std::vector<MailboxRecord>> mailboxes() = 0;
 
   // --- Credentials ---
-  // Stores an enrollment code's hash. kAlreadyExists if that hash is already stored.
+  // Stores an enrollment code's hash. kAlreadyExists if that hash is already stored. A code with
+  // a minter is stored only if the mailbox still holds `registration_version`: kDocRollback
+  // otherwise, nothing stored (a newer registration, which may not list the minter, came first).
   virtual Status add_enrollment_code(const EnrollmentCodeRecord& code) = 0;
   // Consumes the code with this hash if it has not expired at `now` and stores `token_hash` in
   // one transaction; returns the new token. kNotFound for an unknown, used or expired code.

@@ -128,9 +128,12 @@ Result<std::optional<MailboxRecord>> EmbeddedRelayStore::mailbox(std::string_vie
   return std::optional<MailboxRecord>(std::move(m));
 }
 
-Status EmbeddedRelayStore::put_mailbox(const MailboxRecord& record) {
+Status EmbeddedRelayStore::put_mailbox(const MailboxRecord& record,
+                                       const std::vector<Key32>& coordinators) {
   if (!is_mailbox_id(record.id)) return make_error(Errc::kInvalidArgument, "bad mailbox id");
   std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tx.error();
   auto st = db_->prepare(
       "INSERT INTO mailboxes (id, org_key, version, registration) VALUES (?1, ?2, ?3, ?4) "
       "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
@@ -144,7 +147,34 @@ Status EmbeddedRelayStore::put_mailbox(const MailboxRecord& record) {
   if (db_->changes() == 0)
     return make_error(Errc::kDocRollback, "the mailbox already holds registration version " +
                                               std::to_string(record.version) + " or newer");
-  return Status::Ok();
+  st = Statement();
+  // A coordinator the registration no longer lists loses the codes it has not handed out yet;
+  // the operator's codes (no minter) stay.
+  auto minted = db_->prepare(
+      "SELECT hash, minter FROM enrollment_codes WHERE mailbox_id = ?1 AND "
+      "minter IS NOT NULL");
+  if (!minted) return minted.error();
+  minted->bind(1, record.id);
+  std::vector<Hash32> unlisted;
+  for (;;) {
+    auto row = minted->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    Key32 minter{};
+    Hash32 hash{};
+    if (!copy_key(minted->blob(1), minter) || !copy_key(minted->blob(0), hash))
+      return make_error(Errc::kIoError, "metadata damaged: enrollment code minter");
+    if (std::find(coordinators.begin(), coordinators.end(), minter) == coordinators.end())
+      unlisted.push_back(hash);
+  }
+  minted = Statement();
+  for (const Hash32& hash : unlisted) {
+    auto del = db_->prepare("DELETE FROM enrollment_codes WHERE hash = ?1");
+    if (!del) return del.error();
+    del->bind_blob(1, hash);
+    SATCHEL_TRY(del->run());
+  }
+  return tx->commit();
 }
 
 Result<std::vector<MailboxRecord>> EmbeddedRelayStore::mailboxes() {
@@ -171,15 +201,27 @@ Result<std::vector<MailboxRecord>> EmbeddedRelayStore::mailboxes() {
 
 Status EmbeddedRelayStore::add_enrollment_code(const EnrollmentCodeRecord& code) {
   std::lock_guard lock(mu_);
+  // A minter's registration is checked in the insert itself, so that a registration stored since
+  // the minter's session was checked (whose deletion this code would have escaped) refuses it.
   auto st = db_->prepare(
-      "INSERT INTO enrollment_codes (hash, mailbox_id, code_id, expires_hour) "
-      "VALUES (?1, ?2, ?3, ?4)");
+      "INSERT INTO enrollment_codes (hash, mailbox_id, code_id, expires_hour, minter) "
+      "SELECT ?1, ?2, ?3, ?4, ?5 WHERE ?5 IS NULL OR EXISTS "
+      "(SELECT 1 FROM mailboxes WHERE id = ?2 AND version = ?6)");
   if (!st) return st.error();
   st->bind_blob(1, code.hash)
       .bind(2, code.mailbox)
       .bind(3, code.code_id)
-      .bind(4, code.expires_at / 3600);
-  return st->run();
+      .bind(4, code.expires_at / 3600)
+      .bind(6, static_cast<int64_t>(code.registration_version));
+  if (code.minter)
+    st->bind_blob(5, *code.minter);
+  else
+    st->bind_null(5);
+  SATCHEL_TRY(st->run());
+  if (db_->changes() == 0)
+    return make_error(Errc::kDocRollback,
+                      "the mailbox's registration changed while the code was minted");
+  return Status::Ok();
 }
 
 Result<TokenRecord> EmbeddedRelayStore::redeem_enrollment_code(const Hash32& code_hash, int64_t now,

@@ -23,11 +23,14 @@ CREATE TABLE IF NOT EXISTS tokens (
   mailbox_id TEXT NOT NULL REFERENCES mailboxes(id),
   token_id TEXT NOT NULL
 ) WITHOUT ROWID;
+-- minter: the coordinator key that minted an unredeemed code (NULL: the operator's). The row is
+-- deleted at redemption, so no row ever links a token to the coordinator that minted its code.
 CREATE TABLE IF NOT EXISTS enrollment_codes (
   hash BLOB PRIMARY KEY,
   mailbox_id TEXT NOT NULL REFERENCES mailboxes(id),
   code_id TEXT NOT NULL,
-  expires_hour INTEGER NOT NULL
+  expires_hour INTEGER NOT NULL,
+  minter BLOB
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (
   mailbox_id TEXT NOT NULL REFERENCES mailboxes(id),
@@ -95,6 +98,18 @@ CREATE TRIGGER IF NOT EXISTS uploads_usage_delete AFTER DELETE ON uploads BEGIN
 END;
 )sql";
 
+// Databases made before enrollment codes recorded their minter gain the column; their codes keep
+// NULL there and are treated as the operator's (no registration deletes them).
+Status add_code_minter(MetadataDb& db) {
+  auto st = db.prepare("SELECT 1 FROM pragma_table_info('enrollment_codes') WHERE name = 'minter'");
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  if (*row) return Status::Ok();
+  st = Statement();
+  return db.exec("ALTER TABLE enrollment_codes ADD COLUMN minter BLOB");
+}
+
 // Recomputed whenever the database is opened: the triggers keep it from there.
 constexpr const char* kRecountUsage = R"sql(
 BEGIN IMMEDIATE;
@@ -118,6 +133,7 @@ Result<MetadataDb> MetadataDb::open(const std::string& path) {
   SATCHEL_TRY(db.exec("PRAGMA synchronous = FULL"));
   SATCHEL_TRY(db.exec("PRAGMA foreign_keys = ON"));
   SATCHEL_TRY(db.exec(kSchema));
+  SATCHEL_TRY(add_code_minter(db));
   if (Status s = db.exec(kRecountUsage); !s) {
     (void)db.exec("ROLLBACK");
     return s.error();
