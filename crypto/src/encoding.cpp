@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace satchel {
@@ -131,6 +132,15 @@ std::optional<Bytes> from_base64url(std::string_view text) {
   }
   out.resize(len);
   return out;
+}
+
+void WireWriter::make_room(size_t more) {
+  if (out_.capacity() - out_.size() >= more) return;
+  Bytes bigger;
+  bigger.reserve(std::max(out_.capacity() * 2, out_.size() + more));
+  bigger.assign(out_.begin(), out_.end());
+  sodium_memzero(out_.data(), out_.size());
+  out_.swap(bigger);
 }
 
 void WireWriter::u16(uint16_t v) {

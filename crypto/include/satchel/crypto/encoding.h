@@ -36,14 +36,22 @@ inline ByteView as_bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-// Appends little-endian integers and length-prefixed fields to a byte vector.
+// Appends little-endian integers and length-prefixed fields to a byte vector. When the vector
+// grows, the old buffer is wiped before it is freed, so a writer may carry secrets (the caller
+// wipes what take() returns).
 class WireWriter {
  public:
-  void u8(uint8_t v) { out_.push_back(v); }
+  void u8(uint8_t v) {
+    make_room(1);
+    out_.push_back(v);
+  }
   void u16(uint16_t v);
   void u32(uint32_t v);
   void u64(uint64_t v);
-  void bytes(ByteView b) { out_.insert(out_.end(), b.begin(), b.end()); }
+  void bytes(ByteView b) {
+    make_room(b.size());
+    out_.insert(out_.end(), b.begin(), b.end());
+  }
   // u16 length then the bytes; the caller guarantees b.size() <= 65535.
   void var16(ByteView b);
   void str16(std::string_view s) { var16(as_bytes(s)); }
@@ -51,6 +59,7 @@ class WireWriter {
   Bytes take() { return std::move(out_); }
 
  private:
+  void make_room(size_t more);  // grows by copying into a larger buffer and wiping the old one
   Bytes out_;
 };
 
