@@ -270,12 +270,13 @@ adv sync
 echo "Dara pulls it from the relay and opens it:"
 da pull | tee dara-pull.txt
 if ! grep -q "^1 imported" dara-pull.txt; then echo "Dara did not import the testimony!"; exit 1; fi
-echo "Dara sees the device as joined by an invite Chidi minted while still a coordinator:"
+echo "The device's hello names an invite Chidi minted: Dara records it but does not take a removed"
+echo "coordinator's word; she checks the device's fingerprint with the advocate and registers it:"
+adv_pub=$(adv whoami | sed -n 's/^device key: //p')
+adv_fp=$(adv whoami | sed -n 's/^fingerprint: //p')
+da device add "$adv_pub" --label "south team" --confirm "$adv_fp"
 da devices | tee dara-devices.txt
-if ! grep -q "minted by Chidi (no longer in the roster)" dara-devices.txt; then
-  echo "Dara did not recognise the device's hello!"
-  exit 1
-fi
+if ! grep -q "registered in person" dara-devices.txt; then echo "Dara did not register it!"; exit 1; fi
 kill -TERM "$relay_pid"
 wait "$relay_pid" || true
 relay_pid=

@@ -499,8 +499,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a hello minted by a coordinator removed since is filed as joined by a coordinator that held "
-    "its roster") {
+    "a hello minted by a coordinator removed since is recorded for its invite but registers no "
+    "device") {
   TestProfile world("hello-removed-minter");
   Coordinator coord(world);
   auto p = coord.open();
@@ -514,7 +514,15 @@ TEST_CASE(
   auto r = import(p, hello_bundle(world, device, hello.encode(), 100));
   CHECK(r.result == coord::ImportResult::kJoined);
   CHECK(contains(r.detail, "minted by Amira (no longer in the roster)"));
-  CHECK(report_of(p, device).registration == coord::Registration::kInvite);
+  CHECK(contains(r.detail, "not registered"));
+  CHECK(!report_of(p, device).label);  // UNVERIFIED until checked in person
+  CHECK(count(p, "SELECT count(*) FROM coord_registrations") == 0);
+  // The invite is used: another device presenting it disputes it.
+  const auto other = DeviceSecretKey::generate();
+  const auto copy = make_device_hello(invite, other.public_key(), "copy").value();
+  auto second = import(p, hello_bundle(world, other, copy.encode(), 300));
+  CHECK(second.result == coord::ImportResult::kQuarantined);
+  CHECK(contains(second.detail, "a second hello for one invite"));
 }
 
 TEST_CASE("a coordinator remembers the minters of its invite base's roster") {
@@ -537,5 +545,7 @@ TEST_CASE("a coordinator remembers the minters of its invite base's roster") {
   REQUIRE(coord::store_invite_base(
       p, base_text(world.org, world.roster(1).sign(world.org).value(), world.now).span(),
       world.now));
-  CHECK(import(p, hello_bundle(world, device, hello, 101)).result == coord::ImportResult::kJoined);
+  auto r = import(p, hello_bundle(world, device, hello, 101));
+  CHECK(r.result == coord::ImportResult::kJoined);
+  CHECK(contains(r.detail, "minted by Amira (no longer in the roster)"));
 }

@@ -195,3 +195,21 @@ TEST_CASE("a join cut after the code was redeemed resumes without redeeming agai
   CHECK_FALSE(third->hello_queued);
   CHECK(Outbox(p).list().value().size() == 1);
 }
+
+TEST_CASE("a join takes a newer version of an invite's form, signed since the invite was made",
+          "[join]") {
+  JoinWorld w;
+  std::string v2 = testing::kTestForm;
+  v2.replace(v2.find("\"version\": 1"), 12, "\"version\": 2");
+  w.publish(PublishedKind::kForm, 1, w.form_package(testing::kTestForm));
+  w.publish(PublishedKind::kForm, 2, w.form_package(v2, 2));
+  const SecretBytes invite = w.invite();  // names intake version 1
+  testing::TestProfile device("join-device");
+  auto p = device.open();
+  auto report = join_with_invite_text(p, invite.span(), w.fingerprint(), "phone", w.options());
+  if (!report) FAIL(report.error().message);
+  CHECK(report->problems.empty());
+  CHECK(report->forms_added == std::vector<std::string>{"intake version 1", "intake version 2"});
+  CHECK(report->forms_missing.empty());
+  CHECK(TrustStore(p).form("intake").value().version == 2);
+}

@@ -59,8 +59,7 @@ struct JoinedDevice {
     REQUIRE(Outbox(p).read(entries.back().outbox_id, bundle));
     MemorySource src(bundle.data());
     StagedMemorySink body;
-    auto opened =
-        open_bundle(src, coordinator.x25519(), p.device_key().value().public_key(), body);
+    auto opened = open_bundle(src, coordinator.x25519(), p.device_key().value().public_key(), body);
     if (opened) CHECK(opened->metadata.content_type == expected);
     return static_cast<bool>(opened);
   }
@@ -74,8 +73,7 @@ std::string form_v2() {
 
 }  // namespace
 
-TEST_CASE("sync takes a newer roster and seals new bundles to its coordinators only",
-          "[updates]") {
+TEST_CASE("sync takes a newer roster and seals new bundles to its coordinators only", "[updates]") {
   JoinWorld w;
   JoinedDevice d(w);
   CoordinatorSecretKey coord_c = CoordinatorSecretKey::generate();
@@ -87,8 +85,8 @@ TEST_CASE("sync takes a newer roster and seals new bundles to its coordinators o
   CHECK(report.roster_before == 1);
   CHECK(report.roster_after == 2);
 
-  auto queued = queue_content(d.p, ContentType::kRecord, as_bytes(std::string_view("testimony")),
-                              w.now);
+  auto queued =
+      queue_content(d.p, ContentType::kRecord, as_bytes(std::string_view("testimony")), w.now);
   REQUIRE(queued);
   CHECK(d.newest_opens_for(coord_c, ContentType::kRecord));
   CHECK(d.newest_opens_for(w.org.coord_b, ContentType::kRecord));
@@ -180,6 +178,8 @@ TEST_CASE("an older, foreign, mislabelled or unreadable roster is refused and re
   const UpdateReport later = d.update();
   CHECK(mentions(later.problems, "published roster 6 refused: it holds roster version 4"));
   CHECK(TrustStore(d.p).roster(w.now).value()->version == 5);
+  // Reported once: the next run asks after number 6.
+  CHECK(d.update().problems.empty());
 }
 
 TEST_CASE("sync takes newer forms, refuses older ones, and never asks twice", "[updates]") {
@@ -205,19 +205,31 @@ TEST_CASE("sync takes newer forms, refuses older ones, and never asks twice", "[
   CHECK(quiet.probes == 2 * static_cast<uint64_t>(kPublishedGapLimit));
 }
 
-TEST_CASE("a relay serving bad documents at every number cannot keep a device probing",
-          "[updates]") {
+TEST_CASE(
+    "a relay serving bad documents at every number cannot keep a device probing, nor hide a "
+    "newer roster behind them for good",
+    "[updates]") {
   JoinWorld w;
   JoinedDevice d(w);
   Bytes garbage(64, 0x33);
-  for (uint64_t n = 2; n < 2 + kMaxPublishedProbes + 8; ++n) {
+  const uint64_t last_bad = 1 + kMaxPublishedProbes + 8;
+  for (uint64_t n = 2; n <= last_bad; ++n) {
     Status s = w.coordinator->publish_document(
         w.session, published_document_name(w.publication_key, PublishedKind::kRoster, n), garbage);
     REQUIRE(s);
   }
+  w.publish(PublishedKind::kRoster, last_bad + 1, w.roster(last_bad + 1));
   const UpdateReport report = d.update();
   // Rosters stop at the cap; forms stop at the gap limit.
   CHECK(report.probes == kMaxPublishedProbes + static_cast<uint64_t>(kPublishedGapLimit));
   CHECK(mentions(report.problems, "published rosters: stopped after 256 documents"));
   CHECK(report.roster_after == 1);
+  // The next run goes on from where the first stopped, and reaches the newer roster.
+  const UpdateReport next = d.update();
+  CHECK(next.roster_after == last_bad + 1);
+  CHECK(next.problems.size() == 8);  // the bad documents it had not asked for yet, once each
+  // And a third run asks for nothing it has seen.
+  const UpdateReport quiet = d.update();
+  CHECK(quiet.problems.empty());
+  CHECK(quiet.probes == 2 * static_cast<uint64_t>(kPublishedGapLimit));
 }

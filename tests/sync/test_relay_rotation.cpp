@@ -196,8 +196,10 @@ struct RotationWorld {
       auto published = coord::publish_directory(pa, r);
       REQUIRE(published.ok());
       CHECK(published->roster_version == version);
+      CHECK(published->roster_taken);  // the publishing coordinator holds it from now on
     }
     for (const std::string& home : coordinators) {
+      if (home == coord_a) continue;
       auto p = Profile::open(home, device.passphrase).value();
       REQUIRE(TrustStore(p).add_roster(roster, now()));
     }

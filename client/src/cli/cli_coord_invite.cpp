@@ -166,12 +166,10 @@ int publish(const PublishArgs& a) {
   else if (s->registration_version)
     std::cout << "the relay already held registration version " << s->registration_version
               << " or a newer one\n";
-  // A coordinator's own roster decides its relay pins: after a relay rotation, an old one would
-  // lose the relay at the next rotation.
-  auto held = client::TrustStore(*profile).roster(r.now);
-  if (held && *held && (*held)->version < s->roster_version)
-    std::cout << "this coordinator holds roster version " << (*held)->version
-              << ": every coordinator takes the new one with `satchel coord roster add "
+  // A coordinator's own roster decides its relay pins: the other coordinators take it too.
+  if (s->roster_taken)
+    std::cout << "this coordinator now holds roster version " << s->roster_version
+              << "; every other coordinator takes it with `satchel coord roster add "
               << (std::filesystem::path(a.dir) / "roster.txt").string() << "`\n";
   return kExitOk;
 }

@@ -50,7 +50,7 @@ void install_stop_handlers() {
 }
 
 // The relay this device enrolled with, as the roster held describes it. An expired roster still
-// names the relay to ask for a newer one.
+// names the relay to ask for a newer one (and only that: sync_once uploads nothing then).
 struct RelayLink {
   RosterRelay relay;
   client::RelayUrl url;
@@ -233,8 +233,25 @@ bool sync_once(client::Profile& profile, const SyncArgs& args, bool& fatal) {
   if (tty) options.progress = draw_bar;
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   if (Status s = fetch_updates(profile, **relay, *token, now); !s) {
-    fail(s.error());
-    fatal = s.error().code == Errc::kRelayPinMismatch || s.error().code == Errc::kRelayUnauthorized;
+    const bool ends_run = s.error().code == Errc::kRelayPinMismatch ||
+                          s.error().code == Errc::kRelayUnauthorized ||
+                          s.error().code == Errc::kIoError;
+    if (ends_run) {
+      fail(s.error());
+      fatal = true;
+      return false;
+    }
+    // Updates are asked for again next run; the outbox goes now (a rate limit, a cut).
+    std::cerr << "satchel: published updates not fetched: " << s.error().message << "\n";
+  }
+  // An expired roster named the relay to ask for a newer one, and nothing more: its pins may
+  // belong to a key copied since, so nothing is uploaded (and deleted) on their word.
+  if (auto current = client::TrustStore(profile).roster(now); !current) {
+    fail(current.error().code == Errc::kDocExpired
+             ? make_error(Errc::kDocExpired,
+                          "the roster has expired and the relay offers no newer one: nothing is "
+                          "uploaded until a newer roster arrives (ask your coordinator)")
+             : current.error());
     return false;
   }
   client::Outbox outbox(profile);

@@ -1,7 +1,5 @@
 #include "satchel/coord/coordinator_link.h"
 
-#include <climits>
-
 #include "satchel/client/trust_store.h"
 
 namespace satchel::coord {
@@ -12,9 +10,7 @@ Result<CoordinatorLink> open_coordinator_link(client::Profile& profile, size_t r
   SATCHEL_TRY(profile.require_kind(client::ProfileKind::kCoordinator));
   auto key = profile.coordinator_key();
   if (!key) return key.error();
-  // Expired or not: the latest roster accepted names the relay's pins best (and an emergency
-  // publication must not wait for a new one).
-  auto roster = client::TrustStore(profile).roster(INT64_MIN);
+  auto roster = client::TrustStore(profile).roster(now);
   if (!roster) return roster.error();
   if (!*roster)
     return make_error(Errc::kNotFound, "no roster: add one with `satchel coord roster add`");

@@ -117,8 +117,9 @@ Result<HelloFiling> file_device_hello(client::Profile& p, RandomAccessSource& bo
   if (*roster)
     for (const auto& c : (*roster)->coordinators)
       if (c.key.ed25519 == hello->minter_key) minter = &c;
-  // Or a coordinator of an earlier roster: removed since, it was trusted when it minted (its
-  // relay access, and so its codes, ended with its removal from the registration).
+  // Or a coordinator of an earlier roster, removed since: the invite is recorded (one device per
+  // invite still holds), but the device is not registered by it, since the mint time is the
+  // minter's own word and its key may have minted after its removal.
   std::string minter_name;
   if (minter) {
     minter_name = minter->name;
@@ -153,6 +154,13 @@ Result<HelloFiling> file_device_hello(client::Profile& p, RandomAccessSource& bo
     st->bind(7, day_of(hello->minted_at)).bind(8, day);
     SATCHEL_TRY(st->run());
   }
+  if (!minter)
+    return HelloFiling{HelloVerdict::kJoined,
+                       "device " + sender.fingerprint() + " presented invite " + id_prefix(id) +
+                           " minted by " + minter_name +
+                           ": recorded, not registered (a removed coordinator's key could mint "
+                           "after its removal); check the device's fingerprint in person and "
+                           "register it (coord device add)"};
   // Registered as joined by this invite, unless registered already (in person, or by an
   // earlier invite): that registration stands.
   {

@@ -130,6 +130,18 @@ Result<PublishSummary> publish_directory(client::Profile& profile, const Publish
   }
   std::sort(summary.form_numbers.begin(), summary.form_numbers.end());
 
+  // The folder's roster, newer than the one held, becomes this coordinator's own: its pins are
+  // the ones to connect with (after a relay key rotation, or when the held roster has expired).
+  {
+    client::TrustStore trust(profile);
+    auto held = trust.roster(INT64_MIN);
+    if (!held) return held.error();
+    if (!*held || (*held)->version < roster->version) {
+      auto added = trust.add_roster(docs.front().text, r.now);
+      if (!added) return Error{added.code(), "roster.txt: " + added.error().message};
+      summary.roster_taken = true;
+    }
+  }
   auto link = open_coordinator_link(profile, r.relay_index, r.relay, r.now);
   if (!link) return link.error();
   const SecretBytes& key = (*base)->base().publication_key;

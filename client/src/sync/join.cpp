@@ -122,6 +122,9 @@ FormFilter invite_forms(const ConfirmedInvite& invite) {
   return [&invite](const FormEnvelope& env) -> std::optional<std::string> {
     for (const InviteForm& f : invite.base().forms) {
       if (f.form_id != env.form_id) continue;
+      // A newer version, signed by the organisation since the invite was made, is kept too.
+      if (env.form_version > f.version) return std::nullopt;
+      if (env.form_version < f.version) return std::string();  // older: the invite's replaces it
       if (env.content_hash != f.content_hash)
         return std::string("refused: a form whose hash differs from the invite's");
       return std::nullopt;

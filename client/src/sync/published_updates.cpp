@@ -64,12 +64,20 @@ Status fetch_rosters(Profile& profile, RelayClient& relay, const SecretBytes& to
   auto held = held_roster_version(trust);
   if (!held) return held.error();
   report.roster_before = *held;
+  // After the roster held, or after the highest number seen if higher: a run that stopped at
+  // the cap goes on from there, and a document refused once is not fetched again.
+  auto seen = profile.setting(kRosterNumberSetting);
+  if (!seen) return seen.error();
+  uint64_t from = *held;
+  if (*seen && !(*seen)->empty())
+    from = std::max<uint64_t>(from, std::strtoull((*seen)->c_str(), nullptr, 10));
+  uint64_t highest = from;
   int misses = 0;
   uint64_t asked = 0;
   // Absent numbers count towards the gap limit; a present but bad document does not (a
   // coordinator holding the publication key could otherwise hide a newer roster behind a few
   // bad ones), so the probes are also capped per run.
-  for (uint64_t n = *held + 1; misses < kPublishedGapLimit && asked < kMaxPublishedProbes; ++n) {
+  for (uint64_t n = from + 1; misses < kPublishedGapLimit && asked < kMaxPublishedProbes; ++n) {
     ++asked;
     bool present = false;
     std::string problem;
@@ -80,6 +88,7 @@ Status fetch_rosters(Profile& profile, RelayClient& relay, const SecretBytes& to
       continue;
     }
     misses = 0;
+    highest = n;
     const std::string where = "published roster " + std::to_string(n);
     if (!*text) {
       report.problems.push_back(where + " skipped: " + problem);
@@ -102,6 +111,8 @@ Status fetch_rosters(Profile& profile, RelayClient& relay, const SecretBytes& to
   if (asked >= kMaxPublishedProbes && misses < kPublishedGapLimit)
     report.problems.push_back("published rosters: stopped after " + std::to_string(asked) +
                               " documents; the rest is asked for on the next run");
+  if (highest > from)
+    SATCHEL_TRY(profile.set_setting(kRosterNumberSetting, std::to_string(highest)));
   auto after = held_roster_version(trust);
   if (!after) return after.error();
   report.roster_after = *after;
@@ -244,8 +255,10 @@ Result<bool> resend_hello_to_new_coordinators(Profile& profile, int64_t now) {
   if (!hello) return hello.error();
   if (!*hello || (*hello)->empty()) return false;
   auto roster = TrustStore(profile).roster(now);
+  if (!roster && roster.code() == Errc::kDocExpired)
+    return false;  // nothing can be sealed until a newer roster arrives
   if (!roster) return roster.error();
-  if (!*roster) return false;  // expired: nothing can be sealed until a newer one arrives
+  if (!*roster) return false;
   auto sent = profile.setting(kHelloSentToSetting);
   if (!sent) return sent.error();
   const std::set<std::string> had = split_keys(sent->value_or(""));

@@ -20,8 +20,11 @@ namespace satchel::client {
 // `satchel enroll` writes too) and the trust anchors (TrustStore).
 inline constexpr const char* kPublicationKeySetting = "relay.publication_key";  // 64 hex digits
 inline constexpr const char* kFormNumberSetting = "relay.form_number";  // highest form number seen
-inline constexpr const char* kJoinInviteSetting = "join.invite_id";     // 32 hex digits
-inline constexpr const char* kHelloSetting = "join.hello";              // the hello's bytes, hex
+// Highest roster number seen on the relay (present, whether accepted or not): the next run
+// probes after it, so documents refused once are not asked for again.
+inline constexpr const char* kRosterNumberSetting = "relay.roster_number";
+inline constexpr const char* kJoinInviteSetting = "join.invite_id";  // 32 hex digits
+inline constexpr const char* kHelloSetting = "join.hello";           // the hello's bytes, hex
 
 // The steps of a join, each recorded in the profile when reported.
 enum class JoinStep {

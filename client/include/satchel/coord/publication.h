@@ -29,6 +29,7 @@ struct PublishSummary {
   // and whether this publication changed it (false: it held that version or a newer one).
   uint64_t registration_version = 0;
   bool registration_updated = false;
+  bool roster_taken = false;  // the folder's roster was newer than the coordinator's own: now held
 };
 
 // Verifies every document of `dir` against the organisation key the profile trusts (the roster
