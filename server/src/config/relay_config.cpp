@@ -169,6 +169,8 @@ Result<RelayConfig> parse_relay_config(std::string_view text, const std::string&
       {"write_timeout_seconds", u32(c.limits.write_timeout_seconds)},
       {"keep_alive_seconds", u32(c.limits.keep_alive_seconds)},
       {"min_body_bytes_per_second", bytes(c.limits.min_body_bytes_per_second)},
+      {"body_grace_seconds", u32(c.limits.body_grace_seconds)},
+      {"request_head_seconds", u32(c.limits.request_head_seconds)},
   };
   std::map<std::string, int, std::less<>> seen;
   size_t line_no = 0;
@@ -216,6 +218,8 @@ Result<RelayConfig> parse_relay_config(std::string_view text, const std::string&
     return refuse("configuration: max_bundle_bytes is at least 1");
   if (c.limits.read_timeout_seconds == 0 || c.limits.write_timeout_seconds == 0)
     return refuse("configuration: timeouts are at least 1 second");
+  if (c.limits.request_head_seconds == 0)
+    return refuse("configuration: request_head_seconds is at least 1");
   return c;
 }
 
@@ -282,7 +286,9 @@ std::string render_relay_config(const RelayConfig& c) {
     << "read_timeout_seconds = " << l.read_timeout_seconds << "\n"
     << "write_timeout_seconds = " << l.write_timeout_seconds << "\n"
     << "keep_alive_seconds = " << l.keep_alive_seconds << "\n"
-    << "min_body_bytes_per_second = " << size_text(l.min_body_bytes_per_second) << "\n";
+    << "min_body_bytes_per_second = " << size_text(l.min_body_bytes_per_second) << "\n"
+    << "body_grace_seconds = " << l.body_grace_seconds << "\n"
+    << "request_head_seconds = " << l.request_head_seconds << "\n";
   return o.str();
 }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "http/guarded_server.h"
 #include "http/http_answers.h"
 #include "http/http_endpoints.h"
 #include "http/request_guard.h"
@@ -19,6 +20,51 @@ namespace {
 constexpr size_t kKeepAliveRequests = 100;
 constexpr auto kHousekeepingPeriod = std::chrono::hours(1);
 constexpr int64_t kRetentionNoticeDays = 7;
+
+ConnectionLimits connection_limits(const RelayLimits& l) {
+  using std::chrono::seconds;
+  ConnectionLimits c;
+  c.read_idle = seconds(l.read_timeout_seconds);
+  c.write_idle = seconds(l.write_timeout_seconds);
+  c.keep_alive = seconds(l.keep_alive_seconds);
+  c.head_deadline = seconds(l.request_head_seconds);
+  c.body_grace = seconds(l.body_grace_seconds);
+  c.min_body_bytes_per_second = l.min_body_bytes_per_second;
+  c.max_requests = kKeepAliveRequests;
+  return c;
+}
+
+// The error code of a refusal cpp-httplib wrote itself, or that a read failure caused.
+std::pair<int, const char*> library_refusal(int status) {
+  if (const BoundedStream* s = current_stream()) {
+    switch (s->failure()) {
+      case ReadFailure::kHeadTooLarge:
+        return {431, "headers-too-large"};
+      case ReadFailure::kHeadTooSlow:
+        return {408, "request-timeout"};
+      case ReadFailure::kBodyTooSlow:
+        return {408, "too-slow"};
+      case ReadFailure::kStalled:
+        return {408, "request-timeout"};
+      default:
+        break;
+    }
+  }
+  switch (status) {
+    case 413:
+      return {413, "payload-too-large"};
+    case 414:
+      return {414, "uri-too-long"};
+    case 416:
+      return {416, "range-not-satisfiable"};
+    case 404:
+      return {404, "not-found"};
+    case 405:
+      return {405, "method-not-allowed"};
+    default:
+      return {status >= 500 ? 500 : 400, status >= 500 ? "internal" : "bad-request"};
+  }
+}
 
 void harden(httplib::Server& server, const RelayLimits& limits, size_t threads) {
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -35,6 +81,22 @@ void harden(httplib::Server& server, const RelayLimits& limits, size_t threads) 
         res.headers.clear();
         refuse(req, res, 500, "internal", true);
       });
+  // Answers the library writes itself (414, 416, 400 for a bad head, and a body that failed to
+  // arrive) get the documented JSON error body, and Connection: close whenever the request's
+  // bytes were not all read: the connection layer closes such a connection after the answer.
+  server.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+        const BoundedStream* s = current_stream();
+        const bool unread = s && !s->framing().at_request_boundary();
+        if (!res.body.empty() || res.content_provider_) {
+          if (unread) res.set_header("Connection", "close");
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        const auto [status, code] = library_refusal(res.status);
+        res.status = status;
+        refuse(req, res, status, code, unread);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
 }
 
 }  // namespace
@@ -61,7 +123,7 @@ Result<std::unique_ptr<RelayServer>> RelayServer::create(const RelayConfig& conf
   const RelayConfig& c = server->config_;
   if (c.tls) {
     Status tls_status;
-    auto api = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+    auto api = std::make_unique<GuardedTlsServer>(connection_limits(c.limits), [&](SSL_CTX& ctx) {
       tls_status = configure_server_tls(ctx, c.certificate, c.private_key);
       return tls_status.ok();
     });
@@ -69,7 +131,7 @@ Result<std::unique_ptr<RelayServer>> RelayServer::create(const RelayConfig& conf
     if (!api->is_valid()) return make_error(Errc::kIoError, "cannot set up TLS");
     server->api_ = std::move(api);
   } else {
-    server->api_ = std::make_unique<httplib::Server>();
+    server->api_ = std::make_unique<GuardedServer>(connection_limits(c.limits));
   }
   Relay& relay = *server->relay_;
   harden(*server->api_, c.limits, c.limits.threads);
@@ -81,8 +143,8 @@ Result<std::unique_ptr<RelayServer>> RelayServer::create(const RelayConfig& conf
   add_coordinator_endpoints(*server->api_, relay);
 
   if (c.health) {
-    server->health_ = std::make_unique<httplib::Server>();
     RelayLimits health_limits = c.limits;
+    server->health_ = std::make_unique<GuardedServer>(connection_limits(health_limits));
     health_limits.max_bundle_bytes = 0;
     health_limits.max_document_bytes = 0;
     harden(*server->health_, health_limits, 2);

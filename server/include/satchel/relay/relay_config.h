@@ -25,7 +25,9 @@ struct RelayLimits {
   uint32_t read_timeout_seconds = 20;   // per receive
   uint32_t write_timeout_seconds = 20;  // per send
   uint32_t keep_alive_seconds = 10;
-  uint64_t min_body_bytes_per_second = 1024;  // average, checked after the first 10 s of a body
+  uint64_t min_body_bytes_per_second = 1024;  // average over every request body, after the grace
+  uint32_t body_grace_seconds = 10;           // a body's first seconds, before the rate is checked
+  uint32_t request_head_seconds = 10;  // from a request's first byte to the end of its headers
 };
 
 struct RelayConfig {
