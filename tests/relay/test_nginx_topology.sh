@@ -10,7 +10,9 @@
 #   (c) afterwards no file under the nginx prefix or the relay directory holds the client
 #       address or the User-Agent the clients sent;
 #   (d) a coordinator challenge signed over nginx's pin opens a session, one over another pin
-#       does not (skipped if python3 lacks the cryptography module).
+#       does not (skipped if python3 lacks the cryptography module);
+#   (e) 24 clients on another address (127.0.0.2) trickling enrollment bodies into the relay's
+#       8 threads are cut by the relay at its body rate, and a normal upload is served meanwhile.
 # Everything runs on 127.0.0.1 as the current user. Exits 77 (skipped) if nginx is missing.
 # Usage: test_nginx_topology.sh SATCHEL_RELAY SATCHEL
 set -euo pipefail
@@ -43,7 +45,7 @@ init_pin=$("$relay" init "$work/relay" --name 127.0.0.1 --listen "127.0.0.1:$rel
 [ "$init_pin" = "$pin" ] || fail "init printed pin $init_pin, openssl computed $pin"
 conf=$work/relay/relay.conf
 sed -i -e 's/^tls = .*/tls = off/' -e 's/^health = .*/health = off/' -e 's/^threads = .*/threads = 8/' \
-  "$conf"
+  -e 's/^body_grace_seconds = .*/body_grace_seconds = 1/' "$conf"
 echo "challenge_pin = $pin" >>"$conf"
 
 make_mailbox "$conf"  # sets mailbox and code; a.key is the coordinator's key
@@ -121,14 +123,26 @@ if mode == "partial":
     s.close()
     sys.exit(0)
 # mode "slow": N connections each send a partial request header, one byte every 0.5 s.
+# mode "slowbody": the same, from SOURCE, after a whole head declaring a 4 KiB enrollment body.
 n, ready, done = int(sys.argv[5]), sys.argv[6], sys.argv[7]
 header = (b"POST /v1/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: " + ua +
           b"\r\nX-Slow: " + b"s" * 4096)
+if mode == "slowbody":
+    def connect():
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                       source_address=(sys.argv[8], 0))
+        return ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+    head = (b"POST /v1/enroll HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: " + ua +
+            b"\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n")
+    header = head + b"{" * 4096
 live = {}
 for i in range(n):
     s = connect()
+    if mode == "slowbody":
+        s.sendall(head)
+        live_pos = len(head)
     s.setblocking(False)
-    live[s] = [time.monotonic(), 0]
+    live[s] = [time.monotonic(), live_pos if mode == "slowbody" else 0]
 open(ready, "w").close()
 held, lifetimes, deadline = None, [], time.monotonic() + 40
 while live and time.monotonic() < deadline:
@@ -222,6 +236,28 @@ python3 -c "import sys; sys.exit(0 if 8 <= $longest <= 25 else 1)" ||
   fail "slow clients were not cut near client_header_timeout (10 s): longest $longest s"
 echo "ok: 40 slow-header clients held ($slow s); a normal upload took $ms ms meanwhile"
 
+# --- (e) slow bodies from another address are cut by the relay; a normal client is served ----
+python3 -c "$clients" slowbody "$port" "$ca" "$ua" 24 "$work/slowbody.ready" \
+  "$work/slowbody.done" 127.0.0.2 >"$work/slowbody.out" &
+slowbody_pid=$!
+for _ in $(seq 200); do [ -e "$work/slowbody.ready" ] && break || sleep 0.1; done
+[ -e "$work/slowbody.ready" ] || fail "the slow-body clients did not connect"
+sleep 0.5  # their bodies are now trickling into the relay's threads
+head -c 500000 /dev/urandom >"$work/b4"
+t0=$(date +%s%N)
+status=$(upload "$work/b4")
+ms=$((($(date +%s%N) - t0) / 1000000))
+touch "$work/slowbody.done"
+wait "$slowbody_pid"
+slowbody=$(cat "$work/slowbody.out")
+[ "$status" = 201 ] && [ "$ms" -lt 5000 ] ||
+  fail "with 24 slow-body clients, a normal upload answered $status after $ms ms"
+[[ $slowbody == *" still_open=0 "* ]] || fail "slow-body clients: $slowbody"
+longest=${slowbody##*longest=}
+python3 -c "import sys; sys.exit(0 if $longest <= 10 else 1)" ||
+  fail "slow bodies were not cut near the relay's grace (1 s): longest $longest s"
+echo "ok: 24 slow-body clients from 127.0.0.2 cut by the relay ($slowbody s); a normal upload took $ms ms"
+
 # --- (d) coordinator challenges are bound to nginx's pin ------------------------------------
 read -r -d '' coordinator <<'EOF' || true
 import base64, hashlib, json, ssl, struct, sys, time, urllib.error, urllib.request
@@ -268,8 +304,8 @@ EOF
 out=$(python3 -c "$coordinator" "$base" "$ca" "$ua" "$work/a.key" "$mailbox" "$pin")
 case $out in
   skipped) echo "skipped (d): python3 has no 'cryptography' module for Ed25519" ;;
-  "wrong=401 right=200 listed=3") echo "ok: a challenge signed over nginx's pin opens a session" \
-    "(another pin: 401); the session lists the 3 stored uploads through nginx" ;;
+  "wrong=401 right=200 listed=4") echo "ok: a challenge signed over nginx's pin opens a session" \
+    "(another pin: 401); the session lists the 4 stored uploads through nginx" ;;
   *) fail "coordinator challenge through nginx: $out" ;;
 esac
 
