@@ -93,6 +93,10 @@ bool BoundedStream::fill(const Deadline& deadline) {
 ssize_t BoundedStream::read(char* ptr, size_t size) {
   if (failure_ != ReadFailure::kNone) return -1;
   if (framing_.phase() == RequestFraming::Phase::kAnswered) return -1;
+  if (framing_.phase() == RequestFraming::Phase::kHead && framing_.head_malformed()) {
+    failure_ = ReadFailure::kHeadMalformed;
+    return -1;
+  }
   if (framing_.phase() == RequestFraming::Phase::kHead && framing_.head_over_limit()) {
     failure_ = ReadFailure::kHeadTooLarge;
     return -1;
@@ -104,7 +108,7 @@ ssize_t BoundedStream::read(char* ptr, size_t size) {
   const bool was_head = framing_.phase() == RequestFraming::Phase::kHead;
   const size_t n = framing_.readable(std::min(size, end_ - begin_));
   if (n == 0) {
-    failure_ = ReadFailure::kHeadTooLarge;
+    failure_ = framing_.head_malformed() ? ReadFailure::kHeadMalformed : ReadFailure::kHeadTooLarge;
     return -1;
   }
   std::memcpy(ptr, buffer_.data() + begin_, n);
@@ -132,22 +136,28 @@ void BoundedStream::get_local_ip_and_port(std::string& ip, int& port) const {
   address_of(transport_.fd(), false, ip, port);
 }
 
-bool BoundedStream::wait_for_request(const std::atomic<socket_t>& listening) {
-  const SteadyTime until = steady_clock::now() + limits_.keep_alive;
-  while (begin_ == end_ && !transport_.has_buffered()) {
+bool BoundedStream::wait_for_request(const std::atomic<socket_t>& listening,
+                                     const std::atomic<size_t>& waiting,
+                                     std::optional<SteadyTime> first_due) {
+  const SteadyTime until = first_due ? *first_due : steady_clock::now() + limits_.keep_alive;
+  while (!has_unread()) {
     if (listening == INVALID_SOCKET) return false;
-    const SteadyTime slice = std::min(until, steady_clock::now() + milliseconds(200));
+    // A kept-alive connection gives its worker up at once when another connection waits; only
+    // bytes already on their way keep it.
+    const bool yield = !first_due && waiting > 0;
+    const SteadyTime slice =
+        yield ? steady_clock::now() : std::min(until, steady_clock::now() + milliseconds(200));
     const int ready = wait_for_socket(transport_.fd(), POLLIN, slice);
     if (ready < 0) return false;
     if (ready > 0) break;
-    if (steady_clock::now() >= until) return false;
+    if (yield || steady_clock::now() >= until) return false;
   }
   return true;
 }
 
-void BoundedStream::begin_request() {
+void BoundedStream::begin_request(SteadyTime started) {
   framing_.begin_request();
-  head_started_ = steady_clock::now();
+  head_started_ = started;
   failure_ = ReadFailure::kNone;
   answer_started_ = false;
 }
@@ -165,31 +175,45 @@ void BoundedStream::refuse_unanswered(int status, std::string_view reason, std::
 }
 
 void serve_connection(ConnectionTransport& transport, const ConnectionLimits& limits,
-                      const std::atomic<socket_t>& listening, const RequestProcessor& process) {
+                      SteadyTime accepted, const std::atomic<socket_t>& listening,
+                      const std::atomic<size_t>& waiting, const RequestProcessor& process) {
   BoundedStream stream(transport, limits);
-  t_stream = &stream;
+  struct Current {
+    explicit Current(const BoundedStream* s) { t_stream = s; }
+    ~Current() { t_stream = nullptr; }
+  } current(&stream);
   bool clean = true;
   for (size_t served = 0; served < limits.max_requests; served++) {
-    if (!stream.wait_for_request(listening)) break;
-    stream.begin_request();
+    const bool first = served == 0;
+    if (!stream.wait_for_request(
+            listening, waiting,
+            first ? std::optional(accepted + limits.head_deadline) : std::nullopt))
+      break;
+    stream.begin_request(first ? accepted : steady_clock::now());
     bool closed = false;
     const bool ok = process(stream, served + 1 == limits.max_requests, closed);
     switch (stream.failure()) {
       case ReadFailure::kHeadTooLarge:
         stream.refuse_unanswered(431, "Request Header Fields Too Large", "headers-too-large");
         break;
+      case ReadFailure::kHeadMalformed:
+        stream.refuse_unanswered(400, "Bad Request", "bad-request");
+        break;
       case ReadFailure::kHeadTooSlow:
+      case ReadFailure::kStalled:
         stream.refuse_unanswered(408, "Request Timeout", "request-timeout");
         break;
       default:
         break;
     }
+    const bool at_boundary = stream.framing().at_request_boundary();
     const bool started = stream.framing().phase() != RequestFraming::Phase::kHead ||
-                         stream.framing().head_over_limit() || stream.answer_started();
-    if (!stream.framing().at_request_boundary() && started) clean = false;
-    if (!ok || closed || !stream.framing().at_request_boundary()) break;
+                         stream.framing().head_over_limit() || stream.framing().head_malformed() ||
+                         stream.answer_started();
+    if (!at_boundary && started) clean = false;
+    if (!ok || closed || !at_boundary) break;
   }
-  t_stream = nullptr;
+  if (stream.has_unread()) clean = false;
   transport.close(!clean, kDrainBytes, kDrainTime);
 }
 

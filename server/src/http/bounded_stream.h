@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string_view>
 
 #include "http/connection_transport.h"
@@ -36,7 +37,15 @@ struct ConnectionLimits {
 };
 
 // Why a connection stopped reading a request, for the answer the client gets.
-enum class ReadFailure { kNone, kHeadTooLarge, kHeadTooSlow, kBodyTooSlow, kStalled, kBroken };
+enum class ReadFailure {
+  kNone,
+  kHeadTooLarge,
+  kHeadMalformed,  // a head line ending in a bare LF
+  kHeadTooSlow,
+  kBodyTooSlow,
+  kStalled,  // no bytes for read_idle
+  kBroken,   // the peer reset or the TLS session failed
+};
 
 class BoundedStream final : public httplib::Stream {
  public:
@@ -50,10 +59,15 @@ class BoundedStream final : public httplib::Stream {
   void get_local_ip_and_port(std::string& ip, int& port) const override;
   socket_t socket() const override { return transport_.fd(); }
 
-  // Waits up to the keep-alive time for the first byte of a next request; false when none
-  // came, the peer left, or `listening` was closed (the server is stopping).
-  bool wait_for_request(const std::atomic<socket_t>& listening);
-  void begin_request();
+  // Waits for the first byte of a next request: the first request's until `first_due`, a later
+  // one's up to the keep-alive time, but not at all while other connections wait for a worker
+  // (`waiting` > 0). False when none came, the peer left, or `listening` was closed.
+  bool wait_for_request(const std::atomic<socket_t>& listening, const std::atomic<size_t>& waiting,
+                        std::optional<SteadyTime> first_due);
+  // Starts a request whose head is due `request_head_seconds` after `started`.
+  void begin_request(SteadyTime started);
+  // True when bytes received are not yet read (a pipelined request, or the rest of a body).
+  bool has_unread() const { return begin_ < end_ || transport_.has_buffered(); }
   const RequestFraming& framing() const { return framing_; }
   ReadFailure failure() const { return failure_; }
   bool answer_started() const { return answer_started_; }
@@ -87,10 +101,13 @@ const BoundedStream* current_stream();
 using RequestProcessor =
     std::function<bool(httplib::Stream& strm, bool close_connection, bool& connection_closed)>;
 
-// Serves requests from `transport` until the peer leaves, `limits.max_requests` were served, a
-// request's end cannot be known, or `listening` is closed. Then closes the transport, draining
-// when bytes of the last request may be unread.
+// Serves requests from `transport`, accepted at `accepted` (its first request's head is due
+// `head_deadline` later, the TLS handshake included), until the peer leaves,
+// `limits.max_requests` were served, a request's end cannot be known, the connection is idle
+// while others wait for a worker, or `listening` is closed. Then closes the transport, draining
+// when bytes received may be unread.
 void serve_connection(ConnectionTransport& transport, const ConnectionLimits& limits,
-                      const std::atomic<socket_t>& listening, const RequestProcessor& process);
+                      SteadyTime accepted, const std::atomic<socket_t>& listening,
+                      const std::atomic<size_t>& waiting, const RequestProcessor& process);
 
 }  // namespace satchel::relay

@@ -96,12 +96,16 @@ class TlsTransport final : public ConnectionTransport {
       if (r > 0) return r;
       const int e = SSL_get_error(ssl_, r);
       short events = 0;
-      if (e == SSL_ERROR_WANT_READ)
+      if (e == SSL_ERROR_WANT_READ) {
         events = POLLIN;
-      else if (e == SSL_ERROR_WANT_WRITE)
+      } else if (e == SSL_ERROR_WANT_WRITE) {
         events = POLLOUT;
-      else
-        return e == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+      } else if (e == SSL_ERROR_ZERO_RETURN) {
+        return 0;
+      } else {
+        fatal_ = true;  // no further call on this session, not even SSL_shutdown
+        return -1;
+      }
       const int ready = wait_for_socket(fd_, events, deadline);
       if (ready == 0) timed_out_ = true;
       if (ready <= 0) return -1;
@@ -136,9 +140,9 @@ class TlsTransport final : public ConnectionTransport {
 
   void close(bool drain, size_t drain_bytes, milliseconds drain_time) override {
     if (fd_ < 0) return;
-    if (drain) {
+    if (!fatal_ && handshaken_) {
       ERR_clear_error();
-      SSL_shutdown(ssl_);  // close_notify; the peer's own is not waited for
+      SSL_shutdown(ssl_);  // close_notify (non-blocking: sent if it fits); the peer's not awaited
     }
     SSL_free(ssl_);
     ssl_ = nullptr;
@@ -148,6 +152,8 @@ class TlsTransport final : public ConnectionTransport {
 
  private:
   SSL* ssl_;
+  bool fatal_ = false;
+  bool handshaken_ = false;
 };
 
 }  // namespace
@@ -172,6 +178,8 @@ std::unique_ptr<ConnectionTransport> plain_transport(int fd) {
 std::unique_ptr<ConnectionTransport> tls_transport(int fd, SSL_CTX* ctx, SteadyTime deadline) {
   set_nonblocking(fd);
   SSL* ssl = ctx ? SSL_new(ctx) : nullptr;
+  // Writes return after each record, so a slow reader's wait is renewed by every bit of progress.
+  if (ssl) SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (!ssl || SSL_set_fd(ssl, fd) != 1) {
     if (ssl) SSL_free(ssl);
     ::close(fd);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <iostream>
 
 #include "http/guarded_server.h"
@@ -46,6 +47,8 @@ std::pair<int, const char*> library_refusal(int status) {
         return {408, "too-slow"};
       case ReadFailure::kStalled:
         return {408, "request-timeout"};
+      case ReadFailure::kHeadMalformed:
+        return {400, "bad-request"};
       default:
         break;
     }
@@ -66,8 +69,7 @@ std::pair<int, const char*> library_refusal(int status) {
   }
 }
 
-void harden(httplib::Server& server, const RelayLimits& limits, size_t threads) {
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+void harden(httplib::Server& server, const RelayLimits& limits) {
   server.set_read_timeout(static_cast<time_t>(limits.read_timeout_seconds), 0);
   server.set_write_timeout(static_cast<time_t>(limits.write_timeout_seconds), 0);
   server.set_keep_alive_timeout(static_cast<time_t>(limits.keep_alive_seconds));
@@ -119,22 +121,26 @@ Result<std::unique_ptr<RelayServer>> RelayServer::create(const RelayConfig& conf
     if (!p) return p.error();
     pin = *p;
   }
+  // A write to a client that has gone must fail, not kill the process: OpenSSL writes to the
+  // socket with write(2), which raises SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<RelayServer> server(new RelayServer(config, store, clock, pin));
   const RelayConfig& c = server->config_;
   if (c.tls) {
     Status tls_status;
-    auto api = std::make_unique<GuardedTlsServer>(connection_limits(c.limits), [&](SSL_CTX& ctx) {
-      tls_status = configure_server_tls(ctx, c.certificate, c.private_key);
-      return tls_status.ok();
-    });
+    auto api = std::make_unique<GuardedTlsServer>(
+        connection_limits(c.limits), c.limits.threads, [&](SSL_CTX& ctx) {
+          tls_status = configure_server_tls(ctx, c.certificate, c.private_key);
+          return tls_status.ok();
+        });
     if (!tls_status) return tls_status.error();
     if (!api->is_valid()) return make_error(Errc::kIoError, "cannot set up TLS");
     server->api_ = std::move(api);
   } else {
-    server->api_ = std::make_unique<GuardedServer>(connection_limits(c.limits));
+    server->api_ = std::make_unique<GuardedServer>(connection_limits(c.limits), c.limits.threads);
   }
   Relay& relay = *server->relay_;
-  harden(*server->api_, c.limits, c.limits.threads);
+  harden(*server->api_, c.limits);
   server->api_->set_pre_routing_handler(
       [&relay](const httplib::Request& req, httplib::Response& res) {
         return guard_request(relay, req, res);
@@ -144,10 +150,10 @@ Result<std::unique_ptr<RelayServer>> RelayServer::create(const RelayConfig& conf
 
   if (c.health) {
     RelayLimits health_limits = c.limits;
-    server->health_ = std::make_unique<GuardedServer>(connection_limits(health_limits));
+    server->health_ = std::make_unique<GuardedServer>(connection_limits(health_limits), 2);
     health_limits.max_bundle_bytes = 0;
     health_limits.max_document_bytes = 0;
-    harden(*server->health_, health_limits, 2);
+    harden(*server->health_, health_limits);
     server->health_->set_pre_routing_handler(
         [](const httplib::Request& req, httplib::Response& res) {
           if (req.path == "/health" && (req.method == "GET" || req.method == "HEAD") &&

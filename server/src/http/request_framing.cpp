@@ -47,11 +47,14 @@ void RequestFraming::begin_request() {
   head_bytes_ = 0;
   lines_ = 0;
   head_over_limit_ = false;
+  head_malformed_ = false;
+  last_was_cr_ = false;
   line_.clear();
   line_length_ = 0;
   content_length_lines_ = 0;
   length_malformed_ = false;
   transfer_encoding_ = false;
+  declared_length_.reset();
   body_length_.reset();
   body_read_ = 0;
 }
@@ -59,7 +62,7 @@ void RequestFraming::begin_request() {
 size_t RequestFraming::readable(size_t available) const {
   switch (phase_) {
     case Phase::kHead:
-      if (head_over_limit_) return 0;
+      if (head_over_limit_ || head_malformed_) return 0;
       // One byte at a time is how the library reads a head; a larger read stops at the limit.
       return std::min(available, max_head_bytes_ - head_bytes_);
     case Phase::kBody:
@@ -80,7 +83,11 @@ void RequestFraming::consumed(const char* data, size_t n) {
     head_bytes_++;
     line_length_++;
     if (line_.size() < kKeptLineBytes) line_.push_back(data[i]);
-    if (data[i] == '\n') end_line();
+    if (data[i] == '\n') {
+      if (!last_was_cr_) head_malformed_ = true;
+      end_line();
+    }
+    last_was_cr_ = data[i] == '\r';
     if (phase_ == Phase::kHead && head_bytes_ >= max_head_bytes_) head_over_limit_ = true;
   }
 }
@@ -92,17 +99,19 @@ void RequestFraming::end_line() {
   if (lines_ > 1 && blank) {
     // The end of the head. A declared length counts only when given once, well formed and
     // without Transfer-Encoding (which the guard refuses before reading any body).
-    if (content_length_lines_ == 0 && !transfer_encoding_)
-      body_length_ = 0;
-    else if (content_length_lines_ > 1 || length_malformed_ || transfer_encoding_)
+    if (head_malformed_)
       body_length_.reset();
+    else if (content_length_lines_ == 0 && !transfer_encoding_)
+      body_length_ = 0;
+    else if (content_length_lines_ == 1 && !length_malformed_ && !transfer_encoding_)
+      body_length_ = declared_length_;
     phase_ = Phase::kBody;
   } else if (lines_ > 1) {
     if (starts_with_name(line, "content-length")) {
       content_length_lines_++;
       auto n = line_length_ <= kKeptLineBytes ? length_value(line) : std::nullopt;
       if (n)
-        body_length_ = n;
+        declared_length_ = n;
       else
         length_malformed_ = true;
     } else if (starts_with_name(line, "transfer-encoding")) {
@@ -115,7 +124,7 @@ void RequestFraming::end_line() {
 }
 
 bool RequestFraming::at_request_boundary() const {
-  if (phase_ == Phase::kHead || head_over_limit_) return false;
+  if (phase_ == Phase::kHead || head_over_limit_ || head_malformed_) return false;
   return body_length_ && body_read_ == *body_length_;
 }
 

@@ -34,6 +34,9 @@ class RequestFraming {
   void answered() { phase_ = Phase::kAnswered; }
 
   bool head_over_limit() const { return head_over_limit_; }
+  // True when a line of the head ended in a bare LF: cpp-httplib skips such header lines, so a
+  // Content-Length on one would be seen here and not by the library. The head is refused.
+  bool head_malformed() const { return head_malformed_; }
   // True when the head has ended and every byte of a body of known length has been read: the
   // next byte on the connection, if any, starts a new request.
   bool at_request_boundary() const;
@@ -51,6 +54,8 @@ class RequestFraming {
   size_t head_bytes_ = 0;
   size_t lines_ = 0;
   bool head_over_limit_ = false;
+  bool head_malformed_ = false;
+  bool last_was_cr_ = false;
   // The current line: its first bytes (enough to recognise Content-Length and
   // Transfer-Encoding) and its full length.
   std::string line_;
@@ -58,7 +63,8 @@ class RequestFraming {
   size_t content_length_lines_ = 0;
   bool length_malformed_ = false;
   bool transfer_encoding_ = false;
-  std::optional<uint64_t> body_length_;
+  std::optional<uint64_t> declared_length_;  // the Content-Length line's value, until the end
+  std::optional<uint64_t> body_length_;      // set when the head has ended
   uint64_t body_read_ = 0;
 };
 
