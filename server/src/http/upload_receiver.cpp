@@ -37,26 +37,43 @@ void add_upload_headers(const Relay& relay, httplib::Response& res, uint64_t off
                    http_date_of_day(last_write + relay.config.partial_expiry_days + 1));
 }
 
-bool discard_upload_body(Relay& relay, const httplib::Request& req, httplib::Response& res,
-                         const httplib::ContentReader& reader, const RequestContext& ctx) {
-  if (ctx.content_length == 0) return true;
-  res.set_header("Tus-Resumable", kTusVersion);
-  if (!relay.daily_bytes.reserve(ctx.credential, ctx.content_length)) {
-    refuse_retry_after(req, res, 429, "daily-bytes-exceeded",
-                       relay.daily_bytes.seconds_until_renewal());
+TokenKey token_key_of(const RequestContext& ctx) {
+  return TokenKey{ctx.mailbox, ctx.device ? ctx.device->token_id : std::string()};
+}
+
+void answer_lingering(Relay& relay, const httplib::Request& req, httplib::Response& res,
+                      const httplib::ContentReader& reader, const RequestContext& ctx, int status,
+                      std::string body) {
+  auto hold = ctx.content_length > 0
+                  ? relay.token_budgets.try_hold(token_key_of(ctx), TokenBudgets::Kind::kThread)
+                  : std::nullopt;
+  if (!hold) return answer(req, res, status, std::move(body), kJsonType, ctx.content_length > 0);
+  res.status = status;
+  res.set_header("Connection", "close");
+  res.set_header("Content-Length", std::to_string(body.size()));
+  // The provider runs after the status line and headers are sent: it sends the body, drains,
+  // and reports failure so that cpp-httplib closes the connection. The reader (a copy) reads
+  // from the same connection, which lives until the response is written.
+  auto held = std::make_shared<TokenBudgets::Hold>(std::move(*hold));
+  auto text = std::make_shared<std::string>(std::move(body));
+  res.set_content_provider(kJsonType, [held, text, reader](size_t, httplib::DataSink& sink) {
+    if (!text->empty() && !sink.write(text->data(), text->size())) return false;
+    const auto started = std::chrono::steady_clock::now();
+    uint64_t drained = 0;
+    reader([&](const char*, size_t n) {
+      drained += n;
+      return drained < kLingerBytes && std::chrono::steady_clock::now() - started < kLingerTime;
+    });
     return false;
-  }
-  auto slot = relay.upload_slots.try_acquire();
-  if (!slot) {
-    relay.daily_bytes.release(ctx.credential, ctx.content_length);
-    refuse_retry_after(req, res, 503, "busy", 5);
-    return false;
-  }
-  if (!reader([](const char*, size_t) { return true; })) {
-    refuse(req, res, 400, "incomplete-body", true);
-    return false;
-  }
-  return true;
+  });
+}
+
+size_t remove_partials_of_revoked(Relay& relay, std::string_view mailbox,
+                                  std::optional<std::string_view> token_id) {
+  size_t removed = 0;
+  for (const Hash32& id : relay.token_budgets.take_open(mailbox, token_id))
+    if (relay.store.terminate_upload(mailbox, id, relay.clock.today())) removed++;
+  return removed;
 }
 
 std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Request& req,
@@ -78,7 +95,13 @@ std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Requ
                        relay.daily_bytes.seconds_until_renewal());
     return std::nullopt;
   }
-  auto slot = body > 0 ? relay.upload_slots.try_acquire() : std::nullopt;
+  // A token holds at most its share of threads and slots, so that others are still served.
+  const TokenKey key = token_key_of(ctx);
+  auto thread =
+      body > 0 ? relay.token_budgets.try_hold(key, TokenBudgets::Kind::kThread) : std::nullopt;
+  auto token_slot =
+      thread ? relay.token_budgets.try_hold(key, TokenBudgets::Kind::kSlot) : std::nullopt;
+  auto slot = token_slot ? relay.upload_slots.try_acquire() : std::nullopt;
   if (body > 0 && !slot) {
     relay.daily_bytes.release(ctx.credential, fresh);
     res.set_header("Tus-Resumable", kTusVersion);
