@@ -207,7 +207,7 @@ TEST_CASE("a re-sent stored bundle is answered without its body being read and h
   REQUIRE(res);
   CHECK(res->status == 201);
 
-  // The re-send's connection is closed after at most 64 KiB of its body is drained.
+  // The re-send's connection is closed after at most 1 MiB (or 1 s) of its body is drained.
   // (the relay may already have closed it, after its read timeout: then this send fails)
   resend.send(std::string(200'000, 'b'));
   auto rest = resend.read_until_close(5000);

@@ -1,6 +1,7 @@
 // Receiving tus bodies into the store (see upload_receiver.h).
 #include "http/upload_receiver.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "http/http_answers.h"
@@ -44,9 +45,11 @@ TokenKey token_key_of(const RequestContext& ctx) {
 void answer_lingering(Relay& relay, const httplib::Request& req, httplib::Response& res,
                       const httplib::ContentReader& reader, const RequestContext& ctx, int status,
                       std::string body) {
-  auto hold = ctx.content_length > 0
+  const uint64_t most = std::min(ctx.content_length, kLingerBytes);
+  auto hold = most > 0 && relay.daily_bytes.reserve(ctx.credential, most)
                   ? relay.token_budgets.try_hold(token_key_of(ctx), TokenBudgets::Kind::kThread)
                   : std::nullopt;
+  if (most > 0 && !hold) relay.daily_bytes.release(ctx.credential, most);
   if (!hold) return answer(req, res, status, std::move(body), kJsonType, ctx.content_length > 0);
   res.status = status;
   res.set_header("Connection", "close");
@@ -56,16 +59,21 @@ void answer_lingering(Relay& relay, const httplib::Request& req, httplib::Respon
   // from the same connection, which lives until the response is written.
   auto held = std::make_shared<TokenBudgets::Hold>(std::move(*hold));
   auto text = std::make_shared<std::string>(std::move(body));
-  res.set_content_provider(kJsonType, [held, text, reader](size_t, httplib::DataSink& sink) {
-    if (!text->empty() && !sink.write(text->data(), text->size())) return false;
-    const auto started = std::chrono::steady_clock::now();
-    uint64_t drained = 0;
-    reader([&](const char*, size_t n) {
-      drained += n;
-      return drained < kLingerBytes && std::chrono::steady_clock::now() - started < kLingerTime;
-    });
-    return false;
-  });
+  Relay* r = &relay;
+  const Hash32 credential = ctx.credential;
+  res.set_content_provider(
+      kJsonType, [held, text, reader, r, credential, most](size_t, httplib::DataSink& sink) {
+        uint64_t drained = 0;
+        if (text->empty() || sink.write(text->data(), text->size())) {
+          const auto started = std::chrono::steady_clock::now();
+          reader([&](const char*, size_t n) {
+            drained += n;
+            return drained < most && std::chrono::steady_clock::now() - started < kLingerTime;
+          });
+        }
+        r->daily_bytes.release(credential, most - std::min(most, drained));
+        return false;
+      });
 }
 
 size_t remove_partials_of_revoked(Relay& relay, std::string_view mailbox,
