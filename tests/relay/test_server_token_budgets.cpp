@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "relay_harness.h"
+#include "satchel/relay/token_budgets.h"
 
 using namespace satchel;
 using namespace satchel::relay;
@@ -212,4 +213,52 @@ TEST_CASE("a re-sent stored bundle is answered without its body being read and h
   resend.send(std::string(200'000, 'b'));
   auto rest = resend.read_until_close(5000);
   CHECK(rest.closed);
+}
+
+TEST_CASE(
+    "token budgets give each token a share of threads and slots and forget unfinished uploads "
+    "after expiry") {
+  RelayLimits limits;  // defaults: 96 threads, 64 slots, 20 GiB quota, 2 GiB bundles
+  TokenBudgets budgets(limits, 7);
+  CHECK(budgets.thread_share() == 12);
+  CHECK(budgets.slot_share() == 8);
+  CHECK(budgets.declared_bytes_share() == 5ull << 30);
+  const TokenKey a{"m", "a"};
+  const TokenKey b{"m", "b"};
+  std::vector<TokenBudgets::Hold> held;
+  for (int i = 0; i < 20; i++)
+    if (auto h = budgets.try_hold(a, TokenBudgets::Kind::kSlot)) held.push_back(std::move(*h));
+  CHECK(held.size() == 8);
+  CHECK(budgets.try_hold(b, TokenBudgets::Kind::kSlot));  // another token is not affected
+  held.pop_back();
+  CHECK(budgets.try_hold(a, TokenBudgets::Kind::kSlot));  // a released unit is free again
+
+  const Day today = 20000;
+  for (uint64_t i = 0; i < kPartialUploadsPerToken; i++)
+    REQUIRE(budgets.try_open(a, fake_id(i), 1, today) == TokenBudgets::Open::kReserved);
+  CHECK(budgets.try_open(a, fake_id(0), 1, today) == TokenBudgets::Open::kAlreadyOpen);
+  CHECK(budgets.try_open(a, fake_id(100), 1, today) == TokenBudgets::Open::kTooMany);
+  CHECK(budgets.try_open(b, fake_id(100), 1, today) == TokenBudgets::Open::kReserved);
+  budgets.touch("m", fake_id(1), today + 5);
+  // Idle for more than the expiry (7 full days, and a day's margin): forgotten, but not the
+  // one written later.
+  CHECK(budgets.open_count(a, today + 8) == kPartialUploadsPerToken);
+  CHECK(budgets.open_count(a, today + 9) == 1);
+  CHECK(budgets.take_open("m", std::string_view("a")) == std::vector<Hash32>{fake_id(1)});
+  CHECK(budgets.take_open("m", std::nullopt) == std::vector<Hash32>{fake_id(100)});
+  CHECK(budgets.open_count(b, today) == 0);
+
+  RelayLimits small;
+  small.mailbox_quota_bytes = 4 << 20;
+  small.max_bundle_bytes = 3 << 20;
+  small.threads = 4;
+  small.max_concurrent_uploads = 0;
+  TokenBudgets tight(small, 7);
+  CHECK(tight.thread_share() == 1);
+  CHECK(tight.slot_share() == SIZE_MAX);           // no relay-wide cap, no per-token one
+  CHECK(tight.declared_bytes_share() == 3 << 20);  // never less than one largest bundle
+  CHECK(tight.try_open(a, fake_id(1), 3 << 20, today) == TokenBudgets::Open::kReserved);
+  CHECK(tight.try_open(a, fake_id(2), 1, today) == TokenBudgets::Open::kTooLarge);
+  tight.forget("m", fake_id(1));
+  CHECK(tight.try_open(a, fake_id(2), 1, today) == TokenBudgets::Open::kReserved);
 }

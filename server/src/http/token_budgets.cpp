@@ -2,12 +2,15 @@
 #include "satchel/relay/token_budgets.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace satchel::relay {
 
 namespace {
 
+// A token's share of `capacity` (0: unlimited, and so is the share).
 size_t share_of(uint64_t capacity) {
+  if (capacity == 0) return SIZE_MAX;
   return static_cast<size_t>(std::max<uint64_t>(1, capacity / kTokenShareDivisor));
 }
 

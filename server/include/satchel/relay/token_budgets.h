@@ -23,7 +23,7 @@ namespace satchel::relay {
 // Unfinished uploads one token may have created and not yet finished or terminated.
 inline constexpr size_t kPartialUploadsPerToken = 32;
 // A token may hold 1/kTokenShareDivisor of the relay's body threads and of its upload slots
-// (at least one of each).
+// (at least one of each; no limit when the relay sets none).
 inline constexpr size_t kTokenShareDivisor = 8;
 
 // A device token as the budgets know it: its mailbox and public token id (never its bytes).
