@@ -259,6 +259,8 @@ TEST_CASE(
   CHECK(tight.declared_bytes_share() == 3 << 20);  // never less than one largest bundle
   CHECK(tight.try_open(a, fake_id(1), 3 << 20, today) == TokenBudgets::Open::kReserved);
   CHECK(tight.try_open(a, fake_id(2), 1, today) == TokenBudgets::Open::kTooLarge);
-  tight.forget("m", fake_id(1));
+  tight.cancel(b, fake_id(1));  // another token's cancel changes nothing
+  CHECK(tight.try_open(a, fake_id(2), 1, today) == TokenBudgets::Open::kTooLarge);
+  tight.cancel(a, fake_id(1));
   CHECK(tight.try_open(a, fake_id(2), 1, today) == TokenBudgets::Open::kReserved);
 }

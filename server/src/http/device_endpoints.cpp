@@ -46,10 +46,13 @@ void answer_held(Relay& relay, const Request& req, Response& res, const ContentR
   answer_lingering(relay, req, res, reader, ctx, status, "");
 }
 
+enum class Counted { kRefused, kNow, kAlready };
+
 // Counts a creation against the token's unfinished uploads (token_budgets.h) unless the upload
-// exists already; on refusal writes it into `res` and returns false.
-bool count_new_partial(Relay& relay, const Request& req, Response& res, const RequestContext& ctx,
-                       const Hash32& id, uint64_t length) {
+// exists already. kNow: counted by this call (forget it if nothing is created); kRefused: the
+// refusal is written into `res`.
+Counted count_new_partial(Relay& relay, const Request& req, Response& res,
+                          const RequestContext& ctx, const Hash32& id, uint64_t length) {
   const TokenKey key = token_key_of(ctx);
   auto open = relay.token_budgets.try_open(key, id, length, relay.clock.today());
   if (open == TokenBudgets::Open::kTooMany || open == TokenBudgets::Open::kTooLarge) {
@@ -62,20 +65,20 @@ bool count_new_partial(Relay& relay, const Request& req, Response& res, const Re
     }
     open = relay.token_budgets.try_open(key, id, length, relay.clock.today());
   }
-  if (open == TokenBudgets::Open::kReserved || open == TokenBudgets::Open::kAlreadyOpen)
-    return true;
+  if (open == TokenBudgets::Open::kReserved) return Counted::kNow;
+  if (open == TokenBudgets::Open::kAlreadyOpen) return Counted::kAlready;
   // At its limit the token may still resume, or re-send, an upload the relay already knows.
   auto found = relay.store.find_upload(ctx.mailbox, id);
   if (!found) {
     tus_refuse(req, res, 500, "internal", true);
-    return false;
+    return Counted::kRefused;
   }
-  if (found->upload || found->tombstone) return true;
+  if (found->upload || found->tombstone) return Counted::kAlready;
   tus_refuse(
       req, res, 429,
       open == TokenBudgets::Open::kTooMany ? "too-many-partial-uploads" : "partial-bytes-exceeded",
       true);
-  return false;
+  return Counted::kRefused;
 }
 
 // After a body was written: a stored upload no longer counts against its token; a partial one
@@ -152,10 +155,11 @@ void tus_create(Relay& relay, const Request& req, Response& res, const ContentRe
   auto checksum = checksum_header(req, res);
   if (!checksum) return;
 
-  if (!count_new_partial(relay, req, res, *ctx, *id, *length)) return;
+  const Counted counted = count_new_partial(relay, req, res, *ctx, *id, *length);
+  if (counted == Counted::kRefused) return;
   auto begun = create_for_body(relay, *ctx, *id, *length);
-  if (!begun || begun->created.outcome == CreateOutcome::kOverQuota)
-    relay.token_budgets.forget(ctx->mailbox, *id);
+  if (counted == Counted::kNow && (!begun || begun->created.outcome == CreateOutcome::kOverQuota))
+    relay.token_budgets.cancel(token_key_of(*ctx), *id);  // nothing was created
   if (!begun) {
     res.set_header("Tus-Resumable", kTusVersion);
     // Held by another request's writer, or by a removal in progress: try again shortly.

@@ -88,6 +88,14 @@ TokenBudgets::Open TokenBudgets::try_open(const TokenKey& key, const Hash32& id,
   return verdict;
 }
 
+void TokenBudgets::cancel(const TokenKey& key, const Hash32& id) {
+  std::lock_guard lock(mu_);
+  auto it = usage_.find(key);
+  if (it == usage_.end()) return;
+  it->second.open.erase(id);
+  erase_if_idle_locked(it);
+}
+
 void TokenBudgets::touch(std::string_view mailbox, const Hash32& id, Day today) {
   std::lock_guard lock(mu_);
   for (auto it = usage_.lower_bound(TokenKey{std::string(mailbox), ""});

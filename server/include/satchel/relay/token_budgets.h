@@ -75,6 +75,8 @@ class TokenBudgets {
   };
   // Counts a new unfinished upload `id` of `length` declared bytes against the token.
   Open try_open(const TokenKey& key, const Hash32& id, uint64_t length, Day today);
+  // Undoes a kReserved try_open of the token whose upload was not created after all.
+  void cancel(const TokenKey& key, const Hash32& id);
   // Marks the mailbox's upload `id` written today (it stays counted while it lives).
   void touch(std::string_view mailbox, const Hash32& id, Day today);
   // Stops counting the mailbox's upload `id` (stored, terminated or never created).
