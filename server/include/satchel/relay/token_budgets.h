@@ -3,7 +3,8 @@
 // token may hold at most a share of the relay's body threads and upload slots, at most
 // kPartialUploadsPerToken unfinished uploads it created, and at most a share of its mailbox's
 // quota in their declared lengths; revoking the token hands back those unfinished uploads for
-// removal.
+// removal. Memory: one entry per token holding a share or unfinished uploads, each with at most
+// kPartialUploadsPerToken ids (an idle token's ids are pruned when it next creates).
 #pragma once
 
 #include <cstdint>
