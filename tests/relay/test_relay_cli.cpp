@@ -191,3 +191,86 @@ TEST_CASE("satchel-relay init, mailbox and serve work end to end and stop cleanl
   ::kill(again, SIGINT);
   CHECK(wait_for(again, 8) == 0);
 }
+
+TEST_CASE(
+    "satchel-relay uploads list and remove partial uploads; remove refuses while the relay "
+    "serves") {
+  TempDir dir("cli-uploads");
+  std::filesystem::create_directories(dir.path);
+  const std::string relay_dir = dir.path + "/relay";
+  const uint16_t port = free_port();
+  REQUIRE(run(dir, {"init", relay_dir, "--name", "127.0.0.1", "--listen",
+                    "127.0.0.1:" + std::to_string(port)})
+              .status == 0);
+  const std::string config = relay_dir + "/relay.conf";
+  std::string text = slurp(config);
+  text = with_setting(text, "threads", "8");
+  std::ofstream(config, std::ios::trunc) << text;
+  TestOrganisation org(1);
+  std::ofstream(dir.path + "/reg.txt") << org.registration(1) << "\n";
+  REQUIRE(
+      run(dir, {"mailbox", "create", "--config", config, "--registration", dir.path + "/reg.txt"})
+          .status == 0);
+  auto code = run(dir, {"mailbox", "code", "--config", config, org.mailbox_id()});
+  REQUIRE(code.status == 0);
+  const std::string enrollment = field(code.out, "enrollment code:");
+
+  const std::string ca = relay_dir + "/tls/cert.pem";
+  const pid_t server =
+      spawn({"serve", "--config", config}, dir.path + "/serve.out", dir.path + "/serve.err");
+  REQUIRE(wait_until_serving(port, ca));
+  auto c = std::make_unique<httplib::SSLClient>("127.0.0.1", port);
+  c->set_ca_cert_path(ca.c_str());
+  c->enable_server_certificate_verification(true);
+  auto enrolled =
+      c->Post("/v1/enroll", nlohmann::json{{"code", enrollment}}.dump(), "application/json");
+  REQUIRE(enrolled);
+  REQUIRE(enrolled->status == 200);
+  const std::string token = nlohmann::json::parse(enrolled->body)["token"];
+  const Hash32 a = sha256_of(test_bytes(10, 1));
+  const Hash32 b = sha256_of(test_bytes(10, 2));
+  REQUIRE(tus_create(*c, token, a, 1000) == 201);
+  REQUIRE(tus_create(*c, token, b, 2000) == 201);
+  const Bytes whole = test_bytes(5000, 3);
+  REQUIRE(tus_upload_whole(*c, token, whole)->status == 201);
+
+  // Listing works beside the serving relay and names no token.
+  auto listed = run(dir, {"uploads", "list", "--config", config, "--partial"});
+  CHECK(listed.status == 0);
+  CHECK(listed.out.find(hex_of(a)) != std::string::npos);
+  CHECK(listed.out.find("0 of 2000 bytes") != std::string::npos);
+  CHECK(listed.out.find("2 partial upload(s)") != std::string::npos);
+  CHECK(listed.out.find(hex_of(sha256_of(whole))) == std::string::npos);  // stored: not listed
+  CHECK(listed.out.find(token) == std::string::npos);
+  // Removal refuses while the relay serves.
+  auto refused = run(dir, {"uploads", "remove", "--config", config, "--partial", "--all"});
+  CHECK(refused.status == 1);
+  CHECK(refused.out.find("the relay is serving") != std::string::npos);
+  CHECK(run(dir, {"uploads", "list", "--config", config}).status == 1);  // --partial required
+
+  ::kill(server, SIGTERM);
+  REQUIRE(wait_for(server, 8) == 0);
+  auto bad = run(dir, {"uploads", "remove", "--config", config, "--partial", "abc"});
+  CHECK(bad.status == 1);
+  CHECK(bad.out.find("at least 8") != std::string::npos);
+  CHECK(run(dir, {"uploads", "remove", "--config", config, "--partial", "--older-than", "0"})
+            .out.find("0 partial upload(s) removed") != std::string::npos);  // both written today
+  auto one =
+      run(dir, {"uploads", "remove", "--config", config, "--partial", hex_of(a).substr(0, 12)});
+  CHECK(one.status == 0);
+  CHECK(one.out.find("1 partial upload(s) removed") != std::string::npos);
+  auto rest = run(dir, {"uploads", "list", "--config", config, "--partial"});
+  CHECK(rest.out.find(hex_of(a)) == std::string::npos);
+  CHECK(rest.out.find(hex_of(b)) != std::string::npos);
+  CHECK(run(dir, {"uploads", "remove", "--config", config, "--partial", "--all"}).status == 0);
+  CHECK(run(dir, {"uploads", "list", "--config", config, "--partial"})
+            .out.find("0 partial upload(s)") != std::string::npos);
+  // The stored bundle is untouched.
+  EmbeddedStoreOptions admin;
+  admin.serve = false;
+  auto store = EmbeddedRelayStore::open(relay_dir + "/storage", SystemClock().today(), admin);
+  REQUIRE(store);
+  auto found = (*store)->find_upload(org.mailbox_id(), sha256_of(whole));
+  REQUIRE(found);
+  CHECK((found->upload && found->upload->state == UploadState::kStored));
+}

@@ -22,12 +22,18 @@ export NODE_EXTRA_CA_CERTS=$ca
 check() {  # SIZE CHUNK WITH_BODY
   local out sha
   out=$(cd "$here/tus_js_client" && node upload.mjs "https://127.0.0.1:$port/v1/uploads" "$token" "$@")
-  sha=${out#stored }
+  sha=${out##*stored }
   curl -sf --cacert "$ca" -I "https://127.0.0.1:$port/v1/uploads/$sha" -H 'Tus-Resumable: 1.0.0' \
     -H "Authorization: Bearer $token" | tr -d '\r' | grep -qx 'Upload-State: stored' ||
     { echo "FAIL: $* not stored"; exit 1; }
-  echo "ok: size $1, chunk $2, creation-with-upload $3"
+  [ "${4:-0}" = 1 ] && { [ "$(grep -c "^stored $sha\$" <<<"$out")" = 2 ] ||
+    { echo "FAIL: $* re-send not answered stored"; exit 1; }; }
+  echo "ok: size $1, chunk $2, creation-with-upload $3${4:+, sent again}"
 }
 check 300000 65536 0
 check 300000 65536 1
 check 5000 1000000 1
+# A stored bundle sent again (creation-with-upload, 300 KB in one body): the relay answers without
+# reading the body and closes; the client must read the answer and report it stored.
+check 300000 1000000 1 1
+check 300000 65536 1 1

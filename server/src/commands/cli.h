@@ -26,5 +26,6 @@ void add_init_command(CLI::App& app, Action& action);
 void add_serve_command(CLI::App& app, Action& action);
 void add_mailbox_command(CLI::App& app, Action& action);
 void add_tls_command(CLI::App& app, Action& action);
+void add_uploads_command(CLI::App& app, Action& action);
 
 }  // namespace satchel::relay::cli

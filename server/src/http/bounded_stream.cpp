@@ -92,7 +92,7 @@ bool BoundedStream::fill(const Deadline& deadline) {
 
 ssize_t BoundedStream::read(char* ptr, size_t size) {
   if (failure_ != ReadFailure::kNone) return -1;
-  if (framing_.phase() == RequestFraming::Phase::kAnswered) return -1;
+  if (framing_.phase() == RequestFraming::Phase::kHead && framing_.is_answered()) return -1;
   if (framing_.phase() == RequestFraming::Phase::kHead && framing_.head_malformed()) {
     failure_ = ReadFailure::kHeadMalformed;
     return -1;
@@ -121,7 +121,7 @@ ssize_t BoundedStream::read(char* ptr, size_t size) {
 
 ssize_t BoundedStream::write(const char* ptr, size_t size) {
   if (!is_interim_answer(ptr, size)) {
-    if (framing_.phase() != RequestFraming::Phase::kAnswered) framing_.answered();
+    if (!framing_.is_answered()) framing_.answered();
     answer_started_ = true;
   }
   if (!transport_.send_all(ptr, size, limits_.write_idle)) return -1;

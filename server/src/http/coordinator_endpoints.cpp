@@ -8,6 +8,7 @@
 #include "http/http_answers.h"
 #include "http/http_endpoints.h"
 #include "http/request_guard.h"
+#include "http/upload_receiver.h"
 #include "satchel/relay/credentials.h"
 #include "satchel/relay/request_headers.h"
 
@@ -406,6 +407,8 @@ void revoke_token(Relay& relay, const Request& req, Response& res) {
   auto n = relay.store.revoke_tokens(ctx->mailbox, req.matches[1].str());
   if (!n) return refuse(req, res, 500, "internal", false);
   if (*n == 0) return refuse(req, res, 404, "not-found", false);
+  // Its unfinished uploads go with it (known to this process's memory only).
+  remove_partials_of_revoked(relay, ctx->mailbox, req.matches[1].str());
   answer_json(req, res, 200, {{"revoked", *n}});
 }
 

@@ -36,6 +36,60 @@ void answer_complete(const Relay& relay, const Request& req, Response& res, int 
   answer(req, res, status, "", kJsonType, close);
 }
 
+// The answer for a creation of an upload already complete: its body, if any, is not read
+// (answer_lingering), and no upload slot is taken.
+void answer_held(Relay& relay, const Request& req, Response& res, const ContentReader& reader,
+                 const RequestContext& ctx, int status, const Hash32& id, uint64_t length,
+                 std::string_view state, bool location) {
+  add_upload_headers(relay, res, length, length, state, 0);
+  if (location) res.set_header("Location", "/v1/uploads/" + to_hex(id));
+  answer_lingering(relay, req, res, reader, ctx, status, "");
+}
+
+enum class Counted { kRefused, kNow, kAlready };
+
+// Counts a creation against the token's unfinished uploads (token_budgets.h) unless the upload
+// exists already. kNow: counted by this call (forget it if nothing is created); kRefused: the
+// refusal is written into `res`.
+Counted count_new_partial(Relay& relay, const Request& req, Response& res,
+                          const RequestContext& ctx, const Hash32& id, uint64_t length) {
+  const TokenKey key = token_key_of(ctx);
+  auto open = relay.token_budgets.try_open(key, id, length, relay.clock.today());
+  if (open == TokenBudgets::Open::kTooMany || open == TokenBudgets::Open::kTooLarge) {
+    // Forget those that left without this token (hash mismatch, expiry, the operator, another
+    // device finishing them), then count again.
+    for (const Hash32& held : relay.token_budgets.open_ids(key)) {
+      auto found = relay.store.find_upload(ctx.mailbox, held);
+      if (found && (!found->upload || found->upload->state == UploadState::kStored))
+        relay.token_budgets.forget(ctx.mailbox, held);
+    }
+    open = relay.token_budgets.try_open(key, id, length, relay.clock.today());
+  }
+  if (open == TokenBudgets::Open::kReserved) return Counted::kNow;
+  if (open == TokenBudgets::Open::kAlreadyOpen) return Counted::kAlready;
+  // At its limit the token may still resume, or re-send, an upload the relay already knows.
+  auto found = relay.store.find_upload(ctx.mailbox, id);
+  if (!found) {
+    tus_refuse(req, res, 500, "internal", true);
+    return Counted::kRefused;
+  }
+  if (found->upload || found->tombstone) return Counted::kAlready;
+  tus_refuse(
+      req, res, 429,
+      open == TokenBudgets::Open::kTooMany ? "too-many-partial-uploads" : "partial-bytes-exceeded",
+      true);
+  return Counted::kRefused;
+}
+
+// After a body was written: a stored upload no longer counts against its token; a partial one
+// counts from today.
+void note_written(Relay& relay, std::string_view mailbox, const Hash32& id, bool stored) {
+  if (stored)
+    relay.token_budgets.forget(mailbox, id);
+  else
+    relay.token_budgets.touch(mailbox, id, relay.clock.today());
+}
+
 void enroll(Relay& relay, const Request& req, Response& res) {
   if (!current_request(Endpoint::kEnroll)) return refuse(req, res, 500, "internal", true);
   const auto body = nlohmann::json::parse(req.body, nullptr, false);
@@ -101,7 +155,11 @@ void tus_create(Relay& relay, const Request& req, Response& res, const ContentRe
   auto checksum = checksum_header(req, res);
   if (!checksum) return;
 
+  const Counted counted = count_new_partial(relay, req, res, *ctx, *id, *length);
+  if (counted == Counted::kRefused) return;
   auto begun = create_for_body(relay, *ctx, *id, *length);
+  if (counted == Counted::kNow && (!begun || begun->created.outcome == CreateOutcome::kOverQuota))
+    relay.token_budgets.cancel(token_key_of(*ctx), *id);  // nothing was created
   if (!begun) {
     res.set_header("Tus-Resumable", kTusVersion);
     // Held by another request's writer, or by a removal in progress: try again shortly.
@@ -114,9 +172,9 @@ void tus_create(Relay& relay, const Request& req, Response& res, const ContentRe
     case CreateOutcome::kOverQuota:
       return tus_refuse(req, res, 507, "mailbox-full", true);
     case CreateOutcome::kDelivered:
-      if (!discard_upload_body(relay, req, res, reader, *ctx)) return;
-      return answer_complete(relay, req, res, 200, *id, created->now.tombstone->length, "delivered",
-                             true, false);
+      relay.token_budgets.forget(ctx->mailbox, *id);
+      return answer_held(relay, req, res, reader, *ctx, 200, *id, created->now.tombstone->length,
+                         "delivered", true);
     case CreateOutcome::kExisting:
     case CreateOutcome::kCreated:
       break;
@@ -124,8 +182,8 @@ void tus_create(Relay& relay, const Request& req, Response& res, const ContentRe
   const UploadRecord& u = *created->now.upload;
   if (u.length != *length) return tus_refuse(req, res, 400, "length-mismatch", true);
   if (u.state == UploadState::kStored) {
-    if (!discard_upload_body(relay, req, res, reader, *ctx)) return;
-    return answer_complete(relay, req, res, 200, *id, u.length, "stored", true, false);
+    relay.token_budgets.forget(ctx->mailbox, *id);
+    return answer_held(relay, req, res, reader, *ctx, 200, *id, u.length, "stored", true);
   }
   const int status = created->outcome == CreateOutcome::kCreated ? 201 : 200;
   uint64_t offset = u.committed;
@@ -137,6 +195,7 @@ void tus_create(Relay& relay, const Request& req, Response& res, const ContentRe
     if (!outcome) return;
     offset = outcome->committed;
     stored = outcome->stored;
+    note_written(relay, ctx->mailbox, *id, stored);
   }
   add_upload_headers(relay, res, offset, u.length, stored ? "stored" : "partial",
                      has_body ? relay.clock.today() : u.day);
@@ -184,8 +243,10 @@ void tus_patch(Relay& relay, const Request& req, Response& res, const ContentRea
     const char* state = found->upload ? "stored" : "delivered";
     if (*offset == length && !has_body)
       return answer_complete(relay, req, res, 204, *id, length, state, false, false);
+    res.set_header("Tus-Resumable", kTusVersion);
     res.set_header("Upload-State", state);
-    return tus_refuse(req, res, 409, "offset-mismatch", true);
+    return answer_lingering(relay, req, res, reader, *ctx, 409,
+                            nlohmann::json{{"error", "offset-mismatch"}}.dump());
   }
   const UploadRecord& u = *found->upload;
   if (*offset != u.committed) return tus_refuse(req, res, 409, "offset-mismatch", true);
@@ -194,6 +255,7 @@ void tus_patch(Relay& relay, const Request& req, Response& res, const ContentRea
   BodyTarget target{*id, u.length, u.committed, *offset, *checksum};
   auto outcome = receive_upload_body(relay, req, res, reader, *ctx, target);
   if (!outcome) return;
+  note_written(relay, ctx->mailbox, *id, outcome->stored);
   add_upload_headers(relay, res, outcome->committed, u.length,
                      outcome->stored ? "stored" : "partial", relay.clock.today());
   answer(req, res, 204, "", kJsonType, false);
@@ -205,6 +267,7 @@ void tus_terminate(Relay& relay, const Request& req, Response& res) {
   if (!ctx || !id) return tus_refuse(req, res, 500, "internal", true);
   Status s = relay.store.terminate_upload(ctx->mailbox, *id, relay.clock.today());
   if (s) {
+    relay.token_budgets.forget(ctx->mailbox, *id);
     res.set_header("Tus-Resumable", kTusVersion);
     return answer(req, res, 204, "", kJsonType, false);
   }

@@ -44,6 +44,7 @@ RequestFraming::RequestFraming(size_t max_head_bytes, size_t max_header_lines)
 
 void RequestFraming::begin_request() {
   phase_ = Phase::kHead;
+  answered_ = false;
   head_bytes_ = 0;
   lines_ = 0;
   head_over_limit_ = false;
@@ -62,14 +63,12 @@ void RequestFraming::begin_request() {
 size_t RequestFraming::readable(size_t available) const {
   switch (phase_) {
     case Phase::kHead:
-      if (head_over_limit_ || head_malformed_) return 0;
+      if (head_over_limit_ || head_malformed_ || answered_) return 0;
       // One byte at a time is how the library reads a head; a larger read stops at the limit.
       return std::min(available, max_head_bytes_ - head_bytes_);
     case Phase::kBody:
       if (!body_length_) return 0;
       return static_cast<size_t>(std::min<uint64_t>(available, *body_length_ - body_read_));
-    case Phase::kAnswered:
-      return 0;
   }
   return 0;
 }
@@ -121,6 +120,11 @@ void RequestFraming::end_line() {
   }
   line_.clear();
   line_length_ = 0;
+}
+
+void RequestFraming::answered() {
+  answered_ = true;
+  if (phase_ == Phase::kHead) head_over_limit_ = true;  // nothing more of it is read
 }
 
 bool RequestFraming::at_request_boundary() const {

@@ -18,7 +18,7 @@ class RequestFraming {
   // bytes and `max_header_lines` lines.
   RequestFraming(size_t max_head_bytes, size_t max_header_lines);
 
-  enum class Phase { kHead, kBody, kAnswered };
+  enum class Phase { kHead, kBody };
   Phase phase() const { return phase_; }
 
   // Starts a new request: the next bytes read are its head.
@@ -30,8 +30,11 @@ class RequestFraming {
   // Records that the library read these bytes (at most readable() of them).
   void consumed(const char* data, size_t n);
   // Records that the library began writing an answer to this request ("100 Continue" interim
-  // answers excluded by the caller).
-  void answered() { phase_ = Phase::kAnswered; }
+  // answers excluded by the caller). The head is then over: an answer given part-way through
+  // it leaves the request without a known end. The rest of a declared body may still be read
+  // (a handler draining a body it refused).
+  void answered();
+  bool is_answered() const { return answered_; }
 
   bool head_over_limit() const { return head_over_limit_; }
   // True when a line of the head ended in a bare LF: cpp-httplib skips such header lines, so a
@@ -51,6 +54,7 @@ class RequestFraming {
   size_t max_head_bytes_;
   size_t max_header_lines_;
   Phase phase_ = Phase::kHead;
+  bool answered_ = false;
   size_t head_bytes_ = 0;
   size_t lines_ = 0;
   bool head_over_limit_ = false;

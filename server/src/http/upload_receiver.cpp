@@ -1,8 +1,10 @@
 // Receiving tus bodies into the store (see upload_receiver.h).
 #include "http/upload_receiver.h"
 
+#include <algorithm>
 #include <chrono>
 
+#include "http/bounded_stream.h"
 #include "http/http_answers.h"
 #include "satchel/crypto/sha256.h"
 #include "satchel/relay/file_ops.h"
@@ -10,8 +12,6 @@
 namespace satchel::relay {
 
 namespace {
-
-constexpr auto kRateGrace = std::chrono::seconds(10);
 
 // Maps a failed commit to its answer: a hash mismatch at completion, or a storage failure.
 void refuse_upload_failure(const httplib::Request& req, httplib::Response& res, const Error& e,
@@ -37,26 +37,50 @@ void add_upload_headers(const Relay& relay, httplib::Response& res, uint64_t off
                    http_date_of_day(last_write + relay.config.partial_expiry_days + 1));
 }
 
-bool discard_upload_body(Relay& relay, const httplib::Request& req, httplib::Response& res,
-                         const httplib::ContentReader& reader, const RequestContext& ctx) {
-  if (ctx.content_length == 0) return true;
-  res.set_header("Tus-Resumable", kTusVersion);
-  if (!relay.daily_bytes.reserve(ctx.credential, ctx.content_length)) {
-    refuse_retry_after(req, res, 429, "daily-bytes-exceeded",
-                       relay.daily_bytes.seconds_until_renewal());
-    return false;
-  }
-  auto slot = relay.upload_slots.try_acquire();
-  if (!slot) {
-    relay.daily_bytes.release(ctx.credential, ctx.content_length);
-    refuse_retry_after(req, res, 503, "busy", 5);
-    return false;
-  }
-  if (!reader([](const char*, size_t) { return true; })) {
-    refuse(req, res, 400, "incomplete-body", true);
-    return false;
-  }
-  return true;
+TokenKey token_key_of(const RequestContext& ctx) {
+  return TokenKey{ctx.mailbox, ctx.device ? ctx.device->token_id : std::string()};
+}
+
+void answer_lingering(Relay& relay, const httplib::Request& req, httplib::Response& res,
+                      const httplib::ContentReader& reader, const RequestContext& ctx, int status,
+                      std::string body) {
+  const uint64_t most = std::min(ctx.content_length, kLingerBytes);
+  auto hold = most > 0 && relay.daily_bytes.reserve(ctx.credential, most)
+                  ? relay.token_budgets.try_hold(token_key_of(ctx), TokenBudgets::Kind::kThread)
+                  : std::nullopt;
+  if (most > 0 && !hold) relay.daily_bytes.release(ctx.credential, most);
+  if (!hold) return answer(req, res, status, std::move(body), kJsonType, ctx.content_length > 0);
+  res.status = status;
+  res.set_header("Connection", "close");
+  res.set_header("Content-Length", std::to_string(body.size()));
+  // The provider runs after the status line and headers are sent: it sends the body, drains,
+  // and reports failure so that cpp-httplib closes the connection. The reader (a copy) reads
+  // from the same connection, which lives until the response is written.
+  auto held = std::make_shared<TokenBudgets::Hold>(std::move(*hold));
+  auto text = std::make_shared<std::string>(std::move(body));
+  Relay* r = &relay;
+  const Hash32 credential = ctx.credential;
+  res.set_content_provider(
+      kJsonType, [held, text, reader, r, credential, most](size_t, httplib::DataSink& sink) {
+        uint64_t drained = 0;
+        if (text->empty() || sink.write(text->data(), text->size())) {
+          const auto started = std::chrono::steady_clock::now();
+          reader([&](const char*, size_t n) {
+            drained += n;
+            return drained < most && std::chrono::steady_clock::now() - started < kLingerTime;
+          });
+        }
+        r->daily_bytes.release(credential, most - std::min(most, drained));
+        return false;
+      });
+}
+
+size_t remove_partials_of_revoked(Relay& relay, std::string_view mailbox,
+                                  std::optional<std::string_view> token_id) {
+  size_t removed = 0;
+  for (const Hash32& id : relay.token_budgets.take_open(mailbox, token_id))
+    if (relay.store.terminate_upload(mailbox, id, relay.clock.today())) removed++;
+  return removed;
 }
 
 std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Request& req,
@@ -78,7 +102,13 @@ std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Requ
                        relay.daily_bytes.seconds_until_renewal());
     return std::nullopt;
   }
-  auto slot = body > 0 ? relay.upload_slots.try_acquire() : std::nullopt;
+  // A token holds at most its share of threads and slots, so that others are still served.
+  const TokenKey key = token_key_of(ctx);
+  auto thread =
+      body > 0 ? relay.token_budgets.try_hold(key, TokenBudgets::Kind::kThread) : std::nullopt;
+  auto token_slot =
+      thread ? relay.token_budgets.try_hold(key, TokenBudgets::Kind::kSlot) : std::nullopt;
+  auto slot = token_slot ? relay.upload_slots.try_acquire() : std::nullopt;
   if (body > 0 && !slot) {
     relay.daily_bytes.release(ctx.credential, fresh);
     res.set_header("Tus-Resumable", kTusVersion);
@@ -108,9 +138,6 @@ std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Requ
   if (t.checksum) body_hash = std::make_unique<Sha256>();
   uint64_t seen = 0;
   Status write_status;
-  const auto started = std::chrono::steady_clock::now();
-  const uint64_t min_rate = relay.config.limits.min_body_bytes_per_second;
-  bool too_slow = false;
   auto receive = [&](const char* data, size_t n) {
     ByteView chunk(reinterpret_cast<const uint8_t*>(data), n);
     if (body_hash) body_hash->update(chunk);
@@ -121,17 +148,13 @@ std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Requ
       write_status = (*writer)->write(chunk.subspan(static_cast<size_t>(from)));
     }
     seen += n;
-    const auto elapsed = std::chrono::steady_clock::now() - started;
-    if (min_rate > 0 && elapsed > kRateGrace) {
-      const double secs = std::chrono::duration<double>(elapsed).count();
-      if (static_cast<double>(seen) / secs < static_cast<double>(min_rate)) {
-        too_slow = true;
-        return false;
-      }
-    }
     return true;
   };
+  // The connection layer holds every body to the minimum rate (bounded_stream.h): a body that
+  // falls short ends there, and says why.
   const bool read_ok = body == 0 || reader(receive);
+  const BoundedStream* stream = current_stream();
+  const bool too_slow = stream && stream->failure() == ReadFailure::kBodyTooSlow;
   relay.daily_bytes.release(ctx.credential, fresh - std::min(fresh, (*writer)->written()));
   if (!write_status) {
     writer->reset();

@@ -6,6 +6,7 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <optional>
 
 #include "http/request_guard.h"
@@ -27,19 +28,39 @@ struct BodyOutcome {
 };
 
 // Receives the body of `ctx` into the upload, through `begun` when the request began the upload
-// (RelayStore::begin_upload), else through a writer it opens. On failure writes the refusal
-// into `res` and returns nullopt; on success the caller answers.
+// (RelayStore::begin_upload), else through a writer it opens. Holds one of the relay's upload
+// slots and one unit of the token's thread and slot shares while it reads (503 busy without). On
+// failure writes the refusal into `res` and returns nullopt; on success the caller answers.
 std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Request& req,
                                                httplib::Response& res,
                                                const httplib::ContentReader& reader,
                                                const RequestContext& ctx, const BodyTarget& target,
                                                std::unique_ptr<UploadWriter> begun = nullptr);
 
-// Reads and discards the body of a request for an upload the relay already holds completely,
-// so that the client reads the answer (closing unread would reset the connection under it).
-// Counts against the token's daily bytes; on refusal writes it into `res` and returns false.
-bool discard_upload_body(Relay& relay, const httplib::Request& req, httplib::Response& res,
-                         const httplib::ContentReader& reader, const RequestContext& ctx);
+// The device token a request of a tus endpoint came with, as the per-token budgets key it.
+TokenKey token_key_of(const RequestContext& ctx);
+
+// At most this much of an unread body is drained after answering, for at most kLingerTime
+// (checked as bytes arrive; a client that sends nothing is waited for up to the read timeout).
+// Clients such as cpp-httplib's write the whole body before reading the answer: a re-sent body
+// within this bound gets a clean close instead of a reset.
+inline constexpr uint64_t kLingerBytes = 1024 * 1024;
+inline constexpr std::chrono::milliseconds kLingerTime{1000};
+
+// Answers `status` with `body` WITHOUT reading the request body (a re-sent upload the relay
+// holds completely), then lingers: drains at most kLingerBytes / kLingerTime of the body so
+// that the client reads the answer rather than a reset, and closes the connection. Holds no
+// upload slot; drains only within the token's thread share and daily bytes (else closes at
+// once), and the bytes drained count against the daily bytes.
+void answer_lingering(Relay& relay, const httplib::Request& req, httplib::Response& res,
+                      const httplib::ContentReader& reader, const RequestContext& ctx, int status,
+                      std::string body);
+
+// After the mailbox's token `token_id` (every token when nullopt) was revoked: removes the
+// unfinished uploads it created since the relay started (the in-memory budgets know them).
+// Returns how many were removed; one being written, or finished since, is left.
+size_t remove_partials_of_revoked(Relay& relay, std::string_view mailbox,
+                                  std::optional<std::string_view> token_id);
 
 // Adds Tus-Resumable, Upload-Offset, Upload-Length, Upload-State and, for a partial upload,
 // Upload-Expires (midnight UTC after partial_expiry_days without writes).

@@ -81,6 +81,7 @@ class EmbeddedRelayStore final : public RelayStore {
                                    uint64_t mailbox_quota, Day today) override;
   Result<std::unique_ptr<UploadWriter>> open_writer(std::string_view mailbox, const Hash32& id,
                                                     uint64_t offset, Day today) override;
+  Result<std::vector<UploadRecord>> partial_uploads() override;
   Status terminate_upload(std::string_view mailbox, const Hash32& id, Day today) override;
   Result<std::vector<ListedUpload>> list_stored(std::string_view mailbox,
                                                 const std::optional<Hash32>& after, size_t limit,

@@ -8,6 +8,7 @@
 #include "satchel/relay/relay_config.h"
 #include "satchel/relay/relay_store.h"
 #include "satchel/relay/request_limits.h"
+#include "satchel/relay/token_budgets.h"
 
 namespace satchel::relay {
 
@@ -24,7 +25,8 @@ struct Relay {
         credential_rate(relay_clock, relay_config.limits.token_requests_per_minute),
         anonymous_rate(relay_clock, relay_config.limits.anonymous_requests_per_minute),
         daily_bytes(relay_clock, relay_config.limits.token_daily_bytes),
-        upload_slots(relay_config.limits.max_concurrent_uploads) {}
+        upload_slots(relay_config.limits.max_concurrent_uploads),
+        token_budgets(relay_config.limits, relay_config.partial_expiry_days) {}
 
   const RelayConfig& config;
   RelayStore& store;
@@ -35,6 +37,7 @@ struct Relay {
   RateLimiter anonymous_rate;      // enrollment, challenges, sessions and failed authentication
   DailyByteAllowance daily_bytes;  // per upload token
   UploadSlots upload_slots;
+  TokenBudgets token_budgets;  // per device token: threads, slots, unfinished uploads (memory)
 };
 
 }  // namespace satchel::relay

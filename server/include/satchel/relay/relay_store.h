@@ -221,6 +221,9 @@ class RelayStore {
   virtual Result<std::unique_ptr<UploadWriter>> open_writer(std::string_view mailbox,
                                                             const Hash32& id, uint64_t offset,
                                                             Day today) = 0;
+  // Every partial upload of every mailbox, in mailbox and id order (operator listing; the
+  // store knows no token that made them).
+  virtual Result<std::vector<UploadRecord>> partial_uploads() = 0;
   // Removes a partial upload (termination). kNotFound if none; kAlreadyExists if being written;
   // kInvalidArgument if the upload is stored (only acknowledgement removes those).
   virtual Status terminate_upload(std::string_view mailbox, const Hash32& id, Day today) = 0;

@@ -754,6 +754,24 @@ Result<CommitResult> EmbeddedRelayStore::finish_upload(std::string_view mailbox,
   return CommitResult{length, true};
 }
 
+Result<std::vector<UploadRecord>> EmbeddedRelayStore::partial_uploads() {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare(
+      "SELECT length, committed, state, day, mailbox_id, id FROM uploads WHERE state = 0 "
+      "ORDER BY mailbox_id, id");
+  if (!st) return st.error();
+  std::vector<UploadRecord> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    Hash32 id{};
+    if (!copy_key(st->blob(5), id)) continue;
+    out.push_back(read_upload_row(*st, st->text(4), id));
+  }
+  return out;
+}
+
 Status EmbeddedRelayStore::terminate_upload(std::string_view mailbox, const Hash32& id, Day today) {
   RemovalHold hold(*this);  // destroyed after the lock below is released
   {
