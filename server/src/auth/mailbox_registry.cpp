@@ -75,9 +75,11 @@ Status MailboxRegistry::store_locked(const std::string& id, const RelayRegistrat
   SATCHEL_TRY(
       store_.put_mailbox(MailboxRecord{id, incoming.org, incoming.version, std::string(text)},
                          incoming.coordinator_auth_keys));
-  cache_.erase(id);
+  // Cached at once, verified: a session check's lookup then does the same work for a new
+  // mailbox as for one already checked (no registration verification on first use).
+  ActiveMailbox active{id, incoming};
+  cache_.insert_or_assign(id, active);
   if (replaced) {
-    ActiveMailbox active{id, incoming};
     auto swept =
         store_.deliver_acknowledged(id, active.registration.coordinator_auth_keys,
                                     active.required_acks(), today, today + tombstone_days_);
