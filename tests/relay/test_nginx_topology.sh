@@ -10,7 +10,9 @@
 #   (c) afterwards no file under the nginx prefix or the relay directory holds the client
 #       address or the User-Agent the clients sent;
 #   (d) a coordinator challenge signed over nginx's pin opens a session, one over another pin
-#       does not (skipped if python3 lacks the cryptography module).
+#       does not (skipped if python3 lacks the cryptography module);
+#   (e) enrollment, challenge and session requests are limited to 1/s per address (bursts of
+#       5): a burst from 127.0.0.2 is mostly refused while 127.0.0.1 is served.
 # Everything runs on 127.0.0.1 as the current user. Exits 77 (skipped) if nginx is missing.
 # Usage: test_nginx_topology.sh SATCHEL_RELAY SATCHEL
 set -euo pipefail
@@ -273,6 +275,22 @@ case $out in
   *) fail "coordinator challenge through nginx: $out" ;;
 esac
 
+# --- (e) anonymous endpoints: 1 request/s per address (bursts of 5) -----------------------
+# 20 challenge requests at once from 127.0.0.2: at most 1 + 5 pass, the rest get nginx's 429;
+# another address (127.0.0.1) still gets its challenge meanwhile.
+codes=$(for _ in $(seq 20); do
+  c --interface 127.0.0.2 -o /dev/null -w '%{http_code}\n' \
+    "$base/v1/coordinator/challenge?mailbox=$mailbox" || echo 000
+done)
+passed=$(grep -c '^200$' <<<"$codes" || true)
+limited=$(grep -c '^429$' <<<"$codes" || true)
+{ [ "$passed" -ge 1 ] && [ "$passed" -le 7 ] && [ $((passed + limited)) -eq 20 ]; } ||
+  fail "anonymous zone: 20 challenges from one address gave $passed x 200, $limited x 429"
+other=$(c -o /dev/null -w '%{http_code}' "$base/v1/coordinator/challenge?mailbox=$mailbox")
+[ "$other" = 200 ] || fail "another address was refused its challenge ($other) during the burst"
+echo "ok: 20 challenges at once from 127.0.0.2: $passed served, $limited refused 429;" \
+  "127.0.0.1 served meanwhile"
+
 # --- (c) nothing kept the client's address or User-Agent ---------------------------------
 kill -QUIT "$nginx_pid" && wait "$nginx_pid" || true
 kill -TERM "$relay_pid" && wait "$relay_pid" || true
@@ -280,7 +298,7 @@ pids=()  # both stopped and reaped: their numbers may be reused
 # The two configuration files name 127.0.0.1 as listen and proxy addresses, and the relay's
 # start line names its own listen address; anything else naming it would be a client address.
 leaks=$(find "$prefix" "$work/relay" -type f ! -name nginx.conf ! -name relay.conf \
-  -exec grep -aIl -e '127\.0\.0\.1' {} + 2>/dev/null | grep -v '/serve.log$' || true)
+  -exec grep -aIl -e '127\.0\.0\.1' -e '127\.0\.0\.2' {} + 2>/dev/null | grep -v '/serve.log$' || true)
 [ -z "$leaks" ] || fail "client address found in: $leaks"
 grep -a '127\.0\.0\.1' "$work/relay/serve.log" | grep -qv '^satchel-relay: serving on 127.0.0.1:' &&
   fail "the relay's log names 127.0.0.1 beyond its start line"
