@@ -173,3 +173,22 @@ TEST_CASE("a challenge nonce is bound to its mailbox and relay, expires, and ope
   CHECK(!nonces.check(a, n + "A", clock.now()));  // malformed
   CHECK(!sessions.issue_challenge("../etc"));
 }
+
+TEST_CASE(
+    "in direct mode one address spends its own failure allowance, not another's; loopback "
+    "peers are not counted") {
+  ManualClock clock(1'800'000'000);
+  AddressFailureLimit limit(clock, 3);
+  for (int i = 0; i < 3; i++) CHECK(limit.acquire("192.0.2.7") == 0);
+  CHECK(limit.acquire("192.0.2.7") >= 1);
+  CHECK(limit.acquire("2001:db8::7") == 0);  // another address
+  CHECK(limit.acquire("192.0.2.8") == 0);
+  for (int i = 0; i < 10; i++) {  // behind nginx or Tor every client is loopback
+    CHECK(limit.acquire("127.0.0.1") == 0);
+    CHECK(limit.acquire("::1") == 0);
+  }
+  clock.advance(20);  // 3 per minute: one more after 20 s
+  CHECK(limit.acquire("192.0.2.7") == 0);
+  AddressFailureLimit off(clock, 0);
+  for (int i = 0; i < 10; i++) CHECK(off.acquire("192.0.2.7") == 0);
+}

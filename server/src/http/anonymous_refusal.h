@@ -13,8 +13,9 @@
 
 namespace satchel::relay {
 
-// Draws one request from the anonymous allowance and refuses with `status` and `code`; once the
-// allowance is spent the refusal is 429 rate-limited with Retry-After instead.
+// Draws one failure from the client address's allowance (direct mode, see AddressFailureLimit)
+// and then one from the relay-wide anonymous allowance, and refuses with `status` and `code`;
+// once either is spent the refusal is 429 rate-limited with Retry-After instead.
 void refuse_unproven(Relay& relay, const httplib::Request& req, httplib::Response& res, int status,
                      std::string_view code);
 
