@@ -72,9 +72,8 @@ Result<SessionGrant> CoordinatorSessions::open_session(std::string_view mailbox_
     purge_locked(now);
   if (sessions_.size() >= policy_.max_sessions || spent_.size() >= policy_.max_sessions)
     return make_error(Errc::kAlreadyExists, "too many sessions");
-  // Spent under the same lock as the check above is repeated: two requests racing with one
-  // nonce open one session.
-  // Kept until the nonce can no longer pass check() (one ttl either side of its issue time).
+  // Spent under this lock, so two requests racing with one nonce open one session; kept until
+  // the nonce can no longer pass check() (one ttl either side of its issue time).
   if (!spent_.emplace(*nonce_bytes, now + 2 * policy_.challenge_ttl + 1).second)
     return refused("spent nonce");
   sessions_[*hash] = CoordinatorSession{std::string(mailbox_id), key, now + policy_.session_ttl};

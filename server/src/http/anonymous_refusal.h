@@ -1,8 +1,8 @@
 // Refusals of anonymous requests that proved nothing. Enrollment and session requests that
 // prove something (a known, unexpired enrollment code; a signature by a key registered for the
 // mailbox) never draw on the relay's anonymous allowance; only their failures do, so a flood
-// of failures cannot lock out coordinators and enrolling devices (schema/relay-api.md, "Rate
-// limits").
+// of failures cannot lock out coordinators and enrolling devices (schema/relay-api.md,
+// "Limits").
 #pragma once
 
 #include <httplib.h>
