@@ -11,8 +11,11 @@
 #       address or the User-Agent the clients sent;
 #   (d) a coordinator challenge signed over nginx's pin opens a session, one over another pin
 #       does not (skipped if python3 lacks the cryptography module);
-#   (e) 24 clients on another address (127.0.0.2) trickling enrollment bodies into the relay's
-#       8 threads are cut by the relay at its body rate, and a normal upload is served meanwhile.
+#   (e) enrollment, challenge and session requests are limited to 1/s per address (bursts of
+#       5): a burst from 127.0.0.2 is mostly refused while 127.0.0.1 is served.
+#   (f) of 24 clients on another address (127.0.0.2) trickling enrollment bodies, those nginx
+#       lets through are cut by the relay at its body rate (408 within 5 s), and a normal upload
+#       is served meanwhile.
 # Everything runs on 127.0.0.1 as the current user. Exits 77 (skipped) if nginx is missing.
 # Usage: test_nginx_topology.sh SATCHEL_RELAY SATCHEL
 set -euo pipefail
@@ -145,6 +148,7 @@ for i in range(n):
     live[s] = [time.monotonic(), live_pos if mode == "slowbody" else 0]
 open(ready, "w").close()
 held, lifetimes, deadline = None, [], time.monotonic() + 40
+answers, cut_408 = {}, []  # the first bytes each connection received; lifetimes of 408s
 while live and time.monotonic() < deadline:
     if held is None and os.path.exists(done):
         held = len(live)
@@ -153,7 +157,9 @@ while live and time.monotonic() < deadline:
         closed = False
         if s in readable:
             try:
-                closed = s.recv(4096) == b""
+                got = s.recv(4096)
+                closed = got == b""
+                answers[s] = answers.get(s, b"") + got
             except ssl.SSLWantReadError:
                 pass
             except OSError:
@@ -169,10 +175,14 @@ while live and time.monotonic() < deadline:
                 closed = True
         if closed:
             lifetimes.append(time.monotonic() - live.pop(s)[0])
+            if answers.get(s, b"").startswith(b"HTTP/1.1 408"):
+                cut_408.append(lifetimes[-1])
             s.close()
     time.sleep(0.5)
 print("held=%s cut=%d still_open=%d longest=%.1f" %
-      (held, len(lifetimes), len(live), max(lifetimes or [0])))
+      (held, len(lifetimes), len(live), max(lifetimes or [0])), end="")
+print(" relay408=%d longest408=%.1f" % (len(cut_408), max(cut_408 or [0])) if mode == "slowbody"
+      else "")
 EOF
 
 # --- (a) tus through nginx over TLS 1.3; TLS 1.2 refused; interrupted bodies resume --------
@@ -232,11 +242,12 @@ slow=$(cat "$work/slow.out")
   fail "with 40 slow clients, a normal upload answered $status after $ms ms"
 [[ $slow == "held=40 cut=40 still_open=0 "* ]] || fail "slow clients: $slow"
 longest=${slow##*longest=}
+longest=${longest%% *}
 python3 -c "import sys; sys.exit(0 if 8 <= $longest <= 25 else 1)" ||
   fail "slow clients were not cut near client_header_timeout (10 s): longest $longest s"
 echo "ok: 40 slow-header clients held ($slow s); a normal upload took $ms ms meanwhile"
 
-# --- (e) slow bodies from another address are cut by the relay; a normal client is served ----
+# --- (f) slow bodies from another address are cut by the relay; a normal client is served ----
 python3 -c "$clients" slowbody "$port" "$ca" "$ua" 24 "$work/slowbody.ready" \
   "$work/slowbody.done" 127.0.0.2 >"$work/slowbody.out" &
 slowbody_pid=$!
@@ -253,10 +264,15 @@ slowbody=$(cat "$work/slowbody.out")
 [ "$status" = 201 ] && [ "$ms" -lt 5000 ] ||
   fail "with 24 slow-body clients, a normal upload answered $status after $ms ms"
 [[ $slowbody == *" still_open=0 "* ]] || fail "slow-body clients: $slowbody"
-longest=${slowbody##*longest=}
-python3 -c "import sys; sys.exit(0 if $longest <= 10 else 1)" ||
+# Those nginx let through (its 1 request/s zone refuses the rest with 429) are cut by the relay
+# with 408 once their bodies fall behind its rate, after its 1 s grace.
+relay408=${slowbody##*relay408=}
+relay408=${relay408%% *}
+longest=${slowbody##*longest408=}
+[ "$relay408" -ge 1 ] || fail "no slow body reached the relay to be cut: $slowbody"
+python3 -c "import sys; sys.exit(0 if $longest <= 5 else 1)" ||
   fail "slow bodies were not cut near the relay's grace (1 s): longest $longest s"
-echo "ok: 24 slow-body clients from 127.0.0.2 cut by the relay ($slowbody s); a normal upload took $ms ms"
+echo "ok: 24 slow-body clients from 127.0.0.2: nginx refused the excess, the relay cut those it let through ($slowbody s); a normal upload took $ms ms"
 
 # --- (d) coordinator challenges are bound to nginx's pin ------------------------------------
 read -r -d '' coordinator <<'EOF' || true
@@ -309,6 +325,22 @@ case $out in
   *) fail "coordinator challenge through nginx: $out" ;;
 esac
 
+# --- (e) anonymous endpoints: 1 request/s per address (bursts of 5) -----------------------
+# 20 challenge requests at once from 127.0.0.2: at most 1 + 5 pass, the rest get nginx's 429;
+# another address (127.0.0.1) still gets its challenge meanwhile.
+codes=$(for _ in $(seq 20); do
+  c --interface 127.0.0.2 -o /dev/null -w '%{http_code}\n' \
+    "$base/v1/coordinator/challenge?mailbox=$mailbox" || echo 000
+done)
+passed=$(grep -c '^200$' <<<"$codes" || true)
+limited=$(grep -c '^429$' <<<"$codes" || true)
+{ [ "$passed" -ge 1 ] && [ "$passed" -le 7 ] && [ $((passed + limited)) -eq 20 ]; } ||
+  fail "anonymous zone: 20 challenges from one address gave $passed x 200, $limited x 429"
+other=$(c -o /dev/null -w '%{http_code}' "$base/v1/coordinator/challenge?mailbox=$mailbox")
+[ "$other" = 200 ] || fail "another address was refused its challenge ($other) during the burst"
+echo "ok: 20 challenges at once from 127.0.0.2: $passed served, $limited refused 429;" \
+  "127.0.0.1 served meanwhile"
+
 # --- (c) nothing kept the client's address or User-Agent ---------------------------------
 kill -QUIT "$nginx_pid" && wait "$nginx_pid" || true
 kill -TERM "$relay_pid" && wait "$relay_pid" || true
@@ -316,7 +348,7 @@ pids=()  # both stopped and reaped: their numbers may be reused
 # The two configuration files name 127.0.0.1 as listen and proxy addresses, and the relay's
 # start line names its own listen address; anything else naming it would be a client address.
 leaks=$(find "$prefix" "$work/relay" -type f ! -name nginx.conf ! -name relay.conf \
-  -exec grep -aIl -e '127\.0\.0\.1' {} + 2>/dev/null | grep -v '/serve.log$' || true)
+  -exec grep -aIl -e '127\.0\.0\.1' -e '127\.0\.0\.2' {} + 2>/dev/null | grep -v '/serve.log$' || true)
 [ -z "$leaks" ] || fail "client address found in: $leaks"
 grep -a '127\.0\.0\.1' "$work/relay/serve.log" | grep -qv '^satchel-relay: serving on 127.0.0.1:' &&
   fail "the relay's log names 127.0.0.1 beyond its start line"

@@ -75,9 +75,11 @@ Status MailboxRegistry::store_locked(const std::string& id, const RelayRegistrat
   SATCHEL_TRY(
       store_.put_mailbox(MailboxRecord{id, incoming.org, incoming.version, std::string(text)},
                          incoming.coordinator_auth_keys));
-  cache_.erase(id);
+  // Cached at once, verified: a session check's lookup then does the same work for a new
+  // mailbox as for one already checked (no registration verification on first use).
+  ActiveMailbox active{id, incoming};
+  cache_.insert_or_assign(id, active);
   if (replaced) {
-    ActiveMailbox active{id, incoming};
     auto swept =
         store_.deliver_acknowledged(id, active.registration.coordinator_auth_keys,
                                     active.required_acks(), today, today + tombstone_days_);
@@ -86,8 +88,23 @@ Status MailboxRegistry::store_locked(const std::string& id, const RelayRegistrat
   return Status::Ok();
 }
 
+Status MailboxRegistry::warm_once() {
+  std::lock_guard lock(mu_);
+  if (warmed_) return Status::Ok();
+  auto all = store_.mailboxes();
+  if (!all) return all.error();
+  for (const MailboxRecord& m : *all)
+    if (auto v = RelayRegistration::verify(m.registration, m.org))
+      cache_.insert_or_assign(m.id, ActiveMailbox{m.id, std::move(v.value())});
+  warmed_ = true;
+  return Status::Ok();
+}
+
 Result<std::optional<ActiveMailbox>> MailboxRegistry::find(std::string_view id) {
   if (!is_mailbox_id(id)) return std::optional<ActiveMailbox>();
+  // Before the lookup, whichever id is asked for: existing and missing mailboxes then cost the
+  // same from the first request on.
+  SATCHEL_TRY(warm_once());
   auto record = store_.mailbox(id);
   if (!record) return record.error();
   if (!*record) return std::optional<ActiveMailbox>();

@@ -5,6 +5,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "http/anonymous_refusal.h"
 #include "http/http_answers.h"
 #include "http/http_endpoints.h"
 #include "http/request_guard.h"
@@ -59,17 +60,22 @@ std::function<bool()> session_ended(Relay& relay, const RequestContext& ctx) {
   };
 }
 
+// A challenge proves nothing, but costs the relay one MAC and stores nothing (the nonce carries
+// its own proof), like a refusal: it does not draw on the anonymous allowance, so a flood of
+// challenges can neither fill a table nor spend the allowance a coordinator needs.
 void challenge(Relay& relay, const Request& req, Response& res) {
   if (!current_request(Endpoint::kChallenge)) return refuse(req, res, 500, "internal", true);
   const std::string mailbox = req.get_param_value("mailbox");
   if (req.get_param_value_count("mailbox") != 1 || !is_mailbox_id(mailbox))
     return refuse(req, res, 400, "bad-request", false);
   auto c = relay.sessions.issue_challenge(mailbox);
-  if (!c) return refuse_retry_after(req, res, 503, "busy", 10);
+  if (!c) return refuse(req, res, 400, "bad-request", false);
   res.set_header("Cache-Control", "no-store");
   answer_json(req, res, 200, {{"nonce", c->nonce}, {"expires_in", c->expires_in}});
 }
 
+// A session that opens draws nothing from the anonymous allowance; a malformed or failed
+// attempt draws one request (429 once the allowance is spent).
 void open_session(Relay& relay, const Request& req, Response& res) {
   if (!current_request(Endpoint::kSession)) return refuse(req, res, 500, "internal", true);
   const auto body = nlohmann::json::parse(req.body, nullptr, false);
@@ -83,21 +89,21 @@ void open_session(Relay& relay, const Request& req, Response& res) {
   const auto signature_text = field("signature");
   if (body.is_discarded() || !mailbox || !key_hex || !nonce || !signature_text ||
       !body.contains("issued_at") || !body["issued_at"].is_number_integer())
-    return refuse(req, res, 400, "bad-request", false);
+    return refuse_unproven(relay, req, res, 400, "bad-request");
   const auto key = parse_hex32(*key_hex);
   const auto signature = from_base64url(*signature_text);
   if (!key || !signature || signature->size() != 64 || !is_mailbox_id(*mailbox))
-    return refuse(req, res, 400, "bad-request", false);
+    return refuse_unproven(relay, req, res, 400, "bad-request");
   std::array<uint8_t, 64> sig{};
   std::copy(signature->begin(), signature->end(), sig.begin());
-  auto active = relay.mailboxes.find(*mailbox);
-  if (!active) return refuse(req, res, 500, "internal", false);
-  auto grant = relay.sessions.open_session(*mailbox, *active, *key, *nonce,
-                                           body["issued_at"].get<int64_t>(), sig);
+  auto grant = relay.sessions.open_session(
+      *mailbox, [&relay](std::string_view id) { return relay.mailboxes.find(id); }, *key, *nonce,
+      body["issued_at"].get<int64_t>(), sig);
   if (!grant) {
     if (grant.code() == Errc::kAlreadyExists) return refuse_retry_after(req, res, 503, "busy", 10);
+    if (grant.code() == Errc::kInternal) return refuse(req, res, 500, "internal", false);
     res.set_header("WWW-Authenticate", "Bearer");
-    return refuse(req, res, 401, "unauthorized", false);
+    return refuse_unproven(relay, req, res, 401, "unauthorized");
   }
   res.set_header("Cache-Control", "no-store");
   answer_json(req, res, 200, {{"session", grant->token}, {"expires_in", grant->expires_in}});

@@ -3,6 +3,7 @@
 // documents. The mailbox always comes from the token.
 #include <nlohmann/json.hpp>
 
+#include "http/anonymous_refusal.h"
 #include "http/http_answers.h"
 #include "http/http_endpoints.h"
 #include "http/request_guard.h"
@@ -90,16 +91,19 @@ void note_written(Relay& relay, std::string_view mailbox, const Hash32& id, bool
     relay.token_budgets.touch(mailbox, id, relay.clock.today());
 }
 
+// An enrollment whose code is known and unexpired draws nothing from the anonymous allowance;
+// a malformed request or an unknown, used or expired code draws one (429 once it is spent).
 void enroll(Relay& relay, const Request& req, Response& res) {
   if (!current_request(Endpoint::kEnroll)) return refuse(req, res, 500, "internal", true);
   const auto body = nlohmann::json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object() || !body.contains("code") ||
       !body["code"].is_string())
-    return refuse(req, res, 400, "bad-request", false);
+    return refuse_unproven(relay, req, res, 400, "bad-request");
   auto token =
       redeem_enrollment_code(relay.store, body["code"].get<std::string>(), relay.clock.now());
   if (!token) {
-    if (token.code() == Errc::kNotFound) return refuse(req, res, 403, "invalid-code", false);
+    if (token.code() == Errc::kNotFound)
+      return refuse_unproven(relay, req, res, 403, "invalid-code");
     return refuse(req, res, 500, "internal", false);
   }
   res.set_header("Cache-Control", "no-store");

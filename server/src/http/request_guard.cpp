@@ -210,10 +210,9 @@ httplib::Server::HandlerResponse guard_request(Relay& relay, const httplib::Requ
       res.set_header("Retry-After", std::to_string(wait));
       return no(429, "rate-limited");
     }
-  } else if (const int64_t wait = relay.anonymous_rate.acquire(Hash32{}); wait > 0) {
-    res.set_header("Retry-After", std::to_string(wait));
-    return no(429, "rate-limited");
   }
+  // Anonymous endpoints (enroll, challenge, session) draw on the anonymous allowance in the
+  // endpoint, and only when the request proves nothing (http/anonymous_refusal.h).
   t_context = std::move(ctx);
   return HR::Unhandled;
 }

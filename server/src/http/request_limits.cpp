@@ -1,5 +1,8 @@
-// In-memory abuse limits: token buckets, daily byte allowances, concurrent upload slots.
+// In-memory abuse limits: token buckets, daily byte allowances, concurrent upload slots,
+// failures per client address.
 #include "satchel/relay/request_limits.h"
+
+#include <sodium.h>
 
 #include <algorithm>
 #include <cmath>
@@ -75,6 +78,25 @@ std::optional<UploadSlots::Slot> UploadSlots::try_acquire() {
   if (capacity_ > 0 && used_ >= capacity_) return std::nullopt;
   used_++;
   return Slot(this);
+}
+
+AddressFailureLimit::AddressFailureLimit(const Clock& clock, uint32_t per_minute,
+                                         size_t max_addresses)
+    : rate_(clock, per_minute, max_addresses),
+      enabled_(per_minute > 0),
+      key_(crypto_generichash_KEYBYTES) {
+  crypto_init();
+  randombytes_buf(key_.data(), key_.size());
+}
+
+int64_t AddressFailureLimit::acquire(std::string_view address) {
+  const bool loopback =
+      address.starts_with("127.") || address == "::1" || address.starts_with("::ffff:127.");
+  if (!enabled_ || loopback) return 0;
+  Hash32 key{};
+  crypto_generichash(key.data(), key.size(), reinterpret_cast<const uint8_t*>(address.data()),
+                     address.size(), key_.data(), key_.size());
+  return rate_.acquire(key);
 }
 
 }  // namespace satchel::relay

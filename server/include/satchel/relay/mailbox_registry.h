@@ -54,10 +54,14 @@ class MailboxRegistry {
   Status store_locked(const std::string& id, const RelayRegistration& incoming,
                       std::string_view text, bool replaced, Day today);
 
+  // Verifies every stored registration into the cache, once.
+  Status warm_once();
+
   RelayStore& store_;
   uint32_t tombstone_days_;
   std::mutex mu_;
   std::map<std::string, ActiveMailbox, std::less<>> cache_;  // verified, by id
+  bool warmed_ = false;  // every stored mailbox verified into the cache (on the first find)
 };
 
 }  // namespace satchel::relay

@@ -12,6 +12,10 @@
 
 namespace satchel::relay {
 
+// Failed anonymous requests (enrollment, session) allowed per client address per minute in
+// direct mode (tls on); behind nginx the proxy limits addresses itself.
+inline constexpr uint32_t kAddressFailuresPerMinute = 60;
+
 struct Relay {
   // `challenge_pin`: the SPKI pin coordinator challenges are bound to. `config`, `store` and
   // `clock` must outlive the Relay.
@@ -24,6 +28,7 @@ struct Relay {
         sessions(relay_clock, challenge_pin),
         credential_rate(relay_clock, relay_config.limits.token_requests_per_minute),
         anonymous_rate(relay_clock, relay_config.limits.anonymous_requests_per_minute),
+        address_failures(relay_clock, relay_config.tls ? kAddressFailuresPerMinute : 0),
         daily_bytes(relay_clock, relay_config.limits.token_daily_bytes),
         upload_slots(relay_config.limits.max_concurrent_uploads),
         token_budgets(relay_config.limits, relay_config.partial_expiry_days) {}
@@ -33,9 +38,10 @@ struct Relay {
   const Clock& clock;
   MailboxRegistry mailboxes;
   CoordinatorSessions sessions;
-  RateLimiter credential_rate;     // per upload token or coordinator session
-  RateLimiter anonymous_rate;      // enrollment, challenges, sessions and failed authentication
-  DailyByteAllowance daily_bytes;  // per upload token
+  RateLimiter credential_rate;  // per upload token or coordinator session
+  RateLimiter anonymous_rate;   // failed enrollments, sessions and authentication, all clients
+  AddressFailureLimit address_failures;  // failed enrollments and sessions per address (direct)
+  DailyByteAllowance daily_bytes;        // per upload token
   UploadSlots upload_slots;
   TokenBudgets token_budgets;  // per device token: threads, slots, unfinished uploads (memory)
 };

@@ -8,8 +8,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "satchel/crypto/bundle.h"
+#include "satchel/crypto/secret.h"
 #include "satchel/relay/clock.h"
 
 namespace satchel::relay {
@@ -76,6 +78,24 @@ class UploadSlots {
   size_t capacity_;
   std::mutex mu_;
   size_t used_ = 0;
+};
+
+// Failed anonymous requests per client address, for direct mode. Behind nginx or Tor every
+// client arrives from loopback, so loopback peers are never counted (the relay-wide anonymous
+// allowance covers them). Addresses are held only as keyed BLAKE2b hashes under a key generated
+// at start: in memory, never written, meaningless after a restart.
+class AddressFailureLimit {
+ public:
+  // `per_minute` failures per address (token bucket, bursts up to the same); 0 disables.
+  AddressFailureLimit(const Clock& clock, uint32_t per_minute, size_t max_addresses = 100'000);
+  // Takes one failure for the peer `address` (numeric, as the socket gives it): 0 when allowed
+  // (always for loopback or when disabled), else the whole seconds to wait (>= 1).
+  int64_t acquire(std::string_view address);
+
+ private:
+  RateLimiter rate_;
+  bool enabled_;
+  SecretBytes key_;
 };
 
 }  // namespace satchel::relay
