@@ -213,3 +213,33 @@ TEST_CASE("an upload completed by PATCH keeps only the day in its access and mod
   REQUIRE(got->status == 200);
   CHECK(times_of(relay.store->stored_path(mailbox, id)).atime == midnight);
 }
+
+TEST_CASE("a start deletes codes whose minter the stored registration no longer lists") {
+  TempDir dir("reconcile");
+  TestOrganisation org(2);
+  const std::string mailbox = org.mailbox_id();
+  const Key32 removed = org.keys()[1];
+  Hash32 code_hash{};
+  code_hash.fill(0x42);
+  EmbeddedStoreOptions o;
+  o.log = [](std::string_view) {};
+  {
+    auto store = EmbeddedRelayStore::open(dir.path, 20'400, o);
+    REQUIRE(store);
+    REQUIRE((*store)->put_mailbox(org.record(1), org.keys()));
+    REQUIRE((*store)->add_enrollment_code(
+        EnrollmentCodeRecord{code_hash, mailbox, "cccccccccccccccc", 3600 * 1000, removed, 1}));
+    // What a crash between relay.db's commit and tokens.db's leaves: registration 2 (without
+    // the second coordinator) stored, the codes it minted not deleted.
+    const std::vector<Key32> before = org.keys();
+    org.coordinators.pop_back();
+    REQUIRE((*store)->put_mailbox(org.record(2), before));
+  }
+  auto store = EmbeddedRelayStore::open(dir.path, 20'400, o);
+  REQUIRE(store);
+  Hash32 token{};
+  token.fill(0x43);
+  auto redeemed = (*store)->redeem_enrollment_code(code_hash, 3600, token);
+  REQUIRE_FALSE(redeemed);
+  CHECK(redeemed.code() == Errc::kNotFound);
+}
