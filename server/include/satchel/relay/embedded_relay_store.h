@@ -251,6 +251,10 @@ class EmbeddedRelayStore final : public RelayStore {
   // The group commits' own connection (used by one leader at a time): in WAL mode, reads on
   // db_ go on while a group is written and synced, and see it once committed.
   std::unique_ptr<MetadataDb> group_db_;
+  // Published documents' own connection, under documents_mu_ instead of mu_: writing a large
+  // document (megabytes of WAL and an fsync) does not hold up other requests' metadata reads.
+  std::unique_ptr<MetadataDb> documents_db_;
+  std::mutex documents_mu_;
   // The pack files of small stored uploads (storage/packs).
   std::unique_ptr<PackLog> packs_;
   // Serving mode: checkpoints the WAL of both connections on its own thread.

@@ -43,6 +43,7 @@ EmbeddedRelayStore::~EmbeddedRelayStore() {
   if (checkpointer_) {
     WalCheckpointer::unwatch(*db_);
     WalCheckpointer::unwatch(*group_db_);
+    WalCheckpointer::unwatch(*documents_db_);
     checkpointer_.reset();
   }
 }
@@ -69,6 +70,9 @@ Result<std::unique_ptr<EmbeddedRelayStore>> EmbeddedRelayStore::open(const std::
   std::unique_ptr<EmbeddedRelayStore> store(new EmbeddedRelayStore(
       dir, std::make_unique<MetadataDb>(std::move(db.value())),
       std::make_unique<MetadataDb>(std::move(group_db.value())), std::move(options)));
+  auto documents_db = MetadataDb::open(dir + "/relay.db");
+  if (!documents_db) return documents_db.error();
+  store->documents_db_ = std::make_unique<MetadataDb>(std::move(documents_db.value()));
   store->packs_ = std::make_unique<PackLog>(dir + "/packs", *store->ops_, last_named,
                                             store->options_.pack_max_bytes);
   if (store->options_.serve) {
@@ -81,6 +85,7 @@ Result<std::unique_ptr<EmbeddedRelayStore>> EmbeddedRelayStore::open(const std::
     store->checkpointer_ = std::move(checkpointer.value());
     store->checkpointer_->watch(*store->db_);
     store->checkpointer_->watch(*store->group_db_);
+    store->checkpointer_->watch(*store->documents_db_);
     SATCHEL_TRY(store->recover(today));
     // put_mailbox commits relay.db before tokens.db (WAL mode has no commit across files): a
     // crash in between leaves codes of a coordinator the stored registration no longer lists.
@@ -334,11 +339,11 @@ Result<std::vector<std::string>> EmbeddedRelayStore::token_ids(std::string_view 
 Result<DocumentPutOutcome> EmbeddedRelayStore::put_document(std::string_view mailbox,
                                                             std::string_view name, ByteView content,
                                                             const DocumentQuota& quota) {
-  std::lock_guard lock(mu_);
-  auto tx = Transaction::begin(*db_);
+  std::lock_guard lock(documents_mu_);
+  auto tx = Transaction::begin(*documents_db_);
   if (!tx) return tx.error();
   // What the mailbox holds besides the document this one replaces.
-  auto held = db_->prepare(
+  auto held = documents_db_->prepare(
       "SELECT COUNT(*), COALESCE(SUM(length(content)), 0) FROM documents "
       "WHERE mailbox_id = ?1 AND name <> ?2");
   if (!held) return held.error();
@@ -352,7 +357,7 @@ Result<DocumentPutOutcome> EmbeddedRelayStore::put_document(std::string_view mai
   if (quota.max_total_bytes != 0 && (content.size() > quota.max_total_bytes ||
                                      other_bytes > quota.max_total_bytes - content.size()))
     return DocumentPutOutcome::kOverQuota;
-  auto st = db_->prepare(
+  auto st = documents_db_->prepare(
       "INSERT INTO documents (mailbox_id, name, content) VALUES (?1, ?2, ?3) "
       "ON CONFLICT (mailbox_id, name) DO UPDATE SET content = excluded.content");
   if (!st) return st.error();
@@ -364,17 +369,17 @@ Result<DocumentPutOutcome> EmbeddedRelayStore::put_document(std::string_view mai
 }
 
 Result<bool> EmbeddedRelayStore::delete_document(std::string_view mailbox, std::string_view name) {
-  std::lock_guard lock(mu_);
-  auto st = db_->prepare("DELETE FROM documents WHERE mailbox_id = ?1 AND name = ?2");
+  std::lock_guard lock(documents_mu_);
+  auto st = documents_db_->prepare("DELETE FROM documents WHERE mailbox_id = ?1 AND name = ?2");
   if (!st) return st.error();
   st->bind(1, mailbox).bind(2, name);
   SATCHEL_TRY(st->run());
-  return db_->changes() > 0;
+  return documents_db_->changes() > 0;
 }
 
 Result<std::vector<DocumentInfo>> EmbeddedRelayStore::documents(std::string_view mailbox) {
-  std::lock_guard lock(mu_);
-  auto st = db_->prepare(
+  std::lock_guard lock(documents_mu_);
+  auto st = documents_db_->prepare(
       "SELECT name, length(content) FROM documents WHERE mailbox_id = ?1 ORDER BY name");
   if (!st) return st.error();
   st->bind(1, mailbox);
@@ -390,8 +395,9 @@ Result<std::vector<DocumentInfo>> EmbeddedRelayStore::documents(std::string_view
 
 Result<std::optional<Bytes>> EmbeddedRelayStore::document(std::string_view mailbox,
                                                           std::string_view name) {
-  std::lock_guard lock(mu_);
-  auto st = db_->prepare("SELECT content FROM documents WHERE mailbox_id = ?1 AND name = ?2");
+  std::lock_guard lock(documents_mu_);
+  auto st =
+      documents_db_->prepare("SELECT content FROM documents WHERE mailbox_id = ?1 AND name = ?2");
   if (!st) return st.error();
   st->bind(1, mailbox).bind(2, name);
   auto row = st->step();
