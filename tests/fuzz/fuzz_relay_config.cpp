@@ -22,7 +22,9 @@ bool same_limits(const RelayLimits& a, const RelayLimits& b) {
          a.token_requests_per_minute == b.token_requests_per_minute &&
          a.anonymous_requests_per_minute == b.anonymous_requests_per_minute &&
          a.max_concurrent_uploads == b.max_concurrent_uploads &&
-         a.max_document_bytes == b.max_document_bytes && a.threads == b.threads &&
+         a.max_document_bytes == b.max_document_bytes &&
+         a.max_documents_per_mailbox == b.max_documents_per_mailbox &&
+         a.mailbox_document_bytes == b.mailbox_document_bytes && a.threads == b.threads &&
          a.read_timeout_seconds == b.read_timeout_seconds &&
          a.write_timeout_seconds == b.write_timeout_seconds &&
          a.keep_alive_seconds == b.keep_alive_seconds &&

@@ -274,3 +274,40 @@ TEST_CASE(
   REQUIRE(found);
   CHECK((found->upload && found->upload->state == UploadState::kStored));
 }
+
+TEST_CASE("satchel-relay documents lists a mailbox's documents with sizes and removes one") {
+  TempDir dir("cli-docs");
+  std::filesystem::create_directories(dir.path);
+  const std::string relay_dir = dir.path + "/relay";
+  REQUIRE(run(dir, {"init", relay_dir, "--name", "127.0.0.1"}).status == 0);
+  const std::string config = relay_dir + "/relay.conf";
+  TestOrganisation org(1);
+  std::ofstream(dir.path + "/reg.txt") << org.registration(1) << "\n";
+  REQUIRE(
+      run(dir, {"mailbox", "create", "--config", config, "--registration", dir.path + "/reg.txt"})
+          .status == 0);
+  {
+    EmbeddedStoreOptions o;
+    o.serve = false;
+    auto store = EmbeddedRelayStore::open(relay_dir + "/storage", 20'400, o);
+    REQUIRE(store);
+    REQUIRE((*store)->put_document(org.mailbox_id(), "roster", test_bytes(1234, 1), {}));
+    REQUIRE((*store)->put_document(org.mailbox_id(), "forms.v2", test_bytes(99, 2), {}));
+  }
+  auto listed = run(dir, {"documents", "list", "--config", config, org.mailbox_id()});
+  CHECK(listed.status == 0);
+  CHECK(listed.out.find("roster  1234 bytes") != std::string::npos);
+  CHECK(listed.out.find("forms.v2  99 bytes") != std::string::npos);
+  CHECK(listed.out.find("2 document(s), 1333 bytes") != std::string::npos);
+  auto removed = run(dir, {"documents", "remove", "--config", config, org.mailbox_id(), "roster"});
+  CHECK(removed.status == 0);
+  listed = run(dir, {"documents", "list", "--config", config, org.mailbox_id()});
+  CHECK(listed.out.find("roster") == std::string::npos);
+  CHECK(listed.out.find("1 document(s), 99 bytes") != std::string::npos);
+  auto missing = run(dir, {"documents", "remove", "--config", config, org.mailbox_id(), "roster"});
+  CHECK(missing.status == 1);
+  CHECK(missing.out.find("no document roster in mailbox") != std::string::npos);
+  auto bad = run(dir, {"documents", "list", "--config", config, "not-a-mailbox"});
+  CHECK(bad.status == 1);
+  CHECK(bad.out.find("not a mailbox id: not-a-mailbox") != std::string::npos);
+}

@@ -873,7 +873,7 @@ TEST_CASE("a serving store's WAL stays bounded and its pages reach relay.db") {
   constexpr int kUploads = 600;  // documents of 64 KiB, one commit each: over 12,000 WAL frames
   for (int i = 0; i < kUploads; i++) {
     const Bytes data = test_bytes(64 << 10, static_cast<uint32_t>(5000 + i));
-    REQUIRE(f.store->put_document(f.mailbox, "doc-" + std::to_string(i), data));
+    REQUIRE(f.store->put_document(f.mailbox, "doc-" + std::to_string(i), data, {}));
   }
   // Checkpoints run (on the store's thread, or inline past the limit): the pages reach the
   // database file (bounded wait), and the WAL starts over instead of growing with the data.

@@ -27,5 +27,7 @@ void add_serve_command(CLI::App& app, Action& action);
 void add_mailbox_command(CLI::App& app, Action& action);
 void add_tls_command(CLI::App& app, Action& action);
 void add_uploads_command(CLI::App& app, Action& action);
+// `documents list|remove`: published documents of a mailbox, for the operator.
+void add_documents_command(CLI::App& app, Action& action);
 
 }  // namespace satchel::relay::cli

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   satchel::relay::cli::add_mailbox_command(app, action);
   satchel::relay::cli::add_tls_command(app, action);
   satchel::relay::cli::add_uploads_command(app, action);
+  satchel::relay::cli::add_documents_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -164,6 +164,8 @@ Result<RelayConfig> parse_relay_config(std::string_view text, const std::string&
       {"anonymous_requests_per_minute", u32(c.limits.anonymous_requests_per_minute)},
       {"max_concurrent_uploads", u32(c.limits.max_concurrent_uploads)},
       {"max_document_bytes", bytes(c.limits.max_document_bytes)},
+      {"max_documents_per_mailbox", u32(c.limits.max_documents_per_mailbox)},
+      {"mailbox_document_bytes", bytes(c.limits.mailbox_document_bytes)},
       {"threads", u32(c.limits.threads)},
       {"read_timeout_seconds", u32(c.limits.read_timeout_seconds)},
       {"write_timeout_seconds", u32(c.limits.write_timeout_seconds)},
@@ -282,6 +284,9 @@ std::string render_relay_config(const RelayConfig& c) {
     << "anonymous_requests_per_minute = " << l.anonymous_requests_per_minute << "\n"
     << "max_concurrent_uploads = " << l.max_concurrent_uploads << "\n"
     << "max_document_bytes = " << size_text(l.max_document_bytes) << "\n"
+    << "# Published documents per mailbox (0: unlimited): how many, and their bytes together.\n"
+    << "max_documents_per_mailbox = " << l.max_documents_per_mailbox << "\n"
+    << "mailbox_document_bytes = " << size_text(l.mailbox_document_bytes) << "\n"
     << "threads = " << l.threads << "\n"
     << "read_timeout_seconds = " << l.read_timeout_seconds << "\n"
     << "write_timeout_seconds = " << l.write_timeout_seconds << "\n"

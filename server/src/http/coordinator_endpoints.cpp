@@ -371,8 +371,29 @@ void put_document(Relay& relay, const Request& req, Response& res) {
   const std::string name = req.matches[1].str();
   if (!is_document_name(name)) return refuse(req, res, 404, "not-found", false);
   if (req.body.size() != ctx->content_length) return refuse(req, res, 400, "bad-request", true);
-  Status s = relay.store.put_document(ctx->mailbox, name, as_bytes(req.body));
-  if (!s) return refuse_store_failure(req, res, s.error(), false);
+  const DocumentQuota quota{relay.config.limits.max_documents_per_mailbox,
+                            relay.config.limits.mailbox_document_bytes};
+  auto put = relay.store.put_document(ctx->mailbox, name, as_bytes(req.body), quota);
+  if (!put) return refuse_store_failure(req, res, put.error(), false);
+  if (*put == DocumentPutOutcome::kTooMany)
+    return answer_json(req, res, 507,
+                       {{"error", "too-many-documents"}, {"limit", quota.max_count}});
+  if (*put == DocumentPutOutcome::kOverQuota)
+    return answer_json(req, res, 507,
+                       {{"error", "documents-full"}, {"limit", quota.max_total_bytes}});
+  answer(req, res, 204, "", kJsonType, false);
+}
+
+// Deletes a published document of the session's mailbox: 204, or 404 when it has none.
+void delete_document(Relay& relay, const Request& req, Response& res) {
+  const RequestContext* ctx = current_request(Endpoint::kDocumentDelete);
+  if (!ctx || req.matches.size() < 2) return refuse(req, res, 500, "internal", true);
+  if (!session_mailbox(relay, *ctx, req, res)) return;
+  const std::string name = req.matches[1].str();
+  if (!is_document_name(name)) return refuse(req, res, 404, "not-found", false);
+  auto deleted = relay.store.delete_document(ctx->mailbox, name);
+  if (!deleted) return refuse_store_failure(req, res, deleted.error(), false);
+  if (!*deleted) return refuse(req, res, 404, "not-found", false);
   answer(req, res, 204, "", kJsonType, false);
 }
 
@@ -476,6 +497,8 @@ void add_coordinator_endpoints(httplib::Server& server, Relay& relay) {
               [&relay](const Request& req, Response& res) { acknowledge_batch(relay, req, res); });
   server.Put(endpoint_pattern(Endpoint::kDocumentPut),
              [&relay](const Request& req, Response& res) { put_document(relay, req, res); });
+  server.Delete(endpoint_pattern(Endpoint::kDocumentDelete),
+                [&relay](const Request& req, Response& res) { delete_document(relay, req, res); });
   server.Post(endpoint_pattern(Endpoint::kCodeMint),
               [&relay](const Request& req, Response& res) { mint_code(relay, req, res); });
   server.Post(endpoint_pattern(Endpoint::kTokenRevoke),

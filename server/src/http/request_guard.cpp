@@ -53,7 +53,7 @@ constexpr const char* kRegistrationPattern = "/v1/coordinator/registration";
 
 // The endpoint table (schema/relay-api.md, "Endpoint table").
 // clang-format off
-const std::array<EndpointSpec, 18> kEndpoints = {{
+const std::array<EndpointSpec, 19> kEndpoints = {{
   // endpoint                  methods          path pattern          caller                        body             limit                 content type            tus    range
   {Endpoint::kEnroll,         {"POST"},         kEnrollPattern,       Caller::kAnyone,              Body::kRequired, BodyLimit::kSmall,    BodyType::kJson,         false, false},
   {Endpoint::kTusOptions,     {"OPTIONS"},      kUploadsPattern,      Caller::kDevice,              Body::kNone,     BodyLimit::kSmall,    BodyType::kNone,         true,  false},
@@ -70,6 +70,7 @@ const std::array<EndpointSpec, 18> kEndpoints = {{
   {Endpoint::kUploadFetch,    {"POST"},         kCoordFetchPattern,   Caller::kCoordinator,         Body::kRequired, BodyLimit::kBatch,    BodyType::kJson,         false, false},
   {Endpoint::kUploadAckBatch, {"POST"},         kCoordAckBatchPattern, Caller::kCoordinator,        Body::kRequired, BodyLimit::kBatch,    BodyType::kJson,         false, false},
   {Endpoint::kDocumentPut,    {"PUT"},          kCoordDocumentPattern, Caller::kCoordinator,        Body::kRequired, BodyLimit::kDocument, BodyType::kOctets,       false, false},
+  {Endpoint::kDocumentDelete, {"DELETE"},       kCoordDocumentPattern, Caller::kCoordinator,        Body::kNone,     BodyLimit::kSmall,    BodyType::kNone,         false, false},
   {Endpoint::kCodeMint,       {"POST"},         kCodesPattern,        Caller::kCoordinator,         Body::kNone,     BodyLimit::kSmall,    BodyType::kNone,         false, false},
   {Endpoint::kTokenRevoke,    {"POST"},         kRevokePattern,       Caller::kCoordinator,         Body::kNone,     BodyLimit::kSmall,    BodyType::kNone,         false, false},
   {Endpoint::kRegistration,   {"PUT"},          kRegistrationPattern, Caller::kCoordinator,         Body::kRequired, BodyLimit::kSmall,    BodyType::kText,         false, false},

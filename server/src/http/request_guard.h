@@ -32,6 +32,7 @@ enum class Endpoint {
   kUploadFetch,
   kUploadAckBatch,
   kDocumentPut,
+  kDocumentDelete,
   kCodeMint,
   kTokenRevoke,
   kRegistration,

@@ -1,8 +1,9 @@
 // EmbeddedRelayStore: the default RelayStore on one machine. One file per upload in a 0700
 // directory tree, plus a metadata database (relay.db, SQLite through libsqlcipher, unkeyed):
 //
-//   DIR/relay.db                       mailboxes, token hashes, uploads, acks, tombstones, and
-//                                      the bytes of small uploads stored whole in one request
+//   DIR/relay.db                       mailboxes, uploads, acks, tombstones, documents, packs
+//   DIR/tokens.db                      token and enrollment-code hashes (a WAL of its own)
+//   DIR/packs/<n>.pack                 the bytes of small uploads stored whole in one request
 //   DIR/uploads/<mailbox>/<id>.part    a partial upload (bytes past the committed offset are junk)
 //   DIR/uploads/<mailbox>/<id>         a stored upload (complete, hash verified)
 //
@@ -100,7 +101,10 @@ class EmbeddedRelayStore final : public RelayStore {
                                       Day today, Day tombstone_until) override;
   Result<size_t> remove_stored_before(std::string_view mailbox, Day cutoff, Day today) override;
 
-  Status put_document(std::string_view mailbox, std::string_view name, ByteView content) override;
+  Result<DocumentPutOutcome> put_document(std::string_view mailbox, std::string_view name,
+                                          ByteView content, const DocumentQuota& quota) override;
+  Result<bool> delete_document(std::string_view mailbox, std::string_view name) override;
+  Result<std::vector<DocumentInfo>> documents(std::string_view mailbox) override;
   Result<std::optional<Bytes>> document(std::string_view mailbox, std::string_view name) override;
 
   Result<HousekeepingReport> expire(Day partial_cutoff, Day today, int64_t now) override;
@@ -117,6 +121,12 @@ class EmbeddedRelayStore final : public RelayStore {
                      std::unique_ptr<MetadataDb> group_db, EmbeddedStoreOptions options);
 
   std::string mailbox_dir(std::string_view mailbox) const;
+  // Requires mu_ and an open transaction: deletes the mailbox's unredeemed codes minted by a key
+  // not in `coordinators`.
+  Status delete_unlisted_codes_locked(std::string_view mailbox,
+                                      const std::vector<Key32>& coordinators);
+  // At start: deletes every code whose minter the mailbox's stored registration does not list.
+  Status delete_codes_of_unregistered_minters();
   void trace(std::string_view step) const;
   void log(std::string_view message) const;
   // Requires mu_: SELECTs the upload row and tombstone.
@@ -242,6 +252,10 @@ class EmbeddedRelayStore final : public RelayStore {
   // The group commits' own connection (used by one leader at a time): in WAL mode, reads on
   // db_ go on while a group is written and synced, and see it once committed.
   std::unique_ptr<MetadataDb> group_db_;
+  // Published documents' own connection, under documents_mu_ instead of mu_: writing a large
+  // document (megabytes of WAL and an fsync) does not hold up other requests' metadata reads.
+  std::unique_ptr<MetadataDb> documents_db_;
+  std::mutex documents_mu_;
   // The pack files of small stored uploads (storage/packs).
   std::unique_ptr<PackLog> packs_;
   // Serving mode: checkpoints the WAL of both connections on its own thread.

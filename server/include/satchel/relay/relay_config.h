@@ -14,13 +14,15 @@
 namespace satchel::relay {
 
 struct RelayLimits {
-  uint64_t max_bundle_bytes = 2ull << 30;        // largest upload accepted (a long video)
-  uint64_t mailbox_quota_bytes = 20ull << 30;    // partial plus stored bytes per mailbox
-  uint64_t token_daily_bytes = 4ull << 30;       // upload bytes per token per UTC day
-  uint32_t token_requests_per_minute = 600;      // per upload token or coordinator session
-  uint32_t anonymous_requests_per_minute = 600;  // enroll/challenge/session, all clients together
-  uint32_t max_concurrent_uploads = 64;          // request bodies of uploads received at once
-  uint64_t max_document_bytes = 8ull << 20;      // a published document
+  uint64_t max_bundle_bytes = 2ull << 30;         // largest upload accepted (a long video)
+  uint64_t mailbox_quota_bytes = 20ull << 30;     // partial plus stored bytes per mailbox
+  uint64_t token_daily_bytes = 4ull << 30;        // upload bytes per token per UTC day
+  uint32_t token_requests_per_minute = 600;       // per upload token or coordinator session
+  uint32_t anonymous_requests_per_minute = 600;   // enroll/challenge/session, all clients together
+  uint32_t max_concurrent_uploads = 64;           // request bodies of uploads received at once
+  uint64_t max_document_bytes = 8ull << 20;       // a published document
+  uint32_t max_documents_per_mailbox = 64;        // published documents held per mailbox
+  uint64_t mailbox_document_bytes = 64ull << 20;  // their bytes together, per mailbox
   uint32_t threads = 96;                // worker threads (each serves one connection at a time)
   uint32_t read_timeout_seconds = 20;   // per receive
   uint32_t write_timeout_seconds = 20;  // per send

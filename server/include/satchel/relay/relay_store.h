@@ -156,6 +156,24 @@ struct ListedUpload {
   std::vector<Key32> declined_by;      // coordinator keys that declared it not theirs
 };
 
+// Per-mailbox limits on published documents; 0 means unlimited.
+struct DocumentQuota {
+  uint64_t max_count = 0;        // documents held by one mailbox
+  uint64_t max_total_bytes = 0;  // their bytes together
+};
+
+enum class DocumentPutOutcome : uint8_t {
+  kStored,     // stored (or replaced)
+  kTooMany,    // a new name past DocumentQuota::max_count: nothing changed
+  kOverQuota,  // the mailbox's documents would exceed max_total_bytes: nothing changed
+};
+
+// One published document in a listing.
+struct DocumentInfo {
+  std::string name;
+  uint64_t bytes = 0;
+};
+
 struct HousekeepingReport {
   size_t partial_expired = 0;
   size_t tombstones_purged = 0;
@@ -260,9 +278,15 @@ class RelayStore {
   virtual Result<size_t> remove_stored_before(std::string_view mailbox, Day cutoff, Day today) = 0;
 
   // --- Published documents (opaque blobs) ---
-  // Stores (or replaces) a document durably.
-  virtual Status put_document(std::string_view mailbox, std::string_view name,
-                              ByteView content) = 0;
+  // Stores (or replaces) a document durably unless the mailbox's documents, counted with this
+  // one in place of any it replaces, would exceed `quota`: then nothing changes.
+  virtual Result<DocumentPutOutcome> put_document(std::string_view mailbox, std::string_view name,
+                                                  ByteView content, const DocumentQuota& quota) = 0;
+  // Deletes a document (its bytes overwritten in the database, secure_delete); false if the
+  // mailbox has none of that name.
+  virtual Result<bool> delete_document(std::string_view mailbox, std::string_view name) = 0;
+  // The mailbox's documents with their sizes, in name order.
+  virtual Result<std::vector<DocumentInfo>> documents(std::string_view mailbox) = 0;
   // The document's bytes, or nullopt.
   virtual Result<std::optional<Bytes>> document(std::string_view mailbox,
                                                 std::string_view name) = 0;

@@ -43,6 +43,7 @@ EmbeddedRelayStore::~EmbeddedRelayStore() {
   if (checkpointer_) {
     WalCheckpointer::unwatch(*db_);
     WalCheckpointer::unwatch(*group_db_);
+    WalCheckpointer::unwatch(*documents_db_);
     checkpointer_.reset();
   }
 }
@@ -69,6 +70,9 @@ Result<std::unique_ptr<EmbeddedRelayStore>> EmbeddedRelayStore::open(const std::
   std::unique_ptr<EmbeddedRelayStore> store(new EmbeddedRelayStore(
       dir, std::make_unique<MetadataDb>(std::move(db.value())),
       std::make_unique<MetadataDb>(std::move(group_db.value())), std::move(options)));
+  auto documents_db = MetadataDb::open(dir + "/relay.db");
+  if (!documents_db) return documents_db.error();
+  store->documents_db_ = std::make_unique<MetadataDb>(std::move(documents_db.value()));
   store->packs_ = std::make_unique<PackLog>(dir + "/packs", *store->ops_, last_named,
                                             store->options_.pack_max_bytes);
   if (store->options_.serve) {
@@ -81,7 +85,11 @@ Result<std::unique_ptr<EmbeddedRelayStore>> EmbeddedRelayStore::open(const std::
     store->checkpointer_ = std::move(checkpointer.value());
     store->checkpointer_->watch(*store->db_);
     store->checkpointer_->watch(*store->group_db_);
+    store->checkpointer_->watch(*store->documents_db_);
     SATCHEL_TRY(store->recover(today));
+    // put_mailbox commits relay.db before tokens.db (WAL mode has no commit across files): a
+    // crash in between leaves codes of a coordinator the stored registration no longer lists.
+    SATCHEL_TRY(store->delete_codes_of_unregistered_minters());
   }
   return store;
 }
@@ -148,13 +156,19 @@ Status EmbeddedRelayStore::put_mailbox(const MailboxRecord& record,
     return make_error(Errc::kDocRollback, "the mailbox already holds registration version " +
                                               std::to_string(record.version) + " or newer");
   st = Statement();
+  SATCHEL_TRY(delete_unlisted_codes_locked(record.id, coordinators));
+  return tx->commit();
+}
+
+Status EmbeddedRelayStore::delete_unlisted_codes_locked(std::string_view mailbox,
+                                                        const std::vector<Key32>& coordinators) {
   // A coordinator the registration no longer lists loses the codes it has not handed out yet;
   // the operator's codes (no minter) stay.
   auto minted = db_->prepare(
-      "SELECT hash, minter FROM enrollment_codes WHERE mailbox_id = ?1 AND "
+      "SELECT hash, minter FROM credentials.enrollment_codes WHERE mailbox_id = ?1 AND "
       "minter IS NOT NULL");
   if (!minted) return minted.error();
-  minted->bind(1, record.id);
+  minted->bind(1, mailbox);
   std::vector<Hash32> unlisted;
   for (;;) {
     auto row = minted->step();
@@ -169,12 +183,30 @@ Status EmbeddedRelayStore::put_mailbox(const MailboxRecord& record,
   }
   minted = Statement();
   for (const Hash32& hash : unlisted) {
-    auto del = db_->prepare("DELETE FROM enrollment_codes WHERE hash = ?1");
+    auto del = db_->prepare("DELETE FROM credentials.enrollment_codes WHERE hash = ?1");
     if (!del) return del.error();
     del->bind_blob(1, hash);
     SATCHEL_TRY(del->run());
   }
-  return tx->commit();
+  return Status::Ok();
+}
+
+Status EmbeddedRelayStore::delete_codes_of_unregistered_minters() {
+  auto all = mailboxes();
+  if (!all) return all.error();
+  std::lock_guard lock(mu_);
+  for (const MailboxRecord& m : *all) {
+    auto registration = RelayRegistration::verify(m.registration, m.org);
+    if (!registration) {
+      log("mailbox " + m.id + ": stored registration does not verify; its minted codes are kept");
+      continue;
+    }
+    auto tx = Transaction::begin(*db_);
+    if (!tx) return tx.error();
+    SATCHEL_TRY(delete_unlisted_codes_locked(m.id, registration->coordinator_auth_keys));
+    SATCHEL_TRY(tx->commit());
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<MailboxRecord>> EmbeddedRelayStore::mailboxes() {
@@ -204,7 +236,7 @@ Status EmbeddedRelayStore::add_enrollment_code(const EnrollmentCodeRecord& code)
   // A minter's registration is checked in the insert itself, so that a registration stored since
   // the minter's session was checked (whose deletion this code would have escaped) refuses it.
   auto st = db_->prepare(
-      "INSERT INTO enrollment_codes (hash, mailbox_id, code_id, expires_hour, minter) "
+      "INSERT INTO credentials.enrollment_codes (hash, mailbox_id, code_id, expires_hour, minter) "
       "SELECT ?1, ?2, ?3, ?4, ?5 WHERE ?5 IS NULL OR EXISTS "
       "(SELECT 1 FROM mailboxes WHERE id = ?2 AND version = ?6)");
   if (!st) return st.error();
@@ -230,7 +262,8 @@ Result<TokenRecord> EmbeddedRelayStore::redeem_enrollment_code(const Hash32& cod
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
   auto st = db_->prepare(
-      "SELECT hash, mailbox_id, code_id, expires_hour FROM enrollment_codes WHERE hash = ?1");
+      "SELECT hash, mailbox_id, code_id, expires_hour FROM credentials.enrollment_codes WHERE hash "
+      "= ?1");
   if (!st) return st.error();
   st->bind_blob(1, code_hash);
   auto row = st->step();
@@ -241,7 +274,7 @@ Result<TokenRecord> EmbeddedRelayStore::redeem_enrollment_code(const Hash32& cod
   const bool expired = st->int64(3) * 3600 <= now;
   st = Statement();
   // The code is spent whether or not it was still valid: an expired one is removed here too.
-  auto del = db_->prepare("DELETE FROM enrollment_codes WHERE hash = ?1");
+  auto del = db_->prepare("DELETE FROM credentials.enrollment_codes WHERE hash = ?1");
   if (!del) return del.error();
   del->bind_blob(1, code_hash);
   SATCHEL_TRY(del->run());
@@ -249,7 +282,8 @@ Result<TokenRecord> EmbeddedRelayStore::redeem_enrollment_code(const Hash32& cod
     SATCHEL_TRY(tx->commit());
     return make_error(Errc::kNotFound, "enrollment code expired");
   }
-  auto ins = db_->prepare("INSERT INTO tokens (hash, mailbox_id, token_id) VALUES (?1, ?2, ?3)");
+  auto ins = db_->prepare(
+      "INSERT INTO credentials.tokens (hash, mailbox_id, token_id) VALUES (?1, ?2, ?3)");
   if (!ins) return ins.error();
   ins->bind_blob(1, token_hash).bind(2, token.mailbox).bind(3, token.token_id);
   SATCHEL_TRY(ins->run());
@@ -259,7 +293,8 @@ Result<TokenRecord> EmbeddedRelayStore::redeem_enrollment_code(const Hash32& cod
 
 Result<std::optional<TokenRecord>> EmbeddedRelayStore::token(const Hash32& token_hash) {
   std::lock_guard lock(mu_);
-  auto st = db_->prepare("SELECT hash, mailbox_id, token_id FROM tokens WHERE hash = ?1");
+  auto st =
+      db_->prepare("SELECT hash, mailbox_id, token_id FROM credentials.tokens WHERE hash = ?1");
   if (!st) return st.error();
   st->bind_blob(1, token_hash);
   auto row = st->step();
@@ -272,8 +307,10 @@ Result<std::optional<TokenRecord>> EmbeddedRelayStore::token(const Hash32& token
 Result<size_t> EmbeddedRelayStore::revoke_tokens(std::string_view mailbox,
                                                  std::optional<std::string_view> token_id) {
   std::lock_guard lock(mu_);
-  auto st = token_id ? db_->prepare("DELETE FROM tokens WHERE mailbox_id = ?1 AND token_id = ?2")
-                     : db_->prepare("DELETE FROM tokens WHERE mailbox_id = ?1");
+  auto st =
+      token_id
+          ? db_->prepare("DELETE FROM credentials.tokens WHERE mailbox_id = ?1 AND token_id = ?2")
+          : db_->prepare("DELETE FROM credentials.tokens WHERE mailbox_id = ?1");
   if (!st) return st.error();
   st->bind(1, mailbox);
   if (token_id) st->bind(2, *token_id);
@@ -283,7 +320,8 @@ Result<size_t> EmbeddedRelayStore::revoke_tokens(std::string_view mailbox,
 
 Result<std::vector<std::string>> EmbeddedRelayStore::token_ids(std::string_view mailbox) {
   std::lock_guard lock(mu_);
-  auto st = db_->prepare("SELECT token_id FROM tokens WHERE mailbox_id = ?1 ORDER BY token_id");
+  auto st = db_->prepare(
+      "SELECT token_id FROM credentials.tokens WHERE mailbox_id = ?1 ORDER BY token_id");
   if (!st) return st.error();
   st->bind(1, mailbox);
   std::vector<std::string> out;
@@ -298,21 +336,68 @@ Result<std::vector<std::string>> EmbeddedRelayStore::token_ids(std::string_view 
 
 // --- Published documents ---
 
-Status EmbeddedRelayStore::put_document(std::string_view mailbox, std::string_view name,
-                                        ByteView content) {
-  std::lock_guard lock(mu_);
-  auto st = db_->prepare(
+Result<DocumentPutOutcome> EmbeddedRelayStore::put_document(std::string_view mailbox,
+                                                            std::string_view name, ByteView content,
+                                                            const DocumentQuota& quota) {
+  std::lock_guard lock(documents_mu_);
+  auto tx = Transaction::begin(*documents_db_);
+  if (!tx) return tx.error();
+  // What the mailbox holds besides the document this one replaces.
+  auto held = documents_db_->prepare(
+      "SELECT COUNT(*), COALESCE(SUM(length(content)), 0) FROM documents "
+      "WHERE mailbox_id = ?1 AND name <> ?2");
+  if (!held) return held.error();
+  held->bind(1, mailbox).bind(2, name);
+  auto row = held->step();
+  if (!row) return row.error();
+  const auto others = static_cast<uint64_t>(held->int64(0));
+  const auto other_bytes = static_cast<uint64_t>(held->int64(1));
+  held = Statement();
+  if (quota.max_count != 0 && others + 1 > quota.max_count) return DocumentPutOutcome::kTooMany;
+  if (quota.max_total_bytes != 0 && (content.size() > quota.max_total_bytes ||
+                                     other_bytes > quota.max_total_bytes - content.size()))
+    return DocumentPutOutcome::kOverQuota;
+  auto st = documents_db_->prepare(
       "INSERT INTO documents (mailbox_id, name, content) VALUES (?1, ?2, ?3) "
       "ON CONFLICT (mailbox_id, name) DO UPDATE SET content = excluded.content");
   if (!st) return st.error();
   st->bind(1, mailbox).bind(2, name).bind_blob(3, content);
-  return st->run();
+  SATCHEL_TRY(st->run());
+  st = Statement();
+  SATCHEL_TRY(tx->commit());
+  return DocumentPutOutcome::kStored;
+}
+
+Result<bool> EmbeddedRelayStore::delete_document(std::string_view mailbox, std::string_view name) {
+  std::lock_guard lock(documents_mu_);
+  auto st = documents_db_->prepare("DELETE FROM documents WHERE mailbox_id = ?1 AND name = ?2");
+  if (!st) return st.error();
+  st->bind(1, mailbox).bind(2, name);
+  SATCHEL_TRY(st->run());
+  return documents_db_->changes() > 0;
+}
+
+Result<std::vector<DocumentInfo>> EmbeddedRelayStore::documents(std::string_view mailbox) {
+  std::lock_guard lock(documents_mu_);
+  auto st = documents_db_->prepare(
+      "SELECT name, length(content) FROM documents WHERE mailbox_id = ?1 ORDER BY name");
+  if (!st) return st.error();
+  st->bind(1, mailbox);
+  std::vector<DocumentInfo> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(DocumentInfo{st->text(0), static_cast<uint64_t>(st->int64(1))});
+  }
+  return out;
 }
 
 Result<std::optional<Bytes>> EmbeddedRelayStore::document(std::string_view mailbox,
                                                           std::string_view name) {
-  std::lock_guard lock(mu_);
-  auto st = db_->prepare("SELECT content FROM documents WHERE mailbox_id = ?1 AND name = ?2");
+  std::lock_guard lock(documents_mu_);
+  auto st =
+      documents_db_->prepare("SELECT content FROM documents WHERE mailbox_id = ?1 AND name = ?2");
   if (!st) return st.error();
   st->bind(1, mailbox).bind(2, name);
   auto row = st->step();

@@ -713,6 +713,9 @@ Result<CommitResult> EmbeddedRelayStore::finish_upload(std::string_view mailbox,
     auto h = hash_file_prefix(fd, length);
     if (!h) return h.error();
     actual = *h;
+    // Reading the file after its times were set stamped its access time with the moment of
+    // completion (relatime updates an atime not newer than mtime): set it back to the day.
+    (void)set_times_to_day(fd, today);
   }
   const std::string part = partial_path(mailbox, id);
   if (!equal_in_constant_time(actual, id)) {
@@ -1118,7 +1121,8 @@ Result<HousekeepingReport> EmbeddedRelayStore::expire(Day partial_cutoff, Day to
     ts->bind(1, today);
     SATCHEL_TRY(ts->run());
     report.tombstones_purged = static_cast<size_t>(db_->changes());
-    auto codes = db_->prepare("DELETE FROM enrollment_codes WHERE expires_hour * 3600 <= ?1");
+    auto codes =
+        db_->prepare("DELETE FROM credentials.enrollment_codes WHERE expires_hour * 3600 <= ?1");
     if (!codes) return codes.error();
     codes->bind(1, now);
     SATCHEL_TRY(codes->run());

@@ -6,7 +6,8 @@ namespace satchel::relay {
 
 namespace {
 
-// Days and sizes only: no column holds a precise time, an address or a token.
+// Days and sizes only: no column holds a precise time, an address or a token. Credentials (token
+// and code hashes) are in kCredentialSchema, a database file of its own.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
@@ -17,20 +18,6 @@ CREATE TABLE IF NOT EXISTS mailboxes (
   org_key BLOB NOT NULL,
   version INTEGER NOT NULL,
   registration TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tokens (
-  hash BLOB PRIMARY KEY,
-  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id),
-  token_id TEXT NOT NULL
-) WITHOUT ROWID;
--- minter: the coordinator key that minted an unredeemed code (NULL: the operator's). The row is
--- deleted at redemption, so no row ever links a token to the coordinator that minted its code.
-CREATE TABLE IF NOT EXISTS enrollment_codes (
-  hash BLOB PRIMARY KEY,
-  mailbox_id TEXT NOT NULL REFERENCES mailboxes(id),
-  code_id TEXT NOT NULL,
-  expires_hour INTEGER NOT NULL,
-  minter BLOB
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (
   mailbox_id TEXT NOT NULL REFERENCES mailboxes(id),
@@ -98,16 +85,86 @@ CREATE TRIGGER IF NOT EXISTS uploads_usage_delete AFTER DELETE ON uploads BEGIN
 END;
 )sql";
 
-// Databases made before enrollment codes recorded their minter gain the column; their codes keep
-// NULL there and are treated as the operator's (no registration deletes them).
-Status add_code_minter(MetadataDb& db) {
-  auto st = db.prepare("SELECT 1 FROM pragma_table_info('enrollment_codes') WHERE name = 'minter'");
+// tokens.db, attached as `credentials`: token and enrollment-code hashes. A file (and a WAL) of its
+// own, so that no WAL holds a token's row beside the upload rows committed after it. Mailbox ids
+// are not foreign keys (SQLite has none across files); a mailbox is never deleted.
+// minter: the coordinator key that minted an unredeemed code (NULL: the operator's). The row is
+// deleted at redemption, so no row ever links a token to the coordinator that minted its code.
+constexpr const char* kCredentialSchema = R"sql(
+CREATE TABLE IF NOT EXISTS credentials.tokens (
+  hash BLOB PRIMARY KEY,
+  mailbox_id TEXT NOT NULL,
+  token_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS credentials.enrollment_codes (
+  hash BLOB PRIMARY KEY,
+  mailbox_id TEXT NOT NULL,
+  code_id TEXT NOT NULL,
+  expires_hour INTEGER NOT NULL,
+  minter BLOB
+) WITHOUT ROWID;
+)sql";
+
+// Whether `schema` holds a table named `table`.
+Result<bool> has_table(MetadataDb& db, std::string_view schema, std::string_view table) {
+  const std::string sql =
+      "SELECT 1 FROM " + std::string(schema) + ".sqlite_master WHERE type = 'table' AND name = ?1";
+  auto st = db.prepare(sql.c_str());
   if (!st) return st.error();
+  st->bind(1, table);
   auto row = st->step();
   if (!row) return row.error();
-  if (*row) return Status::Ok();
-  st = Statement();
-  return db.exec("ALTER TABLE enrollment_codes ADD COLUMN minter BLOB");
+  return static_cast<bool>(*row);
+}
+
+// Databases made before tokens.db kept both credential tables in relay.db: their rows move into
+// tokens.db (one commit), then the tables are dropped from relay.db (a second commit: WAL mode
+// makes no commit atomic across files, and a crash in between only repeats the idempotent copy).
+// The old rows' pages are overwritten in relay.db (secure_delete) and its WAL truncated; frames of
+// older WALs may remain in the file system's free blocks (SECURITY.md).
+Status move_credentials_out(MetadataDb& db) {
+  auto tokens = has_table(db, "main", "tokens");
+  if (!tokens) return tokens.error();
+  auto codes = has_table(db, "main", "enrollment_codes");
+  if (!codes) return codes.error();
+  if (!*tokens && !*codes) return Status::Ok();
+  std::string copy = "BEGIN IMMEDIATE;";
+  if (*tokens)
+    copy +=
+        "INSERT OR IGNORE INTO credentials.tokens (hash, mailbox_id, token_id) "
+        "SELECT hash, mailbox_id, token_id FROM main.tokens;";
+  if (*codes) {
+    auto st = db.prepare(
+        "SELECT 1 FROM pragma_table_info('enrollment_codes', 'main') "
+        "WHERE name = 'minter'");
+    if (!st) return st.error();
+    auto row = st->step();
+    if (!row) return row.error();
+    const bool has_minter = *row;
+    st = Statement();
+    copy += std::string(
+                "INSERT OR IGNORE INTO credentials.enrollment_codes "
+                "(hash, mailbox_id, code_id, expires_hour, minter) "
+                "SELECT hash, mailbox_id, code_id, expires_hour, ") +
+            (has_minter ? "minter" : "NULL") + " FROM main.enrollment_codes;";
+  }
+  copy += "COMMIT;";
+  if (Status s = db.exec(copy.c_str()); !s) {
+    (void)db.exec("ROLLBACK");
+    return s.error();
+  }
+  std::string drop = "BEGIN IMMEDIATE;";
+  if (*tokens) drop += "DROP TABLE main.tokens;";
+  if (*codes) drop += "DROP TABLE main.enrollment_codes;";
+  drop += "COMMIT;";
+  if (Status s = db.exec(drop.c_str()); !s) {
+    (void)db.exec("ROLLBACK");
+    return s.error();
+  }
+  // Busy (another process reads relay.db): the hourly housekeeping truncates the WAL instead.
+  if (Status s = db.checkpoint_truncate(); !s && sqlite3_errcode(db.handle()) != SQLITE_BUSY)
+    return s.error();
+  return Status::Ok();
 }
 
 // Recomputed whenever the database is opened: the triggers keep it from there.
@@ -121,6 +178,11 @@ COMMIT;
 
 }  // namespace
 
+std::string MetadataDb::credentials_path(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) + "tokens.db";
+}
+
 Result<MetadataDb> MetadataDb::open(const std::string& path) {
   auto c = sqlite::Connection::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                                     "metadata database");
@@ -128,12 +190,21 @@ Result<MetadataDb> MetadataDb::open(const std::string& path) {
   MetadataDb db(std::move(*c));
   sqlite3_busy_timeout(db.handle(), 10000);
   SATCHEL_TRY(db.exec("PRAGMA temp_store = MEMORY"));
-  SATCHEL_TRY(db.exec("PRAGMA secure_delete = ON"));
-  SATCHEL_TRY(db.exec("PRAGMA journal_mode = WAL"));
-  SATCHEL_TRY(db.exec("PRAGMA synchronous = FULL"));
+  {
+    auto attach = db.prepare("ATTACH DATABASE ?1 AS credentials");
+    if (!attach) return attach.error();
+    attach->bind(1, credentials_path(path));
+    SATCHEL_TRY(attach->run());
+  }
+  for (const char* schema : {"main", "credentials"}) {
+    const std::string s(schema);
+    for (const char* pragma : {".secure_delete = ON", ".journal_mode = WAL", ".synchronous = FULL"})
+      SATCHEL_TRY(db.exec(("PRAGMA " + s + pragma).c_str()));
+  }
   SATCHEL_TRY(db.exec("PRAGMA foreign_keys = ON"));
   SATCHEL_TRY(db.exec(kSchema));
-  SATCHEL_TRY(add_code_minter(db));
+  SATCHEL_TRY(db.exec(kCredentialSchema));
+  SATCHEL_TRY(move_credentials_out(db));
   if (Status s = db.exec(kRecountUsage); !s) {
     (void)db.exec("ROLLBACK");
     return s.error();
@@ -143,14 +214,14 @@ Result<MetadataDb> MetadataDb::open(const std::string& path) {
 
 Status MetadataDb::checkpoint_truncate() {
   int log = 0, done = 0;
-  if (sqlite3_wal_checkpoint_v2(handle(), "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done) !=
+  if (sqlite3_wal_checkpoint_v2(handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, &done) !=
       SQLITE_OK)
     return sqlite::sqlite_error(handle(), "checkpoint failed");
   return Status::Ok();
 }
 
 Status MetadataDb::checkpoint_passive() {
-  if (sqlite3_wal_checkpoint_v2(handle(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) !=
+  if (sqlite3_wal_checkpoint_v2(handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) !=
       SQLITE_OK)
     return sqlite::sqlite_error(handle(), "checkpoint failed");
   return Status::Ok();

@@ -1,6 +1,9 @@
 // The relay's metadata database: SQLite through libsqlcipher (never libsqlite3 beside it),
 // deliberately unkeyed — it holds no secrets, only hashes, sizes and days. Commits are durable
 // (WAL, synchronous=FULL) before a call returns; deleted rows are overwritten (secure_delete).
+// Token and enrollment-code hashes live in a second file beside it, tokens.db, attached to every
+// connection as schema `credentials` (tables credentials.tokens, credentials.enrollment_codes):
+// each file has its own WAL, so no WAL records a token's insertion in order with uploads.
 #pragma once
 
 #include <string>
@@ -17,12 +20,17 @@ class MetadataDb : public sqlite::Connection {
  public:
   // Opens (creating if needed) the database at `path`, applies the durability pragmas and
   // creates the schema. kIoError if the file cannot be opened or is not a relay database.
+  // Attaches tokens.db (credentials_path) beside it, moving the credential tables of a relay.db
+  // made by an earlier version into it.
   static Result<MetadataDb> open(const std::string& path);
+  // The credentials database beside the metadata database at `path` (DIR/tokens.db).
+  static std::string credentials_path(const std::string& path);
   MetadataDb() = default;
 
-  // Copies the WAL into the database and truncates it, so deleted rows leave no old frames.
+  // Copies the WALs (of both files) into the databases and truncates them, so deleted rows leave
+  // no old frames in the files.
   Status checkpoint_truncate();
-  // Copies what it can of the WAL into the database without waiting for readers or writers.
+  // Copies what it can of both WALs into the databases without waiting for readers or writers.
   Status checkpoint_passive();
 
  private:
