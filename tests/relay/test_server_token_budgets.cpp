@@ -174,7 +174,16 @@ TEST_CASE("64 connections of one token holding upload bodies do not stop another
     REQUIRE(conn->send(std::string(1024, 'z')));
     held.push_back(std::move(conn));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the relay take them up
+  // Wait (bounded) until the relay holds the attacker's whole share, so the honest upload below
+  // really meets a token at its limit: a free unit would be taken and given back at once.
+  const TokenKey attacker_key{mailbox, attacker.token_id};
+  for (int i = 0; i < 250; i++) {
+    if (!relay.server->relay().token_budgets.try_hold(attacker_key, TokenBudgets::Kind::kSlot))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE_FALSE(
+      relay.server->relay().token_budgets.try_hold(attacker_key, TokenBudgets::Kind::kSlot));
   const Bytes data = test_bytes(200'000, 9);
   auto res = tus_upload_whole(*relay.client(), other.token, data);  // client timeouts: 5 s
   REQUIRE(res);

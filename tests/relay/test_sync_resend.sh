@@ -2,8 +2,8 @@
 # `satchel sync` re-sending bundles the relay already stores (a device restored from a copy made
 # before its last sync): the relay answers each creation without reading its body and closes;
 # sync must report them stored, and the relay must still hold exactly one copy of each. One
-# small bundle (sent whole, less than the 64 KiB drained) and one with a 3 MB attachment (far
-# more than is drained).
+# small bundle (sent whole, less than the 1 MiB drained) and one with a 24 MB attachment (far
+# more than is drained, and than loopback's socket buffers hold).
 # Usage: test_sync_resend.sh SATCHEL_RELAY SATCHEL SCHEMA_DIR
 set -Eeuo pipefail
 relay=$(realpath "$1")
@@ -25,7 +25,7 @@ sat enroll --code-fd 4 4<<<"$code" >/dev/null
 sat record testimony-intake --answers "$schema/forms/testimony-intake.answers.json" >rid1
 sat finalize "$(cat rid1)" >/dev/null
 rid=$(sat record testimony-intake --answers "$schema/forms/testimony-intake.answers.json")
-head -c 3000000 /dev/urandom >evidence.pdf
+head -c 24000000 /dev/urandom >evidence.pdf
 q=$(python3 -c "import json,sys; f=json.load(open(sys.argv[1])); print(next(q['id'] for q in f['questions'] if q['type']=='attachment'))" "$schema/forms/testimony-intake.json")
 sat attach "$rid" evidence.pdf --question "$q" >/dev/null
 sat finalize "$rid" >/dev/null

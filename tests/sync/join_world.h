@@ -46,8 +46,7 @@ inline SecretBytes random_secret(size_t n) {
 }
 
 struct JoinWorld {
-  // Probing tests publish a few hundred documents: above the relay's default per-mailbox count.
-  TestRelay relay{[](relay::RelayConfig& c) { c.limits.max_documents_per_mailbox = 1024; }};
+  TestRelay relay;
   TestProfile org{"join-org"};  // its keys; its profile is not used
   std::string mailbox;
   SecretBytes publication_key = random_secret(32);

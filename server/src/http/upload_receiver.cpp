@@ -60,18 +60,23 @@ void answer_lingering(Relay& relay, const httplib::Request& req, httplib::Respon
   auto text = std::make_shared<std::string>(std::move(body));
   Relay* r = &relay;
   const Hash32 credential = ctx.credential;
+  // The reserved bytes not drained are given back when the response goes, whether or not the
+  // provider ran (a client gone before the headers were sent).
+  auto drained = std::make_shared<uint64_t>(0);
   res.set_content_provider(
-      kJsonType, [held, text, reader, r, credential, most](size_t, httplib::DataSink& sink) {
-        uint64_t drained = 0;
+      kJsonType,
+      [held, text, reader, drained, most](size_t, httplib::DataSink& sink) {
         if (text->empty() || sink.write(text->data(), text->size())) {
           const auto started = std::chrono::steady_clock::now();
           reader([&](const char*, size_t n) {
-            drained += n;
-            return drained < most && std::chrono::steady_clock::now() - started < kLingerTime;
+            *drained += n;
+            return *drained < most && std::chrono::steady_clock::now() - started < kLingerTime;
           });
         }
-        r->daily_bytes.release(credential, most - std::min(most, drained));
         return false;
+      },
+      [r, credential, most, drained](bool) {
+        r->daily_bytes.release(credential, most - std::min(most, *drained));
       });
 }
 

@@ -259,6 +259,16 @@ Status EmbeddedRelayStore::add_enrollment_code(const EnrollmentCodeRecord& code)
 Result<TokenRecord> EmbeddedRelayStore::redeem_enrollment_code(const Hash32& code_hash, int64_t now,
                                                                const Hash32& token_hash) {
   std::lock_guard lock(mu_);
+  {
+    // An unknown code (the usual failure, and a flood's) is answered from a read, without the
+    // write transaction that would hold up other requests' commits.
+    auto known = db_->prepare("SELECT 1 FROM credentials.enrollment_codes WHERE hash = ?1");
+    if (!known) return known.error();
+    known->bind_blob(1, code_hash);
+    auto found = known->step();
+    if (!found) return found.error();
+    if (!*found) return make_error(Errc::kNotFound, "unknown enrollment code");
+  }
   auto tx = Transaction::begin(*db_);
   if (!tx) return tx.error();
   auto st = db_->prepare(

@@ -128,9 +128,9 @@ Status move_credentials_out(MetadataDb& db) {
   auto codes = has_table(db, "main", "enrollment_codes");
   if (!codes) return codes.error();
   if (!*tokens && !*codes) return Status::Ok();
-  std::string copy = "BEGIN IMMEDIATE;";
+  std::string inserts;
   if (*tokens)
-    copy +=
+    inserts +=
         "INSERT OR IGNORE INTO credentials.tokens (hash, mailbox_id, token_id) "
         "SELECT hash, mailbox_id, token_id FROM main.tokens;";
   if (*codes) {
@@ -142,24 +142,29 @@ Status move_credentials_out(MetadataDb& db) {
     if (!row) return row.error();
     const bool has_minter = *row;
     st = Statement();
-    copy += std::string(
-                "INSERT OR IGNORE INTO credentials.enrollment_codes "
-                "(hash, mailbox_id, code_id, expires_hour, minter) "
-                "SELECT hash, mailbox_id, code_id, expires_hour, ") +
-            (has_minter ? "minter" : "NULL") + " FROM main.enrollment_codes;";
+    inserts += std::string(
+                   "INSERT OR IGNORE INTO credentials.enrollment_codes "
+                   "(hash, mailbox_id, code_id, expires_hour, minter) "
+                   "SELECT hash, mailbox_id, code_id, expires_hour, ") +
+               (has_minter ? "minter" : "NULL") + " FROM main.enrollment_codes;";
   }
-  copy += "COMMIT;";
+  const std::string copy = "BEGIN IMMEDIATE;" + inserts + "COMMIT;";
   if (Status s = db.exec(copy.c_str()); !s) {
     (void)db.exec("ROLLBACK");
     return s.error();
   }
-  std::string drop = "BEGIN IMMEDIATE;";
+  // The drop copies again under the same write lock: a token that a relay of the previous
+  // version redeemed between the two commits (an operator command migrating beside it) moves
+  // too instead of being dropped.
+  std::string drop = "BEGIN IMMEDIATE;" + inserts;
   if (*tokens) drop += "DROP TABLE main.tokens;";
   if (*codes) drop += "DROP TABLE main.enrollment_codes;";
   drop += "COMMIT;";
   if (Status s = db.exec(drop.c_str()); !s) {
     (void)db.exec("ROLLBACK");
-    return s.error();
+    // Another process may have finished the move first.
+    auto still = has_table(db, "main", *tokens ? "tokens" : "enrollment_codes");
+    if (!still || *still) return s.error();
   }
   // Busy (another process reads relay.db): the hourly housekeeping truncates the WAL instead.
   if (Status s = db.checkpoint_truncate(); !s && sqlite3_errcode(db.handle()) != SQLITE_BUSY)
