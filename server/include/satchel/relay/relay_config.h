@@ -21,7 +21,7 @@ struct RelayLimits {
   uint32_t anonymous_requests_per_minute = 600;   // enroll/challenge/session, all clients together
   uint32_t max_concurrent_uploads = 64;           // request bodies of uploads received at once
   uint64_t max_document_bytes = 8ull << 20;       // a published document
-  uint32_t max_documents_per_mailbox = 4096;        // published documents held per mailbox
+  uint32_t max_documents_per_mailbox = 4096;      // published documents held per mailbox
   uint64_t mailbox_document_bytes = 64ull << 20;  // their bytes together, per mailbox
   uint32_t threads = 96;                // worker threads (each serves one connection at a time)
   uint32_t read_timeout_seconds = 20;   // per receive
