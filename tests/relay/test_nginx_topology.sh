@@ -224,20 +224,31 @@ server=$(c -I "$base/" | tr -d '\r' | sed -n 's/^Server: //Ip')
 [ "$server" = nginx ] || fail "Server header: $server"
 echo "ok: the Server header names no version"
 
+# upload_beside_slow_clients MODE N SETTLE [SOURCE]: starts N raw clients of MODE ("slow" or
+# "slowbody"), lets them settle for SETTLE seconds, uploads a 500 kB bundle meanwhile and stops
+# them; sets status and ms (the upload's) and slow_result (the clients' summary line).
+upload_beside_slow_clients() {
+  local mode=$1 n=$2 settle=$3 pid
+  rm -f "$work/$mode.ready" "$work/$mode.done"
+  python3 -c "$clients" "$mode" "$port" "$ca" "$ua" "$n" "$work/$mode.ready" "$work/$mode.done" \
+    "${4:-}" >"$work/$mode.out" &
+  pid=$!
+  for _ in $(seq 200); do [ -e "$work/$mode.ready" ] && break || sleep 0.1; done
+  [ -e "$work/$mode.ready" ] || fail "the $mode clients did not connect"
+  sleep "$settle"
+  head -c 500000 /dev/urandom >"$work/$mode.bundle"
+  local t0
+  t0=$(date +%s%N)
+  status=$(upload "$work/$mode.bundle")
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  touch "$work/$mode.done"
+  wait "$pid"
+  slow_result=$(cat "$work/$mode.out")
+}
+
 # --- (b) 40 slow-header clients held while a normal client is served ----------------------
-python3 -c "$clients" slow "$port" "$ca" "$ua" 40 "$work/slow.ready" "$work/slow.done" \
-  >"$work/slow.out" &
-slow_pid=$!
-for _ in $(seq 200); do [ -e "$work/slow.ready" ] && break || sleep 0.1; done
-[ -e "$work/slow.ready" ] || fail "the slow clients did not connect"
-sleep 2  # they are now dripping header bytes
-head -c 500000 /dev/urandom >"$work/b3"
-t0=$(date +%s%N)
-status=$(upload "$work/b3")
-ms=$((($(date +%s%N) - t0) / 1000000))
-touch "$work/slow.done"
-wait "$slow_pid"
-slow=$(cat "$work/slow.out")
+upload_beside_slow_clients slow 40 2  # after 2 s they are dripping header bytes
+slow=$slow_result
 [ "$status" = 201 ] && [ "$ms" -lt 5000 ] ||
   fail "with 40 slow clients, a normal upload answered $status after $ms ms"
 [[ $slow == "held=40 cut=40 still_open=0 "* ]] || fail "slow clients: $slow"
@@ -248,19 +259,8 @@ python3 -c "import sys; sys.exit(0 if 8 <= $longest <= 25 else 1)" ||
 echo "ok: 40 slow-header clients held ($slow s); a normal upload took $ms ms meanwhile"
 
 # --- (f) slow bodies from another address are cut by the relay; a normal client is served ----
-python3 -c "$clients" slowbody "$port" "$ca" "$ua" 24 "$work/slowbody.ready" \
-  "$work/slowbody.done" 127.0.0.2 >"$work/slowbody.out" &
-slowbody_pid=$!
-for _ in $(seq 200); do [ -e "$work/slowbody.ready" ] && break || sleep 0.1; done
-[ -e "$work/slowbody.ready" ] || fail "the slow-body clients did not connect"
-sleep 0.5  # their bodies are now trickling into the relay's threads
-head -c 500000 /dev/urandom >"$work/b4"
-t0=$(date +%s%N)
-status=$(upload "$work/b4")
-ms=$((($(date +%s%N) - t0) / 1000000))
-touch "$work/slowbody.done"
-wait "$slowbody_pid"
-slowbody=$(cat "$work/slowbody.out")
+upload_beside_slow_clients slowbody 24 0.5 127.0.0.2  # their bodies now trickle into the relay
+slowbody=$slow_result
 [ "$status" = 201 ] && [ "$ms" -lt 5000 ] ||
   fail "with 24 slow-body clients, a normal upload answered $status after $ms ms"
 [[ $slowbody == *" still_open=0 "* ]] || fail "slow-body clients: $slowbody"
