@@ -188,6 +188,21 @@ TEST_CASE("tokens and codes of a relay.db made before tokens.db move there and l
   CHECK(holds(read_all(dir.path + "/tokens.db"), bytes_of(token_hash)));
 }
 
+TEST_CASE("a relay.db whose tokens.db is missing refuses to open, naming the file") {
+  TempDir dir("missing-tokens");
+  std::filesystem::create_directories(dir.path);
+  EmbeddedStoreOptions o;
+  o.log = [](std::string_view) {};
+  REQUIRE(EmbeddedRelayStore::open(dir.path, 20'400, o));
+  // relay.db restored or moved without tokens.db: an empty one would refuse every device.
+  for (const char* f : {"/tokens.db", "/tokens.db-wal", "/tokens.db-shm"})
+    std::filesystem::remove(dir.path + f);
+  auto again = EmbeddedRelayStore::open(dir.path, 20'400, o);
+  REQUIRE_FALSE(again);
+  CHECK(again.error().message.find("tokens.db is missing") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.path + "/tokens.db"));
+}
+
 TEST_CASE("an upload completed by PATCH keeps only the day in its access and modification times") {
   TestRelay relay;
   TestOrganisation org(1);

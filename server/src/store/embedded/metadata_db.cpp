@@ -2,6 +2,8 @@
 // relay keeps", describes each table).
 #include "store/embedded/metadata_db.h"
 
+#include <unistd.h>
+
 namespace satchel::relay {
 
 namespace {
@@ -195,6 +197,21 @@ Result<MetadataDb> MetadataDb::open(const std::string& path) {
   MetadataDb db(std::move(*c));
   sqlite3_busy_timeout(db.handle(), 10000);
   SATCHEL_TRY(db.exec("PRAGMA temp_store = MEMORY"));
+  // A relay.db whose credentials already live in tokens.db must find that file: ATTACH would
+  // otherwise create an empty one, and every device would be refused as unknown.
+  if (auto meta = has_table(db, "main", "meta"); !meta) {
+    return meta.error();
+  } else if (*meta) {
+    auto st = db.prepare("SELECT 1 FROM meta WHERE key = 'credentials_in_tokens_db'");
+    if (!st) return st.error();
+    auto row = st->step();
+    if (!row) return row.error();
+    if (*row && ::access(credentials_path(path).c_str(), F_OK) != 0)
+      return make_error(Errc::kIoError,
+                        credentials_path(path) +
+                            " is missing: it holds the devices' tokens and enrollment codes; "
+                            "restore it together with relay.db");
+  }
   {
     auto attach = db.prepare("ATTACH DATABASE ?1 AS credentials");
     if (!attach) return attach.error();
@@ -210,6 +227,8 @@ Result<MetadataDb> MetadataDb::open(const std::string& path) {
   SATCHEL_TRY(db.exec(kSchema));
   SATCHEL_TRY(db.exec(kCredentialSchema));
   SATCHEL_TRY(move_credentials_out(db));
+  SATCHEL_TRY(
+      db.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('credentials_in_tokens_db', 1)"));
   if (Status s = db.exec(kRecountUsage); !s) {
     (void)db.exec("ROLLBACK");
     return s.error();
