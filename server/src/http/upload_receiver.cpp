@@ -45,10 +45,13 @@ void answer_lingering(Relay& relay, const httplib::Request& req, httplib::Respon
                       const httplib::ContentReader& reader, const RequestContext& ctx, int status,
                       std::string body) {
   const uint64_t most = std::min(ctx.content_length, kLingerBytes);
-  auto hold = most > 0 && relay.daily_bytes.reserve(ctx.credential, most)
+  // Bytes are given back only if they were reserved: a token past its daily allowance must not
+  // lower its count by sending heads it never follows with a body.
+  const bool reserved = most > 0 && relay.daily_bytes.reserve(ctx.credential, most);
+  auto hold = reserved
                   ? relay.token_budgets.try_hold(token_key_of(ctx), TokenBudgets::Kind::kThread)
                   : std::nullopt;
-  if (most > 0 && !hold) relay.daily_bytes.release(ctx.credential, most);
+  if (reserved && !hold) relay.daily_bytes.release(ctx.credential, most);
   if (!hold) return answer(req, res, status, std::move(body), kJsonType, ctx.content_length > 0);
   res.status = status;
   res.set_header("Connection", "close");
