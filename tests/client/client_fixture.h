@@ -45,9 +45,12 @@ inline client::ProfileKeys profile_keys(const std::string& home, const SecretByt
   return std::move(keys.value());
 }
 
+// The passphrase of every TestProfile.
+inline constexpr const char* kTestPassphrase = "test passphrase, not a real one";
+
 struct TestProfile {
   std::string home;
-  SecretBytes passphrase = secret_of("test passphrase, not a real one");
+  SecretBytes passphrase = secret_of(kTestPassphrase);
   OrgSecretKey org = OrgSecretKey::generate();
   CoordinatorSecretKey coord_a = CoordinatorSecretKey::generate();
   CoordinatorSecretKey coord_b = CoordinatorSecretKey::generate();

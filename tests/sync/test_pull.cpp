@@ -3,7 +3,9 @@
 // every coordinator acknowledged it (k = n); a bundle sealed before a coordinator joined stays.
 #include <catch2/catch_test_macros.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "client/client_fixture.h"
@@ -254,81 +257,104 @@ TEST_CASE(
   std::filesystem::remove_all(c);
 }
 
+namespace {
+
+// What a child process of the killed-pull test does, in a fresh image of this test binary:
+// "pull HOME NOW PAGE" pulls to the end; "check HOME NOW N" checks that HOME holds N records
+// once each and that pulling again finds nothing. Exits 0 on success, another code naming the
+// step that failed.
+int run_pull_child(const std::string& spec) {
+  std::istringstream in(spec);
+  std::string mode, home;
+  int64_t now = 0, arg = 0;
+  if (!(in >> mode >> home >> now >> arg)) return 20;
+  auto p = Profile::open(home, testing::secret_of(testing::kTestPassphrase));
+  if (!p) return 2;
+  coord::PullOptions o;
+  o.now = now;
+  o.sleep = [](int64_t) {};
+  if (mode == "pull") {
+    o.page_size = static_cast<int>(arg);
+    return coord::pull(*p, o) ? 0 : 3;
+  }
+  auto st = p->db().prepare(
+      "SELECT (SELECT count(*) FROM coord_records), (SELECT count(*) FROM coord_bundles), "
+      "(SELECT count(DISTINCT bundle_id) FROM coord_bundles)");
+  if (!st) return 4;
+  auto row = st->step();
+  if (!row || !*row) return 4;
+  if (st->int64(0) != arg) return 10;  // every record, once
+  if (st->int64(1) != arg || st->int64(2) != arg) return 11;
+  st->release();
+  // Nothing is left pending for this coordinator: every bundle was acknowledged.
+  auto again = coord::pull(*p, o);
+  if (!again) return 5;
+  return again->imported + again->duplicate + again->acknowledged == 0 ? 0 : 12;
+}
+
+// Starts this test binary again running only the hidden child case with `spec`. A new image,
+// not a bare fork: this process runs the relay, and a fork taken while one of its threads holds
+// a lock (the allocator's under ASan, SQLite's) would deadlock in the child.
+pid_t spawn_pull_child(const std::string& spec) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; e++) env_strings.emplace_back(*e);
+  env_strings.push_back("SATCHEL_PULL_CHILD=" + spec);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string exe = "/proc/self/exe", name = "satchel_sync_tests", filter = "[.pull-child]";
+  char* argv[] = {name.data(), filter.data(), nullptr};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);  // Catch2's report
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
+
+// Waits for `pid`: its exit code, or 100 + the signal that ended it.
+int wait_for(pid_t pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+}  // namespace
+
+TEST_CASE("(the killed-pull test's child process)", "[.pull-child]") {
+  const char* spec = std::getenv("SATCHEL_PULL_CHILD");
+  if (spec == nullptr) SKIP("run by the killed-pull test only");
+  ::_exit(run_pull_child(spec));
+}
+
 TEST_CASE("a coordinator pull killed at random moments and run again imports every record once",
           "[pull][crash]") {
   const char* tier = std::getenv("SATCHEL_TEST_TIER");
   const int n = tier && std::string(tier) == "full" ? 200 : 60;
   PullWorld w(n);
   const std::string a = w.coordinator(w.device.coord_a, "coord-a");
-  const int64_t now = w.relay.clock.now();
+  const std::string now = std::to_string(w.relay.clock.now());
   std::mt19937 rng(std::random_device{}());
   int killed = 0;
   for (int round = 0; round < 8; round++) {
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      // The child pulls until killed (or done); it touches nothing of the parent's relay.
-      auto p = Profile::open(a, w.device.passphrase);
-      if (!p) ::_exit(2);
-      coord::PullOptions o;
-      o.now = now;
-      o.page_size = 7;
-      o.sleep = [](int64_t) {};
-      ::_exit(coord::pull(*p, o) ? 0 : 1);
-    }
+    // The child pulls until killed (or done); it touches nothing of this process's relay.
+    const pid_t pid = spawn_pull_child("pull " + a + " " + now + " 7");
+    REQUIRE(pid > 0);
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::uniform_int_distribution<int>(30, 600)(rng)));
     if (::kill(pid, SIGKILL) == 0) killed++;
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    if (WIFEXITED(status)) {
-      CHECK(WEXITSTATUS(status) == 0);  // finished before the kill: a clean pull
+    const int code = wait_for(pid);
+    if (code < 100) {
+      CHECK(code == 0);  // finished before the kill: a clean pull
       break;
     }
   }
   INFO("killed " << killed << " time(s)");
   // Run again to the end, then check, each in a new process as a person re-running `satchel
-  // coord pull` would (this test process opened the profile before forking, so its SQLite
-  // state is not that of a fresh process).
-  auto in_child = [](const std::function<int()>& body) {
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) ::_exit(body());
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
-  };
-  auto pull_to_end = [&]() -> int {
-    auto p = Profile::open(a, w.device.passphrase);
-    if (!p) return 2;
-    coord::PullOptions o;
-    o.now = now;
-    o.sleep = [](int64_t) {};
-    auto s = coord::pull(*p, o);
-    if (!s) return 3;
-    return 0;
-  };
-  CHECK(in_child(pull_to_end) == 0);
-  CHECK(in_child([&]() -> int {
-          auto p = Profile::open(a, w.device.passphrase);
-          if (!p) return 2;
-          auto st = p->db().prepare(
-              "SELECT (SELECT count(*) FROM coord_records), (SELECT count(*) FROM coord_bundles), "
-              "(SELECT count(DISTINCT bundle_id) FROM coord_bundles)");
-          if (!st) return 3;
-          auto row = st->step();
-          if (!row || !*row) return 3;
-          if (st->int64(0) != n) return 10;  // every record, once
-          if (st->int64(1) != n || st->int64(2) != n) return 11;
-          st->release();
-          // Nothing is left pending for this coordinator: every bundle was acknowledged.
-          coord::PullOptions o;
-          o.now = now;
-          o.sleep = [](int64_t) {};
-          auto again = coord::pull(*p, o);
-          if (!again) return 4;
-          return again->imported + again->duplicate + again->acknowledged == 0 ? 0 : 12;
-        }) == 0);
+  // coord pull` would.
+  CHECK(wait_for(spawn_pull_child("pull " + a + " " + now + " 100")) == 0);
+  CHECK(wait_for(spawn_pull_child("check " + a + " " + now + " " + std::to_string(n))) == 0);
   std::filesystem::remove_all(a);
 }
 
