@@ -12,7 +12,8 @@
 --   rate = uploads stored / (last answer of any thread - first upload of any thread).
 --
 -- Environment: BENCH_MODE (relay | nginx), BENCH_LIST (lines "path size sha256-hex
--- base64-of-the-hex"), BENCH_THREADS (wrk's -t, equal to -c), BENCH_TOKEN (the upload token).
+-- base64-of-the-hex"), BENCH_THREADS (wrk's -t, equal to -c), BENCH_TOKENS (upload tokens separated by
+-- spaces: thread i uses the (i mod count)-th, as each connection were a device of its own).
 
 local ffi = require("ffi")
 ffi.cdef [[
@@ -28,7 +29,8 @@ end
 local mode = os.getenv("BENCH_MODE")
 local list = os.getenv("BENCH_LIST")
 local nthreads = tonumber(os.getenv("BENCH_THREADS"))
-local token = os.getenv("BENCH_TOKEN") or ""
+local tokens = {}
+for t in (os.getenv("BENCH_TOKENS") or ""):gmatch("%S+") do table.insert(tokens, t) end
 
 -- Main state: number the threads (one per connection) so each takes every nthreads-th bundle.
 local threads = {}
@@ -47,6 +49,7 @@ local function report()
 end
 
 function init(args)
+  if #tokens > 0 then token = tokens[thread_index % #tokens + 1] else token = "" end
   local i = 0
   for line in io.lines(list) do
     if i % nthreads == thread_index then table.insert(entries, line) end

@@ -97,7 +97,7 @@ nginx_port=$(free_port)
 
 "$relay" init "$run/relay" --name 127.0.0.1 --listen "127.0.0.1:$relay_port" >/dev/null
 conf=$run/relay/relay.conf
-# The bench token must not be throttled: raise its per-token limits far above what 32 clients
+# The bench tokens must not be throttled: raise the per-token limits far above what 32 clients
 # can reach (no relay option exempts a token; these are ordinary settings).
 sed -i -e 's/^health = .*/health = off/' \
        -e 's/^token_requests_per_minute = .*/token_requests_per_minute = 100000000/' \
@@ -108,7 +108,12 @@ sed -i -e 's/^health = .*/health = off/' \
   -o "$run/reg.txt" >/dev/null
 "$relay" mailbox create --config "$conf" --registration "$run/reg.txt" >/dev/null
 mailbox=$("$relay" mailbox list --config "$conf" | cut -d' ' -f1)
-code=$("$relay" mailbox code --config "$conf" "$mailbox" | sed -n 's/^enrollment code: //p')
+# One device (token) per connection: the relay gives each token only a share of its threads
+# and upload slots (schema/relay-api.md, "Limits"), as 32 devices uploading at once would be.
+codes=()
+for _ in $(seq "$connections"); do
+  codes+=("$("$relay" mailbox code --config "$conf" "$mailbox" | sed -n 's/^enrollment code: //p')")
+done
 "$relay" serve --config "$conf" 2>"$run/relay.log" &
 relay_pid=$!
 pids+=($relay_pid)
@@ -153,9 +158,12 @@ for _ in $(seq 100); do
   curl -s --cacert "$ca" -o /dev/null "https://127.0.0.1:$relay_port/" &&
     curl -sk -o /dev/null "https://127.0.0.1:$nginx_port/" && break || sleep 0.1
 done
-token=$(curl -sf --cacert "$ca" "https://127.0.0.1:$relay_port/v1/enroll" \
-  -H 'Content-Type: application/json' -d "{\"code\":\"$code\"}" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+tokens=""
+for code in "${codes[@]}"; do
+  tokens+=" $(curl -sf --cacert "$ca" "https://127.0.0.1:$relay_port/v1/enroll" \
+    -H 'Content-Type: application/json' -d "{\"code\":\"$code\"}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+done
 
 # --- The runs --------------------------------------------------------------------------------
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user + system, in clock ticks
@@ -165,7 +173,7 @@ bench() {  # MODE PORT LIST -> the RESULT line of relay_ingest.lua (+ cpu_ms for
   cpu0=$(cpu_ticks "$relay_pid")
   # wrk runs for its whole -d; the script reports when each connection's share is answered, and
   # SIGINT then ends wrk, which prints the summary (bench/relay_ingest.lua explains).
-  BENCH_MODE=$1 BENCH_LIST=$3 BENCH_THREADS=$connections BENCH_TOKEN=$token \
+  BENCH_MODE=$1 BENCH_LIST=$3 BENCH_THREADS=$connections BENCH_TOKENS=$tokens \
     wrk -t "$connections" -c "$connections" -d 3600s --timeout 60s \
     -s "$root/bench/relay_ingest.lua" "https://127.0.0.1:$2/" >"$run/wrk.out" 2>&1 &
   wrk_pid=$!
