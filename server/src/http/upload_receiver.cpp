@@ -42,45 +42,27 @@ TokenKey token_key_of(const RequestContext& ctx) {
 }
 
 void answer_lingering(Relay& relay, const httplib::Request& req, httplib::Response& res,
-                      const httplib::ContentReader& reader, const RequestContext& ctx, int status,
-                      std::string body) {
+                      const RequestContext& ctx, int status, std::string body) {
   const uint64_t most = std::min(ctx.content_length, kLingerBytes);
+  BoundedStream* stream = current_stream_to_drain();
   // Bytes are given back only if they were reserved: a token past its daily allowance must not
   // lower its count by sending heads it never follows with a body.
-  const bool reserved = most > 0 && relay.daily_bytes.reserve(ctx.credential, most);
+  const bool reserved = stream && most > 0 && relay.daily_bytes.reserve(ctx.credential, most);
   auto hold = reserved
                   ? relay.token_budgets.try_hold(token_key_of(ctx), TokenBudgets::Kind::kThread)
                   : std::nullopt;
   if (reserved && !hold) relay.daily_bytes.release(ctx.credential, most);
-  if (!hold) return answer(req, res, status, std::move(body), kJsonType, ctx.content_length > 0);
-  res.status = status;
-  res.set_header("Connection", "close");
-  res.set_header("Content-Length", std::to_string(body.size()));
-  // The provider runs after the status line and headers are sent: it sends the body, drains,
-  // and reports failure so that cpp-httplib closes the connection. The reader (a copy) reads
-  // from the same connection, which lives until the response is written.
-  auto held = std::make_shared<TokenBudgets::Hold>(std::move(*hold));
-  auto text = std::make_shared<std::string>(std::move(body));
-  Relay* r = &relay;
-  const Hash32 credential = ctx.credential;
-  // The reserved bytes not drained are given back when the response goes, whether or not the
-  // provider ran (a client gone before the headers were sent).
-  auto drained = std::make_shared<uint64_t>(0);
-  res.set_content_provider(
-      kJsonType,
-      [held, text, reader, drained, most](size_t, httplib::DataSink& sink) {
-        if (text->empty() || sink.write(text->data(), text->size())) {
-          const auto started = std::chrono::steady_clock::now();
-          reader([&](const char*, size_t n) {
-            *drained += n;
-            return *drained < most && std::chrono::steady_clock::now() - started < kLingerTime;
-          });
-        }
-        return false;
-      },
-      [r, credential, most, drained](bool) {
-        r->daily_bytes.release(credential, most - std::min(most, *drained));
-      });
+  if (hold) {
+    // The connection's close drains (serve_connection), holding this thread of the token's
+    // share until it is done; the reserved bytes not drained are given back then.
+    auto held = std::make_shared<TokenBudgets::Hold>(std::move(*hold));
+    Relay* r = &relay;
+    const Hash32 credential = ctx.credential;
+    stream->allow_drain(most, kLingerTime, [r, credential, most, held](uint64_t drained) {
+      r->daily_bytes.release(credential, most - std::min(most, drained));
+    });
+  }
+  answer(req, res, status, std::move(body), kJsonType, ctx.content_length > 0);
 }
 
 size_t remove_partials_of_revoked(Relay& relay, std::string_view mailbox,
@@ -146,6 +128,14 @@ std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Requ
   if (t.checksum) body_hash = std::make_unique<Sha256>();
   uint64_t seen = 0;
   Status write_status;
+  // The library hands the body over 4 KiB at a time: the bytes are gathered and written to the
+  // store kWriteBatchBytes at a time (a 4 MiB bundle: 16 writes instead of 1,024).
+  Bytes batch;
+  batch.reserve(static_cast<size_t>(std::min<uint64_t>(fresh, kWriteBatchBytes)));
+  auto flush = [&] {
+    if (write_status && !batch.empty()) write_status = (*writer)->write(batch);
+    batch.clear();
+  };
   auto receive = [&](const char* data, size_t n) {
     ByteView chunk(reinterpret_cast<const uint8_t*>(data), n);
     if (body_hash) body_hash->update(chunk);
@@ -153,14 +143,17 @@ std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Requ
     // reads the answer instead of a reset connection.
     if (write_status && seen + n > skip) {
       const uint64_t from = seen >= skip ? 0 : skip - seen;
-      write_status = (*writer)->write(chunk.subspan(static_cast<size_t>(from)));
+      ByteView fresh_part = chunk.subspan(static_cast<size_t>(from));
+      batch.insert(batch.end(), fresh_part.begin(), fresh_part.end());
+      if (batch.size() >= kWriteBatchBytes) flush();
     }
     seen += n;
     return true;
   };
   // The connection layer holds every body to the minimum rate (bounded_stream.h): a body that
-  // falls short ends there, and says why.
+  // falls short ends there, and says why. What arrived before is written all the same.
   const bool read_ok = body == 0 || reader(receive);
+  flush();
   const BoundedStream* stream = current_stream();
   const bool too_slow = stream && stream->failure() == ReadFailure::kBodyTooSlow;
   relay.daily_bytes.release(ctx.credential, fresh - std::min(fresh, (*writer)->written()));

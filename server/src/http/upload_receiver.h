@@ -40,21 +40,23 @@ std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Requ
 // The device token a request of a tus endpoint came with, as the per-token budgets key it.
 TokenKey token_key_of(const RequestContext& ctx);
 
-// At most this much of an unread body is drained after answering, for at most kLingerTime
-// (checked as bytes arrive; a client that sends nothing is waited for up to the read timeout).
+// Body bytes gathered before each write to the store (one buffer per upload being received).
+inline constexpr size_t kWriteBatchBytes = 256 * 1024;
+
+// At most this much of an unread body is drained after answering, for at most kLingerTime.
 // Clients such as cpp-httplib's write the whole body before reading the answer: a re-sent body
 // within this bound gets a clean close instead of a reset.
 inline constexpr uint64_t kLingerBytes = 1024 * 1024;
 inline constexpr std::chrono::milliseconds kLingerTime{1000};
 
 // Answers `status` with `body` WITHOUT reading the request body (a re-sent upload the relay
-// holds completely), then lingers: drains at most kLingerBytes / kLingerTime of the body so
-// that the client reads the answer rather than a reset, and closes the connection. Holds no
-// upload slot; drains only within the token's thread share and daily bytes (else closes at
-// once), and the bytes drained count against the daily bytes.
+// holds completely) and closes the connection, letting its close drain (BoundedStream::
+// allow_drain) at most kLingerBytes / kLingerTime of the body so that the client reads the
+// answer rather than a reset. Holds no upload slot; drains more than the connection's default
+// only within the token's thread share and daily bytes, and the bytes drained count against
+// the daily bytes.
 void answer_lingering(Relay& relay, const httplib::Request& req, httplib::Response& res,
-                      const httplib::ContentReader& reader, const RequestContext& ctx, int status,
-                      std::string body);
+                      const RequestContext& ctx, int status, std::string body);
 
 // After the mailbox's token `token_id` (every token when nullopt) was revoked: removes the
 // unfinished uploads it created since the relay started (the in-memory budgets know them).
