@@ -17,7 +17,7 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-thread_local const BoundedStream* t_stream = nullptr;
+thread_local BoundedStream* t_stream = nullptr;
 
 void address_of(int fd, bool peer, std::string& ip, int& port) {
   sockaddr_storage addr{};
@@ -51,6 +51,10 @@ BoundedStream::BoundedStream(ConnectionTransport& transport, const ConnectionLim
     : transport_(transport), limits_(limits), framing_(kMaxHeadBytes, kMaxHeaderLines) {}
 
 const BoundedStream* current_stream() {
+  return t_stream;
+}
+
+BoundedStream* current_stream_to_drain() {
   return t_stream;
 }
 
@@ -174,12 +178,25 @@ void BoundedStream::refuse_unanswered(int status, std::string_view reason, std::
   transport_.send_all(head.data(), head.size(), limits_.write_idle);
 }
 
+void BoundedStream::allow_drain(uint64_t bytes, std::chrono::milliseconds time,
+                                std::function<void(uint64_t drained)> after) {
+  drain_bytes_ = std::max(drain_bytes_, bytes);
+  drain_time_ = std::max(drain_time_, time);
+  if (after) after_drain_.push_back(std::move(after));
+}
+
+void BoundedStream::drained(uint64_t drained) {
+  auto callbacks = std::move(after_drain_);
+  after_drain_.clear();
+  for (auto& after : callbacks) after(drained);
+}
+
 void serve_connection(ConnectionTransport& transport, const ConnectionLimits& limits,
                       SteadyTime accepted, const std::atomic<socket_t>& listening,
                       const std::atomic<size_t>& waiting, const RequestProcessor& process) {
   BoundedStream stream(transport, limits);
   struct Current {
-    explicit Current(const BoundedStream* s) { t_stream = s; }
+    explicit Current(BoundedStream* s) { t_stream = s; }
     ~Current() { t_stream = nullptr; }
   } current(&stream);
   bool clean = true;
@@ -214,7 +231,7 @@ void serve_connection(ConnectionTransport& transport, const ConnectionLimits& li
     if (!ok || closed || !at_boundary) break;
   }
   if (stream.has_unread()) clean = false;
-  transport.close(!clean, kDrainBytes, kDrainTime);
+  stream.drained(transport.close(!clean, stream.drain_bytes(), stream.drain_time()));
 }
 
 }  // namespace satchel::relay

@@ -73,6 +73,17 @@ class BoundedStream final : public httplib::Stream {
   bool answer_started() const { return answer_started_; }
   // Writes a refusal with a JSON body and Connection: close, when nothing was answered yet.
   void refuse_unanswered(int status, std::string_view reason, std::string_view code);
+  // Lets the close after this request drain up to `bytes` for up to `time` (instead of
+  // kDrainBytes / kDrainTime, if more), and calls `after` with the bytes it drained once the
+  // connection is closed (0 if it closed without draining). For a handler that answers before
+  // reading a body it expects to be large, so that the client reads the answer, not a reset.
+  void allow_drain(uint64_t bytes, std::chrono::milliseconds time,
+                   std::function<void(uint64_t drained)> after);
+  // The bounds of the close's drain: kDrainBytes / kDrainTime or what allow_drain raised.
+  uint64_t drain_bytes() const { return drain_bytes_; }
+  std::chrono::milliseconds drain_time() const { return drain_time_; }
+  // Calls the allow_drain callbacks with `drained`, once.
+  void drained(uint64_t drained);
 
  private:
   // When the next bytes are due, and what it means if they are late.
@@ -92,11 +103,16 @@ class BoundedStream final : public httplib::Stream {
   SteadyTime body_started_{};
   ReadFailure failure_ = ReadFailure::kNone;
   bool answer_started_ = false;
+  uint64_t drain_bytes_ = kDrainBytes;
+  std::chrono::milliseconds drain_time_ = kDrainTime;
+  std::vector<std::function<void(uint64_t)>> after_drain_;
 };
 
 // The stream of the request this thread is serving (nullptr outside serve_connection): the
 // error handler reads why a request failed and whether its body was left unread.
 const BoundedStream* current_stream();
+// The same stream, for a handler that raises its close's drain (allow_drain).
+BoundedStream* current_stream_to_drain();
 
 using RequestProcessor =
     std::function<bool(httplib::Stream& strm, bool close_connection, bool& connection_closed)>;

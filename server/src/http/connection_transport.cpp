@@ -24,12 +24,13 @@ void set_nonblocking(int fd) {
 }
 
 // Reads and drops what the peer still sends, within the bounds, then closes the socket.
-void drain_and_close(int fd, bool drain, size_t drain_bytes, milliseconds drain_time) {
+// Returns the bytes dropped.
+uint64_t drain_and_close(int fd, bool drain, size_t drain_bytes, milliseconds drain_time) {
+  size_t dropped = 0;
   if (drain) {
     ::shutdown(fd, SHUT_WR);
     const SteadyTime until = steady_clock::now() + drain_time;
-    std::array<char, 4096> sink;
-    size_t dropped = 0;
+    std::array<char, 16 * 1024> sink;
     while (dropped < drain_bytes && wait_for_socket(fd, POLLIN, until) > 0) {
       const ssize_t n = ::recv(fd, sink.data(), sink.size(), MSG_DONTWAIT);
       if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR))) break;
@@ -38,6 +39,7 @@ void drain_and_close(int fd, bool drain, size_t drain_bytes, milliseconds drain_
   }
   ::shutdown(fd, SHUT_RDWR);
   ::close(fd);
+  return dropped;
 }
 
 class PlainTransport final : public ConnectionTransport {
@@ -75,10 +77,11 @@ class PlainTransport final : public ConnectionTransport {
 
   bool has_buffered() const override { return false; }
 
-  void close(bool drain, size_t drain_bytes, milliseconds drain_time) override {
-    if (fd_ < 0) return;
-    drain_and_close(fd_, drain, drain_bytes, drain_time);
+  uint64_t close(bool drain, size_t drain_bytes, milliseconds drain_time) override {
+    if (fd_ < 0) return 0;
+    const uint64_t dropped = drain_and_close(fd_, drain, drain_bytes, drain_time);
     fd_ = -1;
+    return dropped;
   }
 };
 
@@ -138,16 +141,17 @@ class TlsTransport final : public ConnectionTransport {
 
   bool has_buffered() const override { return SSL_pending(ssl_) > 0; }
 
-  void close(bool drain, size_t drain_bytes, milliseconds drain_time) override {
-    if (fd_ < 0) return;
+  uint64_t close(bool drain, size_t drain_bytes, milliseconds drain_time) override {
+    if (fd_ < 0) return 0;
     if (!fatal_ && handshaken_) {
       ERR_clear_error();
       SSL_shutdown(ssl_);  // close_notify (non-blocking: sent if it fits); the peer's not awaited
     }
     SSL_free(ssl_);
     ssl_ = nullptr;
-    drain_and_close(fd_, drain, drain_bytes, drain_time);
+    const uint64_t dropped = drain_and_close(fd_, drain, drain_bytes, drain_time);
     fd_ = -1;
+    return dropped;
   }
 
  private:

@@ -27,8 +27,8 @@ class ConnectionTransport {
   virtual bool has_buffered() const = 0;
   // Ends the connection. With `drain`, first tells the peer that no more will be written
   // (close_notify, FIN) and reads and drops up to `drain_bytes` for at most `drain_time`, so a
-  // client still sending receives the answer rather than a reset.
-  virtual void close(bool drain, size_t drain_bytes, std::chrono::milliseconds drain_time) = 0;
+  // client still sending receives the answer rather than a reset. Returns the bytes dropped.
+  virtual uint64_t close(bool drain, size_t drain_bytes, std::chrono::milliseconds drain_time) = 0;
   int fd() const { return fd_; }
   bool timed_out() const { return timed_out_; }
 

@@ -39,12 +39,12 @@ void answer_complete(const Relay& relay, const Request& req, Response& res, int 
 
 // The answer for a creation of an upload already complete: its body, if any, is not read
 // (answer_lingering), and no upload slot is taken.
-void answer_held(Relay& relay, const Request& req, Response& res, const ContentReader& reader,
-                 const RequestContext& ctx, int status, const Hash32& id, uint64_t length,
-                 std::string_view state, bool location) {
+void answer_held(Relay& relay, const Request& req, Response& res, const RequestContext& ctx,
+                 int status, const Hash32& id, uint64_t length, std::string_view state,
+                 bool location) {
   add_upload_headers(relay, res, length, length, state, 0);
   if (location) res.set_header("Location", "/v1/uploads/" + to_hex(id));
-  answer_lingering(relay, req, res, reader, ctx, status, "");
+  answer_lingering(relay, req, res, ctx, status, "");
 }
 
 enum class Counted { kRefused, kNow, kAlready };
@@ -177,7 +177,7 @@ void tus_create(Relay& relay, const Request& req, Response& res, const ContentRe
       return tus_refuse(req, res, 507, "mailbox-full", true);
     case CreateOutcome::kDelivered:
       relay.token_budgets.forget(ctx->mailbox, *id);
-      return answer_held(relay, req, res, reader, *ctx, 200, *id, created->now.tombstone->length,
+      return answer_held(relay, req, res, *ctx, 200, *id, created->now.tombstone->length,
                          "delivered", true);
     case CreateOutcome::kExisting:
     case CreateOutcome::kCreated:
@@ -187,7 +187,7 @@ void tus_create(Relay& relay, const Request& req, Response& res, const ContentRe
   if (u.length != *length) return tus_refuse(req, res, 400, "length-mismatch", true);
   if (u.state == UploadState::kStored) {
     relay.token_budgets.forget(ctx->mailbox, *id);
-    return answer_held(relay, req, res, reader, *ctx, 200, *id, u.length, "stored", true);
+    return answer_held(relay, req, res, *ctx, 200, *id, u.length, "stored", true);
   }
   const int status = created->outcome == CreateOutcome::kCreated ? 201 : 200;
   uint64_t offset = u.committed;
@@ -249,7 +249,7 @@ void tus_patch(Relay& relay, const Request& req, Response& res, const ContentRea
       return answer_complete(relay, req, res, 204, *id, length, state, false, false);
     res.set_header("Tus-Resumable", kTusVersion);
     res.set_header("Upload-State", state);
-    return answer_lingering(relay, req, res, reader, *ctx, 409,
+    return answer_lingering(relay, req, res, *ctx, 409,
                             nlohmann::json{{"error", "offset-mismatch"}}.dump());
   }
   const UploadRecord& u = *found->upload;
