@@ -260,14 +260,14 @@ TEST_CASE(
 namespace {
 
 // What a child process of the killed-pull test does, in a fresh image of this test binary:
-// "pull HOME NOW PAGE" pulls to the end; "check HOME NOW N" checks that HOME holds N records
+// "pull NOW PAGE HOME" pulls to the end; "check NOW N HOME" checks that HOME holds N records
 // once each and that pulling again finds nothing. Exits 0 on success, another code naming the
 // step that failed.
 int run_pull_child(const std::string& spec) {
   std::istringstream in(spec);
   std::string mode, home;
   int64_t now = 0, arg = 0;
-  if (!(in >> mode >> home >> now >> arg)) return 20;
+  if (!(in >> mode >> now >> arg) || in.get() != ' ' || !std::getline(in, home)) return 20;
   auto p = Profile::open(home, testing::secret_of(testing::kTestPassphrase));
   if (!p) return 2;
   coord::PullOptions o;
@@ -297,7 +297,8 @@ int run_pull_child(const std::string& spec) {
 // a lock (the allocator's under ASan, SQLite's) would deadlock in the child.
 pid_t spawn_pull_child(const std::string& spec) {
   std::vector<std::string> env_strings;
-  for (char** e = environ; *e; e++) env_strings.emplace_back(*e);
+  for (char** e = environ; *e; e++)
+    if (std::string_view(*e).rfind("SATCHEL_PULL_CHILD=", 0) != 0) env_strings.emplace_back(*e);
   env_strings.push_back("SATCHEL_PULL_CHILD=" + spec);
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
@@ -306,7 +307,7 @@ pid_t spawn_pull_child(const std::string& spec) {
   char* argv[] = {name.data(), filter.data(), nullptr};
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);  // Catch2's report
+  posix_spawn_file_actions_adddup2(&actions, 2, 1);  // Catch2's report, beside the parent's
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv, envp.data());
   posix_spawn_file_actions_destroy(&actions);
@@ -315,6 +316,7 @@ pid_t spawn_pull_child(const std::string& spec) {
 
 // Waits for `pid`: its exit code, or 100 + the signal that ended it.
 int wait_for(pid_t pid) {
+  REQUIRE(pid > 0);
   int status = 0;
   if (::waitpid(pid, &status, 0) != pid) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
@@ -339,7 +341,7 @@ TEST_CASE("a coordinator pull killed at random moments and run again imports eve
   int killed = 0;
   for (int round = 0; round < 8; round++) {
     // The child pulls until killed (or done); it touches nothing of this process's relay.
-    const pid_t pid = spawn_pull_child("pull " + a + " " + now + " 7");
+    const pid_t pid = spawn_pull_child("pull " + now + " 7 " + a);
     REQUIRE(pid > 0);
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::uniform_int_distribution<int>(30, 600)(rng)));
@@ -353,8 +355,8 @@ TEST_CASE("a coordinator pull killed at random moments and run again imports eve
   INFO("killed " << killed << " time(s)");
   // Run again to the end, then check, each in a new process as a person re-running `satchel
   // coord pull` would.
-  CHECK(wait_for(spawn_pull_child("pull " + a + " " + now + " 100")) == 0);
-  CHECK(wait_for(spawn_pull_child("check " + a + " " + now + " " + std::to_string(n))) == 0);
+  CHECK(wait_for(spawn_pull_child("pull " + now + " 100 " + a)) == 0);
+  CHECK(wait_for(spawn_pull_child("check " + now + " " + std::to_string(n) + " " + a)) == 0);
   std::filesystem::remove_all(a);
 }
 

@@ -160,6 +160,11 @@ bool BoundedStream::wait_for_request(const std::atomic<socket_t>& listening,
 }
 
 void BoundedStream::begin_request(SteadyTime started) {
+  // A drain allowed for an earlier request ends with it (none is allowed on a connection that
+  // goes on: its request left nothing unread).
+  drained(0);
+  drain_bytes_ = kDrainBytes;
+  drain_time_ = kDrainTime;
   framing_.begin_request();
   head_started_ = started;
   failure_ = ReadFailure::kNone;
@@ -231,7 +236,8 @@ void serve_connection(ConnectionTransport& transport, const ConnectionLimits& li
     if (!ok || closed || !at_boundary) break;
   }
   if (stream.has_unread()) clean = false;
-  stream.drained(transport.close(!clean, stream.drain_bytes(), stream.drain_time()));
+  const size_t buffered = stream.buffered();
+  stream.drained(buffered + transport.close(!clean, stream.drain_bytes(), stream.drain_time()));
 }
 
 }  // namespace satchel::relay

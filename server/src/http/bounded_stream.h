@@ -68,6 +68,8 @@ class BoundedStream final : public httplib::Stream {
   void begin_request(SteadyTime started);
   // True when bytes received are not yet read (a pipelined request, or the rest of a body).
   bool has_unread() const { return begin_ < end_ || transport_.has_buffered(); }
+  // Bytes received into this stream's buffer and not read (decrypted TLS bytes not counted).
+  size_t buffered() const { return end_ - begin_; }
   const RequestFraming& framing() const { return framing_; }
   ReadFailure failure() const { return failure_; }
   bool answer_started() const { return answer_started_; }
@@ -75,8 +77,8 @@ class BoundedStream final : public httplib::Stream {
   void refuse_unanswered(int status, std::string_view reason, std::string_view code);
   // Lets the close after this request drain up to `bytes` for up to `time` (instead of
   // kDrainBytes / kDrainTime, if more), and calls `after` with the bytes it drained once the
-  // connection is closed (0 if it closed without draining). For a handler that answers before
-  // reading a body it expects to be large, so that the client reads the answer, not a reset.
+  // connection is closed (with the bytes it had buffered unread too). For a handler that answers
+  // before reading a body it expects to be large, so that the client reads the answer, not a reset.
   void allow_drain(uint64_t bytes, std::chrono::milliseconds time,
                    std::function<void(uint64_t drained)> after);
   // The bounds of the close's drain: kDrainBytes / kDrainTime or what allow_drain raised.

@@ -139,7 +139,7 @@ class TlsTransport final : public ConnectionTransport {
     return true;
   }
 
-  bool has_buffered() const override { return SSL_pending(ssl_) > 0; }
+  bool has_buffered() const override { return SSL_has_pending(ssl_) == 1; }
 
   uint64_t close(bool drain, size_t drain_bytes, milliseconds drain_time) override {
     if (fd_ < 0) return 0;
@@ -179,11 +179,22 @@ std::unique_ptr<ConnectionTransport> plain_transport(int fd) {
   return std::make_unique<PlainTransport>(fd);
 }
 
+// What a TLS connection reads from its socket at once (a few records).
+constexpr size_t kReadAheadBytes = 64 * 1024;
+
 std::unique_ptr<ConnectionTransport> tls_transport(int fd, SSL_CTX* ctx, SteadyTime deadline) {
   set_nonblocking(fd);
   SSL* ssl = ctx ? SSL_new(ctx) : nullptr;
   // Writes return after each record, so a slow reader's wait is renewed by every bit of progress.
   if (ssl) SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Records are read kReadAheadBytes at a time rather than header and body apart: a 4 MiB
+  // body takes about 70 receive calls instead of 520, and on loopback each call that opens the
+  // window sends an ACK the kernel processes in this thread. Bytes read ahead are counted by
+  // has_buffered (SSL_has_pending), so no wait polls the socket while a request sits here.
+  if (ssl) {
+    SSL_set_default_read_buffer_len(ssl, kReadAheadBytes);
+    SSL_set_read_ahead(ssl, 1);
+  }
   if (!ssl || SSL_set_fd(ssl, fd) != 1) {
     if (ssl) SSL_free(ssl);
     ::close(fd);

@@ -23,7 +23,8 @@ class ConnectionTransport {
   // Writes all `n` bytes, waiting at most `idle` for each chance to write: false on an error or
   // a stalled peer.
   virtual bool send_all(const char* data, size_t n, std::chrono::milliseconds idle) = 0;
-  // True when bytes already received are waiting to be read (decrypted TLS records).
+  // True when bytes already received are waiting to be read (TLS records read ahead, or
+  // decrypted and not yet read).
   virtual bool has_buffered() const = 0;
   // Ends the connection. With `drain`, first tells the peer that no more will be written
   // (close_notify, FIN) and reads and drops up to `drain_bytes` for at most `drain_time`, so a

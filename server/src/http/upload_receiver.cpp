@@ -143,9 +143,13 @@ std::optional<BodyOutcome> receive_upload_body(Relay& relay, const httplib::Requ
     // reads the answer instead of a reset connection.
     if (write_status && seen + n > skip) {
       const uint64_t from = seen >= skip ? 0 : skip - seen;
-      ByteView fresh_part = chunk.subspan(static_cast<size_t>(from));
-      batch.insert(batch.end(), fresh_part.begin(), fresh_part.end());
-      if (batch.size() >= kWriteBatchBytes) flush();
+      ByteView rest = chunk.subspan(static_cast<size_t>(from));
+      while (write_status && !rest.empty()) {  // never past kWriteBatchBytes (no regrowth)
+        const size_t take = std::min(rest.size(), kWriteBatchBytes - batch.size());
+        batch.insert(batch.end(), rest.begin(), rest.begin() + static_cast<ptrdiff_t>(take));
+        rest = rest.subspan(take);
+        if (batch.size() == kWriteBatchBytes) flush();
+      }
     }
     seen += n;
     return true;

@@ -164,11 +164,6 @@ class EmbeddedUploadWriter final : public UploadWriter {
       cut_back();
       return s;
     }
-    // Start writing these bytes to the disk now, while the rest of the body arrives, so that
-    // the commit's fsync waits for little more than the last of them. Advisory: a failure
-    // here is reported by that fsync.
-    (void)::sync_file_range(fd_.get(), static_cast<off_t>(committed_ + written_),
-                            static_cast<off_t>(data.size()), SYNC_FILE_RANGE_WRITE);
     if (hasher_) hasher_->update(data);
     written_ += data.size();
     return Status::Ok();
