@@ -242,7 +242,8 @@ class RawTlsConnection {
 
   struct Reply {
     std::string bytes;
-    bool closed = false;  // the server closed the connection
+    bool closed = false;        // the server closed the connection
+    bool close_notify = false;  // ... with a TLS close_notify, not a bare FIN or a reset
     double seconds = 0;
   };
   // Reads until the server closes the connection or `timeout_ms` passes.
@@ -263,6 +264,7 @@ class RawTlsConnection {
       const int n = SSL_read(ssl_, buf, sizeof buf);
       if (n <= 0) {
         r.closed = true;
+        r.close_notify = SSL_get_error(ssl_, n) == SSL_ERROR_ZERO_RETURN;
         break;
       }
       r.bytes.append(buf, static_cast<size_t>(n));

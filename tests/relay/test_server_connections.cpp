@@ -183,11 +183,25 @@ TEST_CASE("a refusal that leaves request bytes unread closes the connection befo
     CHECK(answers_in(reply.bytes) == 1);
     CHECK(reply.bytes.find("nonce") == std::string::npos);
     CHECK(reply.closed);
+    CHECK(reply.close_notify);
     if (c.request.rfind("HEAD", 0) != 0) {
       const auto body = nlohmann::json::parse(body_of_reply(reply.bytes), nullptr, false);
       CHECK((body.is_object() && body.contains("error")));
     }
   }
+}
+
+TEST_CASE("a connection the relay closes after its answer ends with a TLS close_notify") {
+  Hostile h;
+  RawTlsConnection raw(h.relay.port(), h.relay.cert_path);
+  REQUIRE(raw.connected());
+  REQUIRE(raw.send("GET /v1/coordinator/challenge?mailbox=" + h.mailbox +
+                   " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  auto reply = raw.read_until_close(3000);
+  CHECK(status_of(reply.bytes) == 200);
+  CHECK(reply.closed);
+  // A truncation attack cannot pass for the relay's end of the answer.
+  CHECK(reply.close_notify);
 }
 
 TEST_CASE("a Content-Length on a bare-LF line is refused, not read to the end of the connection") {

@@ -235,7 +235,10 @@ void serve_connection(ConnectionTransport& transport, const ConnectionLimits& li
     if (!at_boundary && started) clean = false;
     if (!ok || closed || !at_boundary) break;
   }
-  if (stream.has_unread()) clean = false;
+  // Bytes still in the socket (a pipelined request not read yet) would make close() send a
+  // reset that can destroy the answer in flight: they are drained as well.
+  if (stream.has_unread() || wait_for_socket(transport.fd(), POLLIN, steady_clock::now()) > 0)
+    clean = false;
   const size_t buffered = stream.buffered();
   stream.drained(buffered + transport.close(!clean, stream.drain_bytes(), stream.drain_time()));
 }

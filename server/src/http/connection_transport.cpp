@@ -116,7 +116,8 @@ class TlsTransport final : public ConnectionTransport {
   }
 
   bool handshake(SteadyTime deadline) {
-    return drive([&] { return SSL_accept(ssl_); }, deadline) > 0;
+    handshaken_ = drive([&] { return SSL_accept(ssl_); }, deadline) > 0;
+    return handshaken_;
   }
 
   ssize_t receive(char* data, size_t n, SteadyTime deadline) override {
@@ -143,13 +144,23 @@ class TlsTransport final : public ConnectionTransport {
 
   uint64_t close(bool drain, size_t drain_bytes, milliseconds drain_time) override {
     if (fd_ < 0) return 0;
+    uint64_t dropped = 0;
     if (!fatal_ && handshaken_) {
+      // What was read ahead counts as drained; a partial record ends this (no wait here).
+      std::array<char, 16 * 1024> sink;
+      size_t got = 0;
+      while (drain && dropped < drain_bytes && SSL_has_pending(ssl_) == 1) {
+        ERR_clear_error();
+        if (SSL_read_ex(ssl_, sink.data(), sink.size(), &got) != 1) break;
+        dropped += got;
+      }
       ERR_clear_error();
       SSL_shutdown(ssl_);  // close_notify (non-blocking: sent if it fits); the peer's not awaited
     }
     SSL_free(ssl_);
     ssl_ = nullptr;
-    const uint64_t dropped = drain_and_close(fd_, drain, drain_bytes, drain_time);
+    const size_t rest = drain_bytes > dropped ? drain_bytes - static_cast<size_t>(dropped) : 0;
+    dropped += drain_and_close(fd_, drain, rest, drain_time);
     fd_ = -1;
     return dropped;
   }
